@@ -1,0 +1,111 @@
+"""Walk a library folder and probe what changed.
+
+The walk is the only place that turns directory entries into index paths, so it is also where
+the root is enforced: hidden entries are skipped, directory symlinks are not followed, and a
+file symlink is indexed only when it resolves inside the root.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+
+from mediaserve.adapters import prober
+from mediaserve.core.formats import is_video_name
+from mediaserve.core.index import (
+    FileState,
+    LibraryIndex,
+    ProbeOutcome,
+    ScanSummary,
+    apply_scan,
+    files_to_probe,
+    looks_unmounted,
+)
+
+ProgressCallback = Callable[[int, int], None]  # (done, total)
+
+
+class LibraryUnavailable(RuntimeError):
+    """The root holds no videos while the index lists some: probably an unmounted drive."""
+
+
+def walk(root: Path) -> Iterator[FileState]:
+    """Every video file under ``root``, as (relative POSIX path, size, mtime_ns)."""
+    real_root = os.path.realpath(root)
+    prefix = real_root.rstrip(os.sep) + os.sep
+    for dirpath, dirnames, filenames in os.walk(real_root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith(".") or not is_video_name(name):
+                continue
+            full = os.path.join(dirpath, name)
+            try:
+                if os.path.islink(full) and not os.path.realpath(full).startswith(prefix):
+                    continue  # a link out of the library is never indexed, hence never served
+                st = os.stat(full)
+            except OSError:
+                continue  # dangling link or a race with a delete: not a file we can serve
+            if not os.path.isfile(full):
+                continue
+            rel = os.path.relpath(full, real_root).replace(os.sep, "/")
+            yield FileState(rel, st.st_size, st.st_mtime_ns)
+
+
+def _make_executor(kind: str, workers: int) -> Executor:
+    if kind == "process":
+        return ProcessPoolExecutor(max_workers=workers)
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe")
+
+
+def probe_all(root: Path, todo: list[FileState], workers: int, executor: str = "thread",
+              on_progress: ProgressCallback | None = None,
+              probe: Callable[[str], ProbeOutcome] = prober.probe) -> dict[str, ProbeOutcome]:
+    """Probe files in parallel. Threads by default: FFmpeg releases the GIL while it reads,
+    and threads avoid process start-up and pickling (see benchmarks/scan_bench.py)."""
+    results: dict[str, ProbeOutcome] = {}
+    total = len(todo)
+    if on_progress:
+        on_progress(0, total)
+    if not todo:
+        return results
+    paths = [os.path.join(root, state.path) for state in todo]
+    if workers <= 1:
+        for done, (state, path) in enumerate(zip(todo, paths, strict=True), 1):
+            results[state.path] = probe(path)
+            if on_progress:
+                on_progress(done, total)
+        return results
+    with _make_executor(executor, workers) as pool:
+        chunk = 16 if executor == "process" else 1
+        for done, (state, outcome) in enumerate(
+                zip(todo, pool.map(probe, paths, chunksize=chunk), strict=True), 1):
+            results[state.path] = outcome
+            if on_progress:
+                on_progress(done, total)
+    return results
+
+
+def scan(root: Path, old: LibraryIndex | None, *, workers: int = 0, executor: str = "thread",
+         allow_empty: bool = False, on_progress: ProgressCallback | None = None,
+         probe: Callable[[str], ProbeOutcome] = prober.probe,
+         ) -> tuple[LibraryIndex, ScanSummary]:
+    """Scan ``root`` incrementally against ``old``; returns the new index and a summary.
+
+    Raises LibraryUnavailable instead of flagging a whole library missing.
+    """
+    started = time.perf_counter()
+    found = list(walk(root))
+    if not allow_empty and looks_unmounted(old, len(found)):
+        raise LibraryUnavailable(
+            f"{root} holds no video files but the index lists "
+            f"{len(old.videos) if old else 0}; is the drive mounted? "
+            "(use --allow-empty to flag them all missing)")
+    todo = files_to_probe(old, found)
+    workers = workers or min(8, (os.cpu_count() or 1) * 2)
+    outcomes = probe_all(root, todo, workers, executor, on_progress, probe)
+    index, summary = apply_scan(old, str(Path(root).resolve()), found, outcomes)
+    summary.elapsed = time.perf_counter() - started
+    return index, summary

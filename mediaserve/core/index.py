@@ -1,0 +1,364 @@
+"""The library index: model, TOML (de)serialisation and incremental-scan bookkeeping.
+
+The index is the single source of truth the server, the audit and the CLI read. It is a
+TOML file so a person can read and fix it by hand; because people *will* edit it by hand,
+parsing is strict and every error names the line and column it is about.
+
+Nothing here touches the file system: the adapters stat, probe and write; this module
+decides what the results mean.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import tomli_w
+
+from mediaserve import __version__
+from mediaserve.core.ids import video_id
+
+SCHEMA_VERSION = 1
+
+STATUS_OK = "ok"
+STATUS_ERROR = "error"  # indexed, but probing failed; ``error`` says why
+STATUS_MISSING = "missing"  # indexed earlier, gone from disk now; kept for the audit to prune
+STATUSES = (STATUS_OK, STATUS_ERROR, STATUS_MISSING)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFacts:
+    """What probing a file told us. Every field is optional: a broken file yields few."""
+
+    container: str | None = None
+    duration: float | None = None  # seconds
+    video_codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    frame_rate: float | None = None
+    frames: int | None = None
+    audio_codec: str | None = None
+    bit_rate: int | None = None  # bits per second, whole file
+    faststart: bool | None = None  # MP4 family only: moov before mdat
+    truncated: bool | None = None  # a top-level box/segment runs past the end of the file
+
+
+FACT_FIELDS = tuple(f.name for f in dataclasses.fields(MediaFacts))
+
+
+@dataclass(frozen=True, slots=True)
+class VideoEntry:
+    """One file in the library."""
+
+    id: str
+    path: str  # POSIX, relative to the root
+    size: int
+    mtime_ns: int
+    status: str = STATUS_OK
+    facts: MediaFacts = field(default_factory=MediaFacts)
+    error: str | None = None
+
+    def same_file_state(self, size: int, mtime_ns: int) -> bool:
+        """True when a fresh stat shows the file unchanged since it was probed."""
+        return self.size == size and self.mtime_ns == mtime_ns
+
+
+@dataclass(slots=True)
+class LibraryIndex:
+    """The whole index: where the library is, per-library settings, and the videos by id."""
+
+    root: str
+    videos: dict[str, VideoEntry] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # the [server] table, kept verbatim
+    scanned_at: datetime | None = None
+
+    def by_path(self) -> dict[str, VideoEntry]:
+        return {entry.path: entry for entry in self.videos.values()}
+
+
+class IndexFormatError(ValueError):
+    """The index file is not valid; names the file, line and column so it can be fixed."""
+
+    def __init__(self, source: str, line: int, column: int, message: str) -> None:
+        super().__init__(f"{source}:{line}:{column}: {message}")
+        self.source = source
+        self.line = line
+        self.column = column
+        self.message = message
+
+
+# --------------------------------------------------------------------------- serialisation
+
+
+def dumps(index: LibraryIndex) -> str:
+    """Serialise to TOML. Keys are written in a stable order so diffs of the index stay small."""
+    doc: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "generated_by": f"mediaserve {__version__}",
+        "root": index.root,
+    }
+    if index.scanned_at is not None:
+        doc["scanned_at"] = index.scanned_at
+    if index.settings:
+        doc["server"] = index.settings
+    videos: dict[str, Any] = {}
+    for entry in sorted(index.videos.values(), key=lambda e: e.path):
+        table: dict[str, Any] = {
+            "path": entry.path,
+            "size": entry.size,
+            "mtime_ns": entry.mtime_ns,
+            "status": entry.status,
+        }
+        if entry.error:
+            table["error"] = entry.error
+        for name in FACT_FIELDS:
+            value = getattr(entry.facts, name)
+            if value is not None:  # TOML has no null: absent means unknown
+                table[name] = value
+        videos[entry.id] = table
+    doc["videos"] = videos
+    return tomli_w.dumps(doc)
+
+
+_TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+_FACT_TYPES: dict[str, tuple[type, ...]] = {
+    "container": (str,),
+    "duration": (float, int),
+    "video_codec": (str,),
+    "width": (int,),
+    "height": (int,),
+    "frame_rate": (float, int),
+    "frames": (int,),
+    "audio_codec": (str,),
+    "bit_rate": (int,),
+    "faststart": (bool,),
+    "truncated": (bool,),
+}
+
+
+class _Locator:
+    """Finds the line of a key in the TOML text, for semantic errors tomllib cannot place."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+
+    def find(self, table: str | None, key: str | None) -> tuple[int, int]:
+        start = 0
+        if table is not None:
+            header = re.compile(r"^\s*\[\s*" + re.escape(table).replace(r"\.", r"\s*\.\s*") + r"\s*\]")
+            for number, line in enumerate(self.lines):
+                if header.match(line):
+                    start = number + 1
+                    break
+            else:
+                return (1, 1)
+            if key is None:
+                return (start, 1)
+        pattern = re.compile(r"^(\s*)" + re.escape(key or "") + r"\s*=")
+        for number in range(start, len(self.lines)):
+            line = self.lines[number]
+            if table is not None and number > start and re.match(r"^\s*\[", line):
+                break
+            match = pattern.match(line)
+            if match:
+                return (number + 1, len(match.group(1)) + 1)
+        return (max(start, 1), 1)
+
+
+def loads(text: str, source: str = "<index>") -> LibraryIndex:
+    """Parse and validate an index. Raises IndexFormatError naming source, line and column."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = _TOML_POS.search(str(exc))
+        line, column = (int(match.group(1)), int(match.group(2))) if match else (1, 1)
+        message = _TOML_POS.sub("", str(exc)).strip()
+        raise IndexFormatError(source, line, column, f"invalid TOML: {message}") from None
+
+    where = _Locator(text)
+
+    def fail(table: str | None, key: str | None, message: str) -> IndexFormatError:
+        line, column = where.find(table, key)
+        return IndexFormatError(source, line, column, message)
+
+    version = doc.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise fail(None, "schema_version", f"unsupported schema_version {version!r} "
+                   f"(this mediaserve reads {SCHEMA_VERSION})")
+    root = doc.get("root")
+    if not isinstance(root, str) or not root:
+        raise fail(None, "root", "'root' must be a non-empty string")
+    settings = doc.get("server", {})
+    if not isinstance(settings, dict):
+        raise fail(None, "server", "'server' must be a table")
+    scanned_at = doc.get("scanned_at")
+    if scanned_at is not None and not isinstance(scanned_at, datetime):
+        raise fail(None, "scanned_at", "'scanned_at' must be a TOML date-time")
+    raw_videos = doc.get("videos", {})
+    if not isinstance(raw_videos, dict):
+        raise fail(None, "videos", "'videos' must be a table of tables")
+
+    videos: dict[str, VideoEntry] = {}
+    for vid, table in raw_videos.items():
+        name = f"videos.{vid}"
+        if not isinstance(table, dict):
+            raise fail(None, "videos", f"video {vid!r} must be a table")
+        videos[vid] = _entry_from_table(vid, table, lambda key, msg, n=name: fail(n, key, msg))
+    return LibraryIndex(root=root, videos=videos, settings=settings, scanned_at=scanned_at)
+
+
+def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEntry:
+    path = table.get("path")
+    if not isinstance(path, str) or not path:
+        raise fail("path", f"video {vid}: 'path' must be a non-empty string")
+    if path.startswith("/") or ".." in path.split("/"):
+        raise fail("path", f"video {vid}: 'path' must be relative to the root, without '..'")
+    for key in ("size", "mtime_ns"):
+        value = table.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise fail(key, f"video {vid}: '{key}' must be a non-negative integer")
+    status = table.get("status", STATUS_OK)
+    if status not in STATUSES:
+        raise fail("status", f"video {vid}: 'status' must be one of {', '.join(STATUSES)}")
+    error = table.get("error")
+    if error is not None and not isinstance(error, str):
+        raise fail("error", f"video {vid}: 'error' must be a string")
+    facts: dict[str, Any] = {}
+    for key, types in _FACT_TYPES.items():
+        if key not in table:
+            continue
+        value = table[key]
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            kind = " or ".join(t.__name__ for t in types)
+            raise fail(key, f"video {vid}: '{key}' must be {kind}")
+        facts[key] = float(value) if float in types else value
+    known = {"path", "size", "mtime_ns", "status", "error", *_FACT_TYPES}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise fail(unknown[0], f"video {vid}: unknown key '{unknown[0]}'")
+    return VideoEntry(id=vid, path=path, size=table["size"], mtime_ns=table["mtime_ns"],
+                      status=status, facts=MediaFacts(**facts), error=error)
+
+
+# --------------------------------------------------------------------------- incremental scan
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """A stat of one video file found by the walk."""
+
+    path: str  # POSIX, relative to the root
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeOutcome:
+    """What the prober said about one file: facts, or an error message."""
+
+    facts: MediaFacts
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class ScanSummary:
+    """Counts for the table `scan` prints; lists are of ids."""
+
+    new: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    total_duration: float = 0.0
+    total_size: int = 0
+    elapsed: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "new": len(self.new),
+            "changed": len(self.changed),
+            "unchanged": len(self.unchanged),
+            "missing": len(self.missing),
+            "failed": len(self.failed),
+            "videos": len(self.new) + len(self.changed) + len(self.unchanged),
+            "total_duration_s": round(self.total_duration, 3),
+            "total_size_bytes": self.total_size,
+            "elapsed_s": round(self.elapsed, 3),
+        }
+
+
+def files_to_probe(old: LibraryIndex | None, found: Iterable[FileState]) -> list[FileState]:
+    """The files whose facts we do not have yet: new, or changed in size or mtime."""
+    known = old.by_path() if old else {}
+    todo = []
+    for state in found:
+        entry = known.get(state.path)
+        if (entry is None or entry.status == STATUS_MISSING
+                or not entry.same_file_state(state.size, state.mtime_ns)):
+            todo.append(state)
+    return todo
+
+
+def apply_scan(
+    old: LibraryIndex | None,
+    root: str,
+    found: Iterable[FileState],
+    probed: Mapping[str, ProbeOutcome],
+    now: datetime | None = None,
+) -> tuple[LibraryIndex, ScanSummary]:
+    """Merge a walk and its probe results into a new index.
+
+    Unchanged files keep their recorded facts; files that vanished are kept and flagged
+    missing (deleting entries is the audit's job, with a dry run first); the [server]
+    settings a person wrote survive the rescan.
+    """
+    known = old.by_path() if old else {}
+    summary = ScanSummary()
+    videos: dict[str, VideoEntry] = {}
+    for state in found:
+        vid = video_id(state.path)
+        previous = known.pop(state.path, None)
+        outcome = probed.get(state.path)
+        if outcome is None and previous is not None:
+            entry = previous
+            summary.unchanged.append(vid)
+        elif outcome is None:
+            raise ValueError(f"no probe result for new file {state.path!r}")
+        else:
+            entry = VideoEntry(
+                id=vid, path=state.path, size=state.size, mtime_ns=state.mtime_ns,
+                status=STATUS_ERROR if outcome.error else STATUS_OK,
+                facts=outcome.facts, error=outcome.error,
+            )
+            fresh = previous is None or previous.status == STATUS_MISSING
+            (summary.new if fresh else summary.changed).append(vid)
+        if entry.status == STATUS_ERROR:
+            summary.failed.append(vid)
+        if vid in videos:  # 48 bits of sha256 colliding inside one library: refuse loudly
+            raise ValueError(f"id collision between {videos[vid].path!r} and {state.path!r}")
+        videos[vid] = entry
+        summary.total_size += entry.size
+        summary.total_duration += entry.facts.duration or 0.0
+    for entry in known.values():
+        gone = entry if entry.status == STATUS_MISSING else dataclasses.replace(
+            entry, status=STATUS_MISSING)
+        videos[gone.id] = gone
+        summary.missing.append(gone.id)
+    settings = dict(old.settings) if old else {}
+    index = LibraryIndex(root=root, videos=videos, settings=settings,
+                         scanned_at=(now or datetime.now(UTC)).replace(microsecond=0))
+    return index, summary
+
+
+def looks_unmounted(old: LibraryIndex | None, found_count: int) -> bool:
+    """An index with present entries but a root with no videos at all is most likely a
+    drive that is not mounted: rescanning would flag the whole library missing."""
+    if old is None or found_count:
+        return False
+    return any(entry.status != STATUS_MISSING for entry in old.videos.values())
