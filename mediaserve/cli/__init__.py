@@ -29,10 +29,12 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from mediaserve.cli import scan, serve
+    from mediaserve.cli import audit, probe, scan, serve
 
     cli.add_command(scan.scan)
     cli.add_command(serve.serve)
+    cli.add_command(audit.audit)
+    cli.add_command(probe.probe)
 
 
 _register()

@@ -1,0 +1,11 @@
+"""``mediaserve audit``: placeholder, being written."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+def audit() -> None:
+    """(not yet implemented)"""
+    raise click.ClickException("not implemented yet")
