@@ -7,6 +7,7 @@ never overwritten: loading raises, and every writer loads first.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -49,7 +50,13 @@ def default_index_path(root: Path) -> Path:
 
 def load_index(path: Path) -> LibraryIndex:
     """Read and validate. Raises IndexFormatError (file:line:col) or OSError."""
-    text = Path(path).read_bytes().decode("utf-8", errors="strict")
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8", errors="strict")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - raw.rfind(b"\n", 0, exc.start)
+        raise IndexFormatError(str(path), line, column, "not UTF-8 text") from None
     return loads(text, source=str(path))
 
 
@@ -74,10 +81,8 @@ def write_atomic(path: Path, data: bytes) -> None:
             shutil.copymode(path, tmp)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:

@@ -10,7 +10,8 @@ from rich.table import Table
 
 from mediaserve.adapters.index_store import save_index
 from mediaserve.adapters.library import Library, open_library
-from mediaserve.adapters.scanner import LibraryUnavailable, scan as scan_library
+from mediaserve.adapters.scanner import LibraryUnavailable
+from mediaserve.adapters.scanner import scan as scan_library
 from mediaserve.cli.common import (
     EXIT_REFUSED,
     console,

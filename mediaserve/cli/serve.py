@@ -1,10 +1,115 @@
-"""``mediaserve serve`` (placeholder until the server lands)."""
+"""``mediaserve serve``: load (or scan) a library and serve it."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
 import click
+
+from mediaserve.adapters.clips import default_demo_folder, make_demo_library
+from mediaserve.adapters.library import open_library
+from mediaserve.adapters.server import create_app
+from mediaserve.adapters.server.runner import run_until_signalled
+from mediaserve.cli.common import EXIT_USAGE, console, fail, human_duration, human_size
+from mediaserve.cli.scan import run_scan
+from mediaserve.core.index import STATUS_MISSING
+from mediaserve.core.settings import SettingsError, resolve
+
+
+def _file_settings(config: Path | None, index_settings: dict[str, Any]) -> tuple[dict, str]:
+    if config is None:
+        return index_settings, "index [server]"
+    import tomllib
+
+    try:
+        data = tomllib.loads(config.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        fail(f"{config}: {exc}", EXIT_USAGE)
+    table = data.get("server", data)
+    return {**index_settings, **table}, f"{config} [server]"
 
 
 @click.command()
-def serve() -> None:
-    """Serve a library."""
+@click.argument("folder", required=False, type=click.Path(path_type=Path))
+@click.option("--index", "index_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Index file (default: the one `scan` writes for FOLDER).")
+@click.option("--config", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="TOML file with a [server] table (overrides the index's [server] table).")
+@click.option("--host", default=None, help="Interface to bind.  [default: 127.0.0.1]")
+@click.option("--port", type=int, default=None, help="TCP port (0: any free one).  [default: 8080]")
+@click.option("--cache-control", default=None,
+              help="Cache-Control of stream responses.  [default: no-cache]")
+@click.option("--cors-origin", "cors_origins", multiple=True,
+              help="Allow this origin to fetch videos cross-origin (repeatable).")
+@click.option("--open-ended-cap", type=int, default=None,
+              help="Answer `Range: bytes=N-` with at most this many bytes (0: off).")
+@click.option("--max-ranges", type=int, default=None,
+              help="Ranges allowed in one request before it is answered 200.  [default: 100]")
+@click.option("--access-log", default=None,
+              help="'-' for stderr, 'off', or a file path.  [default: -]")
+@click.option("--shutdown-timeout", type=float, default=None,
+              help="Seconds streams may finish after SIGINT/SIGTERM.  [default: 10]")
+@click.option("--no-sendfile", "no_sendfile", is_flag=True, default=None,
+              help="Use the chunked fallback instead of sendfile (for debugging).")
+@click.option("--rescan/--no-rescan", default=False,
+              help="Rescan the folder before serving (new files appear).")
+def serve(folder: Path | None, index_path: Path | None, config: Path | None, rescan: bool,
+          no_sendfile: bool | None, **options: Any) -> None:
+    """Serve FOLDER's videos over HTTP with full RFC 9110 range support.
+
+    Without FOLDER (and without --index) a small demo library is generated first, so you
+    can see it work in a browser right away. A folder that has no index yet is scanned first.
+    Settings: flags > MEDIASERVE_* environment variables > [server] table > defaults.
+    """
+    out = console(stderr=True)
+    if folder is None and index_path is None:
+        folder = default_demo_folder()
+        out.print(f"No folder given: using the demo library in {folder}")
+        make_demo_library(folder)
+    library = open_library(folder, index_path)
+    if library.index is None or rescan:
+        summary = run_scan(library, show_progress=True)
+        out.print(f"Scanned {library.root}: {summary.as_dict()['videos']} videos, "
+                  f"{len(summary.failed)} failed, index {library.index_path}")
+    index = library.index
+    assert index is not None
+    cli_values = dict(options)
+    cli_values["cors_origins"] = options["cors_origins"] or None
+    cli_values["sendfile"] = False if no_sendfile else None
+    file_values, file_name = _file_settings(config, index.settings)
+    try:
+        settings = resolve(cli_values, os.environ, file_values, file_name)
+    except SettingsError as exc:
+        fail(str(exc), EXIT_USAGE)
+
+    findings = _findings_function()
+    app = create_app(index, library.root, settings, index_path=str(library.index_path),
+                     findings=findings)
+    present = [e for e in index.videos.values() if e.status != STATUS_MISSING]
+    duration = sum(e.facts.duration or 0 for e in present)
+    size = sum(e.size for e in present)
+
+    def started(url: str) -> None:
+        print(f"mediaserve: serving {len(present)} videos ({human_duration(duration)}, "
+              f"{human_size(size)}) from {library.root} at {url}  (index {library.index_path})",
+              file=sys.stderr, flush=True)
+
+    try:
+        asyncio.run(run_until_signalled(app, settings, started))
+    except OSError as exc:
+        fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
+             EXIT_USAGE)
+
+
+def _findings_function() -> Any:
+    """Audit findings from recorded facts, when the audit module is available."""
+    try:
+        from mediaserve.core import audit
+    except ImportError:
+        return None
+    entry_findings = getattr(audit, "findings_from_facts", None)
+    return entry_findings

@@ -24,4 +24,4 @@ def video_id(relpath: str, length: int = ID_LENGTH) -> str:
 
 def is_valid_id(text: str) -> bool:
     """Cheap syntactic check used before any lookup, so hostile ids never reach a dict."""
-    return bool(_ID_RE.match(text))
+    return bool(_ID_RE.fullmatch(text))

@@ -151,7 +151,8 @@ class _Locator:
     def find(self, table: str | None, key: str | None) -> tuple[int, int]:
         start = 0
         if table is not None:
-            header = re.compile(r"^\s*\[\s*" + re.escape(table).replace(r"\.", r"\s*\.\s*") + r"\s*\]")
+            dotted = re.escape(table).replace(r"\.", r"\s*\.\s*")
+            header = re.compile(r"^\s*\[\s*" + dotted + r"\s*\]")
             for number, line in enumerate(self.lines):
                 if header.match(line):
                     start = number + 1
@@ -208,7 +209,7 @@ def loads(text: str, source: str = "<index>") -> LibraryIndex:
     for vid, table in raw_videos.items():
         name = f"videos.{vid}"
         if not isinstance(table, dict):
-            raise fail(None, "videos", f"video {vid!r} must be a table")
+            raise fail("videos", vid, f"video {vid!r} must be a table")
         videos[vid] = _entry_from_table(vid, table, lambda key, msg, n=name: fail(n, key, msg))
     return LibraryIndex(root=root, videos=videos, settings=settings, scanned_at=scanned_at)
 
@@ -346,6 +347,8 @@ def apply_scan(
         summary.total_size += entry.size
         summary.total_duration += entry.facts.duration or 0.0
     for entry in known.values():
+        if entry.id in videos:  # same file under another Unicode normalisation (NFC/NFD)
+            continue
         gone = entry if entry.status == STATUS_MISSING else dataclasses.replace(
             entry, status=STATUS_MISSING)
         videos[gone.id] = gone

@@ -1,0 +1,114 @@
+"""Routes and middlewares; ``create_app`` builds the aiohttp application from an index."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from mediaserve.adapters.server.catalog import Catalog
+from mediaserve.adapters.server.safe_open import RootOpener
+from mediaserve.adapters.server.state import STATE, ServerState, json_error
+from mediaserve.adapters.server.stream import stream
+from mediaserve.core.http_headers import cors_headers, cors_preflight
+from mediaserve.core.index import LibraryIndex
+from mediaserve.core.settings import Settings
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_WEB_FILES = {  # the whole web UI: a fixed table, so no request path ever reaches the disk
+    "": ("index.html", "text/html"),
+    "app.js": ("app.js", "text/javascript"),
+    "style.css": ("style.css", "text/css"),
+}
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, text=json.dumps(data, ensure_ascii=False),
+                        content_type="application/json", charset="utf-8")
+
+
+async def list_videos(request: web.Request) -> web.Response:
+    catalog = request.app[STATE].catalog
+    videos = catalog.listing()
+    return _json({"count": len(videos), "videos": videos})
+
+
+async def get_video(request: web.Request) -> web.Response:
+    video = request.app[STATE].catalog.get(request.match_info["id"])
+    if video is None:
+        return json_error(404, "unknown video id")
+    return _json(video.as_json())
+
+
+async def preflight(request: web.Request) -> web.Response:
+    settings = request.app[STATE].settings
+    headers = cors_preflight(request.headers.get("Origin"),
+                             request.headers.get("Access-Control-Request-Method"),
+                             settings.cors_origins)
+    if headers is None:
+        return json_error(403, "CORS preflight refused for this origin or method")
+    return web.Response(status=204, headers=dict(headers))
+
+
+async def web_file(request: web.Request) -> web.Response:
+    name = request.match_info.get("name", "")
+    known = _WEB_FILES.get(name)
+    if known is None:
+        return json_error(404, "not found")
+    body = resources.files("mediaserve.web").joinpath(known[0]).read_bytes()
+    return web.Response(body=body, content_type=known[1],
+                        charset="utf-8", headers={"Cache-Control": "no-cache"})
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """JSON bodies for API errors, CORS on API answers, and never a traceback to a client."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        if not request.path.startswith("/api/") or exc.status < 400:
+            raise
+        response = json_error(exc.status, exc.reason)
+        if exc.status == 405:
+            response.headers["Allow"] = exc.headers.get("Allow", "GET, HEAD")
+    except Exception:
+        request.app[STATE].logger.exception("unexpected error for %s %s", request.method,
+                                            request.path)
+        return json_error(500, "internal error")
+    settings = request.app[STATE].settings
+    if (settings.cors_origins and not response.prepared and request.path.startswith("/api/")
+            and "Access-Control-Allow-Origin" not in response.headers):
+        for name, value in cors_headers(request.headers.get("Origin"), settings.cors_origins):
+            response.headers[name] = value
+    return response
+
+
+def create_app(index: LibraryIndex, root: Path | str, settings: Settings | None = None, *,
+               index_path: str | None = None,
+               findings: Callable[[Any], list[Any]] | None = None) -> web.Application:
+    """The application for one library. ``findings(entry)`` attaches audit findings."""
+    settings = settings or Settings()
+    app = web.Application(middlewares=[errors_middleware], client_max_size=64 * 1024)
+    state = ServerState(catalog=Catalog(index, findings), opener=RootOpener(root),
+                        settings=settings, index_path=index_path,
+                        logger=logging.getLogger("mediaserve"))
+    app[STATE] = state
+
+    async def close_opener(_app: web.Application) -> None:
+        state.opener.close()
+
+    app.on_cleanup.append(close_opener)
+    router = app.router
+    router.add_get("/api/videos", list_videos)
+    router.add_get(r"/api/videos/{id:[0-9a-f]{12,64}}", get_video)
+    router.add_get(r"/api/videos/{id:[0-9a-f]{12,64}}/stream", stream)  # GET also adds HEAD
+    router.add_route("OPTIONS", "/api/{tail:.*}", preflight)
+    router.add_get("/", web_file)
+    router.add_get("/static/{name}", web_file)
+    return app

@@ -1,0 +1,92 @@
+"""The server's in-memory view of the library.
+
+Everything a request needs that does not change per request is computed once at start-up:
+the relative path, Content-Type, Content-Disposition and the JSON document. Validators are
+cached per (size, mtime_ns) so formatting an HTTP date is not on the hot path either.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from mediaserve.core import ranges
+from mediaserve.core.formats import content_type_for
+from mediaserve.core.http_headers import content_disposition
+from mediaserve.core.index import (
+    FACT_FIELDS,
+    STATUS_MISSING,
+    STATUS_OK,
+    LibraryIndex,
+    VideoEntry,
+)
+
+
+@dataclass(slots=True)
+class Video:
+    """One servable entry plus its cached per-file header values."""
+
+    entry: VideoEntry
+    content_type: str
+    disposition: str
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    missing: bool = False
+    _validators: ranges.Validators | None = None
+
+    def validators(self, size: int, mtime_ns: int) -> ranges.Validators:
+        cached = self._validators
+        if cached is None or cached.size != size or cached.mtime_ns != mtime_ns:
+            cached = self._validators = ranges.make_validators(size, mtime_ns)
+        return cached
+
+    def as_json(self, base: str = "") -> dict[str, Any]:
+        entry = self.entry
+        doc: dict[str, Any] = {
+            "id": entry.id,
+            "name": entry.path.rsplit("/", 1)[-1],
+            "path": entry.path,
+            "size": entry.size,
+            "mtime_ns": entry.mtime_ns,
+            "status": STATUS_MISSING if self.missing else entry.status,
+            "error": entry.error,
+            "content_type": self.content_type,
+            "stream_url": f"{base}/api/videos/{entry.id}/stream",
+        }
+        for name in FACT_FIELDS:
+            doc[name] = getattr(entry.facts, name)
+        doc["findings"] = self.findings
+        return doc
+
+
+class Catalog:
+    """Videos by id, as loaded from the index."""
+
+    def __init__(self, index: LibraryIndex, findings: Any = None) -> None:
+        self.index = index
+        self.videos: dict[str, Video] = {}
+        for entry in index.videos.values():
+            video = Video(
+                entry=entry,
+                content_type=content_type_for(entry.path, entry.facts.container),
+                disposition=content_disposition(entry.path),
+                missing=entry.status == STATUS_MISSING,
+            )
+            if findings is not None:
+                video.findings = [f.as_dict() for f in findings(entry)]
+            self.videos[entry.id] = video
+
+    def get(self, vid: str) -> Video | None:
+        return self.videos.get(vid)
+
+    def mark_missing(self, video: Video) -> None:
+        video.missing = True
+
+    def mark_present(self, video: Video) -> None:
+        if video.missing:
+            video.missing = False
+            if video.entry.status == STATUS_MISSING:
+                video.entry = dataclasses.replace(video.entry, status=STATUS_OK)
+
+    def listing(self, base: str = "") -> list[dict[str, Any]]:
+        return [v.as_json(base) for v in sorted(self.videos.values(), key=lambda v: v.entry.path)]

@@ -1,0 +1,84 @@
+"""Open a file *beneath* the library root, and nowhere else.
+
+The index only holds paths that were inside the root when they were scanned, but a file or a
+directory can be swapped for a symlink afterwards. Linux's ``openat2(RESOLVE_BENEATH)`` makes
+the kernel refuse any resolution that leaves the root directory (``..``, absolute paths, and
+symlinks that point out), while symlinks that stay inside keep working; it costs one syscall,
+so it is affordable on every request. Where the kernel lacks it, we fall back to a
+``realpath`` check, which is slower but equivalent apart from a race we document.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+
+_SYS_OPENAT2 = 437  # same number on x86_64 and aarch64
+_RESOLVE_NO_MAGICLINKS = 0x02
+_RESOLVE_BENEATH = 0x08
+_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64),
+                ("resolve", ctypes.c_uint64)]
+
+
+class OutsideRoot(PermissionError):
+    """The path resolves outside the library root."""
+
+
+def _load_syscall() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.syscall
+    except (OSError, AttributeError):
+        return None
+
+
+class RootOpener:
+    """Opens relative paths beneath one root directory, returning raw file descriptors."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = os.path.realpath(root)
+        self._prefix = self.root.rstrip(os.sep) + os.sep
+        self.root_fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self._syscall = _load_syscall()
+        self._how = _OpenHow(_FLAGS, 0, _RESOLVE_BENEATH | _RESOLVE_NO_MAGICLINKS)
+        self.uses_openat2 = self._syscall is not None and self._probe_openat2()
+
+    def _probe_openat2(self) -> bool:
+        try:
+            fd = self._openat2(b".")
+        except OSError:
+            return False
+        os.close(fd)
+        return True
+
+    def _openat2(self, rel: bytes) -> int:
+        assert self._syscall is not None
+        fd = self._syscall(_SYS_OPENAT2, self.root_fd, ctypes.c_char_p(rel),
+                           ctypes.byref(self._how), ctypes.c_size_t(ctypes.sizeof(self._how)))
+        if fd < 0:
+            code = ctypes.get_errno()
+            if code == errno.EXDEV:
+                raise OutsideRoot(code, "path resolves outside the library root")
+            raise OSError(code, os.strerror(code))
+        return int(fd)
+
+    def open(self, relpath: str) -> int:
+        """A read-only fd for ``relpath`` (relative, POSIX). Raises OSError / OutsideRoot."""
+        if relpath.startswith("/") or "\x00" in relpath:
+            raise OutsideRoot(errno.EXDEV, "not a relative path")
+        if self.uses_openat2:
+            return self._openat2(os.fsencode(relpath))
+        full = os.path.join(self.root, relpath)
+        if not os.path.realpath(full).startswith(self._prefix):
+            raise OutsideRoot(errno.EXDEV, "path resolves outside the library root")
+        return os.open(full, _FLAGS)
+
+    def close(self) -> None:
+        if self.root_fd >= 0:
+            os.close(self.root_fd)
+            self.root_fd = -1

@@ -1,0 +1,1 @@
+"""The web UI: plain HTML/CSS/JS shipped as package data (no build step)."""
