@@ -33,6 +33,8 @@ class ClipSpec:
     frames: int | None = None
     container_format: str | None = None
     bit_rate: int | None = None
+    noise: bool = False  # random luma: incompressible, so a few seconds make a big file
+
 
     @property
     def frame_count(self) -> int:
@@ -67,6 +69,8 @@ def encode_clip(folder: Path, spec: ClipSpec) -> Path:
             opts = {"g": str(spec.fps * 2)}
             if spec.video_codec == "libx264":
                 opts["preset"] = "ultrafast"
+                if spec.noise:
+                    opts["crf"] = "18"
             elif spec.video_codec in ("libvpx-vp9", "libvpx"):
                 opts.update({"deadline": "realtime", "cpu-used": "8"})
             elif spec.video_codec == "libx265":
@@ -81,7 +85,9 @@ def encode_clip(folder: Path, spec: ClipSpec) -> Path:
             chroma = bytes([128]) * ((spec.width // 2) * (spec.height // 2))
             for i in range(total):
                 frame = av.VideoFrame(spec.width, spec.height, "yuv420p")
-                frame.planes[0].update(_luma(spec.width, spec.height, i, total))
+                luma = (os.urandom(spec.width * spec.height) if spec.noise
+                        else _luma(spec.width, spec.height, i, total))
+                frame.planes[0].update(luma)
                 frame.planes[1].update(chroma)
                 frame.planes[2].update(chroma)
                 frame.pts = i

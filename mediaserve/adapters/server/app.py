@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -103,6 +104,11 @@ def create_app(index: LibraryIndex, root: Path | str, settings: Settings | None 
     async def close_opener(_app: web.Application) -> None:
         state.opener.close()
 
+    async def check_presence(_app: web.Application) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, state.catalog.check_presence, state.opener.root)
+
+    app.on_startup.append(check_presence)
     app.on_cleanup.append(close_opener)
     router = app.router
     router.add_get("/api/videos", list_videos)

@@ -8,6 +8,7 @@ cached per (size, mtime_ns) so formatting an HTTP date is not on the hot path ei
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +88,22 @@ class Catalog:
             video.missing = False
             if video.entry.status == STATUS_MISSING:
                 video.entry = dataclasses.replace(video.entry, status=STATUS_OK)
+
+    def check_presence(self, root: str) -> int:
+        """Stat every file once (at start-up, in an executor) so the listing shows files
+        that vanished since the scan as missing before anyone tries to play them."""
+        gone = 0
+        for video in self.videos.values():
+            try:
+                present = os.path.isfile(os.path.join(root, video.entry.path))
+            except OSError:
+                present = False
+            if present:
+                self.mark_present(video)
+            else:
+                self.mark_missing(video)
+                gone += 1
+        return gone
 
     def listing(self, base: str = "") -> list[dict[str, Any]]:
         return [v.as_json(base) for v in sorted(self.videos.values(), key=lambda v: v.entry.path)]
