@@ -107,7 +107,8 @@ def _facts(container: Any, ext: str, doctype: str | None, faststart: bool | None
         width, height = video.width or None, video.height or None
         rate = video.average_rate or video.guessed_rate
         frame_rate = round(float(rate), 3) if rate else None
-        frames = video.frames or count_video_packets(container, video)
+        # AVI's header counts an empty padding packet as a frame: count packets there
+        frames = (video.frames if name != "avi" else 0) or count_video_packets(container, video)
     return MediaFacts(
         container=name,
         duration=round(duration, 3) if duration is not None else None,

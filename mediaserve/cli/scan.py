@@ -42,6 +42,9 @@ def run_scan(library: Library, *, workers: int = 0, executor: str = "thread",
                                           on_progress=on_progress)
         except LibraryUnavailable as exc:
             fail(f"{exc}; index left untouched: {library.index_path}", EXIT_REFUSED)
+        except ValueError as exc:  # two names, one id: the same name in NFC and in NFD
+            fail(f"{exc} (names that differ only in Unicode normalisation; rename one); "
+                 f"index left untouched: {library.index_path}", EXIT_REFUSED)
     save_index(library.index_path, index)
     library.index = index
     return summary
