@@ -65,6 +65,7 @@ class Catalog:
 
     def __init__(self, index: LibraryIndex, findings: Any = None) -> None:
         self.index = index
+        self._findings = findings
         self.videos: dict[str, Video] = {}
         for entry in index.videos.values():
             video = Video(
@@ -73,21 +74,32 @@ class Catalog:
                 disposition=content_disposition(entry.path),
                 missing=entry.status == STATUS_MISSING,
             )
-            if findings is not None:
-                video.findings = [f.as_dict() for f in findings(entry)]
+            self._refresh_findings(video)
             self.videos[entry.id] = video
 
     def get(self, vid: str) -> Video | None:
         return self.videos.get(vid)
 
+    def _refresh_findings(self, video: Video) -> None:
+        """Findings from the recorded facts, as the file is now (present or missing)."""
+        if self._findings is None:
+            return
+        entry = video.entry
+        if video.missing and entry.status != STATUS_MISSING:
+            entry = dataclasses.replace(entry, status=STATUS_MISSING)
+        video.findings = [f.as_dict() for f in self._findings(entry)]
+
     def mark_missing(self, video: Video) -> None:
-        video.missing = True
+        if not video.missing:
+            video.missing = True
+            self._refresh_findings(video)
 
     def mark_present(self, video: Video) -> None:
         if video.missing:
             video.missing = False
             if video.entry.status == STATUS_MISSING:
                 video.entry = dataclasses.replace(video.entry, status=STATUS_OK)
+            self._refresh_findings(video)
 
     def check_presence(self, root: str) -> int:
         """Stat every file once (at start-up, in an executor) so the listing shows files
