@@ -1,11 +1,415 @@
-"""``mediaserve probe``: placeholder, being written."""
+"""``mediaserve probe``: range client, seek-latency meter and RFC 9110 conformance checker.
+
+Three modes over one set of connection options: a plain probe (HEAD + a 1-byte range, or
+the ``--range`` requests given), ``--check`` (the conformance battery) and ``--seeks N``
+(latency of random ranges). This module parses options and renders; the requests are made
+by ``adapters/probe_runner.py`` and judged by ``core/conformance.py`` / ``core/seeks.py``.
+
+Exit codes (like httpie's): 0 all good (WARNs allowed); 1 a check FAILed, the server does
+not support ranges, or a seek failed; 2 usage error; 3 network error or timeout.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import random
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
 import click
+from rich.table import Table
+from rich.text import Text
+
+from mediaserve.adapters.http_client import NetworkError
+from mediaserve.adapters.probe_runner import (
+    CheckOutcome,
+    FileReference,
+    ProbeOutcome,
+    SeekOutcome,
+    Target,
+    run_check,
+    run_probe,
+    run_seeks,
+)
+from mediaserve.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_NETWORK,
+    EXIT_OK,
+    console,
+    fail,
+    human_size,
+    print_json,
+)
+from mediaserve.core.conformance import Level, verdict
+from mediaserve.core.content_range import ByteRangeSpec, parse_range_set
+from mediaserve.core.exchange import Exchange
+from mediaserve.core.seeks import (
+    MAX_CONCURRENCY,
+    MAX_SEEK_SIZE,
+    MAX_SEEKS,
+    TARGET_MAX_S,
+    TARGET_MEAN_S,
+    SeekReport,
+)
+
+SHOWN_HEADERS = (
+    "Accept-Ranges", "Content-Range", "Content-Length", "Content-Type", "ETag",
+    "Last-Modified", "Cache-Control", "Access-Control-Allow-Origin",
+    "Access-Control-Expose-Headers", "Server",
+)
+STYLE = {Level.PASS: "bold green", Level.INFO: "cyan", Level.WARN: "bold yellow",
+         Level.FAIL: "bold red", Level.SKIP: "dim"}
+_SIZE = re.compile(r"(\d+)\s*(|b|[kmgt]|[kmgt]b|[kmgt]ib)", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1} | {
+    unit: factor for power, letter in enumerate("kmgt", 1)
+    for unit, factor in ((letter, 1024**power), (letter + "ib", 1024**power),
+                         (letter + "b", 1000**power))}
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+class ByteSize(click.ParamType):
+    """``65536``, ``64k``/``64KiB`` (1024), ``64kB`` (1000), ``1M``, ``1GiB``."""
+
+    name = "BYTES"
+
+    def __init__(self, low: int, high: int) -> None:
+        self.low, self.high = low, high
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            number = value
+        else:
+            match = _SIZE.fullmatch(str(value).strip())
+            if not match:
+                self.fail(f"{value!r} is not a size (e.g. 65536, 64KiB, 1MiB)", param, ctx)
+            number = int(match.group(1)) * _UNITS[match.group(2).lower()]
+        if not self.low <= number <= self.high:
+            self.fail(f"{value} is outside {self.low}..{self.high} bytes", param, ctx)
+        return number
+
+
+def _parse_header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not _TOKEN.fullmatch(name.strip()):
+        raise click.BadParameter(f"{text!r} is not 'Name: value'", param_hint="--header")
+    return name.strip(), value.strip()
+
+
+def _check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.BadParameter(f"{url!r} is not an http:// or https:// URL",
+                                 param_hint="URL")
 
 
 @click.command()
-def probe() -> None:
-    """(not yet implemented)"""
-    raise click.ClickException("not implemented yet")
+@click.argument("url")
+@click.option("--range", "ranges", multiple=True, metavar="SPEC",
+              help="Request these bytes: 0-1023, 500-, -500, or 0-99,200-299 (one request "
+                   "per --range). Without it: HEAD, then a 1-byte range.")
+@click.option("--head", is_flag=True, help="Send HEAD instead of GET (only HEAD without "
+                                           "--range).")
+@click.option("--header", "headers", multiple=True, metavar="'Name: value'",
+              help="Send this header with every request (repeatable). Range, If-Range and "
+                   "If-None-Match set by the probe itself take precedence.")
+@click.option("--timeout", type=click.FloatRange(0.05, 3600), default=10.0, show_default=True,
+              help="Seconds to connect, and to wait for data at any point.")
+@click.option("--max-body", type=ByteSize(0, 1 << 40), default="64MiB", show_default=True,
+              help="Stop reading a response after this many bytes.")
+@click.option("--follow", is_flag=True, help="Follow redirects (up to 10).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--verify", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              metavar="FILE", help="Compare the bytes received with this local file.")
+@click.option("--check", is_flag=True, help="Run the RFC 9110 conformance battery.")
+@click.option("--seeks", type=click.IntRange(1, MAX_SEEKS), metavar="N",
+              help=f"Time N range requests at random positions (max {MAX_SEEKS}).")
+@click.option("--concurrency", type=click.IntRange(1, MAX_CONCURRENCY), default=4,
+              show_default=True, help="Seek requests in flight at once (--seeks).")
+@click.option("--size", "seek_size", type=ByteSize(1, MAX_SEEK_SIZE), default="64KiB",
+              show_default=True, help="Bytes per seek request (--seeks): a player's first read.")
+@click.option("--seed", type=int, help="Random seed for seek positions (--seeks; default: "
+                                       "random, and printed).")
+@click.pass_context
+def probe(ctx: click.Context, url: str, ranges: tuple[str, ...], head: bool,
+          headers: tuple[str, ...], timeout: float, max_body: int, follow: bool,
+          as_json: bool, verify: Path | None, check: bool, seeks: int | None,
+          concurrency: int, seek_size: int, seed: int | None) -> None:
+    """Check that URL really supports seeking (HTTP range requests), and how fast.
+
+    \b
+    mediaserve probe URL                      HEAD + a 1-byte range: ranges supported?
+    mediaserve probe URL --range 0-1023       one range request, checked against RFC 9110
+    mediaserve probe URL --check              the conformance battery, one row per case
+    mediaserve probe URL --seeks 1000 --concurrency 16   seek latency percentiles
+
+    Exit status: 0 all good, 1 a check failed or no range support, 2 usage error,
+    3 network error or timeout.
+    """
+    _check_url(url)
+    seek_only = [name for name in ("concurrency", "seek_size", "seed")
+                 if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
+    if check and seeks:
+        raise click.UsageError("--check and --seeks are separate runs; pick one")
+    if (check or seeks) and (ranges or head):
+        raise click.UsageError("--range and --head belong to a plain probe, not --check/--seeks")
+    if seek_only and not seeks:
+        names = ", ".join("--" + n.replace("seek_size", "size") for n in seek_only)
+        raise click.UsageError(f"{names} only apply with --seeks N")
+    try:
+        range_sets = [parse_range_set(spec) for spec in ranges]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--range") from exc
+    extra = tuple(_parse_header(h) for h in headers)
+
+    reference = FileReference(verify) if verify else None
+    target = Target(url, extra, timeout, max_body, follow, reference,
+                    reference.size if reference else None)
+    try:
+        if check:
+            code = _do_check(target, as_json)
+        elif seeks:
+            seed = seed if seed is not None else random.SystemRandom().randrange(1 << 32)
+            code = _do_seeks(target, seeks, concurrency, seek_size, seed, as_json)
+        else:
+            code = _do_probe(target, range_sets, head, as_json, verify)
+    except NetworkError as exc:
+        if as_json:
+            print_json({"url": url, "error": {"kind": exc.kind, "message": str(exc)},
+                        "exit_code": EXIT_NETWORK})
+        fail(f"{exc.kind}: {exc}", EXIT_NETWORK)
+    finally:
+        if reference:
+            reference.close()
+    ctx.exit(code)
+
+
+# --- plain probe ------------------------------------------------------------------------
+
+
+def _step_name(ex: Exchange, specs: tuple[ByteRangeSpec, ...] | None) -> str:
+    if specs is None:
+        return ex.method
+    return f"{ex.method} bytes=" + ",".join(str(s) for s in specs)
+
+
+def _do_probe(target: Target, range_sets: Sequence[tuple[ByteRangeSpec, ...]], head: bool,
+              as_json: bool, verify: Path | None) -> int:
+    outcome = asyncio.run(run_probe(target, range_sets, head))
+    level = verdict(outcome.all_findings)
+    failed = level is Level.FAIL or outcome.ranges_supported is False
+    code = EXIT_FINDINGS if failed else EXIT_OK
+    if as_json:
+        print_json({
+            "mode": "probe", "url": target.url, "size": outcome.size,
+            "ranges_supported": outcome.ranges_supported, "verdict": level.value,
+            "findings": [f.as_dict() for f in outcome.findings],
+            "exchanges": [{**exchange_dict(s.exchange),
+                           "range": None if s.specs is None else ",".join(map(str, s.specs)),
+                           "verdict": verdict(s.findings).value,
+                           "findings": [f.as_dict() for f in s.findings]}
+                          for s in outcome.steps],
+            "exit_code": code})
+        return code
+    _render_probe(outcome, target, verify)
+    return code
+
+
+def _render_probe(outcome: ProbeOutcome, target: Target, verify: Path | None) -> None:
+    out = console()
+    table = Table(title=f"probe {target.url}", title_justify="left")
+    table.add_column("", style="bold", no_wrap=True)
+    for step in outcome.steps:
+        table.add_column(_step_name(step.exchange, step.specs), overflow="fold")
+    exchanges = [s.exchange for s in outcome.steps]
+
+    def row(name: str, values: list[str]) -> None:
+        table.add_row(name, *values)
+
+    row("Status", [f"{ex.status} {ex.reason}" for ex in exchanges])
+    row("Connection", [f"{ex.http_version}, "
+                       + ("new" if ex.new_connection else "reused") for ex in exchanges])
+    for name in SHOWN_HEADERS:
+        row(name, [ex.header(name) or "—" for ex in exchanges])
+    row("Bytes received", [_bytes_cell(ex) for ex in exchanges])
+    row("Time to first byte", [f"{ex.ttfb * 1000:.2f} ms" for ex in exchanges])
+    row("Total time", [f"{ex.total * 1000:.2f} ms" for ex in exchanges])
+    row("Throughput", [_rate(ex.throughput) for ex in exchanges])
+    out.print(table)
+
+    checks = Table(title="checks", title_justify="left")
+    for name in ("Result", "§", "Request", "Finding"):
+        checks.add_column(name, overflow="fold")
+    verified = 0
+    for finding in outcome.findings:
+        checks.add_row(_level(finding.level), finding.section, "", finding.message)
+    for step in outcome.steps:
+        name = _step_name(step.exchange, step.specs)
+        shown = [f for f in step.findings if not f.quiet]
+        verified += sum(1 for f in step.findings if f.quiet)
+        if not shown:
+            checks.add_row(_level(Level.PASS), "", name, "as the RFC expects")
+        for finding in shown:
+            checks.add_row(_level(finding.level), finding.section, name, finding.message)
+    out.print(checks)
+    support = {True: "[green]yes[/] (206 with a matching Content-Range)",
+               False: "[red]no[/] (the server ignores Range: clients cannot seek)",
+               None: "unknown"}[outcome.ranges_supported]
+    size = "unknown" if outcome.size is None else f"{outcome.size} bytes"
+    out.print(f"Range support: {support}   Size: {size}")
+    if verify:
+        out.print(f"Verified against {verify}: {verified} part(s) matched")
+
+
+def _bytes_cell(ex: Exchange) -> str:
+    if ex.end == "none":
+        return "— (no content)"
+    note = {"capped": " (stopped: --max-body)", "truncated": " (cut off)"}.get(ex.end, "")
+    return f"{ex.received}{note}"
+
+
+def _rate(value: float | None) -> str:
+    return "—" if not value else f"{human_size(value)}/s"
+
+
+def _level(level: Level) -> Text:
+    return Text(level.value, style=STYLE[level])
+
+
+def exchange_dict(ex: Exchange) -> dict[str, Any]:
+    return {
+        "method": ex.method, "url": ex.url, "request_headers": dict(ex.request_headers),
+        "status": ex.status, "reason": ex.reason, "http_version": ex.http_version,
+        "headers": [list(pair) for pair in ex.headers], "received": ex.received,
+        "end": ex.end, "end_detail": ex.end_detail, "ttfb_ms": round(ex.ttfb * 1000, 3),
+        "total_ms": round(ex.total * 1000, 3),
+        "throughput_bytes_per_s": round(ex.throughput) if ex.throughput else None,
+        "new_connection": ex.new_connection,
+    }
+
+
+# --- check ------------------------------------------------------------------------------
+
+
+def _do_check(target: Target, as_json: bool) -> int:
+    outcome = asyncio.run(run_check(target))
+    code = EXIT_FINDINGS if outcome.failed else EXIT_OK
+    counts = outcome.counts()
+    if as_json:
+        print_json({"mode": "check", "url": target.url, "size": outcome.size,
+                    "stopped": outcome.stopped or None, "counts": counts,
+                    "findings": [f.as_dict() for f in outcome.findings],
+                    "cases": [r.as_dict() for r in outcome.results], "exit_code": code})
+        return code
+    _render_check(outcome, counts)
+    return code
+
+
+def _render_check(outcome: CheckOutcome, counts: dict[str, int]) -> None:
+    out = console()
+    table = Table(title=f"RFC 9110 conformance: {outcome.url}", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("Case")
+    table.add_column("Request", overflow="fold", max_width=34)
+    table.add_column("Result")
+    table.add_column("§", no_wrap=True)
+    table.add_column("What the server did", overflow="fold")
+    for number, result in enumerate(outcome.results, 1):
+        table.add_row(str(number), result.title, result.request, _level(result.level),
+                      result.section, result.did)
+    out.print(table)
+    for finding in outcome.findings:
+        out.print(_level(finding.level), finding.message)
+    if outcome.stopped:
+        out.print(f"[red]stopped:[/] {outcome.stopped}")
+    size = "unknown" if outcome.size is None else f"{outcome.size} bytes"
+    out.print(" · ".join(f"[{STYLE[Level(k)]}]{v} {k}[/]" for k, v in counts.items())
+              + f"   (size {size})")
+
+
+# --- seeks ------------------------------------------------------------------------------
+
+
+def _do_seeks(target: Target, count: int, concurrency: int, length: int, seed: int,
+              as_json: bool) -> int:
+    outcome = asyncio.run(run_seeks(target, count=count, concurrency=concurrency,
+                                    length=length, seed=seed))
+    report = outcome.report
+    failed = report is None or bool(report.failures)
+    code = EXIT_FINDINGS if failed else EXIT_OK
+    if as_json:
+        body: dict[str, Any] = {"mode": "seeks", "url": target.url}
+        if report is None:
+            body.update(error=outcome.reason, discovery=exchange_dict(outcome.discovery))
+        else:
+            body.update(report.as_dict())
+        print_json({**body, "exit_code": code})
+        return code
+    _render_seeks(outcome)
+    return code
+
+
+def _render_seeks(outcome: SeekOutcome) -> None:
+    out = console()
+    report = outcome.report
+    if report is None:
+        out.print(f"[red]no seeks run:[/] {outcome.reason}")
+        return
+    out.print(seek_tables(report))
+    if report.latency is not None:
+        met = report.targets_met
+        mark = "[green]met[/]" if met else "[red]missed[/]"
+        out.print(f"Design targets (every seek < {TARGET_MAX_S * 1000:.0f} ms, mean < "
+                  f"{TARGET_MEAN_S * 1000:.0f} ms): {mark} — max "
+                  f"{report.latency.max * 1000:.1f} ms, mean {report.latency.mean * 1000:.1f} ms")
+
+
+def seek_tables(report: SeekReport) -> Table:
+    """The whole seek report as one rich renderable (also used by benchmarks/)."""
+    grid = Table.grid(padding=(0, 0))
+    run = Table(title=f"seeks: {report.url}", title_justify="left", show_header=False)
+    run.add_column(style="bold")
+    run.add_column()
+    failed = sum(report.failures.values())
+    for name, value in (
+        ("Resource size", f"{report.size} bytes ({human_size(report.size)})"),
+        ("Seek size", f"{report.length} bytes"),
+        ("Requests", f"{report.requested} ({report.ok} ok, {failed} failed)"),
+        ("Concurrency", f"{report.concurrency} (connections opened: {report.connections})"),
+        ("Seed", str(report.seed)),
+        ("Wall time", f"{report.wall:.3f} s ({report.rate:.0f} requests/s)"),
+        ("Throughput", f"{human_size(report.throughput)}/s "
+                       f"({human_size(report.bytes_received)} received)"),
+    ):
+        run.add_row(name, value)
+    grid.add_row(run)
+    if report.latency is not None and report.ttfb is not None:
+        lat = Table(title="latency (ms)", title_justify="left")
+        lat.add_column("")
+        for name in ("min", "p50", "p90", "p99", "max", "mean"):
+            lat.add_column(name, justify="right")
+        for label, summary in (("total", report.latency), ("first byte", report.ttfb)):
+            values = summary.as_ms()
+            lat.add_row(label, *(f"{values[k]:.2f}" for k in
+                                 ("min", "p50", "p90", "p99", "max", "mean")))
+        grid.add_row(lat)
+        hist = Table(title="histogram (total latency)", title_justify="left")
+        hist.add_column("latency")
+        hist.add_column("count", justify="right")
+        hist.add_column("")
+        peak = max(b.count for b in report.buckets)
+        for bucket in report.buckets:
+            bar = "█" * max(1 if bucket.count else 0, round(30 * bucket.count / peak))
+            hist.add_row(bucket.label, str(bucket.count), Text(bar, style="cyan"))
+        grid.add_row(hist)
+    if report.failures:
+        fails = Table(title="failures", title_justify="left")
+        for name in ("kind", "count", "example"):
+            fails.add_column(name, overflow="fold")
+        for kind, number in report.failures.items():
+            fails.add_row(kind, str(number), report.examples.get(kind, ""))
+        grid.add_row(fails)
+    return grid

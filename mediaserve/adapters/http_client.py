@@ -1,0 +1,164 @@
+"""The probe's HTTP client: aiohttp, configured to report what the server did, not to hide it.
+
+aiohttp is told not to help: no transparent decompression (Content-Length must be compared
+with the bytes on the wire), ``Accept-Encoding: identity`` by default, no redirects unless
+asked. Every exchange is timed with ``time.perf_counter``: time to the parsed header section
+(what curl calls time-to-first-byte) and to the last content byte. New TCP connections are
+counted through a trace config, so keep-alive can be checked and a seek run can say how many
+connections it needed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import aiohttp
+
+from mediaserve import __version__
+from mediaserve.core.exchange import END_CAPPED, END_COMPLETE, END_NONE, END_TRUNCATED, Exchange
+
+__all__ = [
+    "DEFAULT_HEADERS",
+    "ConnectionStats",
+    "NetworkError",
+    "fetch",
+    "merge_headers",
+    "new_session",
+]
+
+DEFAULT_HEADERS: tuple[tuple[str, str], ...] = (
+    ("User-Agent", f"mediaserve-probe/{__version__}"),
+    ("Accept-Encoding", "identity"),
+)
+
+
+class NetworkError(Exception):
+    """No response at all: connection refused, DNS, reset before the status line, timeout.
+
+    ``kind`` is one of ``connect``, ``timeout``, ``disconnected``, ``protocol``.
+    """
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(slots=True)
+class ConnectionStats:
+    opened: int = 0  # TCP connections the session created
+
+
+def _tracer(stats: ConnectionStats) -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+
+    async def created(_session: object, ctx: SimpleNamespace, _params: object) -> None:
+        stats.opened += 1
+        if isinstance(ctx.trace_request_ctx, SimpleNamespace):
+            ctx.trace_request_ctx.new_connection = True
+
+    trace.on_connection_create_end.append(created)
+    return trace
+
+
+def new_session(*, limit: int, timeout: float, stats: ConnectionStats) -> aiohttp.ClientSession:
+    """A session whose pool holds at most ``limit`` keep-alive connections.
+
+    ``timeout`` bounds connecting and each wait for data, not the whole transfer: a 1 GB
+    answer that keeps flowing is not a timeout, a server that stalls for ``timeout`` s is.
+    """
+    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit, force_close=False,
+                                     keepalive_timeout=60)
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=None, connect=timeout, sock_connect=timeout,
+                                      sock_read=timeout),
+        trace_configs=[_tracer(stats)],
+        auto_decompress=False,
+        skip_auto_headers=("Accept-Encoding", "User-Agent"),
+    )
+
+
+def merge_headers(*layers: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Later layers replace earlier fields of the same name (case-insensitive); a name
+    repeated inside one layer is sent repeated."""
+    merged: list[tuple[str, str]] = []
+    for layer in layers:
+        names = {name.lower() for name, _ in layer}
+        merged = [(n, v) for n, v in merged if n.lower() not in names]
+        merged.extend(layer)
+    return tuple(merged)
+
+
+async def fetch(session: aiohttp.ClientSession, method: str, url: str,
+                headers: Sequence[tuple[str, str]], *, max_body: int,
+                max_other_body: int | None = None, follow: bool = False) -> Exchange:
+    """Send one request and read its answer into an :class:`Exchange`.
+
+    Reading stops after ``max_body`` bytes (``max_other_body`` for a status other than 206,
+    e.g. 0 in a seek run, where a 200 would otherwise stream the whole file) and the
+    connection is then dropped rather than drained. Raises NetworkError when no response
+    header section arrives; a failure later is recorded in the exchange (``end``).
+    """
+    ctx = SimpleNamespace(new_connection=False)
+    sent = merge_headers(DEFAULT_HEADERS, headers)
+    start = time.perf_counter()
+    try:
+        async with session.request(method, url, headers=list(sent), allow_redirects=follow,
+                                   max_redirects=10, trace_request_ctx=ctx) as resp:
+            ttfb = time.perf_counter() - start
+            body = bytearray()
+            end, detail = END_COMPLETE, ""
+            if method == "HEAD" or resp.status in (204, 304) or resp.status < 200:
+                end = END_NONE
+            else:
+                limit = max_body if max_other_body is None or resp.status == 206 else (
+                    max_other_body)
+                end, detail = await _read(resp, body, limit)
+                if end == END_CAPPED:
+                    resp.close()  # unread content left on the socket: never reuse it
+            total = time.perf_counter() - start
+            return Exchange(
+                method=method, url=str(resp.url), request_headers=sent, status=resp.status,
+                reason=resp.reason or "",
+                headers=tuple((k.decode("latin-1"), v.decode("latin-1"))
+                              for k, v in resp.raw_headers),
+                body=bytes(body), end=end, end_detail=detail, ttfb=ttfb, total=total,
+                http_version=f"HTTP/{resp.version.major}.{resp.version.minor}"
+                if resp.version else "", new_connection=ctx.new_connection)
+    except TimeoutError as exc:
+        raise NetworkError("timeout", f"no response within the timeout ({url})") from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise NetworkError("connect", f"cannot connect to {exc.host}:{exc.port}: "
+                                      f"{exc.os_error.strerror or exc.os_error}") from exc
+    except aiohttp.ServerDisconnectedError as exc:
+        raise NetworkError("disconnected", "the server closed the connection without "
+                                           "a response") from exc
+    except aiohttp.TooManyRedirects as exc:
+        raise NetworkError("protocol", "more than 10 redirects") from exc
+    except aiohttp.ClientResponseError as exc:
+        raise NetworkError("protocol", f"malformed response: {exc.message}") from exc
+    except aiohttp.ClientError as exc:
+        raise NetworkError("protocol", f"{type(exc).__name__}: {exc}") from exc
+
+
+async def _read(resp: aiohttp.ClientResponse, body: bytearray, limit: int) -> tuple[str, str]:
+    """Read content into ``body`` up to ``limit`` bytes; returns ``(end, detail)``."""
+    try:
+        while True:
+            chunk = await resp.content.readany()
+            if not chunk:
+                return END_COMPLETE, ""
+            room = limit - len(body)
+            if len(chunk) > room:
+                body += chunk[:room]
+                return END_CAPPED, f"more than {limit} bytes"
+            body += chunk
+    except TimeoutError:
+        return END_TRUNCATED, "timed out waiting for content"
+    except aiohttp.ClientPayloadError as exc:
+        return END_TRUNCATED, str(exc.__cause__ or exc) or "content cut short"
+    except aiohttp.ClientError as exc:
+        return END_TRUNCATED, f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,284 @@
+"""Run ``mediaserve probe``'s three modes against a URL: which requests, in which order, on
+which connections. What the answers *mean* is decided in ``core/conformance.py`` and
+``core/seeks.py``; rendering is ``cli/probe.py``'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import TracebackType
+
+from mediaserve.adapters.http_client import (
+    ConnectionStats,
+    NetworkError,
+    fetch,
+    merge_headers,
+    new_session,
+)
+from mediaserve.core.conformance import (
+    CaseResult,
+    Finding,
+    Level,
+    ReadBytes,
+    Resource,
+    failed_case,
+    judge_case,
+    judge_head,
+    judge_head_range,
+    judge_keepalive,
+    judge_plain_get,
+    judge_range_get,
+    judge_reference_size,
+    judge_validators,
+    plan_cases,
+    plan_keepalive,
+    range_support,
+    size_hint,
+    skipped_case,
+)
+from mediaserve.core.content_range import ByteRangeSpec, range_header
+from mediaserve.core.exchange import Exchange
+from mediaserve.core.seeks import SeekReport, SeekResult, classify_seek, plan_seeks, summarise_seeks
+
+__all__ = [
+    "CheckOutcome",
+    "FileReference",
+    "ProbeOutcome",
+    "ProbeStep",
+    "SeekOutcome",
+    "Target",
+    "run_check",
+    "run_probe",
+    "run_seeks",
+]
+
+
+class FileReference:
+    """The local copy ``--verify FILE`` compares against, read with ``pread`` on demand so a
+    4 GB file costs nothing up front."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_RDONLY)
+        self.size = os.fstat(self._fd).st_size
+
+    def __call__(self, offset: int, length: int) -> bytes:
+        return os.pread(self._fd, length, offset)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    def __enter__(self) -> FileReference:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where and how to probe; the same for every mode."""
+
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    timeout: float = 10.0
+    max_body: int = 64 * 1024 * 1024
+    follow: bool = False
+    reference: ReadBytes | None = None
+    reference_size: int | None = None
+
+
+def _size_vs_reference(target: Target, size: int | None) -> list[Finding]:
+    return judge_reference_size(size, target.reference_size)
+
+
+@dataclass(slots=True)
+class ProbeStep:
+    exchange: Exchange
+    specs: tuple[ByteRangeSpec, ...] | None
+    findings: list[Finding]
+
+
+@dataclass(slots=True)
+class ProbeOutcome:
+    steps: list[ProbeStep]
+    size: int | None
+    ranges_supported: bool | None
+    findings: list[Finding] = field(default_factory=list)  # about the run, not one step
+
+    @property
+    def all_findings(self) -> list[Finding]:
+        return [*self.findings, *(f for step in self.steps for f in step.findings)]
+
+
+async def run_probe(target: Target, range_sets: Sequence[tuple[ByteRangeSpec, ...]],
+                    head: bool = False) -> ProbeOutcome:
+    """Without ranges: HEAD, then a 1-byte range (unless ``head``). With ranges: one request
+    per set (HEAD instead of GET with ``head``). Raises NetworkError."""
+    stats = ConnectionStats()
+    steps: list[ProbeStep] = []
+    res = Resource(reference=target.reference)
+    supported: bool | None = None
+    async with new_session(limit=1, timeout=target.timeout, stats=stats) as session:
+        plan: list[tuple[str, tuple[ByteRangeSpec, ...] | None]]
+        if range_sets:
+            plan = [("HEAD" if head else "GET", specs) for specs in range_sets]
+        else:
+            plan = [("HEAD", None)] + ([] if head else [("GET", (ByteRangeSpec(0, 0),))])
+        for method, specs in plan:
+            extra = (("Range", range_header(specs)),) if specs else ()
+            ex = await fetch(session, method, target.url, merge_headers(target.headers, extra),
+                             max_body=target.max_body, follow=target.follow)
+            if res.size is None:
+                hint = ex.content_length if method == "HEAD" and ex.status == 200 else (
+                    size_hint(ex))
+                res = replace(res, size=hint)
+            if specs is None:
+                findings = judge_head(ex, res)
+            elif method == "HEAD":
+                findings = judge_head_range(ex, specs, res)
+            else:
+                findings = judge_range_get(ex, specs, res, primary=True)
+                if supported is None and len(specs) == 1:
+                    supported = range_support(ex)
+            steps.append(ProbeStep(ex, specs, findings))
+    return ProbeOutcome(steps, res.size, supported, _size_vs_reference(target, res.size))
+
+
+@dataclass(slots=True)
+class CheckOutcome:
+    url: str
+    size: int | None
+    results: list[CaseResult]
+    stopped: str = ""  # why the battery stopped after the plain GET
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(r.level is Level.FAIL for r in self.results) or any(
+            f.level is Level.FAIL for f in self.findings)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per verdict, in the order PASS, WARN, FAIL, SKIP."""
+        out = dict.fromkeys((Level.PASS.value, Level.WARN.value, Level.FAIL.value,
+                             Level.SKIP.value), 0)
+        for result in self.results:
+            out[result.level.value] += 1
+        return out
+
+
+async def run_check(target: Target) -> CheckOutcome:
+    """The conformance battery. Raises NetworkError only when the plain GET gets no answer;
+    later a server that drops a request is a FAIL row, not a network error."""
+    stats = ConnectionStats()
+    async with new_session(limit=1, timeout=target.timeout, stats=stats) as session:
+        base = await fetch(session, "GET", target.url, target.headers,
+                           max_body=target.max_body, follow=target.follow)
+        size = base.received if base.status == 200 and base.complete else base.content_length
+        reference = target.reference
+        if reference is None and base.status == 200 and base.complete:
+            body = base.body
+            reference = lambda offset, length: body[offset:offset + length]  # noqa: E731
+        res = Resource(size=size if base.status == 200 else None, headers=base.headers,
+                       reference=reference)
+        results = [judge_plain_get(base, res)]
+        outcome = CheckOutcome(target.url, res.size, results,
+                               findings=_size_vs_reference(target, res.size))
+        if base.status != 200 or res.size is None:
+            outcome.stopped = ("the plain GET did not return 200" if base.status != 200 else
+                               "the size is unknown (no Content-Length; raise --max-body)")
+            return outcome
+        results.append(judge_validators(res))
+        for case in plan_cases(res):
+            if case.skip:
+                results.append(skipped_case(case))
+                continue
+            try:
+                ex = await fetch(session, case.method, target.url,
+                                 merge_headers(target.headers, case.headers),
+                                 max_body=target.max_body, follow=target.follow)
+            except NetworkError as exc:
+                results.append(failed_case(case.id, case.title, case.request_text(),
+                                           case.section, str(exc)))
+                continue
+            results.append(judge_case(ex, case, res))
+            if case.id == "single-range":
+                res = replace(res, ranges_supported=range_support(ex))
+    results.append(await _keepalive(target, res))
+    return outcome
+
+
+async def _keepalive(target: Target, res: Resource) -> CaseResult:
+    """Three ranges in a row over a pool of one connection; count the connections opened."""
+    assert res.size is not None
+    specs = plan_keepalive(res.size)
+    stats = ConnectionStats()
+    exchanges = []
+    async with new_session(limit=1, timeout=target.timeout, stats=stats) as session:
+        for spec in specs:
+            try:
+                exchanges.append(await fetch(
+                    session, "GET", target.url,
+                    merge_headers(target.headers, (("Range", range_header((spec,))),)),
+                    max_body=target.max_body, follow=target.follow))
+            except NetworkError as exc:
+                return failed_case("keep-alive", "keep-alive, 3 ranges", "GET ×3",
+                                   "RFC 9112 §9.3", str(exc))
+    return judge_keepalive(exchanges, specs, stats.opened, res)
+
+
+@dataclass(slots=True)
+class SeekOutcome:
+    discovery: Exchange  # the 1-byte request that learned the size
+    report: SeekReport | None
+    reason: str = ""  # why no seeks were run
+
+
+async def run_seeks(target: Target, *, count: int, concurrency: int, length: int,
+                    seed: int) -> SeekOutcome:
+    """``count`` random ranges of ``length`` bytes, ``concurrency`` at a time over a pool of
+    as many keep-alive connections. Raises NetworkError if the first request gets no answer."""
+    stats = ConnectionStats()
+    async with new_session(limit=concurrency, timeout=target.timeout, stats=stats) as session:
+        first = await fetch(session, "GET", target.url,
+                            merge_headers(target.headers, (("Range", "bytes=0-0"),)),
+                            max_body=1, max_other_body=0, follow=target.follow)
+        size = size_hint(first)
+        if range_support(first) is not True or not size:
+            why = ("the server ignored Range (200): no range support" if first.status == 200
+                   else f"no usable answer to bytes=0-0 (status {first.status})")
+            return SeekOutcome(first, None, why)
+        mismatch = _size_vs_reference(target, size)
+        if mismatch:
+            return SeekOutcome(first, None, mismatch[0].message)
+        plan = plan_seeks(size, count, length, random.Random(seed))
+        results: list[SeekResult | None] = [None] * count
+        indexes = iter(range(count))
+
+        async def worker() -> None:
+            for index in indexes:
+                a, b = plan[index]
+                headers = merge_headers(target.headers, (("Range", f"bytes={a}-{b}"),))
+                try:
+                    ex = await fetch(session, "GET", target.url, headers, max_body=b - a + 1,
+                                     max_other_body=0, follow=target.follow)
+                except NetworkError as exc:
+                    results[index] = SeekResult(a, b, 0.0, 0.0, 0, exc.kind, str(exc))
+                    continue
+                kind, detail = classify_seek(ex, a, b, target.reference)
+                results[index] = SeekResult(a, b, ex.total, ex.ttfb, ex.received, kind, detail)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(min(concurrency, count))))
+        wall = time.perf_counter() - start
+    done = [r for r in results if r is not None]
+    report = summarise_seeks(done, url=target.url, size=size, length=length,
+                             concurrency=concurrency, seed=seed, wall=wall,
+                             connections=stats.opened)  # the 1-byte probe's one included
+    return SeekOutcome(first, report)

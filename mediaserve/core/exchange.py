@@ -1,0 +1,71 @@
+"""One HTTP request/response as plain facts: what the judge in ``core/conformance.py`` reads.
+
+The adapter (``adapters/http_client.py``) fills it from aiohttp; tests build it by hand. The
+judge never sees an aiohttp object, so every verdict can be unit tested without a socket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["END_CAPPED", "END_COMPLETE", "END_NONE", "END_TRUNCATED", "Exchange"]
+
+END_COMPLETE = "complete"  # the content was read to its end
+END_CAPPED = "capped"  # the probe stopped reading at its --max-body limit
+END_TRUNCATED = "truncated"  # the connection failed or timed out mid-content
+END_NONE = "none"  # no content by definition (HEAD, 204, 304)
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """A request and what came back. ``body`` holds the bytes read (at most the cap)."""
+
+    method: str
+    url: str
+    request_headers: tuple[tuple[str, str], ...]
+    status: int
+    reason: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    end: str = END_COMPLETE
+    end_detail: str = ""
+    ttfb: float = 0.0  # seconds from sending to the response header section parsed
+    total: float = 0.0  # seconds from sending to the last content byte read
+    http_version: str = "HTTP/1.1"
+    new_connection: bool | None = None  # None: unknown
+
+    @property
+    def received(self) -> int:
+        return len(self.body)
+
+    @property
+    def complete(self) -> bool:
+        return self.end in (END_COMPLETE, END_NONE)
+
+    def header(self, name: str) -> str | None:
+        """First value of a response header (case-insensitive), or None."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers if key.lower() == wanted), None)
+
+    def header_values(self, name: str) -> list[str]:
+        wanted = name.lower()
+        return [value for key, value in self.headers if key.lower() == wanted]
+
+    def request_header(self, name: str) -> str | None:
+        wanted = name.lower()
+        return next((v for k, v in self.request_headers if k.lower() == wanted), None)
+
+    @property
+    def content_length(self) -> int | None:
+        """The Content-Length as a number; None when absent or not a valid single value."""
+        values = {v.strip() for value in self.header_values("Content-Length")
+                  for v in value.split(",")}
+        if len(values) != 1:
+            return None
+        value = values.pop()
+        return int(value) if value.isdigit() else None
+
+    @property
+    def throughput(self) -> float | None:
+        """Content bytes per second over the whole exchange (None when too short to say)."""
+        return self.received / self.total if self.total > 0 and self.received else None

@@ -1,0 +1,96 @@
+"""Parse ``multipart/byteranges`` content (RFC 9110 §14.6, RFC 2046 §5.1.1).
+
+A multi-range 206 is where servers differ most (leading CRLF or not, transport padding,
+part headers), so the parser accepts everything RFC 2046 allows and rejects what a client
+could not use: a missing close delimiter, a part without a header/body separator. Each part
+is returned with its raw headers and bytes; judging them is ``core/conformance.py``'s job.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["MultipartError", "Part", "boundary_of", "parse_byteranges"]
+
+_BOUNDARY_PARAM = re.compile(r';\s*boundary\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]+)', re.IGNORECASE)
+
+
+class MultipartError(ValueError):
+    """The content is not a well-formed multipart body."""
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        return next((value for key, value in self.headers if key.lower() == wanted), None)
+
+
+def boundary_of(content_type: str | None) -> str | None:
+    """The boundary parameter of a ``multipart/byteranges`` Content-Type, else None."""
+    if not content_type or content_type.split(";", 1)[0].strip().lower() != (
+        "multipart/byteranges"
+    ):
+        return None
+    match = _BOUNDARY_PARAM.search(content_type)
+    if not match:
+        return None
+    value = match.group(1)
+    if value.startswith('"'):
+        value = re.sub(r"\\(.)", r"\1", value[1:-1])
+    return value or None
+
+
+def _skip_padding(body: bytes, pos: int) -> int:
+    """Skip RFC 2046 transport padding (linear whitespace after a delimiter)."""
+    while pos < len(body) and body[pos] in b" \t":
+        pos += 1
+    return pos
+
+
+def parse_byteranges(body: bytes, boundary: str) -> list[Part]:
+    """Split ``body`` into parts. Raises MultipartError saying where framing breaks."""
+    dash = b"--" + boundary.encode("latin-1")
+    delimiter = b"\r\n" + dash
+    if body.startswith(dash):
+        pos = len(dash)
+    else:
+        found = body.find(delimiter)
+        if found < 0:
+            raise MultipartError("no boundary delimiter in the content")
+        pos = found + len(delimiter)
+    parts: list[Part] = []
+    while True:
+        if body.startswith(b"--", pos):
+            return parts  # close delimiter; what follows is the epilogue
+        pos = _skip_padding(body, pos)
+        if not body.startswith(b"\r\n", pos):
+            raise MultipartError(f"part {len(parts) + 1}: no CRLF after the boundary")
+        pos += 2
+        header_end = body.find(b"\r\n\r\n", pos - 2)
+        if header_end < 0:
+            raise MultipartError(f"part {len(parts) + 1}: headers never end")
+        headers = _parse_headers(body[pos:header_end], len(parts) + 1)
+        start = header_end + 4
+        end = body.find(delimiter, start)
+        if end < 0:
+            raise MultipartError(f"part {len(parts) + 1}: no delimiter after the part "
+                                 "(content cut short or close delimiter missing)")
+        parts.append(Part(headers, body[start:end]))
+        pos = end + len(delimiter)
+
+
+def _parse_headers(block: bytes, number: int) -> tuple[tuple[str, str], ...]:
+    headers = []
+    for line in block.split(b"\r\n"):
+        if not line:
+            continue
+        name, sep, value = line.partition(b":")
+        if not sep or not name.strip():
+            raise MultipartError(f"part {number}: bad header line {line[:60]!r}")
+        headers.append((name.strip().decode("latin-1"), value.strip().decode("latin-1")))
+    return tuple(headers)

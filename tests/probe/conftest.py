@@ -1,0 +1,291 @@
+"""Real servers on loopback ports for the probe tests, and a way to run the probe in-process.
+
+* ``nginx_url``: the Debian nginx binary with its own minimal config in ``tmp_path``.
+* ``http_server_url``: ``python -m http.server`` (no range support at all).
+* ``misbehaving``: a small threaded server that answers ranges *almost* right, in the way
+  a chosen bug would (a flipped byte, 206 from byte 0, a body shorter than its
+  Content-Length), so the FAIL paths run against a real socket.
+* ``mediaserve_url``: ``python -m mediaserve serve`` as a subprocess, its stream URL found via
+  ``GET /api/videos``.
+
+All serve the same file, ``video``: a real H.264 MP4 from the shared corpus, padded with an
+MP4 ``free`` box of seeded random bytes to ~2 MiB so that every offset has a distinct,
+checkable byte and the scanner still sees a valid, untruncated MP4.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import pwd
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mediaserve.cli import main
+from tests.conftest import Corpus
+
+NGINX = Path("/usr/sbin/nginx")
+VIDEO_SIZE = 2 * 1024 * 1024
+FLIP_OFFSET = 1_234_567  # the byte the "flip" server corrupts
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes] | None = None,
+                   deadline_s: float = 10.0) -> None:
+    """Poll until 127.0.0.1:port accepts a connection (bounded: ``deadline_s``)."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {deadline_s} s")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def video(corpus: Corpus, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared test video (read only): corpus clip + ``free`` box to VIDEO_SIZE bytes."""
+    clip = corpus.require("h264_aac_faststart.mp4")
+    folder = tmp_path_factory.mktemp("probe-video")
+    path = folder / "clip.mp4"
+    shutil.copyfile(corpus.path(clip.name), path)
+    pad = VIDEO_SIZE - path.stat().st_size
+    with path.open("ab") as out:
+        out.write(pad.to_bytes(4, "big") + b"free" + random.Random(5).randbytes(pad - 8))
+    assert path.stat().st_size == VIDEO_SIZE
+    return path
+
+
+@pytest.fixture(scope="session")
+def video_bytes(video: Path) -> bytes:
+    return video.read_bytes()
+
+
+@pytest.fixture
+def nginx_url(video: Path, tmp_path: Path, free_port: int) -> Iterator[str]:
+    """nginx 1.22 serving ``video`` as /clip.mp4, with nothing but its defaults."""
+    if not NGINX.exists():
+        pytest.skip("nginx is not installed (Debian package nginx-light; scripts/dev test)")
+    root = tmp_path / "www"
+    root.mkdir()
+    shutil.copyfile(video, root / "clip.mp4")
+    temp = tmp_path / "nginx-temp"
+    temp.mkdir()
+    conf = tmp_path / "nginx.conf"
+    # as root, nginx's workers would run as "nobody" and get 403 on pytest's 0700 temp dirs;
+    # as anyone else the directive is ignored
+    user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
+    conf.write_text(f"""
+daemon off;
+{user}
+worker_processes 1;
+pid {tmp_path}/nginx.pid;
+error_log {tmp_path}/error.log;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {temp};
+    proxy_temp_path {temp};
+    fastcgi_temp_path {temp};
+    uwsgi_temp_path {temp};
+    scgi_temp_path {temp};
+    types {{ video/mp4 mp4; }}
+    sendfile on;
+    server {{
+        listen 127.0.0.1:{free_port};
+        root {root};
+    }}
+}}
+""")
+    proc = subprocess.Popen([str(NGINX), "-c", str(conf), "-p", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_for_port(free_port, proc)
+        yield f"http://127.0.0.1:{free_port}/clip.mp4"
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture
+def http_server_url(video: Path, free_port: int) -> Iterator[str]:
+    """``python -m http.server``: HTTP/1.0, 200 for everything, no ETag, no ranges."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(free_port), "--bind", "127.0.0.1",
+         "--directory", str(video.parent)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_port(free_port, proc)
+        yield f"http://127.0.0.1:{free_port}/{video.name}"
+    finally:
+        _stop(proc)
+
+
+class _Misbehaving(http.server.BaseHTTPRequestHandler):
+    """Single ``bytes=a-b`` / ``a-`` / ``-n`` ranges, keep-alive, and one bug (``mode``)."""
+
+    protocol_version = "HTTP/1.1"
+    data = b""
+    mode = "flip"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_HEAD(self) -> None:
+        self._answer(send_body=False)
+
+    def do_GET(self) -> None:
+        self._answer(send_body=True)
+
+    def _answer(self, send_body: bool) -> None:
+        data, size = self.data, len(self.data)
+        if self.mode == "flip":
+            data = bytearray(data)
+            data[FLIP_OFFSET] ^= 0xFF
+            data = bytes(data)
+        span = self._range(size)
+        if span is None:
+            status, first, last = 200, 0, size - 1
+        else:
+            status, (first, last) = 206, span
+            if self.mode == "from-zero":
+                first, last = 0, last - first
+        body = data[first:last + 1]
+        declared = len(body)
+        if self.mode == "short" and status == 206:
+            body = body[: len(body) // 2]
+        self.send_response(status)
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("ETag", '"fixed-etag"')
+        self.send_header("Content-Length", str(declared))
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
+        if self.mode == "short" and status == 206:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if send_body:
+            self.wfile.write(body)
+
+    def _range(self, size: int) -> tuple[int, int] | None:
+        match = re.fullmatch(r"bytes=(\d*)-(\d*)", self.headers.get("Range", ""))
+        if not match or match.groups() == ("", ""):
+            return None
+        first_s, last_s = match.groups()
+        if not first_s:
+            return max(0, size - int(last_s)), size - 1
+        return int(first_s), min(int(last_s), size - 1) if last_s else size - 1
+
+
+@pytest.fixture
+def misbehaving(video_bytes: bytes) -> Iterator[Callable[[str], str]]:
+    """``start(mode) -> URL`` for a threaded server with the bug ``mode``: ``flip`` (byte
+    FLIP_OFFSET inverted), ``from-zero`` (206 always from byte 0, truthfully labelled) or
+    ``short`` (206 bodies half their Content-Length, then the connection closes)."""
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def start(mode: str) -> str:
+        handler = type("Handler", (_Misbehaving,), {"data": video_bytes, "mode": mode})
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/clip.mp4"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def serve_supports_port() -> bool:
+    """True once ``mediaserve serve`` is the real server (its --help lists --port)."""
+    done = subprocess.run([sys.executable, "-m", "mediaserve", "serve", "--help"],
+                          capture_output=True, text=True, timeout=30, check=False)
+    return "--port" in done.stdout
+
+
+@pytest.fixture
+def mediaserve_url(video: Path, tmp_path: Path, free_port: int,
+                   data_dir: Path) -> Iterator[str]:
+    """``python -m mediaserve serve`` on a library holding ``video``; its stream URL."""
+    library = tmp_path / "library"
+    library.mkdir()
+    shutil.copyfile(video, library / video.name)
+    env = {**os.environ, "MEDIASERVE_DATA_DIR": str(data_dir)}
+    subprocess.run([sys.executable, "-m", "mediaserve", "scan", str(library), "--json"],
+                   env=env, check=True, capture_output=True, timeout=60)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mediaserve", "serve", str(library), "--port", str(free_port),
+         "--host", "127.0.0.1", "--access-log", "off"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_for_port(free_port, proc, deadline_s=20)
+        base = f"http://127.0.0.1:{free_port}"
+        with urllib.request.urlopen(f"{base}/api/videos", timeout=10) as resp:
+            listing = json.load(resp)
+        videos = listing["videos"] if isinstance(listing, dict) else listing
+        stream = next(v["stream_url"] for v in videos if v.get("path") == video.name)
+        yield urllib.parse.urljoin(base + "/", stream)
+    finally:
+        _stop(proc)
+
+
+@dataclass
+class ProbeRun:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def probe(capsys: pytest.CaptureFixture[str],
+          monkeypatch: pytest.MonkeyPatch) -> Callable[..., ProbeRun]:
+    """Run ``mediaserve probe ARGS`` in-process through ``main`` (exit-code mapping and all);
+    a wide terminal so rich tables do not wrap the words tests look for."""
+    monkeypatch.setenv("COLUMNS", "240")
+
+    def run(*args: str) -> ProbeRun:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            main(["probe", *args])
+        captured = capsys.readouterr()
+        code = exit_info.value.code
+        return ProbeRun(code if isinstance(code, int) else 0, captured.out, captured.err)
+
+    return run
+
+
+def cases_by_id(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {case["id"]: case for case in report["cases"]}
