@@ -9,6 +9,7 @@ three places a port can be set.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -38,8 +39,8 @@ class Settings:
 
 def _to_int(minimum: int, maximum: int) -> Callable[[Any], int]:
     def convert(value: Any) -> int:
-        if isinstance(value, bool):
-            raise ValueError("expected an integer")
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError("expected an integer")  # never silently truncate 80.5 to 80
         number = int(value)
         if not minimum <= number <= maximum:
             raise ValueError(f"must be between {minimum} and {maximum}")
@@ -50,8 +51,8 @@ def _to_int(minimum: int, maximum: int) -> Callable[[Any], int]:
 
 def _to_float(value: Any) -> float:
     number = float(value)
-    if number < 0:
-        raise ValueError("must not be negative")
+    if not math.isfinite(number) or number < 0:  # nan/inf: shutdown would never end
+        raise ValueError("must be a finite, non-negative number")
     return number
 
 
@@ -85,8 +86,15 @@ def _to_str(value: Any) -> str:
     return value
 
 
+def _to_host(value: Any) -> str:
+    host = _to_str(value)
+    if not host.strip():  # asyncio binds every interface for "": never by accident
+        raise ValueError("must not be empty (use 0.0.0.0 to listen on all interfaces)")
+    return host
+
+
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "host": _to_str,
+    "host": _to_host,
     "port": _to_int(0, 65535),
     "cache_control": _to_str,
     "cors_origins": _to_origins,

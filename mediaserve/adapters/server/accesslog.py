@@ -27,8 +27,9 @@ class CombinedLogger(AbstractAccessLogger):
 
     def log(self, request: Any, response: Any, duration: float) -> None:
         sent = request.get(SENT_KEY) if hasattr(request, "get") else None
-        if sent is None:
-            sent = getattr(response, "body_length", 0) or 0
+        if sent is None:  # not a stream: aiohttp wrote it (its body_length counts headers)
+            body = getattr(response, "body", None)
+            sent = len(body) if isinstance(body, bytes) and request.method != "HEAD" else 0
         now = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
         line = (
             f'{request.remote or "-"} - - [{now}] '

@@ -111,10 +111,13 @@ def create_app(index: LibraryIndex, root: Path | str, settings: Settings | None 
     app.on_startup.append(check_presence)
     app.on_cleanup.append(close_opener)
     router = app.router
-    router.add_get("/api/videos", list_videos)
-    router.add_get(r"/api/videos/{id:[0-9a-f]{12,64}}", get_video)
-    router.add_get(r"/api/videos/{id:[0-9a-f]{12,64}}/stream", stream)  # GET also adds HEAD
-    router.add_route("OPTIONS", "/api/{tail:.*}", preflight)
+    for path, handler in (("/api/videos", list_videos),
+                          (r"/api/videos/{id:[0-9a-f]{12,64}}", get_video),
+                          (r"/api/videos/{id:[0-9a-f]{12,64}}/stream", stream)):
+        router.add_get(path, handler)  # GET also adds HEAD
+        # preflight on the real resources only: a catch-all OPTIONS route would turn every
+        # unknown /api/ path (a mangled id, `..`) into 405 instead of 404
+        router.add_route("OPTIONS", path, preflight)
     router.add_get("/", web_file)
     router.add_get("/static/{name}", web_file)
     return app

@@ -17,7 +17,9 @@ import os
 _SYS_OPENAT2 = 437  # same number on x86_64 and aarch64
 _RESOLVE_NO_MAGICLINKS = 0x02
 _RESOLVE_BENEATH = 0x08
-_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
+# O_NONBLOCK: a FIFO swapped in for a video would otherwise block open() (and the event
+# loop with it) until a writer shows up; it changes nothing for regular files.
+_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
 
 
 class _OpenHow(ctypes.Structure):

@@ -62,6 +62,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
+            state.catalog.mark_missing(video)
             return json_error(404, "the video file is missing from disk", missing=True)
         state.catalog.mark_present(video)
         validators = video.validators(info.st_size, info.st_mtime_ns)

@@ -1,0 +1,232 @@
+"""Fixtures for the server tests: libraries on disk and real servers on a loopback port.
+
+``serve`` starts ``create_app`` on a real listening socket on 127.0.0.1 (an ``AppRunner`` set
+up as ``runner.run_until_signalled`` sets it up, not an in-memory transport). Every test that
+uses it runs twice: once with the ``sendfile`` fast path and once with the chunked fallback
+(``Settings(sendfile=False)``). ``test_lifecycle.py`` runs ``mediaserve serve`` itself.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import logging
+import os
+import random
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from mediaserve.adapters.scanner import scan
+from mediaserve.adapters.server import create_app
+from mediaserve.adapters.server.accesslog import SENT_KEY, CombinedLogger
+from mediaserve.core.index import LibraryIndex
+from mediaserve.core.settings import Settings
+from tests.server.rawhttp import Connection, RawResponse
+
+MIB = 1024 * 1024
+
+
+@functools.cache
+def blob(size: int, seed: int = 1) -> bytes:
+    """``size`` deterministic pseudo-random bytes (cached: tests never mutate bytes)."""
+    return random.Random(seed).randbytes(size)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class Lib:
+    """A library folder, scanned in-process, and the bytes each file held when written."""
+
+    root: Path
+    index: LibraryIndex
+    data: dict[str, bytes]
+
+    def __repr__(self) -> str:  # keep megabytes of file data out of failure reports
+        return f"Lib({str(self.root)!r}, {sorted(self.data)})"
+
+    @property
+    def ids(self) -> dict[str, str]:
+        return {entry.path: vid for vid, entry in self.index.videos.items()}
+
+    def stream(self, name: str) -> str:
+        return f"/api/videos/{self.ids[name]}/stream"
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+
+def make_library(root: Path, files: dict[str, bytes]) -> Lib:
+    """Write ``files`` (relative name -> bytes) under ``root`` and scan them."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    index, _summary = scan(root, None, workers=1)
+    return Lib(root, index, dict(files))
+
+
+_TEMPLATES: dict[tuple[tuple[str, str], ...], Lib] = {}
+
+
+@pytest.fixture(scope="session")
+def library_maker(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path, dict], Lib]:
+    """``make(root, files)``: like :func:`make_library`, but each distinct set of files is
+    scanned once per session and copied (with mtimes) afterwards: probing random bytes costs
+    ~0.15 s, copying a few MB a few ms. Each test still gets its own folder to change."""
+
+    def make(root: Path, files: dict[str, bytes]) -> Lib:
+        key = tuple(sorted((name, sha256(data)) for name, data in files.items()))
+        template = _TEMPLATES.get(key)
+        if template is None:
+            template = make_library(tmp_path_factory.mktemp("template"), files)
+            _TEMPLATES[key] = template
+        shutil.copytree(template.root, root)
+        return Lib(root, copy.deepcopy(template.index), dict(files))
+
+    return make
+
+
+def fds_open_on(path: Path) -> int:
+    """How many descriptors of this process (the in-process server) point at ``path``."""
+    target = os.path.realpath(path)
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") == target:
+                count += 1
+        except OSError:
+            continue
+    return count
+
+
+class RecordingLogger(CombinedLogger):
+    """The server's own access logger, also keeping what it logged for the test to read."""
+
+    def log(self, request: Any, response: Any, duration: float) -> None:
+        super().log(request, response, duration)
+        self.logger.mediaserve_records.append(  # type: ignore[attr-defined]
+            {"method": request.method, "path": request.path, "status": response.status,
+             "sent": request.get(SENT_KEY), "writer_bytes": response.body_length})
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@dataclass
+class Served:
+    """A running server plus what it logged."""
+
+    port: int
+    lib: Lib
+    app: web.Application
+    access_lines: list[str]
+    records: list[dict[str, Any]]
+    connections: list[Connection] = field(default_factory=list)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def connect(self, **kwargs: Any) -> Connection:
+        conn = await Connection.open(self.port, **kwargs)
+        self.connections.append(conn)
+        return conn
+
+    async def fetch(self, method: str, path: str,
+                    headers: dict[str, str] | None = None) -> RawResponse:
+        """One request on a fresh connection."""
+        conn = await self.connect()
+        try:
+            return await conn.request(method, path, headers)
+        finally:
+            await conn.close()
+
+    async def get_json(self, path: str) -> tuple[int, Any]:
+        import json
+
+        response = await self.fetch("GET", path)
+        assert response.headers["Content-Type"].startswith("application/json"), response.headers
+        return response.status, json.loads(response.body)
+
+
+@pytest.fixture(params=[True, False], ids=["sendfile", "chunked"])
+def sendfile(request: pytest.FixtureRequest) -> bool:
+    return request.param
+
+
+@pytest.fixture
+async def serve(sendfile: bool) -> Any:
+    """``await serve(lib, **settings)``: a real server for ``lib`` on a free loopback port.
+
+    Built like ``runner.run_until_signalled`` builds it (an ``AppRunner`` with the combined
+    access logger and no handler cancellation) rather than with aiohttp's ``TestServer``,
+    which cancels handlers on disconnect and so would test a different abort path.
+    """
+    runners: list[web.AppRunner] = []
+    served: list[Served] = []
+    loggers: list[logging.Logger] = []
+
+    async def start(lib: Lib, **settings: Any) -> Served:
+        settings.setdefault("sendfile", sendfile)
+        app = create_app(lib.index, lib.root, Settings(**settings))
+        logger = logging.getLogger(f"tests.server.access.{id(app)}")
+        logger.propagate = False
+        logger.setLevel(logging.INFO)
+        handler = _ListHandler()
+        logger.addHandler(handler)
+        logger.mediaserve_records = []  # type: ignore[attr-defined]
+        loggers.append(logger)
+        runner = web.AppRunner(app, handle_signals=False, access_log_class=RecordingLogger,
+                               access_log=logger, shutdown_timeout=1.0)
+        await runner.setup()
+        runners.append(runner)
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        result = Served(port, lib, app, handler.lines,
+                        logger.mediaserve_records)  # type: ignore[attr-defined]
+        served.append(result)
+        return result
+
+    yield start
+    for result in served:
+        for conn in result.connections:
+            conn.writer.transport.abort()
+    for runner in runners:
+        await runner.cleanup()
+    for logger in loggers:
+        logger.handlers.clear()
+
+
+@pytest.fixture
+def byte_lib(tmp_path: Path, library_maker: Callable[[Path, dict], Lib]) -> Lib:
+    """Random bytes named like videos (indexed with a probe error, still servable)."""
+    return library_maker(tmp_path / "lib", {
+        "blob.mp4": blob(2 * MIB + 12345, seed=1),
+        "small.mp4": blob(64 * 1024, seed=2),
+        "empty.mp4": b"",
+        "sub dir/nested.webm": blob(300_000, seed=3),
+    })
+
+
+@pytest.fixture
+def big_lib(tmp_path: Path, library_maker: Callable[[Path, dict], Lib]) -> Lib:
+    """One file larger than loopback socket buffers, so a response is really mid-body."""
+    return library_maker(tmp_path / "lib", {"big.mp4": blob(12 * MIB, seed=4)})
+

@@ -1,0 +1,348 @@
+"""``mediaserve serve`` as a process: start-up line, binding, settings, access log file,
+and graceful shutdown on SIGTERM while a slow client is still streaming."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from mediaserve.adapters.index_store import load_index, save_index
+from mediaserve.cli.common import human_size
+from tests.server.conftest import MIB, Lib, blob
+
+REPO = Path(__file__).resolve().parents[2]
+STARTED = re.compile(r"mediaserve: serving (\d+) videos \(.*?, (.*?)\) from (.*) at "
+                     r"(http://127\.0\.0\.1:(\d+)/)  \(index (.*)\)")
+
+
+class ServeProcess:
+    """A ``python -m mediaserve serve ...`` child; stderr is collected line by line."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("MEDIASERVE_")}
+        full_env = {**inherited, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
+                    **(env or {})}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mediaserve", "serve", *args], cwd=REPO, env=full_env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, encoding="utf-8", errors="replace")
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.url = ""
+        self.port = 0
+        self.match: re.Match[str] | None = None
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def stderr(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_started(self, timeout: float = 20) -> ServeProcess:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if match := STARTED.search(line):
+                    self.match = match
+                    self.url, self.port = match[4], int(match[5])
+                    return self
+            if self.proc.poll() is not None:
+                self._reader.join(2)
+                pytest.fail(f"serve exited {self.proc.returncode}:\n{self.stderr}")
+            time.sleep(0.02)
+        pytest.fail(f"no start-up line within {timeout} s:\n{self.stderr}")
+
+    def wait(self, timeout: float) -> int:
+        code = self.proc.wait(timeout)
+        self._reader.join(2)
+        return code
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+@pytest.fixture
+def spawn() -> Iterator[Callable[..., ServeProcess]]:
+    children: list[ServeProcess] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> ServeProcess:
+        child = ServeProcess(list(args), env)
+        children.append(child)
+        return child
+
+    yield start
+    for child in children:
+        child.stop()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """The child's MEDIASERVE_* variables (none from the developer's shell are inherited):
+    the data folder in a temp dir, so nothing is written under $HOME."""
+    return {"MEDIASERVE_DATA_DIR": str(tmp_path / "data")}
+
+
+@pytest.fixture
+def folder(tmp_path: Path, library_maker: Callable[[Path, dict], Lib]) -> Lib:
+    lib = library_maker(tmp_path / "lib", {"a.mp4": blob(6 * MIB, seed=11),
+                                           "b/c.webm": blob(100_000, seed=12)})
+    save_index(lib.root / ".mediaserve-index.toml", lib.index)
+    return lib
+
+
+def _get(port: int, target: str, headers: dict[str, str] | None = None,
+         timeout: float = 5) -> tuple[int, dict[str, str], bytes]:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        lines = [f"GET {target} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        data = b""
+        while chunk := sock.recv(1 << 20):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers_out = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers_out[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers_out, body
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """Local addresses in LISTEN state on ``port``, from /proc/net/tcp{,6}."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            local, state = row.split()[1], row.split()[3]
+            address, _, hex_port = local.partition(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                found.add(address)
+    return found
+
+
+def test_startup_line_and_loopback_only(spawn, env, folder: Lib) -> None:
+    child = spawn(str(folder.root), "--port", "0", env=env).wait_started()
+    assert child.match is not None
+    count, size, root, url, _, index = child.match.groups()
+    assert int(count) == 2
+    assert size == human_size(6 * MIB + 100_000)
+    assert Path(root) == folder.root.resolve()
+    assert Path(index) == folder.root / ".mediaserve-index.toml"
+    assert url == f"http://127.0.0.1:{child.port}/"
+    assert _listening_addresses(child.port) == {"0100007F"}  # 127.0.0.1, nothing else
+    status, _, body = _get(child.port, "/api/videos")
+    assert status == 200
+    assert b'"count": 2' in body
+
+
+def test_a_folder_without_index_is_scanned_first(spawn, env, tmp_path: Path) -> None:
+    root = tmp_path / "fresh"
+    root.mkdir()
+    (root / "x.mp4").write_bytes(blob(5000, seed=13))
+    child = spawn(str(root), "--port", "0", env=env).wait_started()
+    assert (root / ".mediaserve-index.toml").exists()
+    assert child.match is not None and child.match[1] == "1"
+    assert any(line.startswith("Scanned ") for line in child.lines)
+
+
+def test_demo_library_when_no_folder_is_given(spawn, env, corpus, tmp_path: Path) -> None:
+    from mediaserve.adapters.clips import DEMO_CLIPS
+
+    demo = tmp_path / "demo"
+    for spec in DEMO_CLIPS:  # pre-seed with tiny clips: the demo code skips existing files
+        source = "vp9_opus.webm" if spec.name.endswith(".webm") else "h264_aac_faststart.mp4"
+        corpus.require(source)
+        (demo / spec.name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(corpus.path(source), demo / spec.name)
+    child = spawn("--port", "0", env={**env, "MEDIASERVE_DEMO_DIR": str(demo)}).wait_started()
+    assert child.match is not None
+    assert int(child.match[1]) == len(DEMO_CLIPS)
+    assert Path(child.match[3]) == demo.resolve()
+    status, _, body = _get(child.port, "/")
+    assert status == 200 and b"<html" in body.lower()
+
+
+def test_settings_precedence_and_access_log_file(spawn, env, folder: Lib,
+                                                 tmp_path: Path) -> None:
+    index_path = folder.root / ".mediaserve-index.toml"
+    index = load_index(index_path)
+    index.settings = {"cache_control": "from-index", "max_ranges": 1, "open_ended_cap": 1000}
+    save_index(index_path, index)
+    config = tmp_path / "mediaserve.toml"
+    config.write_text("[server]\nmax_ranges = 2\ncache_control = 'from-config'\n")
+    log = tmp_path / "access.log"
+    child = spawn(str(folder.root), "--port", "0", "--access-log", str(log),
+                  "--open-ended-cap", "0", "--config", str(config),
+                  env={**env, "MEDIASERVE_CACHE_CONTROL": "from-env"}).wait_started()
+    stream = folder.stream("a.mp4")
+    status, headers, body = _get(child.port, stream, {"Range": "bytes=100-"})
+    assert status == 206
+    assert headers["cache-control"] == "from-env"  # env beats --config and the index
+    assert len(body) == 6 * MIB - 100  # the flag's 0 (off) beats the index's cap
+    status, _, _ = _get(child.port, stream, {"Range": "bytes=0-0,5-5"})
+    assert status == 206  # --config's max_ranges 2 beats the index's 1
+    status, _, _ = _get(child.port, stream, {"Range": "bytes=0-0,5-5,9-9"})
+    assert status == 200
+    status, _, _ = _get(child.port, "/api/videos/0123456789ab")
+    assert status == 404
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and len(log.read_text().splitlines()) < 4:
+        time.sleep(0.02)
+    lines = log.read_text().splitlines()
+    assert len(lines) == 4
+    assert re.fullmatch(
+        r'127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] '
+        rf'"GET {stream} HTTP/1\.1" 206 {6 * MIB - 100} "-" "-"', lines[0]), lines[0]
+    assert f" 200 {6 * MIB} " in lines[2]
+    assert '"GET /api/videos/0123456789ab HTTP/1.1" 404 ' in lines[3]
+    assert not any("access" in line or "GET " in line for line in child.lines)
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("MEDIASERVE_PORT", "eighty"),
+    ("MEDIASERVE_MAX_RANGES", "0"),
+    ("MEDIASERVE_SENDFILE", "maybe"),
+    ("MEDIASERVE_CORS_ORIGINS", "*"),
+])
+def test_an_invalid_setting_exits_2_naming_its_source(spawn, env, folder: Lib, variable: str,
+                                                      value: str) -> None:
+    port = [] if variable == "MEDIASERVE_PORT" else ["--port", "0"]  # a flag would win
+    child = spawn(str(folder.root), *port, env={**env, variable: value})
+    assert child.wait(20) == 2
+    assert variable in child.stderr
+    assert "Traceback" not in child.stderr
+
+
+def test_port_in_use_is_a_one_line_error(spawn, env, folder: Lib) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        child = spawn(str(folder.root), "--port", str(port), env=env)
+        assert child.wait(20) == 2
+    assert "cannot listen" in child.stderr
+    assert "Traceback" not in child.stderr
+
+
+def _slow_client(port: int, target: str, got: dict, release: threading.Event) -> None:
+    """Read the response in small sips until ``release`` is set, then at full speed."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+    sock.settimeout(20)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(4096)
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int(re.search(rb"Content-Length: (\d+)", head)[1])
+        got["head"] = head
+        chunks = [body]
+        received = len(body)
+        while received < length:
+            chunk = sock.recv(8192 if not release.is_set() else 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            received += len(chunk)
+            got["received"] = received
+            if not release.is_set():
+                time.sleep(0.005)
+        got["body"] = b"".join(chunks)
+        got["length"] = length
+        got["eof"] = sock.recv(1) == b""  # the server closes after shutdown
+    except OSError as exc:
+        got["error"] = exc
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize("sendfile", [True, False], ids=["sendfile", "chunked"])
+def test_sigterm_lets_a_slow_stream_finish(spawn, env, folder: Lib, sendfile: bool) -> None:
+    args = [str(folder.root), "--port", "0", "--shutdown-timeout", "15"]
+    child = spawn(*args, *([] if sendfile else ["--no-sendfile"]), env=env).wait_started()
+    got: dict = {}
+    release = threading.Event()
+    reader = threading.Thread(target=_slow_client,
+                              args=(child.port, folder.stream("a.mp4"), got, release))
+    reader.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and got.get("received", 0) < 200_000:
+        time.sleep(0.01)
+    assert 200_000 <= got.get("received", 0) < 6 * MIB, "the stream should be in progress"
+
+    child.proc.send_signal(signal.SIGTERM)
+    refused = False
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", child.port), timeout=1).close()
+        except ConnectionRefusedError:
+            refused = True
+            break
+        time.sleep(0.02)
+    assert refused, "new connections must be refused once the server is shutting down"
+    assert child.proc.poll() is None, "the process must wait for the stream in flight"
+    assert got.get("received", 0) < 6 * MIB
+
+    release.set()
+    reader.join(20)
+    assert "error" not in got, got.get("error")
+    assert got["length"] == 6 * MIB
+    assert hashlib.sha256(got["body"]).digest() == hashlib.sha256(
+        folder.data["a.mp4"]).digest()
+    assert child.wait(15) == 0
+    assert "Traceback" not in child.stderr
+
+
+def test_shutdown_timeout_cuts_a_stalled_client(spawn, env, folder: Lib) -> None:
+    child = spawn(str(folder.root), "--port", "0", "--shutdown-timeout", "1",
+                  env=env).wait_started()
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+    stalled.connect(("127.0.0.1", child.port))
+    stalled.sendall(f"GET {folder.stream('a.mp4')} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    stalled.settimeout(5)
+    assert stalled.recv(100).startswith(b"HTTP/1.1 200")
+    time.sleep(0.2)  # the server fills the socket buffers and blocks
+    started = time.monotonic()
+    child.proc.send_signal(signal.SIGTERM)
+    assert child.wait(10) == 0
+    elapsed = time.monotonic() - started
+    received = 100
+    try:
+        while chunk := stalled.recv(1 << 20):
+            received += len(chunk)
+    except OSError:
+        pass
+    stalled.close()
+    assert received < 6 * MIB, "a stalled client cannot have received everything"
+    assert elapsed < 6
+    if elapsed > 1 + 0.75:
+        # aiohttp's RequestHandler.shutdown waits `timeout` for the handler, then cancels
+        # only the request payload and waits `timeout` again before cancelling the task:
+        # a stalled stream holds the process for twice --shutdown-timeout.
+        pytest.xfail(f"exit took {elapsed:.1f} s for --shutdown-timeout 1 (about 2x)")

@@ -1,0 +1,195 @@
+"""Nothing outside the library root is ever served, whatever the URL or the disk holds.
+
+Ids are hex digests, so a path in a URL can never name a file; the filesystem is the other
+way in (a symlink swapped in after the scan, a hand-edited index), which openat2
+RESOLVE_BENEATH, or the realpath fallback, must refuse.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from mediaserve.adapters.server.state import STATE
+from mediaserve.core.settings import Settings
+from tests.server.conftest import Lib, Served
+
+SECRET = b"TOP-SECRET-" * 100
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A folder next to the library holding a file nobody may download."""
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    (folder / "secret.mp4").write_bytes(SECRET)
+    (folder / "nested.webm").write_bytes(SECRET)
+    return folder
+
+
+@pytest.fixture(params=["openat2", "realpath"])
+async def guarded(request: pytest.FixtureRequest, serve, byte_lib: Lib) -> Served:
+    """The server, once with openat2 RESOLVE_BENEATH and once with the realpath fallback
+    (the code path for kernels older than 5.6)."""
+    served = await serve(byte_lib)
+    opener = served.app[STATE].opener
+    if request.param == "openat2":
+        if not opener.uses_openat2:
+            pytest.skip("this kernel has no openat2")
+    else:
+        opener.uses_openat2 = False
+    return served
+
+
+TRAVERSALS = [
+    "/api/videos/../../../outside/secret.mp4",
+    "/api/videos/..%2f..%2f..%2foutside%2fsecret.mp4/stream",
+    "/api/videos/%2e%2e/stream",
+    "/api/videos/%2e%2e%2f%2e%2e%2foutside%2fsecret.mp4/stream",
+    "/api/videos/%2E%2E%2F%2E%2E%2Foutside%2Fsecret.mp4",
+    "/api/videos/..%5c..%5coutside%5csecret.mp4/stream",
+    "/api/videos/0123456789ab%2f..%2f..%2f..%2foutside%2fsecret.mp4/stream",
+    "/api/videos/%252e%252e%252f/stream",
+    "/api/videos/..;/stream",
+    "/static/..%2f..%2f..%2foutside%2fsecret.mp4",
+    "/static/%2e%2e/%2e%2e/outside/secret.mp4",
+    "/../outside/secret.mp4",
+]
+
+
+@pytest.mark.parametrize("target", TRAVERSALS)
+async def test_traversal_in_the_url_is_404(serve, byte_lib: Lib, outside: Path,
+                                           target: str) -> None:
+    served = await serve(byte_lib)
+    for method in ("GET", "HEAD"):
+        response = await served.fetch(method, target, {"Range": "bytes=0-"})
+        assert response.status == 404, (method, target, response.status)
+        assert b"SECRET" not in response.body
+
+
+async def test_symlink_out_of_the_root_swapped_in_after_the_scan(guarded: Served,
+                                                                 outside: Path) -> None:
+    lib = guarded.lib
+    target = lib.path("small.mp4")
+    target.unlink()
+    target.symlink_to(outside / "secret.mp4")
+    for headers in ({}, {"Range": "bytes=0-"}, {"Range": "bytes=-10"}):
+        response = await guarded.fetch("GET", lib.stream("small.mp4"), headers)
+        assert response.status == 404, headers
+        assert b"SECRET" not in response.body
+        assert response.headers["Content-Type"].startswith("application/json")
+    relative = lib.path("blob.mp4")  # a relative link climbing out works no better
+    relative.unlink()
+    relative.symlink_to(os.path.relpath(outside / "secret.mp4", relative.parent))
+    response = await guarded.fetch("GET", lib.stream("blob.mp4"))
+    assert response.status == 404
+    assert b"SECRET" not in response.body
+
+
+async def test_directory_symlink_out_of_the_root(guarded: Served, outside: Path) -> None:
+    lib = guarded.lib
+    folder = lib.path("sub dir")
+    (folder / "nested.webm").unlink()
+    folder.rmdir()
+    folder.symlink_to(outside, target_is_directory=True)
+    response = await guarded.fetch("GET", lib.stream("sub dir/nested.webm"))
+    assert response.status == 404
+    assert b"SECRET" not in response.body
+
+
+async def test_symlink_inside_the_root_is_still_served(guarded: Served) -> None:
+    lib = guarded.lib
+    link = lib.path("small.mp4")
+    link.unlink()
+    link.symlink_to("sub dir/nested.webm")
+    response = await guarded.fetch("GET", lib.stream("small.mp4"), {"Range": "bytes=0-99"})
+    assert response.status == 206
+    assert response.body == lib.data["sub dir/nested.webm"][:100]
+
+
+@pytest.mark.parametrize("evil_path", ["../outside/secret.mp4", "/tmp/../etc/passwd",
+                                       "sub dir/../../outside/secret.mp4"])
+async def test_a_hand_edited_index_cannot_point_outside(
+        serve, byte_lib: Lib, outside: Path, evil_path: str) -> None:
+    """The index is a TOML file people edit: a path in it is not trusted either."""
+    vid = byte_lib.ids["small.mp4"]
+    index = byte_lib.index
+    index.videos[vid] = dataclasses.replace(index.videos[vid], path=evil_path)
+    served = await serve(byte_lib)
+    for uses_openat2 in (True, False):
+        served.app[STATE].opener.uses_openat2 = (uses_openat2
+                                                 and served.app[STATE].opener.uses_openat2)
+        response = await served.fetch("GET", f"/api/videos/{vid}/stream")
+        assert response.status == 404
+        assert b"SECRET" not in response.body
+        assert b"root:" not in response.body
+
+
+async def _unblock_after(fifo: Path, seconds: float) -> threading.Timer:
+    """If the server blocks opening the FIFO, open its write end later so the test (which
+    shares the server's event loop) fails instead of hanging forever."""
+
+    def rescue() -> None:
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:
+            return  # no reader blocked on it: nothing to rescue
+        rescued.append(True)
+        os.close(fd)
+
+    rescued: list[bool] = []
+    timer = threading.Timer(seconds, rescue)
+    timer.rescued = rescued  # type: ignore[attr-defined]
+    timer.start()
+    return timer
+
+
+async def test_a_fifo_swapped_in_does_not_block_the_server(serve, byte_lib: Lib) -> None:
+    served = await serve(byte_lib)
+    fifo = byte_lib.path("small.mp4")
+    fifo.unlink()
+    os.mkfifo(fifo)
+    timer = await _unblock_after(fifo, 3.0)
+    try:
+        response = await served.fetch("GET", byte_lib.stream("small.mp4"))
+    finally:
+        timer.cancel()
+    blocked = timer.rescued  # type: ignore[attr-defined]
+    assert not blocked, "the server blocked its event loop opening a FIFO"
+    assert response.status == 404
+    assert response.headers["Content-Type"].startswith("application/json")
+    other = await served.fetch("GET", byte_lib.stream("blob.mp4"), {"Range": "bytes=0-0"})
+    assert other.status == 206
+
+
+async def test_a_directory_swapped_in_is_missing_not_500(serve, byte_lib: Lib) -> None:
+    served = await serve(byte_lib)
+    name = "small.mp4"
+    byte_lib.path(name).unlink()
+    byte_lib.path(name).mkdir()
+    status, body = await served.get_json(byte_lib.stream(name))
+    assert status == 404
+    assert body["missing"] is True
+    _, listing = await served.get_json("/api/videos")
+    assert {v["path"]: v["status"] for v in listing["videos"]}[name] == "missing"
+
+
+async def test_unreadable_file_is_403_not_500(serve, byte_lib: Lib) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root reads every file")
+    served = await serve(byte_lib)
+    byte_lib.path("small.mp4").chmod(0)
+    try:
+        status, body = await served.get_json(byte_lib.stream("small.mp4"))
+    finally:
+        byte_lib.path("small.mp4").chmod(0o644)
+    assert status == 403
+    assert "error" in body
+
+
+def test_loopback_is_the_default_bind_address() -> None:
+    assert Settings().host == "127.0.0.1"
