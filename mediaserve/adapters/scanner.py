@@ -32,8 +32,20 @@ class LibraryUnavailable(RuntimeError):
     """The root holds no videos while the index lists some: probably an unmounted drive."""
 
 
-def walk(root: Path) -> Iterator[FileState]:
-    """Every video file under ``root``, as (relative POSIX path, size, mtime_ns)."""
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a name that is not UTF-8 on disk (surrogate-escaped)
+        return False
+    return True
+
+
+def walk(root: Path, skipped: list[str] | None = None) -> Iterator[FileState]:
+    """Every video file under ``root``, as (relative POSIX path, size, mtime_ns).
+
+    Names that are not valid UTF-8 cannot be written to a TOML index (TOML is UTF-8): they
+    are left out and listed in ``skipped`` (shown with escapes) so the user can rename them.
+    """
     real_root = os.path.realpath(root)
     prefix = real_root.rstrip(os.sep) + os.sep
     for dirpath, dirnames, filenames in os.walk(real_root, followlinks=False):
@@ -51,6 +63,11 @@ def walk(root: Path) -> Iterator[FileState]:
             if not os.path.isfile(full):
                 continue
             rel = os.path.relpath(full, real_root).replace(os.sep, "/")
+            if not _utf8(rel):
+                if skipped is not None:
+                    skipped.append(rel.encode("utf-8", "surrogateescape").decode(
+                        "utf-8", "backslashreplace"))
+                continue
             yield FileState(rel, st.st_size, st.st_mtime_ns)
 
 
@@ -97,7 +114,8 @@ def scan(root: Path, old: LibraryIndex | None, *, workers: int = 0, executor: st
     Raises LibraryUnavailable instead of flagging a whole library missing.
     """
     started = time.perf_counter()
-    found = list(walk(root))
+    skipped: list[str] = []
+    found = list(walk(root, skipped))
     if not allow_empty and looks_unmounted(old, len(found)):
         raise LibraryUnavailable(
             f"{root} holds no video files but the index lists "
@@ -107,5 +125,6 @@ def scan(root: Path, old: LibraryIndex | None, *, workers: int = 0, executor: st
     workers = workers or min(8, (os.cpu_count() or 1) * 2)
     outcomes = probe_all(root, todo, workers, executor, on_progress, probe)
     index, summary = apply_scan(old, str(Path(root).resolve()), found, outcomes)
+    summary.skipped = skipped
     summary.elapsed = time.perf_counter() - started
     return index, summary

@@ -47,6 +47,9 @@ def run_scan(library: Library, *, workers: int = 0, executor: str = "thread",
                  f"index left untouched: {library.index_path}", EXIT_REFUSED)
     save_index(library.index_path, index)
     library.index = index
+    for path in summary.skipped:
+        out.print(f"mediaserve: warning: skipped {path}: its name is not valid UTF-8 "
+                  "(rename it to index it)", markup=False, highlight=False)
     return summary
 
 

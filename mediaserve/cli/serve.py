@@ -13,7 +13,7 @@ import click
 from mediaserve.adapters.clips import default_demo_folder, make_demo_library
 from mediaserve.adapters.library import open_library
 from mediaserve.adapters.server import create_app
-from mediaserve.adapters.server.runner import run_until_signalled
+from mediaserve.adapters.server.runner import configure_logging, run_until_signalled
 from mediaserve.cli.common import EXIT_USAGE, console, fail, human_duration, human_size
 from mediaserve.cli.scan import run_scan
 from mediaserve.core.index import STATUS_MISSING
@@ -98,6 +98,14 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
               f"{human_size(size)}) from {library.root} at {url}  (index {library.index_path})",
               file=sys.stderr, flush=True)
 
+    if settings.access_log not in ("-", "off"):
+        try:
+            with open(settings.access_log, "a", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            fail(f"cannot open the access log {settings.access_log}: {exc.strerror or exc}",
+                 EXIT_USAGE)
+    configure_logging()
     try:
         asyncio.run(run_until_signalled(app, settings, started))
     except OSError as exc:

@@ -284,6 +284,7 @@ class ScanSummary:
     unchanged: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # paths left out (names not UTF-8)
     total_duration: float = 0.0
     total_size: int = 0
     elapsed: float = 0.0
@@ -295,6 +296,7 @@ class ScanSummary:
             "unchanged": len(self.unchanged),
             "missing": len(self.missing),
             "failed": len(self.failed),
+            "skipped": self.skipped,
             "videos": len(self.new) + len(self.changed) + len(self.unchanged),
             "total_duration_s": round(self.total_duration, 3),
             "total_size_bytes": self.total_size,

@@ -418,7 +418,8 @@ def test_summary_as_dict():
     summary = ScanSummary(new=["a", "b"], changed=["c"], unchanged=["d"], missing=["e"],
                           failed=["b"], total_duration=12.34567, total_size=99, elapsed=0.12345)
     assert summary.as_dict() == {
-        "new": 2, "changed": 1, "unchanged": 1, "missing": 1, "failed": 1, "videos": 4,
+        "new": 2, "changed": 1, "unchanged": 1, "missing": 1, "failed": 1, "skipped": [],
+        "videos": 4,
         "total_duration_s": 12.346, "total_size_bytes": 99, "elapsed_s": 0.123,
     }
 

@@ -228,3 +228,18 @@ def test_index_path_that_cannot_be_written(run, library: Path, tmp_path: Path):
 def test_help_exits_zero(run):
     done = run("scan", "--help")
     assert done.returncode == EXIT_OK and "--allow-empty" in done.stdout
+
+
+def test_names_that_are_not_utf8_are_skipped_with_a_warning(corpus: Corpus, library: Path,
+                                                             run):
+    good = next(library.glob("*.mp4"))
+    bad = os.fsencode(library) + b"/caf\xe9 latin-1.mp4"  # a name written by an old system
+    os.link(good, bad)
+    done = run("scan", library, "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["skipped"] == ["caf\\xe9 latin-1.mp4"]
+    assert "skipped caf\\xe9 latin-1.mp4: its name is not valid UTF-8" in done.stderr
+    assert "Traceback" not in done.stderr
+    index_text = (library / ".mediaserve-index.toml").read_text(encoding="utf-8")
+    assert "latin-1" not in index_text

@@ -48,3 +48,21 @@ async def test_findings_reflect_recorded_facts_and_presence(tmp_path: Path,
     back = await doc("gone.mp4")
     assert back["status"] == "ok"
     assert codes(back) == []
+
+
+async def test_listing_at_start_up_judges_files_the_way_streaming_does(
+        tmp_path: Path, aiohttp_client: Any) -> None:
+    root, outside = tmp_path / "lib", tmp_path / "outside"
+    encode_clip(root, ClipSpec("kept.mp4"))
+    encode_clip(root, ClipSpec("swapped.mp4"))
+    encode_clip(outside, ClipSpec("secret.mp4"))
+    index, _ = scan(root, None)
+    (root / "swapped.mp4").unlink()  # replaced by a link out of the library after the scan
+    (root / "swapped.mp4").symlink_to(outside / "secret.mp4")
+
+    client = await aiohttp_client(create_app(index, root, findings=findings_from_facts))
+    listing = await (await client.get("/api/videos")).json()
+    statuses = {v["name"]: v["status"] for v in listing["videos"]}
+    assert statuses == {"kept.mp4": "ok", "swapped.mp4": "missing"}
+    response = await client.get(f"/api/videos/{video_id('swapped.mp4')}/stream")
+    assert response.status == 404

@@ -340,9 +340,28 @@ def test_shutdown_timeout_cuts_a_stalled_client(spawn, env, folder: Lib) -> None
         pass
     stalled.close()
     assert received < 6 * MIB, "a stalled client cannot have received everything"
-    assert elapsed < 6
-    if elapsed > 1 + 0.75:
-        # aiohttp's RequestHandler.shutdown waits `timeout` for the handler, then cancels
-        # only the request payload and waits `timeout` again before cancelling the task:
-        # a stalled stream holds the process for twice --shutdown-timeout.
-        pytest.xfail(f"exit took {elapsed:.1f} s for --shutdown-timeout 1 (about 2x)")
+    # the timeout, not twice it (aiohttp's own shutdown waits once for the handler and once
+    # more after cancelling only the request payload); 0.9 s of slack for a loaded machine
+    assert 1 <= elapsed < 1 + 0.9, f"exit took {elapsed:.1f} s for --shutdown-timeout 1"
+
+
+def test_bad_access_log_path_is_a_usage_error(spawn, env, folder: Lib, tmp_path: Path) -> None:
+    child = spawn(str(folder.root), "--port", "0", "--access-log",
+                  str(tmp_path / "no-such-dir" / "access.log"), env=env)
+    assert child.wait(20) == 2
+    assert "cannot open the access log" in child.stderr
+    assert "cannot listen" not in child.stderr and "Traceback" not in child.stderr
+
+
+def test_malformed_request_gets_400_and_one_log_line(spawn, env, folder: Lib) -> None:
+    child = spawn(str(folder.root), "--port", "0", "--access-log", "off",
+                  env=env).wait_started()
+    with socket.create_connection(("127.0.0.1", child.port), timeout=5) as sock:
+        sock.sendall(b"GET /api/videos HTTP/1.1\r\nHost: x\r\nBad Header\x01: y\r\n\r\n")
+        answer = sock.recv(1000)
+    assert answer.split(b"\r\n", 1)[0].split()[1] == b"400"
+    status, _, _ = _get(child.port, "/api/videos")  # the server is still fine
+    assert status == 200
+    child.proc.send_signal(signal.SIGTERM)
+    assert child.wait(15) == 0
+    assert "Traceback" not in child.stderr

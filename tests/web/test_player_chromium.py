@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -95,7 +94,7 @@ def test_seek_in_chromium_uses_206_ranges_from_the_seek_point(server: str, brows
     exchanges: list[tuple[str | None, int, str | None]] = []
     page = browser.new_page()
 
-    def on_response(response) -> None:  # noqa: ANN001 - playwright's type
+    def on_response(response) -> None:
         if response.url.endswith(stream_path):
             exchanges.append((response.request.headers.get("range"), response.status,
                               response.headers.get("content-range")))
@@ -127,5 +126,4 @@ def test_seek_in_chromium_uses_206_ranges_from_the_seek_point(server: str, brows
         first = int(range_header[len("bytes="):].split("-")[0])
         assert content_range is not None and content_range.startswith(f"bytes {first}-")
     seek_starts = [int(r[len("bytes="):].split("-")[0]) for r, _, _ in exchanges if r]
-    size = (Path(CLIP.name).suffix, max(seek_starts))
-    assert max(seek_starts) > 0, f"no request started past byte 0: {exchanges} {size}"
+    assert max(seek_starts) > 0, f"no request started past byte 0: {exchanges}"

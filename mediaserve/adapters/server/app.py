@@ -106,7 +106,7 @@ def create_app(index: LibraryIndex, root: Path | str, settings: Settings | None 
 
     async def check_presence(_app: web.Application) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, state.catalog.check_presence, state.opener.root)
+        await loop.run_in_executor(None, state.catalog.check_presence, state.opener)
 
     app.on_startup.append(check_presence)
     app.on_cleanup.append(close_opener)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,15 +102,21 @@ class Catalog:
                 video.entry = dataclasses.replace(video.entry, status=STATUS_OK)
             self._refresh_findings(video)
 
-    def check_presence(self, root: str) -> int:
-        """Stat every file once (at start-up, in an executor) so the listing shows files
-        that vanished since the scan as missing before anyone tries to play them."""
+    def check_presence(self, opener: Any) -> int:
+        """Open every file once (at start-up, in an executor) the way a stream would, so the
+        listing shows files that vanished since the scan, or that now lead out of the root,
+        as missing before anyone tries to play them."""
         gone = 0
         for video in self.videos.values():
             try:
-                present = os.path.isfile(os.path.join(root, video.entry.path))
+                fd = opener.open(video.entry.path)
             except OSError:
                 present = False
+            else:
+                try:
+                    present = stat.S_ISREG(os.fstat(fd).st_mode)
+                finally:
+                    os.close(fd)
             if present:
                 self.mark_present(video)
             else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ class ServerState:
     settings: Settings
     index_path: str | None = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("mediaserve"))
+    #: tasks writing a stream: shutdown waits for them, then cancels what is left
+    inflight: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @property
     def use_sendfile(self) -> bool:

@@ -59,6 +59,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
     if isinstance(opened, web.Response):
         return opened
     fd = opened
+    task = asyncio.current_task()
+    if task is not None:
+        state.inflight.add(task)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -97,6 +100,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
         return response
     finally:
         os.close(fd)
+        if task is not None:
+            state.inflight.discard(task)
 
 
 async def _write_body(request: web.Request, response: web.StreamResponse, plan: ranges.Plan,
