@@ -12,9 +12,10 @@ import sys
 import time
 from typing import Any
 
+from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-SENT_KEY = "mediaserve_bytes_sent"
+SENT_KEY = web.RequestKey("mediaserve_bytes_sent", int)
 
 
 def _quote(value: str) -> str:
