@@ -28,15 +28,10 @@ import argparse
 import asyncio
 import json
 import os
-import pwd
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,11 +40,11 @@ from rich.console import Console
 from rich.table import Table
 
 from mediaserve.adapters.clips import ClipSpec, encode_clip
+from mediaserve.adapters.peers import PeerError, run_mediaserve, run_nginx, stream_url
 from mediaserve.adapters.probe_runner import FileReference, Target, run_seeks
 from mediaserve.cli.probe import ByteSize, seek_tables
 from mediaserve.core.seeks import SeekReport
 
-NGINX = Path(shutil.which("nginx") or "/usr/sbin/nginx")
 BLOCK = 16 * 1024 * 1024
 
 
@@ -84,91 +79,25 @@ def warm(path: Path) -> None:
             pass
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            raise SystemExit(f"server exited with {proc.returncode}: {err.strip()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listening on 127.0.0.1:{port} after {seconds} s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-
-
-@contextmanager
-def nginx(root: Path, work: Path) -> Iterator[str]:
-    if not NGINX.exists():
-        raise SystemExit("nginx not found (apt-get install nginx-light)")
-    port = free_port()
-    temp = work / "nginx-temp"
-    temp.mkdir(parents=True, exist_ok=True)
-    user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
-    conf = work / "nginx.conf"
-    conf.write_text(f"""daemon off;
-{user}
-worker_processes auto;
-pid {work}/nginx.pid;
-error_log {work}/nginx-error.log;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {temp};
-    proxy_temp_path {temp};
-    fastcgi_temp_path {temp};
-    uwsgi_temp_path {temp};
-    scgi_temp_path {temp};
-    types {{ video/mp4 mp4; }}
-    sendfile on;
-    server {{ listen 127.0.0.1:{port}; root {root}; }}
-}}
-""")
-    proc = subprocess.Popen([str(NGINX), "-c", str(conf), "-p", str(work)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_for_port(port, proc)
-        yield f"http://127.0.0.1:{port}/video.mp4"
-    finally:
-        stop(proc)
-
-
 @contextmanager
 def mediaserve(root: Path, work: Path) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "MEDIASERVE_DATA_DIR": str(work / "data")}
+    env = {"MEDIASERVE_DATA_DIR": str(work / "data")}
     subprocess.run([sys.executable, "-m", "mediaserve", "scan", str(root), "--json"],
-                   env=env, check=True, capture_output=True, timeout=300)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mediaserve", "serve", str(root), "--port", str(port),
-         "--host", "127.0.0.1", "--access-log", "off"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                   env={**os.environ, **env}, check=True, capture_output=True, timeout=300)
+    with run_mediaserve(root, env=env, timeout=60) as base:
+        yield stream_url(base, "video.mp4")
+
+
+@contextmanager
+def servers(root: Path, work: Path) -> Iterator[dict[str, str]]:
+    """Both servers, started, by name -> the file's URL; stopped on the way out. One that
+    does not come up is a one-line error (with its stderr), like a bad argument."""
     try:
-        wait_for_port(port, proc)
-        base = f"http://127.0.0.1:{port}"
-        with urllib.request.urlopen(f"{base}/api/videos", timeout=30) as resp:
-            listing = json.load(resp)
-        videos = listing["videos"] if isinstance(listing, dict) else listing
-        stream = next(v["stream_url"] for v in videos if v.get("path") == "video.mp4")
-        yield urllib.parse.urljoin(base + "/", stream)
-    finally:
-        stop(proc)
+        with mediaserve(root, work) as ms_url, \
+                run_nginx(root, work, workers="auto", timeout=60) as nginx_base:
+            yield {"mediaserve": ms_url, "nginx": nginx_base + "/video.mp4"}
+    except PeerError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def seeks(url: str, args: argparse.Namespace, reference: FileReference | None,
@@ -229,8 +158,7 @@ def main() -> None:
     warm(video)
     reference = FileReference(video) if args.verify else None
     rows: list[tuple[str, SeekReport]] = []
-    with mediaserve(root, args.workdir) as ms_url, nginx(root, args.workdir) as nginx_url:
-        urls = {"mediaserve": ms_url, "nginx": nginx_url}
+    with servers(root, args.workdir) as urls:
         for url in urls.values():
             if args.warmup:
                 seeks(url, args, reference, args.warmup)

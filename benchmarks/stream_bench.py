@@ -16,17 +16,18 @@ Shared machines are noisy, so only the ratios mean much. Needs ``nginx`` and ``w
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from functools import partial
 from pathlib import Path
+
+from mediaserve.adapters.peers import free_port, run_mediaserve, run_nginx, run_peer
+from mediaserve.core.ids import video_id
 
 LUA_RANGES = """
 math.randomseed(%(seed)d)
@@ -38,24 +39,8 @@ request = function()
 end
 """
 
-NGINX_CONF = """
-worker_processes 1;
-daemon off;
-pid %(dir)s/nginx.pid;
-error_log %(dir)s/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nodelay on;
-  keepalive_requests 100000;
-  types { video/mp4 mp4; }
-  server {
-    listen 127.0.0.1:%(port)d;
-    root %(root)s;
-  }
-}
-"""
+#: on top of ``peers.nginx_config``'s defaults: what a tuned static-file nginx would set
+NGINX_TUNING = ("tcp_nodelay on;", "keepalive_requests 100000;")
 
 AIOHTTP_FILERESPONSE = """
 import sys
@@ -67,36 +52,6 @@ app = web.Application()
 app.router.add_get("/video.mp4", handler)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[2]), access_log=None, print=None)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on {port}")
-
-
-@contextlib.contextmanager
-def running(cmd: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[None]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, **(env or {})})
-    try:
-        wait_port(port)
-        yield
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def run_wrk(url: str, seconds: int, connections: int, script: Path | None) -> dict[str, float]:
@@ -145,11 +100,9 @@ def main() -> int:
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
             print(f"needs {tool} (apt-get install {tool})", file=sys.stderr)
             return 2
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
 
     with tempfile.TemporaryDirectory(prefix="mediaserve-bench-") as tmp:
         work = Path(tmp)
-        work.chmod(0o755)  # nginx workers run as www-data: they must reach the file
         media = work / "media"
         media.mkdir()
         video = media / "video.mp4"
@@ -163,30 +116,25 @@ def main() -> int:
 
         subprocess.run([sys.executable, "-m", "mediaserve", "scan", str(media), "--json"],
                        check=True, capture_output=True)
-        from mediaserve.core.ids import video_id
-
         vid = video_id("video.mp4")
-        servers: dict[str, tuple[list[str], int, str]] = {}
-        port = free_port()
-        conf = work / "nginx.conf"
-        conf.write_text(NGINX_CONF % {"dir": work, "port": port, "root": media})
-        servers["nginx"] = ([nginx, "-c", str(conf), "-p", str(work)], port,
-                            f"http://127.0.0.1:{port}/video.mp4")
-        port = free_port()
-        servers["mediaserve"] = (
-            [sys.executable, "-m", "mediaserve", "serve", str(media), "--port", str(port),
-             "--access-log", "off"], port, f"http://127.0.0.1:{port}/api/videos/{vid}/stream")
+        # name -> (start the server: a context manager yielding its base URL, the file's path)
+        servers: dict[str, tuple[Callable[[], AbstractContextManager[str]], str]] = {
+            "nginx": (partial(run_nginx, media, work, log_level="warn",
+                              http_directives=NGINX_TUNING), "/video.mp4"),
+            "mediaserve": (partial(run_mediaserve, media), f"/api/videos/{vid}/stream"),
+        }
         if not args.skip_aiohttp:
             port = free_port()
             helper = work / "fileresponse.py"
             helper.write_text(AIOHTTP_FILERESPONSE)
             servers["aiohttp FileResponse"] = (
-                [sys.executable, str(helper), str(video), str(port)], port,
-                f"http://127.0.0.1:{port}/video.mp4")
+                partial(run_peer, [sys.executable, str(helper), str(video), str(port)], port),
+                "/video.mp4")
 
         results: dict[str, dict[str, dict[str, float]]] = {}
-        for name, (cmd, port, url) in servers.items():
-            with running(cmd, port):
+        for name, (start, path) in servers.items():
+            with start() as base:
+                url = base + path
                 run_wrk(url, 1, args.connections, script)  # warm the page cache and the server
                 results[name] = {
                     "seeks": run_wrk(url, args.seconds, args.connections, script),

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import random
 import shutil
-import socket
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ from typing import Any
 import av
 import pytest
 
+from mediaserve.adapters import peers
 from mediaserve.adapters.clips import ClipSpec, encode_clip
 from mediaserve.core.formats import is_video_name
 
@@ -219,13 +218,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def free_port() -> Iterator[int]:
+def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago (bind it soon)."""
-    yield _free_port()
+    return peers.free_port()

@@ -17,18 +17,12 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
-import pwd
 import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
-import time
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,36 +30,13 @@ from typing import Any
 
 import pytest
 
+from mediaserve.adapters.peers import run_mediaserve, run_nginx, run_peer, stream_url
 from mediaserve.cli import main
 from tests.conftest import Corpus
 
 NGINX = Path("/usr/sbin/nginx")
 VIDEO_SIZE = 2 * 1024 * 1024
 FLIP_OFFSET = 1_234_567  # the byte the "flip" server corrupts
-
-
-def _wait_for_port(port: int, proc: subprocess.Popen[bytes] | None = None,
-                   deadline_s: float = 10.0) -> None:
-    """Poll until 127.0.0.1:port accepts a connection (bounded: ``deadline_s``)."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before listening")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {deadline_s} s")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
 
 
 @pytest.fixture(scope="session")
@@ -88,62 +59,23 @@ def video_bytes(video: Path) -> bytes:
 
 
 @pytest.fixture
-def nginx_url(video: Path, tmp_path: Path, free_port: int) -> Iterator[str]:
+def nginx_url(video: Path, tmp_path: Path) -> Iterator[str]:
     """nginx 1.22 serving ``video`` as /clip.mp4, with nothing but its defaults."""
     if not NGINX.exists():
         pytest.skip("nginx is not installed (Debian package nginx-light; scripts/dev test)")
     root = tmp_path / "www"
     root.mkdir()
     shutil.copyfile(video, root / "clip.mp4")
-    temp = tmp_path / "nginx-temp"
-    temp.mkdir()
-    conf = tmp_path / "nginx.conf"
-    # as root, nginx's workers would run as "nobody" and get 403 on pytest's 0700 temp dirs;
-    # as anyone else the directive is ignored
-    user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
-    conf.write_text(f"""
-daemon off;
-{user}
-worker_processes 1;
-pid {tmp_path}/nginx.pid;
-error_log {tmp_path}/error.log;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {temp};
-    proxy_temp_path {temp};
-    fastcgi_temp_path {temp};
-    uwsgi_temp_path {temp};
-    scgi_temp_path {temp};
-    types {{ video/mp4 mp4; }}
-    sendfile on;
-    server {{
-        listen 127.0.0.1:{free_port};
-        root {root};
-    }}
-}}
-""")
-    proc = subprocess.Popen([str(NGINX), "-c", str(conf), "-p", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        _wait_for_port(free_port, proc)
-        yield f"http://127.0.0.1:{free_port}/clip.mp4"
-    finally:
-        _stop(proc)
+    with run_nginx(root, tmp_path, binary=NGINX) as base:
+        yield f"{base}/clip.mp4"
 
 
 @pytest.fixture
 def http_server_url(video: Path, free_port: int) -> Iterator[str]:
     """``python -m http.server``: HTTP/1.0, 200 for everything, no ETag, no ranges."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(free_port), "--bind", "127.0.0.1",
-         "--directory", str(video.parent)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_for_port(free_port, proc)
-        yield f"http://127.0.0.1:{free_port}/{video.name}"
-    finally:
-        _stop(proc)
+    with run_peer([sys.executable, "-m", "http.server", str(free_port), "--bind", "127.0.0.1",
+                   "--directory", str(video.parent)], free_port) as base:
+        yield f"{base}/{video.name}"
 
 
 class _Misbehaving(http.server.BaseHTTPRequestHandler):
@@ -233,29 +165,16 @@ def serve_supports_port() -> bool:
 
 
 @pytest.fixture
-def mediaserve_url(video: Path, tmp_path: Path, free_port: int,
-                   data_dir: Path) -> Iterator[str]:
-    """``python -m mediaserve serve`` on a library holding ``video``; its stream URL."""
+def mediaserve_url(video: Path, tmp_path: Path, data_dir: Path) -> Iterator[str]:
+    """``python -m mediaserve serve`` on a library holding ``video``; its stream URL.
+    (``data_dir`` points both processes' MEDIASERVE_DATA_DIR at the test's temp dir.)"""
     library = tmp_path / "library"
     library.mkdir()
     shutil.copyfile(video, library / video.name)
-    env = {**os.environ, "MEDIASERVE_DATA_DIR": str(data_dir)}
     subprocess.run([sys.executable, "-m", "mediaserve", "scan", str(library), "--json"],
-                   env=env, check=True, capture_output=True, timeout=60)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mediaserve", "serve", str(library), "--port", str(free_port),
-         "--host", "127.0.0.1", "--access-log", "off"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        _wait_for_port(free_port, proc, deadline_s=20)
-        base = f"http://127.0.0.1:{free_port}"
-        with urllib.request.urlopen(f"{base}/api/videos", timeout=10) as resp:
-            listing = json.load(resp)
-        videos = listing["videos"] if isinstance(listing, dict) else listing
-        stream = next(v["stream_url"] for v in videos if v.get("path") == video.name)
-        yield urllib.parse.urljoin(base + "/", stream)
-    finally:
-        _stop(proc)
+                   check=True, capture_output=True, timeout=60)
+    with run_mediaserve(library) as base:
+        yield stream_url(base, video.name)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from mediaserve.adapters.index_store import load_index, save_index
+from mediaserve.adapters.peers import stop_process
 from mediaserve.cli.common import human_size
 from tests.server.conftest import MIB, Lib, blob
 
@@ -74,9 +75,7 @@ class ServeProcess:
         return code
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
+        stop_process(self.proc, timeout=0)  # kill: the tests that care send SIGTERM themselves
 
 
 @pytest.fixture

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from mediaserve.adapters.clips import ClipSpec, encode_clip
+from mediaserve.adapters.peers import run_mediaserve
 from mediaserve.core.ids import video_id
 
 CHROMIUM = "/usr/bin/chromium"
@@ -32,12 +31,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 CLIP = ClipSpec("Noise Test.mp4", seconds=24, fps=25, width=320, height=240, noise=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     library = tmp_path_factory.mktemp("web-library")
@@ -46,23 +39,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     subprocess.run([sys.executable, "-m", "mediaserve", "scan", str(library), "--json"],
                    check=True, capture_output=True)
     (library / "gone.mp4").unlink()
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "mediaserve", "serve", str(library),
-                             "--port", str(port), "--access-log", "off"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(15)
+    with run_mediaserve(library) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
