@@ -73,7 +73,7 @@ def summary_table(summary: ScanSummary, index_path: Path) -> Table:
               help="Index file to write (default: FOLDER/.mediaserve-index.toml, or the "
                    "user data folder when FOLDER is read-only).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option("--workers", type=click.IntRange(0, 64), default=0, show_default="2 x CPUs, max 8",
+@click.option("--workers", type=click.IntRange(0, 64), default=0, show_default="CPUs, max 8",
               help="Files probed in parallel.")
 @click.option("--executor", type=click.Choice(["thread", "process"]), default="thread",
               show_default=True, help="Probe in threads or in processes.")
