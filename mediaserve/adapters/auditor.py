@@ -514,9 +514,15 @@ def remux_faststart(path: Path, in_place: bool = False) -> RemuxResult:
     if not in_place and target.exists():
         raise RemuxError(f"{target.name} already exists; not overwriting it")
     fmt = "mov" if path.suffix.lower() == ".mov" else "mp4"
-    before = path.stat()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".remux.tmp",
-                                    dir=path.parent)
+    try:
+        before = path.stat()
+    except OSError as exc:  # gone since the audit
+        raise RemuxError(f"cannot stat: {exc.strerror or exc}") from None
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".remux.tmp",
+                                        dir=path.parent)
+    except OSError as exc:  # a folder we cannot write to
+        raise RemuxError(f"cannot write a copy beside it: {exc.strerror or exc}") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:

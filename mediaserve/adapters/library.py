@@ -29,7 +29,14 @@ def check_folder(folder: Path) -> Path:
         raise LibraryError(f"not a folder: {folder}")
     if not os.access(folder, os.R_OK | os.X_OK):
         raise LibraryError(f"library folder not readable: {folder}")
-    return folder.resolve()
+    resolved = folder.resolve()
+    try:
+        str(resolved).encode("utf-8")
+    except UnicodeEncodeError:  # bytes from an old system; the index (UTF-8 TOML) records it
+        shown = os.fsencode(resolved).decode("utf-8", "backslashreplace")
+        raise LibraryError(f"library folder path is not valid UTF-8: {shown} "
+                           "(rename the folder)") from None
+    return resolved
 
 
 def open_library(folder: Path | None, index_path: Path | None) -> Library:

@@ -100,8 +100,13 @@ def _parse_header(text: str) -> tuple[str, str]:
 
 
 def _check_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:  # "[::1" (unclosed IPv6 bracket), port 99999
+        valid = False
+    if not valid:
         raise click.BadParameter(f"{url!r} is not an http:// or https:// URL",
                                  param_hint="URL")
 

@@ -27,9 +27,13 @@ def _file_settings(config: Path | None, index_settings: dict[str, Any]) -> tuple
 
     try:
         data = tomllib.loads(config.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        fail(f"{config}: not UTF-8 text", EXIT_USAGE)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         fail(f"{config}: {exc}", EXIT_USAGE)
     table = data.get("server", data)
+    if not isinstance(table, dict):
+        fail(f"{config}: [server] must be a table", EXIT_USAGE)
     return {**index_settings, **table}, f"{config} [server]"
 
 

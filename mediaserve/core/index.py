@@ -225,10 +225,12 @@ def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEnt
         raise fail("path", f"video {vid}: 'path' must be a non-empty string")
     if path.startswith("/") or ".." in path.split("/"):
         raise fail("path", f"video {vid}: 'path' must be relative to the root, without '..'")
-    for key in ("size", "mtime_ns"):
-        value = table.get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise fail(key, f"video {vid}: '{key}' must be a non-negative integer")
+    size = table.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise fail("size", f"video {vid}: 'size' must be a non-negative integer")
+    mtime_ns = table.get("mtime_ns")  # negative for files dated before 1970
+    if not isinstance(mtime_ns, int) or isinstance(mtime_ns, bool):
+        raise fail("mtime_ns", f"video {vid}: 'mtime_ns' must be an integer")
     status = table.get("status", STATUS_OK)
     if status not in STATUSES:
         raise fail("status", f"video {vid}: 'status' must be one of {', '.join(STATUSES)}")

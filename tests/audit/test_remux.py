@@ -3,7 +3,12 @@ a failure leaves the original exactly as it was."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -145,3 +150,42 @@ def test_cli_remux_failure_exits_1_and_keeps_the_index_entry(
     assert digest(source) == before
     entry = next(iter(load_index(root / ".mediaserve-index.toml").videos.values()))
     assert entry.path == "camera.mp4" and entry.facts.faststart is False
+
+
+@contextlib.contextmanager
+def read_only_folder(folder: Path) -> Iterator[None]:
+    """No new names in ``folder``: chmod for a user, the immutable flag for root."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            folder.chmod(0o755)
+        return
+    if shutil.which("chattr") is None or subprocess.run(
+            ["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("cannot make a folder read-only for root here (no chattr +i)")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_cli_remux_in_a_read_only_folder_fails_that_file_only(
+        audit_sources: Sources, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch):
+    """The copy cannot be created beside the original: that remux fails like any other
+    (reported, exit 1) and the rest of the fix (pruning an error) is still written."""
+    monkeypatch.setenv("COLUMNS", "250")
+    lib = make_library(audit_sources, tmp_path / "lib", ["moov-at-end.mp4", "three-frames.mp4"])
+    index_path = tmp_path / "index.toml"
+    lib.index_path.rename(index_path)
+    before = lib.media_state()
+    with read_only_folder(lib.root), pytest.raises(SystemExit) as exc:
+        main(["audit", str(lib.root), "--index", str(index_path), "--remux-faststart"])
+    captured = capsys.readouterr()
+    assert exc.value.code == 1
+    assert "Remux failed" in captured.out and "moov-at-end.mp4" in captured.out, captured
+    assert "Traceback" not in captured.err
+    assert lib.media_state() == before
+    assert {e.path for e in load_index(index_path).videos.values()} == {"moov-at-end.mp4"}

@@ -237,7 +237,8 @@ ERROR_CASES = [
     (edit(10, "size = 1.5"), 10, 1, "'size' must be a non-negative integer"),
     (edit(10, "    size = -1"), 10, 5, "'size' must be a non-negative integer"),
     (edit(10, None), 8, 1, "'size' must be a non-negative integer"),
-    (edit(11, 'mtime_ns = "x"'), 11, 1, "'mtime_ns' must be a non-negative integer"),
+    (edit(11, 'mtime_ns = "x"'), 11, 1, "'mtime_ns' must be an integer"),
+    (edit(11, "mtime_ns = 1.5"), 11, 1, "'mtime_ns' must be an integer"),
     (edit(12, 'status = "gone"'), 12, 1, "'status' must be one of ok, error, missing"),
     (edit(12, "error = 3"), 12, 1, "'error' must be a string"),
     (edit(13, 'duration = "long"'), 13, 1, "'duration' must be float or int"),
@@ -268,7 +269,7 @@ def test_validation_error_positions(text: str, line: int, column: int, message: 
 
 
 def test_error_in_second_video_points_into_the_second_table():
-    second = ('\n[videos.fedcba987654]\npath = "c.mp4"\nsize = 1\nmtime_ns = -4\n')
+    second = ('\n[videos.fedcba987654]\npath = "c.mp4"\nsize = 1\nmtime_ns = "4"\n')
     with pytest.raises(IndexFormatError) as info:
         loads(VALID + second)
     assert (info.value.line, info.value.column) == (20, 1)

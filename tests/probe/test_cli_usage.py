@@ -19,6 +19,8 @@ URL = "http://127.0.0.1:9/clip.mp4"  # the discard port: never contacted by thes
     ((URL, "--seeks", "5", "--size", "1TiB"), "outside"),
     ((URL, "--header", "no colon here"), "Name: value"),
     (("ftp://example/x",), "http://"),
+    (("http://[::1/x",), "http://"),  # urlsplit raises ValueError on these two
+    (("http://127.0.0.1:99999/x",), "http://"),
     ((URL, "--verify", "/nonexistent/file"), "does not exist"),
 ])
 def test_usage_errors(probe, args: tuple[str, ...], words: str) -> None:

@@ -177,6 +177,18 @@ def test_unreadable_folder(run, tmp_path: Path):
         locked.chmod(0o755)
 
 
+def test_folder_whose_path_is_not_utf8(run, tmp_path: Path):
+    """The index is UTF-8 TOML and records the root: a folder named by an old system
+    (latin-1 bytes) is refused in one line instead of a traceback after the probing."""
+    folder = os.fsencode(tmp_path) + b"/caf\xe9"
+    os.mkdir(folder)
+    with open(folder + b"/clip.mp4", "wb") as handle:
+        handle.write(b"x" * 100)
+    done = run("scan", os.fsdecode(folder))
+    assert_one_line_error(done, EXIT_USAGE, "not valid UTF-8", "caf\\xe9")
+    assert os.listdir(folder) == [b"clip.mp4"]
+
+
 @pytest.mark.parametrize("args,fragment", [
     (("--workers", "99"), "Invalid value for '--workers'"),
     (("--workers", "many"), "Invalid value for '--workers'"),
@@ -203,8 +215,7 @@ def test_corrupt_index_names_its_line_and_is_not_overwritten(run, library: Path)
             'size = 10\nmtime_ns = "yesterday"\n')
     path.write_text(text)
     assert_one_line_error(run("scan", library), EXIT_USAGE,
-                          f"{path}:7:1: video 0123456789ab: 'mtime_ns' must be a "
-                          "non-negative integer")
+                          f"{path}:7:1: video 0123456789ab: 'mtime_ns' must be an integer")
     assert path.read_text() == text
 
 

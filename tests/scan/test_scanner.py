@@ -292,6 +292,24 @@ def test_save_and_load_round_trip(tmp_path: Path):
     assert [p.name for p in path.parent.iterdir()] == [INDEX_NAME]  # no temp file left
 
 
+def test_a_file_dated_before_1970_round_trips(tmp_path: Path):
+    """Camera clocks reset to zero and old archives give files negative mtimes; a scan must
+    not write an index that it (and serve, and audit) then refuses to read."""
+    root = tmp_path / "lib"
+    root.mkdir()
+    clip = root / "old.mp4"
+    clip.write_bytes(b"not really a video")
+    os.utime(clip, ns=(-86_400_000_000_123, -86_400_000_000_123))
+    index, _ = scan(root, None, workers=1)
+    path = root / INDEX_NAME
+    save_index(path, index)
+    again = load_index(path)
+    assert again == index
+    assert [e.mtime_ns for e in again.videos.values()] == [-86_400_000_000_123]
+    _, summary = scan(root, again, workers=1)
+    assert summary.unchanged == list(again.videos) and not summary.changed
+
+
 def test_save_keeps_the_file_mode(tmp_path: Path):
     path = tmp_path / INDEX_NAME
     save_index(path, sample_index())

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import re
 
-from tests.server.conftest import Lib, Served
+from tests.server.conftest import Lib, Served, fds_open_on
+from tests.server.rawhttp import read_head
 
 COMBINED = re.compile(
     r'(?P<host>\S+) - - \[(?P<time>\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] '
@@ -91,3 +92,25 @@ async def test_a_request_line_cannot_forge_log_lines(serve, byte_lib: Lib) -> No
     matches = await _lines(served, 1)
     assert matches[0]["status"] == "200"
     assert len(served.access_lines[0].splitlines()) == 1
+
+
+async def test_an_aborted_stream_logs_the_bytes_that_left(serve, big_lib: Lib) -> None:
+    """A player abandons most streams part-way (every seek does); the log must count the
+    bytes that did go out, not "-" because the answer was never finished."""
+    served = await serve(big_lib)
+    size = len(big_lib.data["big.mp4"])
+    conn = await served.connect(rcvbuf=16 * 1024)
+    conn.send("GET", big_lib.stream("big.mp4"), {"Range": "bytes=1000-"})
+    head = await asyncio.wait_for(read_head(conn.reader), 10)
+    assert head.status == 206
+    await asyncio.wait_for(conn.reader.readexactly(300_000), 10)
+    conn.abort()
+    for _ in range(300):
+        if served.records and fds_open_on(big_lib.path("big.mp4")) == 0:
+            break
+        await asyncio.sleep(0.01)
+    matches = await _lines(served, 1)
+    record = served.records[0]
+    assert record["status"] == 206
+    assert 300_000 <= record["sent"] < size - 1000, record
+    assert matches[0]["bytes"] == str(record["sent"])

@@ -234,6 +234,22 @@ def test_an_invalid_setting_exits_2_naming_its_source(spawn, env, folder: Lib, v
     assert "Traceback" not in child.stderr
 
 
+@pytest.mark.parametrize(("content", "fragment"), [
+    (b"server = 3\n", "[server] must be a table"),
+    (b"[server]\nport = 'caf\xe9'\n", "not UTF-8"),
+    (b"[server\n", "Expected ']'"),
+])
+def test_a_bad_config_file_is_a_one_line_usage_error(spawn, env, folder: Lib, tmp_path: Path,
+                                                     content: bytes, fragment: str) -> None:
+    config = tmp_path / "mediaserve.toml"
+    config.write_bytes(content)
+    child = spawn(str(folder.root), "--port", "0", "--config", str(config), env=env)
+    assert child.wait(20) == 2, child.stderr
+    assert "Traceback" not in child.stderr
+    assert child.lines == [child.lines[0]] and child.lines[0].startswith("mediaserve: error: ")
+    assert str(config) in child.stderr and fragment in child.stderr, child.stderr
+
+
 def test_port_in_use_is_a_one_line_error(spawn, env, folder: Lib) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

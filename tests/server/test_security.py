@@ -111,6 +111,70 @@ async def test_symlink_inside_the_root_is_still_served(guarded: Served) -> None:
     assert response.body == lib.data["sub dir/nested.webm"][:100]
 
 
+async def test_absolute_symlink_inside_the_root_is_still_served(guarded: Served) -> None:
+    """``ln -s "$PWD/a.mp4" best/a.mp4`` makes an absolute link; the scan indexes it (it
+    resolves inside the root), so the server must serve it too. RESOLVE_BENEATH refuses
+    every absolute link, inside or not; a link that resolves outside stays refused."""
+    lib = guarded.lib
+    link = lib.path("small.mp4")
+    link.unlink()
+    link.symlink_to(lib.path("sub dir/nested.webm").resolve())
+    assert os.path.isabs(os.readlink(link))
+    response = await guarded.fetch("GET", lib.stream("small.mp4"), {"Range": "bytes=0-99"})
+    assert response.status == 206, response.body
+    assert response.body == lib.data["sub dir/nested.webm"][:100]
+    folder_link = lib.root / "linked dir"  # an absolute link to a folder inside, as a parent
+    folder_link.symlink_to(lib.path("sub dir").resolve(), target_is_directory=True)
+    opener = guarded.app[STATE].opener
+    fd = opener.open("linked dir/nested.webm")
+    try:
+        assert os.pread(fd, 100, 0) == lib.data["sub dir/nested.webm"][:100]
+    finally:
+        os.close(fd)
+
+
+def test_a_rename_anywhere_does_not_fail_a_dotdot_symlink(tmp_path: Path) -> None:
+    """openat2(RESOLVE_BENEATH) answers EAGAIN when a rename anywhere on the system races a
+    lookup through ``..`` (a relative link such as ``sub/link.mp4 -> ../a.mp4``); the
+    kernel documents a retry. Without one, such a video sporadically gets a 503."""
+    from mediaserve.adapters.server.safe_open import RootOpener
+
+    root = tmp_path / "lib"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.mp4").write_bytes(b"video")
+    (root / "sub" / "link.mp4").symlink_to("../a.mp4")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    opener = RootOpener(root)
+    if not opener.uses_openat2:
+        pytest.skip("this kernel has no openat2")
+    stop = threading.Event()
+
+    def rename_forever() -> None:
+        name = elsewhere / "0"
+        name.touch()
+        number = 0
+        while not stop.is_set():
+            number += 1
+            name = name.rename(elsewhere / str(number))
+
+    renamer = threading.Thread(target=rename_forever)
+    renamer.start()
+    failures: dict[str, int] = {}
+    try:
+        for _ in range(5_000):
+            try:
+                os.close(opener.open("sub/link.mp4"))
+            except OSError as exc:
+                failures[os.strerror(exc.errno or 0)] = failures.get(
+                    os.strerror(exc.errno or 0), 0) + 1
+    finally:
+        stop.set()
+        renamer.join()
+        opener.close()
+    assert failures == {}
+
+
 @pytest.mark.parametrize("evil_path", ["../outside/secret.mp4", "/tmp/../etc/passwd",
                                        "sub dir/../../outside/secret.mp4"])
 async def test_a_hand_edited_index_cannot_point_outside(

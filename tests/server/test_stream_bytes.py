@@ -8,7 +8,10 @@ body, a wrong Content-Length or a broken keep-alive cannot be hidden by a client
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+import socket
+import struct
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -16,7 +19,14 @@ import aiohttp
 import pytest
 
 from tests.server.conftest import MIB, Lib, fds_open_on, sha256
-from tests.server.rawhttp import TIMEOUT, content_range, parse_multipart, read_body, read_head
+from tests.server.rawhttp import (
+    TIMEOUT,
+    build_request,
+    content_range,
+    parse_multipart,
+    read_body,
+    read_head,
+)
 
 T = TypeVar("T")
 STRONG_ETAG = re.compile(r'"[^"\sW/]+"')
@@ -314,6 +324,77 @@ async def test_client_abort_mid_body_then_a_normal_request(serve, big_lib: Lib,
     aborted = served.records[0]
     assert aborted["sent"] < len(data) - start  # logged what was really sent, not promised
     assert fds_open_on(file) == 0
+
+
+class _Errors(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def test_abort_of_a_stream_stalled_on_a_full_socket_is_quiet(serve,
+                                                                  big_lib: Lib) -> None:
+    """The commonest abort: a player stops reading (seeks elsewhere), the server is parked
+    waiting for room in the socket, then the connection is reset. asyncio reports a failure
+    of its first ``os.sendfile`` as SendfileNotAvailableError, not as a ConnectionError; it
+    is a client leaving all the same: no 500, no traceback, no descriptor left open."""
+    served = await serve(big_lib)
+    file = big_lib.path("big.mp4")
+    errors = _Errors()
+    logger = logging.getLogger("mediaserve")
+    logger.addHandler(errors)
+    try:
+        for _ in range(3):
+            with socket.socket() as sock:  # a client that never reads a byte
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                sock.setblocking(False)
+                await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1",
+                                                                     served.port))
+                sock.send(build_request("GET", big_lib.stream("big.mp4")))
+                assert await _wait_for(lambda: fds_open_on(file) == 1)
+                await asyncio.sleep(0.3)  # headers out, socket full, server parked
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            assert await _wait_for(lambda: fds_open_on(file) == 0), "descriptor leaked"
+        assert await _wait_for(lambda: len(served.records) >= 3)
+    finally:
+        logger.removeHandler(errors)
+    assert [r.getMessage() for r in errors.records] == []
+    assert [r["status"] for r in served.records] == [200, 200, 200]
+    after = await served.fetch("GET", big_lib.stream("big.mp4"), {"Range": "bytes=-1000"})
+    assert after.status == 206 and after.body == big_lib.data["big.mp4"][-1000:]
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+async def test_a_client_gone_before_the_headers_is_not_a_server_error(serve, byte_lib: Lib,
+                                                                      method: str) -> None:
+    """A request followed at once by a reset (a player cancelling a fetch): the headers
+    cannot be written, which is the client leaving, not a 500 with a traceback."""
+    served = await serve(byte_lib)
+    file = byte_lib.path("small.mp4")
+    errors = _Errors()
+    loggers = [logging.getLogger("mediaserve"), logging.getLogger("aiohttp")]
+    for logger in loggers:
+        logger.addHandler(errors)
+    try:
+        for _ in range(20):
+            with socket.socket() as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.setblocking(False)
+                await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1",
+                                                                     served.port))
+                sock.send(build_request(method, byte_lib.stream("small.mp4")))
+        assert await _wait_for(lambda: len(served.records) >= 20)
+    finally:
+        for logger in loggers:
+            logger.removeHandler(errors)
+    assert [r.getMessage() for r in errors.records] == []
+    assert 500 not in [r["status"] for r in served.records]
+    assert await _wait_for(lambda: fds_open_on(file) == 0)
+    after = await served.fetch(method, byte_lib.stream("small.mp4"))
+    assert after.status == 200
 
 
 async def test_a_file_that_shrinks_mid_body_drops_the_connection(serve, big_lib: Lib) -> None:

@@ -20,6 +20,9 @@ _RESOLVE_BENEATH = 0x08
 # O_NONBLOCK: a FIFO swapped in for a video would otherwise block open() (and the event
 # loop with it) until a writer shows up; it changes nothing for regular files.
 _FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
+# With RESOLVE_BENEATH, a lookup through ".." fails with EAGAIN when any rename on the system
+# races it (the kernel cannot prove it stayed beneath); openat2(2) says to retry.
+_EAGAIN_TRIES = 32
 
 
 class _OpenHow(ctypes.Structure):
@@ -60,21 +63,36 @@ class RootOpener:
 
     def _openat2(self, rel: bytes) -> int:
         assert self._syscall is not None
-        fd = self._syscall(_SYS_OPENAT2, self.root_fd, ctypes.c_char_p(rel),
-                           ctypes.byref(self._how), ctypes.c_size_t(ctypes.sizeof(self._how)))
-        if fd < 0:
+        code = errno.EAGAIN
+        for _ in range(_EAGAIN_TRIES):
+            fd = self._syscall(_SYS_OPENAT2, self.root_fd, ctypes.c_char_p(rel),
+                               ctypes.byref(self._how),
+                               ctypes.c_size_t(ctypes.sizeof(self._how)))
+            if fd >= 0:
+                return int(fd)
             code = ctypes.get_errno()
-            if code == errno.EXDEV:
-                raise OutsideRoot(code, "path resolves outside the library root")
-            raise OSError(code, os.strerror(code))
-        return int(fd)
+            if code != errno.EAGAIN:
+                break
+        if code == errno.EXDEV:
+            raise OutsideRoot(code, "path resolves outside the library root")
+        raise OSError(code, os.strerror(code))
 
     def open(self, relpath: str) -> int:
         """A read-only fd for ``relpath`` (relative, POSIX). Raises OSError / OutsideRoot."""
         if relpath.startswith("/") or "\x00" in relpath:
             raise OutsideRoot(errno.EXDEV, "not a relative path")
         if self.uses_openat2:
-            return self._openat2(os.fsencode(relpath))
+            try:
+                return self._openat2(os.fsencode(relpath))
+            except OutsideRoot:
+                # RESOLVE_BENEATH refuses every absolute symlink, even one that leads back
+                # inside the root (which the scanner indexes). Resolve it here, then let the
+                # kernel check the resolved path beneath the root again: realpath only finds
+                # the way, it never grants access.
+                real = os.path.realpath(os.path.join(self.root, relpath))
+                if not real.startswith(self._prefix):
+                    raise
+                return self._openat2(os.fsencode(real[len(self._prefix):]))
         full = os.path.join(self.root, relpath)
         if not os.path.realpath(full).startswith(self._prefix):
             raise OutsideRoot(errno.EXDEV, "path resolves outside the library root")

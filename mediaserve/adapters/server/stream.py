@@ -20,6 +20,7 @@ from aiohttp import web
 from mediaserve.adapters.server.accesslog import SENT_KEY
 from mediaserve.adapters.server.safe_open import OutsideRoot
 from mediaserve.adapters.server.sendfile import (
+    Meter,
     ShortFile,
     send_span,
     sendfile_capable,
@@ -91,10 +92,13 @@ async def stream(request: web.Request) -> web.StreamResponse:
         if plan.status != 304:
             response.content_length = plan.content_length
         request[SENT_KEY] = 0
-        await response.prepare(request)
+        try:
+            await response.prepare(request)
+        except ConnectionError:  # reset before the headers could leave: the client is gone
+            response.force_close()
+            return response
         if plan.send_body:
-            request[SENT_KEY] = await _write_body(request, response, plan, fd,
-                                                  state.use_sendfile)
+            await _write_body(request, response, plan, fd, state.use_sendfile)
         with contextlib.suppress(ConnectionError):  # client left after the last byte
             await response.write_eof()
         return response
@@ -114,34 +118,42 @@ async def _write_body(request: web.Request, response: web.StreamResponse, plan: 
     loop = asyncio.get_running_loop()
     transport = request.transport
     zero_copy = use_sendfile and sendfile_capable(transport)
-    sent = 0
+    meter = Meter()  # counts as it goes, so an abort (or a cancel) still logs what left
     try:
         if zero_copy:
             assert transport is not None
             for part in plan.parts:
                 if part.preamble:
                     transport.write(part.preamble)
-                    sent += len(part.preamble)
-                sent += await send_span(loop, transport, fd, part.span.first, part.span.length)
+                    meter.sent += len(part.preamble)
+                await send_span(loop, transport, fd, part.span.first, part.span.length, meter)
             if plan.epilogue:
                 transport.write(plan.epilogue)
-                sent += len(plan.epilogue)
+                meter.sent += len(plan.epilogue)
         else:
             for part in plan.parts:
                 if part.preamble:
+                    meter.sent += len(part.preamble)
                     await response.write(part.preamble)
-                    sent += len(part.preamble)
-                sent += await write_span_chunked(loop, response, fd, part.span.first,
-                                                 part.span.length)
+                await write_span_chunked(loop, response, fd, part.span.first,
+                                         part.span.length, meter)
             if plan.epilogue:
+                meter.sent += len(plan.epilogue)
                 await response.write(plan.epilogue)
-                sent += len(plan.epilogue)
     except ShortFile as exc:
         request.app[STATE].logger.warning("%s: %s; connection dropped", request.path, exc)
         _drop(request, response)
     except OSError:  # ConnectionResetError, BrokenPipeError: the client went away
         _drop(request, response)
-    return sent
+    except Exception:
+        # A bug after the headers left: a JSON 500 from the middleware would be written into
+        # the body of a kept-alive connection. Log it and cut the connection instead.
+        request.app[STATE].logger.exception("%s: unexpected error mid-body; connection "
+                                            "dropped", request.path)
+        _drop(request, response)
+    finally:
+        request[SENT_KEY] = meter.sent
+    return meter.sent
 
 
 def _drop(request: web.Request, response: web.StreamResponse) -> None:
