@@ -20,6 +20,7 @@ rename, touch, delete or index.
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 from dataclasses import dataclass, field
@@ -222,3 +223,18 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago (bind it soon)."""
     return peers.free_port()
+
+
+def without_dac_override(cmd: list[str]) -> list[str] | None:
+    """``cmd`` run so that file permissions apply even to root, or None when impossible.
+
+    As root, chmod 000 stops nothing: CAP_DAC_OVERRIDE reads through it. ``setpriv`` drops
+    that capability (and CAP_DAC_READ_SEARCH) from the bounding set of the child, so tests of
+    unreadable files and folders run for real instead of being skipped.
+    """
+    if os.geteuid() != 0:
+        return cmd
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return None
+    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search", *cmd]

@@ -40,7 +40,8 @@ def _utf8(text: str) -> bool:
     return True
 
 
-def walk(root: Path, skipped: list[str] | None = None) -> Iterator[FileState]:
+def walk(root: Path, skipped: list[str] | None = None,
+         unreadable: list[str] | None = None) -> Iterator[FileState]:
     """Every video file under ``root``, as (relative POSIX path, size, mtime_ns).
 
     Names that are not valid UTF-8 cannot be written to a TOML index (TOML is UTF-8): they
@@ -48,7 +49,14 @@ def walk(root: Path, skipped: list[str] | None = None) -> Iterator[FileState]:
     """
     real_root = os.path.realpath(root)
     prefix = real_root.rstrip(os.sep) + os.sep
-    for dirpath, dirnames, filenames in os.walk(real_root, followlinks=False):
+    def on_error(exc: OSError) -> None:  # a folder we cannot list: say so, do not guess
+        if unreadable is not None and exc.filename and isinstance(exc, PermissionError):
+            rel = os.path.relpath(exc.filename, real_root).replace(os.sep, "/")
+            if rel != ".":
+                unreadable.append(rel)
+
+    for dirpath, dirnames, filenames in os.walk(real_root, onerror=on_error,
+                                                followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if name.startswith(".") or not is_video_name(name):
@@ -115,7 +123,8 @@ def scan(root: Path, old: LibraryIndex | None, *, workers: int = 0, executor: st
     """
     started = time.perf_counter()
     skipped: list[str] = []
-    found = list(walk(root, skipped))
+    unreadable: list[str] = []
+    found = list(walk(root, skipped, unreadable))
     if not allow_empty and looks_unmounted(old, len(found)):
         raise LibraryUnavailable(
             f"{root} holds no video files but the index lists "
@@ -127,7 +136,9 @@ def scan(root: Path, old: LibraryIndex | None, *, workers: int = 0, executor: st
     # typical incremental scan of a few new files never earns back (benchmarks/scan_bench.py)
     workers = workers or min(8, os.cpu_count() or 1)
     outcomes = probe_all(root, todo, workers, executor, on_progress, probe)
-    index, summary = apply_scan(old, str(Path(root).resolve()), found, outcomes)
+    index, summary = apply_scan(old, str(Path(root).resolve()), found, outcomes,
+                                unreadable_dirs=unreadable)
+    summary.unreadable = unreadable
     summary.skipped = skipped
     summary.elapsed = time.perf_counter() - started
     return index, summary

@@ -208,7 +208,7 @@ def _as_json(library: Library, run: AuditRun, fix: FixOutcome, dry_run: bool,
 
 
 @click.command()
-@click.argument("folder", required=False, type=click.Path(path_type=Path))
+@click.argument("folder", required=False, type=click.Path(path_type=Path, readable=False))
 @click.option("--index", "index_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Index to audit (default: the one `scan` wrote for FOLDER). With only "
                    "--index, the root recorded in it is audited.")

@@ -47,6 +47,9 @@ def run_scan(library: Library, *, workers: int = 0, executor: str = "thread",
                  f"index left untouched: {library.index_path}", EXIT_REFUSED)
     save_index(library.index_path, index)
     library.index = index
+    for folder in summary.unreadable:
+        out.print(f"mediaserve: warning: cannot read the folder {folder}/: its entries were "
+                  "kept as they were (not flagged missing)", markup=False, highlight=False)
     for path in summary.skipped:
         out.print(f"mediaserve: warning: skipped {path}: its name is not valid UTF-8 "
                   "(rename it to index it)", markup=False, highlight=False)
@@ -68,7 +71,7 @@ def summary_table(summary: ScanSummary, index_path: Path) -> Table:
 
 
 @click.command()
-@click.argument("folder", type=click.Path(path_type=Path))
+@click.argument("folder", type=click.Path(path_type=Path, readable=False))
 @click.option("--index", "index_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Index file to write (default: FOLDER/.mediaserve-index.toml, or the "
                    "user data folder when FOLDER is read-only).")

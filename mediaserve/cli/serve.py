@@ -38,7 +38,7 @@ def _file_settings(config: Path | None, index_settings: dict[str, Any]) -> tuple
 
 
 @click.command()
-@click.argument("folder", required=False, type=click.Path(path_type=Path))
+@click.argument("folder", required=False, type=click.Path(path_type=Path, readable=False))
 @click.option("--index", "index_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Index file (default: the one `scan` writes for FOLDER).")
 @click.option("--config", type=click.Path(path_type=Path, dir_okay=False, exists=True),

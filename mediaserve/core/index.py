@@ -287,6 +287,7 @@ class ScanSummary:
     missing: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # paths left out (names not UTF-8)
+    unreadable: list[str] = field(default_factory=list)  # folders the walk could not list
     total_duration: float = 0.0
     total_size: int = 0
     elapsed: float = 0.0
@@ -299,6 +300,7 @@ class ScanSummary:
             "missing": len(self.missing),
             "failed": len(self.failed),
             "skipped": self.skipped,
+            "unreadable_folders": self.unreadable,
             "videos": len(self.new) + len(self.changed) + len(self.unchanged),
             "total_duration_s": round(self.total_duration, 3),
             "total_size_bytes": self.total_size,
@@ -324,13 +326,17 @@ def apply_scan(
     found: Iterable[FileState],
     probed: Mapping[str, ProbeOutcome],
     now: datetime | None = None,
+    unreadable_dirs: Iterable[str] = (),
 ) -> tuple[LibraryIndex, ScanSummary]:
     """Merge a walk and its probe results into a new index.
 
     Unchanged files keep their recorded facts; files that vanished are kept and flagged
     missing (deleting entries is the audit's job, with a dry run first); the [server]
-    settings a person wrote survive the rescan.
+    settings a person wrote survive the rescan. Entries under a folder the walk could not
+    read (``unreadable_dirs``, relative POSIX paths) are kept as they were: not seeing a file
+    is not evidence that it is gone, and a "missing" flag would invite the audit to prune it.
     """
+    blind = tuple(d.rstrip("/") + "/" for d in unreadable_dirs)
     known = old.by_path() if old else {}
     summary = ScanSummary()
     videos: dict[str, VideoEntry] = {}
@@ -360,6 +366,12 @@ def apply_scan(
         summary.total_duration += entry.facts.duration or 0.0
     for entry in known.values():
         if entry.id in videos:  # same file under another Unicode normalisation (NFC/NFD)
+            continue
+        if blind and (entry.path + "/").startswith(blind):
+            videos[entry.id] = entry
+            summary.unchanged.append(entry.id)
+            summary.total_size += entry.size
+            summary.total_duration += entry.facts.duration or 0.0
             continue
         gone = entry if entry.status == STATUS_MISSING else dataclasses.replace(
             entry, status=STATUS_MISSING)

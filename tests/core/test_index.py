@@ -366,6 +366,21 @@ def test_apply_scan_rescan_keeps_unchanged_replaces_changed_flags_missing():
     assert summary.total_duration == pytest.approx(FACTS.duration + 7.0 + 1.0)
 
 
+def test_apply_scan_keeps_entries_under_a_folder_it_could_not_read():
+    old = index_of(entry("locked/a.mp4", facts=FACTS), entry("locked/deeper/b.mp4"),
+                   entry("lockedness/c.mp4"), entry("open/d.mp4"))
+    index, summary = apply_scan(old, "/r", [FileState("open/d.mp4", 100, 5)], {},
+                                now=NOW, unreadable_dirs=["locked"])
+    by_path = index.by_path()
+    # not seeing a file is no evidence it is gone: no "missing" flag for the audit to prune
+    assert by_path["locked/a.mp4"] == old.by_path()["locked/a.mp4"]
+    assert by_path["locked/deeper/b.mp4"].status == STATUS_OK
+    assert by_path["lockedness/c.mp4"].status == STATUS_MISSING  # a sibling, not inside
+    assert summary.missing == [video_id("lockedness/c.mp4")]
+    assert sorted(summary.unchanged) == sorted(
+        video_id(p) for p in ("locked/a.mp4", "locked/deeper/b.mp4", "open/d.mp4"))
+
+
 def test_apply_scan_missing_stays_missing_and_returning_file_is_new():
     old = index_of(entry("gone.mp4", status=STATUS_MISSING), entry("back.mp4",
                                                                     status=STATUS_MISSING))
@@ -420,7 +435,7 @@ def test_summary_as_dict():
                           failed=["b"], total_duration=12.34567, total_size=99, elapsed=0.12345)
     assert summary.as_dict() == {
         "new": 2, "changed": 1, "unchanged": 1, "missing": 1, "failed": 1, "skipped": [],
-        "videos": 4,
+        "unreadable_folders": [], "videos": 4,
         "total_duration_s": 12.346, "total_size_bytes": 99, "elapsed_s": 0.123,
     }
 

@@ -16,7 +16,7 @@ import pytest
 from mediaserve.adapters.index_store import INDEX_NAME, load_index
 from mediaserve.core.ids import video_id
 from mediaserve.core.index import STATUS_MISSING
-from tests.conftest import Corpus
+from tests.conftest import Corpus, without_dac_override
 
 EXIT_OK, EXIT_IO, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 
@@ -27,9 +27,13 @@ def run(tmp_path: Path):
     env = {**os.environ, "MEDIASERVE_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200",
            "NO_COLOR": "1"}
 
-    def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "mediaserve", *map(str, args)],
-                              capture_output=True, text=True, env=env, timeout=120,
+    def run(*args: str | Path, unprivileged: bool = False) -> subprocess.CompletedProcess[str]:
+        cmd: list[str] | None = [sys.executable, "-m", "mediaserve", *map(str, args)]
+        if unprivileged:
+            cmd = without_dac_override(cmd)
+            if cmd is None:
+                pytest.skip("root without setpriv: permissions cannot be enforced")
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120,
                               cwd=tmp_path)
 
     return run
@@ -167,14 +171,35 @@ def test_not_a_folder(run, tmp_path: Path):
     assert_one_line_error(run("scan", file), EXIT_USAGE, f"not a folder: {file}")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder")
 def test_unreadable_folder(run, tmp_path: Path):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o000)
     try:
-        assert_one_line_error(run("scan", locked), EXIT_USAGE, "library folder not readable")
+        assert_one_line_error(run("scan", locked, unprivileged=True), EXIT_USAGE,
+                              "library folder not readable")
     finally:
         locked.chmod(0o755)
+
+
+def test_an_unreadable_subfolder_keeps_its_entries(corpus: Corpus, library: Path, run):
+    """A folder scan cannot list is no evidence its files are gone: they must not be
+    flagged missing (the audit would then prune them)."""
+    locked = library / "locked"
+    locked.mkdir()
+    clip = next(library.glob("*.mp4"))
+    os.link(clip, locked / "inside.mp4")
+    assert run("scan", library).returncode == 0
+    locked.chmod(0o000)
+    try:
+        done = run("scan", library, "--json", unprivileged=True)
+    finally:
+        locked.chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["missing"] == 0 and summary["unreadable_folders"] == ["locked"]
+    assert "cannot read the folder locked/" in done.stderr
+    entry = load_index(library / INDEX_NAME).by_path()["locked/inside.mp4"]
+    assert entry.status != STATUS_MISSING
 
 
 def test_folder_whose_path_is_not_utf8(run, tmp_path: Path):
