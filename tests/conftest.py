@@ -20,9 +20,12 @@ rename, touch, delete or index.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -238,3 +241,18 @@ def without_dac_override(cmd: list[str]) -> list[str] | None:
     if setpriv is None:
         return None
     return [setpriv, "--bounding-set", "-dac_override,-dac_read_search", *cmd]
+
+
+def unprivileged_python(code: str, *args: str | Path) -> Any:
+    """Run ``python -c code ARGS`` where file permissions apply (see
+    :func:`without_dac_override`) and return the JSON it printed on stdout.
+
+    For tests whose check must meet a real permission denial: the part under test runs in
+    the child, the test asserts on what it printed. Skips as root without ``setpriv``.
+    """
+    cmd = without_dac_override([sys.executable, "-c", code, *map(str, args)])
+    if cmd is None:
+        pytest.skip("root without setpriv: permissions cannot be enforced")
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)

@@ -23,6 +23,7 @@ from mediaserve.adapters.library import open_library
 from mediaserve.core.ids import video_id
 from mediaserve.core.index import LibraryIndex, MediaFacts, VideoEntry
 from tests.audit.conftest import ERROR_CODES, AuditLib, Sources, make_library
+from tests.conftest import unprivileged_python
 
 
 def found_codes(run) -> dict[str, tuple[str, ...]]:
@@ -69,16 +70,22 @@ def test_hevc_is_unplayable(audit_lib: AuditLib):
 
 
 def test_unreadable_file(audit_sources: Sources, tmp_path: Path):
+    """The audit runs in a child where permissions apply even to root."""
     lib = make_library(audit_sources, tmp_path / "lib", ["good.mp4", "good.webm"])
     target = lib.root / "good.webm"
     target.chmod(0)
     try:
-        if os.access(target, os.R_OK):
-            pytest.skip("running as a user who can read a chmod 000 file (root?)")
-        run = run_audit(open_library(lib.root, None), deep=True)
-        assert found_codes(run) == {"good.mp4": (), "good.webm": ("unreadable",)}
+        codes = unprivileged_python(
+            "import json, sys\n"
+            "from pathlib import Path\n"
+            "from mediaserve.adapters.auditor import run_audit\n"
+            "from mediaserve.adapters.library import open_library\n"
+            "run = run_audit(open_library(Path(sys.argv[1]), None), deep=True)\n"
+            "print(json.dumps({a.entry.path: a.codes() for a in run.report.entries}))\n",
+            lib.root)
     finally:
         target.chmod(0o644)
+    assert codes == {"good.mp4": [], "good.webm": ["unreadable"]}
 
 
 def test_stale_entry_is_reprobed_during_the_audit(audit_sources: Sources, tmp_path: Path):

@@ -35,7 +35,7 @@ from mediaserve.core.index import (
     apply_scan,
     dumps,
 )
-from tests.conftest import DURATION_TOLERANCE, Corpus
+from tests.conftest import DURATION_TOLERANCE, Corpus, unprivileged_python
 
 
 class CountingProbe:
@@ -400,12 +400,18 @@ def test_default_index_path_prefers_an_existing_one_in_the_data_dir(tmp_path: Pa
     assert default_index_path(root) == fallback
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write to a read-only folder")
 def test_default_index_path_of_a_read_only_folder(tmp_path: Path, data_dir: Path):
+    """Run in a child where permissions apply even to root (it inherits data_dir's
+    MEDIASERVE_DATA_DIR): as root in this process the folder would look writable."""
     root = tmp_path / "ro"
     root.mkdir()
     root.chmod(0o555)
     try:
-        assert default_index_path(root).parent == data_dir / "libraries"
+        chosen = unprivileged_python(
+            "import json, sys\n"
+            "from pathlib import Path\n"
+            "from mediaserve.adapters.index_store import default_index_path\n"
+            "print(json.dumps(str(default_index_path(Path(sys.argv[1])))))\n", root)
     finally:
         root.chmod(0o755)
+    assert Path(chosen).parent == data_dir / "libraries"

@@ -3,7 +3,9 @@
 ``serve`` starts ``create_app`` on a real listening socket on 127.0.0.1 (an ``AppRunner`` set
 up as ``runner.run_until_signalled`` sets it up, not an in-memory transport). Every test that
 uses it runs twice: once with the ``sendfile`` fast path and once with the chunked fallback
-(``Settings(sendfile=False)``). ``test_lifecycle.py`` runs ``mediaserve serve`` itself.
+(``Settings(sendfile=False)``). ``spawn`` runs ``mediaserve serve`` itself as a child process
+(``test_lifecycle.py``, and ``test_security.py`` for what only a process without root's
+permission bypass can show).
 """
 
 from __future__ import annotations
@@ -14,8 +16,13 @@ import hashlib
 import logging
 import os
 import random
+import re
 import shutil
-from collections.abc import Callable
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +30,13 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from mediaserve.adapters.peers import stop_process
 from mediaserve.adapters.scanner import scan
 from mediaserve.adapters.server import create_app
 from mediaserve.adapters.server.accesslog import SENT_KEY, CombinedLogger
 from mediaserve.core.index import LibraryIndex
 from mediaserve.core.settings import Settings
+from tests.conftest import without_dac_override
 from tests.server.rawhttp import Connection, RawResponse
 
 MIB = 1024 * 1024
@@ -230,3 +239,85 @@ def big_lib(tmp_path: Path, library_maker: Callable[[Path, dict], Lib]) -> Lib:
     """One file larger than loopback socket buffers, so a response is really mid-body."""
     return library_maker(tmp_path / "lib", {"big.mp4": blob(12 * MIB, seed=4)})
 
+
+# ------------------------------------------------------------------ serve as a process
+
+REPO = Path(__file__).resolve().parents[2]
+STARTED = re.compile(r"mediaserve: serving (\d+) videos \(.*?, (.*?)\) from (.*) at "
+                     r"(http://127\.0\.0\.1:(\d+)/)  \(index (.*)\)")
+
+
+class ServeProcess:
+    """A ``python -m mediaserve serve ...`` child; stderr is collected line by line."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None,
+                 cmd: list[str] | None = None) -> None:
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("MEDIASERVE_")}
+        full_env = {**inherited, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
+                    **(env or {})}
+        self.proc = subprocess.Popen(
+            cmd or [sys.executable, "-m", "mediaserve", "serve", *args], cwd=REPO, env=full_env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, encoding="utf-8", errors="replace")
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.url = ""
+        self.port = 0
+        self.match: re.Match[str] | None = None
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def stderr(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_started(self, timeout: float = 20) -> ServeProcess:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if match := STARTED.search(line):
+                    self.match = match
+                    self.url, self.port = match[4], int(match[5])
+                    return self
+            if self.proc.poll() is not None:
+                self._reader.join(2)
+                pytest.fail(f"serve exited {self.proc.returncode}:\n{self.stderr}")
+            time.sleep(0.02)
+        pytest.fail(f"no start-up line within {timeout} s:\n{self.stderr}")
+
+    def wait(self, timeout: float) -> int:
+        code = self.proc.wait(timeout)
+        self._reader.join(2)
+        return code
+
+    def stop(self) -> None:
+        stop_process(self.proc, timeout=0)  # kill: the tests that care send SIGTERM themselves
+
+
+@pytest.fixture
+def spawn() -> Iterator[Callable[..., ServeProcess]]:
+    """``spawn(*args, env=..., unprivileged=False)``: start ``mediaserve serve ARGS``.
+
+    ``unprivileged=True`` runs it where file permissions apply even to root (see
+    ``tests.conftest.without_dac_override``); it skips when that is impossible.
+    """
+    children: list[ServeProcess] = []
+
+    def start(*args: str, env: dict[str, str] | None = None,
+              unprivileged: bool = False) -> ServeProcess:
+        cmd = None
+        if unprivileged:
+            cmd = without_dac_override([sys.executable, "-m", "mediaserve", "serve", *args])
+            if cmd is None:
+                pytest.skip("root without setpriv: permissions cannot be enforced")
+        child = ServeProcess(list(args), env, cmd)
+        children.append(child)
+        return child
+
+    yield start
+    for child in children:
+        child.stop()

@@ -4,92 +4,20 @@ and graceful shutdown on SIGTERM while a slow client is still streaming."""
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from mediaserve.adapters.index_store import load_index, save_index
-from mediaserve.adapters.peers import stop_process
 from mediaserve.cli.common import human_size
 from tests.server.conftest import MIB, Lib, blob
-
-REPO = Path(__file__).resolve().parents[2]
-STARTED = re.compile(r"mediaserve: serving (\d+) videos \(.*?, (.*?)\) from (.*) at "
-                     r"(http://127\.0\.0\.1:(\d+)/)  \(index (.*)\)")
-
-
-class ServeProcess:
-    """A ``python -m mediaserve serve ...`` child; stderr is collected line by line."""
-
-    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith("MEDIASERVE_")}
-        full_env = {**inherited, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
-                    **(env or {})}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mediaserve", "serve", *args], cwd=REPO, env=full_env,
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, encoding="utf-8", errors="replace")
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        self.url = ""
-        self.port = 0
-        self.match: re.Match[str] | None = None
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def stderr(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_started(self, timeout: float = 20) -> ServeProcess:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if match := STARTED.search(line):
-                    self.match = match
-                    self.url, self.port = match[4], int(match[5])
-                    return self
-            if self.proc.poll() is not None:
-                self._reader.join(2)
-                pytest.fail(f"serve exited {self.proc.returncode}:\n{self.stderr}")
-            time.sleep(0.02)
-        pytest.fail(f"no start-up line within {timeout} s:\n{self.stderr}")
-
-    def wait(self, timeout: float) -> int:
-        code = self.proc.wait(timeout)
-        self._reader.join(2)
-        return code
-
-    def stop(self) -> None:
-        stop_process(self.proc, timeout=0)  # kill: the tests that care send SIGTERM themselves
-
-
-@pytest.fixture
-def spawn() -> Iterator[Callable[..., ServeProcess]]:
-    children: list[ServeProcess] = []
-
-    def start(*args: str, env: dict[str, str] | None = None) -> ServeProcess:
-        child = ServeProcess(list(args), env)
-        children.append(child)
-        return child
-
-    yield start
-    for child in children:
-        child.stop()
 
 
 @pytest.fixture

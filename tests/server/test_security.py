@@ -8,12 +8,15 @@ RESOLVE_BENEATH, or the realpath fallback, must refuse.
 from __future__ import annotations
 
 import dataclasses
+import http.client
+import json
 import os
 import threading
 from pathlib import Path
 
 import pytest
 
+from mediaserve.adapters.index_store import INDEX_NAME, save_index
 from mediaserve.adapters.server.state import STATE
 from mediaserve.core.settings import Settings
 from tests.server.conftest import Lib, Served
@@ -242,16 +245,27 @@ async def test_a_directory_swapped_in_is_missing_not_500(serve, byte_lib: Lib) -
     assert {v["path"]: v["status"] for v in listing["videos"]}[name] == "missing"
 
 
-async def test_unreadable_file_is_403_not_500(serve, byte_lib: Lib) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads every file")
-    served = await serve(byte_lib)
+def test_unreadable_file_is_403_not_500(spawn, sendfile: bool, byte_lib: Lib,
+                                       tmp_path: Path) -> None:
+    """``mediaserve serve`` runs as a child where permissions apply even to root (in this
+    process root would read the chmod 000 file)."""
+    save_index(byte_lib.root / INDEX_NAME, byte_lib.index)
+    child = spawn(str(byte_lib.root), "--port", "0", "--access-log", "off",
+                  *([] if sendfile else ["--no-sendfile"]),
+                  env={"MEDIASERVE_DATA_DIR": str(tmp_path / "data")},
+                  unprivileged=True).wait_started()
     byte_lib.path("small.mp4").chmod(0)
     try:
-        status, body = await served.get_json(byte_lib.stream("small.mp4"))
+        conn = http.client.HTTPConnection("127.0.0.1", child.port, timeout=10)
+        conn.request("GET", byte_lib.stream("small.mp4"))
+        response = conn.getresponse()
+        status, content_type, body = (response.status, response.getheader("Content-Type"),
+                                      json.loads(response.read()))
+        conn.close()
     finally:
         byte_lib.path("small.mp4").chmod(0o644)
     assert status == 403
+    assert content_type is not None and content_type.startswith("application/json")
     assert "error" in body
 
 
