@@ -1,9 +1,11 @@
 """The library page and its player, in real Chromium against a real `mediaserve serve`.
 
 This is the end-to-end check of the mission: a browser seeks in a <video> by sending
-`Range: bytes=N-`, and must get 206 answers whose Content-Range starts at N. The clip is
-~28 MB of noise video (keyframe every 2 s) because Chromium fetches a file of ~3 MB or less
-whole, and a seek test on such a file tests nothing.
+`Range: bytes=N-`, and must get 206 answers whose Content-Range starts at N. The clips are
+~25 MB of noise video (keyframe every 2 s) because Chromium fetches a file of ~3 MB or less
+whole, and a seek test on such a file tests nothing. Three layouts, three request patterns:
+a faststart MP4; an MP4 with `moov` at the end (Chromium reads the end first, then comes
+back); a VP9 WebM (the first seek fetches the Cues index at the end, then the target).
 """
 
 from __future__ import annotations
@@ -29,12 +31,20 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
 CLIP = ClipSpec("Noise Test.mp4", seconds=24, fps=25, width=320, height=240, noise=True)
+CLIPS = (
+    CLIP,
+    ClipSpec("Noise moov-at-end.mp4", seconds=24, fps=25, width=320, height=240, noise=True,
+             faststart=False),
+    ClipSpec("Noise Test.webm", video_codec="libvpx-vp9", audio_codec="libopus", seconds=24,
+             fps=25, width=320, height=240, noise=True),
+)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     library = tmp_path_factory.mktemp("web-library")
-    encode_clip(library, CLIP)
+    for clip in CLIPS:
+        encode_clip(library, clip)
     (library / "gone.mp4").write_bytes(b"")  # indexed, then removed: shows as missing
     subprocess.run([sys.executable, "-m", "mediaserve", "scan", str(library), "--json"],
                    check=True, capture_output=True)
@@ -59,15 +69,17 @@ def test_library_page_lists_videos_and_flags_the_missing_one(server: str, browse
     page.goto(server + "/")
     page.wait_for_selector("#library tbody tr")
     rows = page.locator("#library tbody tr")
-    assert rows.count() == 2
-    texts = [rows.nth(i).inner_text() for i in range(2)]
+    assert rows.count() == len(CLIPS) + 1
+    texts = [rows.nth(i).inner_text() for i in range(rows.count())]
     assert any("Noise Test.mp4" in t and "0:24" in t and "ok" in t for t in texts), texts
     assert any("gone.mp4" in t and "missing" in t for t in texts), texts
     page.close()
 
 
-def test_seek_in_chromium_uses_206_ranges_from_the_seek_point(server: str, browser) -> None:
-    vid = video_id(CLIP.name)
+@pytest.mark.parametrize("clip", CLIPS, ids=["faststart-mp4", "moov-at-end-mp4", "vp9-webm"])
+def test_seek_in_chromium_uses_206_ranges_from_the_seek_point(server: str, browser,
+                                                              clip: ClipSpec) -> None:
+    vid = video_id(clip.name)
     stream_path = f"/api/videos/{vid}/stream"
     exchanges: list[tuple[str | None, int, str | None]] = []
     page = browser.new_page()
@@ -82,11 +94,11 @@ def test_seek_in_chromium_uses_206_ranges_from_the_seek_point(server: str, brows
     page.wait_for_function("document.getElementById('player').readyState >= 1",
                            timeout=15000)
     duration = page.evaluate("document.getElementById('player').duration")
-    assert abs(duration - CLIP.seconds) < 0.5
+    assert abs(duration - clip.seconds) < 0.5
     seekable_end = page.evaluate(
         "(() => { const s = document.getElementById('player').seekable;"
         " return s.length ? s.end(s.length - 1) : 0; })()")
-    assert seekable_end > CLIP.seconds - 1, "Chromium thinks the video is not seekable"
+    assert seekable_end > clip.seconds - 1, "Chromium thinks the video is not seekable"
 
     landed = page.evaluate("""() => new Promise((resolve) => {
         const v = document.getElementById('player');
