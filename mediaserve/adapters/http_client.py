@@ -2,7 +2,9 @@
 
 aiohttp is told not to help: no transparent decompression (Content-Length must be compared
 with the bytes on the wire), ``Accept-Encoding: identity`` by default, no redirects unless
-asked. Every exchange is timed with ``time.perf_counter``: time to the parsed header section
+asked. Every wait is bounded (see :func:`new_session`), so a server that trickles bytes
+cannot hold the probe, and error text from the server's side is cut to one short line.
+Every exchange is timed with ``time.perf_counter``: time to the parsed header section
 (what curl calls time-to-first-byte) and to the last content byte. New TCP connections are
 counted through a trace config, so keep-alive can be checked and a seek run can say how many
 connections it needed.
@@ -10,6 +12,7 @@ connections it needed.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +37,15 @@ DEFAULT_HEADERS: tuple[tuple[str, str], ...] = (
     ("Accept-Encoding", "identity"),
 )
 
+PACE_BYTES = 64 * 1024  # content must bring this much (or its end) per timeout period
+_MESSAGE_CHARS = 200
+
+
+def _one_line(text: str) -> str:
+    """Server-provoked text (parser errors quote the offending bytes) as one short line."""
+    line = " ".join(text.split())
+    return line if len(line) <= _MESSAGE_CHARS else line[:_MESSAGE_CHARS - 1] + "…"
+
 
 class NetworkError(Exception):
     """No response at all: connection refused, DNS, reset before the status line, timeout.
@@ -42,7 +54,7 @@ class NetworkError(Exception):
     """
 
     def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(_one_line(message))
         self.kind = kind
 
 
@@ -66,8 +78,11 @@ def _tracer(stats: ConnectionStats) -> aiohttp.TraceConfig:
 def new_session(*, limit: int, timeout: float, stats: ConnectionStats) -> aiohttp.ClientSession:
     """A session whose pool holds at most ``limit`` keep-alive connections.
 
-    ``timeout`` bounds connecting and each wait for data, not the whole transfer: a 1 GB
-    answer that keeps flowing is not a timeout, a server that stalls for ``timeout`` s is.
+    ``timeout`` bounds connecting plus the whole response header section, each wait for
+    data, and each ``PACE_BYTES`` of content (:func:`fetch` enforces the last and first): a
+    1 GB answer that keeps flowing is not a timeout; a server that stalls for ``timeout`` s,
+    or trickles a byte at a time, is. One exchange thus lasts at most about
+    ``timeout * (2 + max_body / PACE_BYTES)`` seconds.
     """
     connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit, force_close=False,
                                      keepalive_timeout=60)
@@ -104,10 +119,14 @@ async def fetch(session: aiohttp.ClientSession, method: str, url: str,
     """
     ctx = SimpleNamespace(new_connection=False)
     sent = merge_headers(DEFAULT_HEADERS, headers)
+    timeout = session.timeout.sock_read or 10.0  # new_session's ``timeout``
     start = time.perf_counter()
     try:
-        async with session.request(method, url, headers=list(sent), allow_redirects=follow,
-                                   max_redirects=10, trace_request_ctx=ctx) as resp:
+        async with asyncio.timeout(timeout):  # connecting and the whole header section
+            resp = await session.request(method, url, headers=list(sent),
+                                         allow_redirects=follow, max_redirects=10,
+                                         trace_request_ctx=ctx)
+        async with resp:
             ttfb = time.perf_counter() - start
             body = bytearray()
             end, detail = END_COMPLETE, ""
@@ -116,8 +135,8 @@ async def fetch(session: aiohttp.ClientSession, method: str, url: str,
             else:
                 limit = max_body if max_other_body is None or resp.status == 206 else (
                     max_other_body)
-                end, detail = await _read(resp, body, limit)
-                if end == END_CAPPED:
+                end, detail = await _read(resp, body, limit, timeout)
+                if end != END_COMPLETE:
                     resp.close()  # unread content left on the socket: never reuse it
             total = time.perf_counter() - start
             return Exchange(
@@ -144,11 +163,27 @@ async def fetch(session: aiohttp.ClientSession, method: str, url: str,
         raise NetworkError("protocol", f"{type(exc).__name__}: {exc}") from exc
 
 
-async def _read(resp: aiohttp.ClientResponse, body: bytearray, limit: int) -> tuple[str, str]:
-    """Read content into ``body`` up to ``limit`` bytes; returns ``(end, detail)``."""
+async def _read(resp: aiohttp.ClientResponse, body: bytearray, limit: int,
+                timeout: float) -> tuple[str, str]:
+    """Read content into ``body`` up to ``limit`` bytes; returns ``(end, detail)``.
+
+    Besides the session's per-read timeout, the content must keep pace: the n-th
+    ``PACE_BYTES`` must have arrived within ``n * timeout`` seconds of the header section.
+    """
+    loop = asyncio.get_running_loop()
+    begun = loop.time()
     try:
         while True:
-            chunk = await resp.content.readany()
+            deadline = begun + timeout * (1 + len(body) // PACE_BYTES)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    chunk = await resp.content.readany()
+            except TimeoutError:
+                if loop.time() < deadline:
+                    raise  # the per-read timeout: a stall
+                return END_TRUNCATED, (f"too slow: {len(body)} bytes in "
+                                       f"{loop.time() - begun:.1f} s, less than "
+                                       f"{PACE_BYTES // 1024} KiB per {timeout:g} s")
             if not chunk:
                 return END_COMPLETE, ""
             room = limit - len(body)
@@ -159,6 +194,6 @@ async def _read(resp: aiohttp.ClientResponse, body: bytearray, limit: int) -> tu
     except TimeoutError:
         return END_TRUNCATED, "timed out waiting for content"
     except aiohttp.ClientPayloadError as exc:
-        return END_TRUNCATED, str(exc.__cause__ or exc) or "content cut short"
+        return END_TRUNCATED, _one_line(str(exc.__cause__ or exc)) or "content cut short"
     except aiohttp.ClientError as exc:
-        return END_TRUNCATED, f"{type(exc).__name__}: {exc}"
+        return END_TRUNCATED, _one_line(f"{type(exc).__name__}: {exc}")

@@ -36,11 +36,13 @@ from mediaserve.core.conformance import (
     judge_range_get,
     judge_reference_size,
     judge_validators,
+    no_response,
     plan_cases,
     plan_keepalive,
     range_support,
     size_hint,
     skipped_case,
+    verdict,
 )
 from mediaserve.core.content_range import ByteRangeSpec, range_header
 from mediaserve.core.exchange import Exchange
@@ -69,6 +71,8 @@ class FileReference:
         self.size = os.fstat(self._fd).st_size
 
     def __call__(self, offset: int, length: int) -> bytes:
+        if offset >= self.size:  # also where a server's claim exceeds any file offset
+            return b""
         return os.pread(self._fd, length, offset)
 
     def close(self) -> None:
@@ -104,6 +108,10 @@ class ProbeStep:
     specs: tuple[ByteRangeSpec, ...] | None
     findings: list[Finding]
 
+    @property
+    def verdict(self) -> Level:
+        return verdict(self.findings)
+
 
 @dataclass(slots=True)
 class ProbeOutcome:
@@ -116,13 +124,24 @@ class ProbeOutcome:
     def all_findings(self) -> list[Finding]:
         return [*self.findings, *(f for step in self.steps for f in step.findings)]
 
+    @property
+    def verdict(self) -> Level:
+        return verdict(self.all_findings)
+
+    @property
+    def failed(self) -> bool:
+        """A FAIL, or no range support (a client cannot seek): exit status 1."""
+        return self.verdict is Level.FAIL or self.ranges_supported is False
+
 
 async def run_probe(target: Target, range_sets: Sequence[tuple[ByteRangeSpec, ...]],
                     head: bool = False) -> ProbeOutcome:
     """Without ranges: HEAD, then a 1-byte range (unless ``head``). With ranges: one request
-    per set (HEAD instead of GET with ``head``). Raises NetworkError."""
+    per set (HEAD instead of GET with ``head``). Raises NetworkError only when the first
+    request gets no answer; a later one left unanswered is a FAIL finding."""
     stats = ConnectionStats()
     steps: list[ProbeStep] = []
+    unanswered: list[Finding] = []
     res = Resource(reference=target.reference)
     supported: bool | None = None
     async with new_session(limit=1, timeout=target.timeout, stats=stats) as session:
@@ -133,8 +152,16 @@ async def run_probe(target: Target, range_sets: Sequence[tuple[ByteRangeSpec, ..
             plan = [("HEAD", None)] + ([] if head else [("GET", (ByteRangeSpec(0, 0),))])
         for method, specs in plan:
             extra = (("Range", range_header(specs)),) if specs else ()
-            ex = await fetch(session, method, target.url, merge_headers(target.headers, extra),
-                             max_body=target.max_body, follow=target.follow)
+            try:
+                ex = await fetch(session, method, target.url,
+                                 merge_headers(target.headers, extra),
+                                 max_body=target.max_body, follow=target.follow)
+            except NetworkError as exc:
+                if not steps:
+                    raise
+                request = f"{method} {extra[0][1]}" if extra else method
+                unanswered.append(no_response(request, str(exc)))
+                continue
             if res.size is None:
                 hint = ex.content_length if method == "HEAD" and ex.status == 200 else (
                     size_hint(ex))
@@ -145,10 +172,12 @@ async def run_probe(target: Target, range_sets: Sequence[tuple[ByteRangeSpec, ..
                 findings = judge_head_range(ex, specs, res)
             else:
                 findings = judge_range_get(ex, specs, res, primary=True)
-                if supported is None and len(specs) == 1:
+                satisfiable = res.size is None or specs[0].resolve(res.size) is not None
+                if supported is None and len(specs) == 1 and satisfiable:
                     supported = range_support(ex)
             steps.append(ProbeStep(ex, specs, findings))
-    return ProbeOutcome(steps, res.size, supported, _size_vs_reference(target, res.size))
+    return ProbeOutcome(steps, res.size, supported,
+                        [*unanswered, *_size_vs_reference(target, res.size)])
 
 
 @dataclass(slots=True)
@@ -238,6 +267,11 @@ class SeekOutcome:
     discovery: Exchange  # the 1-byte request that learned the size
     report: SeekReport | None
     reason: str = ""  # why no seeks were run
+
+    @property
+    def failed(self) -> bool:
+        """No seeks could be run, or one of them failed: exit status 1."""
+        return self.report is None or bool(self.report.failures)
 
 
 async def run_seeks(target: Target, *, count: int, concurrency: int, length: int,

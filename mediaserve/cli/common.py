@@ -23,8 +23,11 @@ def fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-def console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False)
+def console(stderr: bool = False, verbatim: bool = False) -> Console:
+    """``verbatim``: plain strings are printed as they are, without rich markup or emoji
+    codes; for text from outside (``probe`` prints what servers send: "[/]" in a header
+    would otherwise be a markup error)."""
+    return Console(stderr=stderr, highlight=False, markup=not verbatim, emoji=not verbatim)
 
 
 def print_json(data: Any) -> None:
@@ -32,6 +35,8 @@ def print_json(data: Any) -> None:
 
 
 def human_size(num: float) -> str:
+    if isinstance(num, int) and abs(num) >= 1 << 1000:  # no float holds it (a server's claim)
+        return f"{num >> 40} TiB"
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(num) < 1024 or unit == "TiB":
             return f"{num:.0f} {unit}" if unit == "B" else f"{num:.1f} {unit}"

@@ -43,7 +43,7 @@ from mediaserve.cli.common import (
     human_size,
     print_json,
 )
-from mediaserve.core.conformance import Level, verdict
+from mediaserve.core.conformance import Level
 from mediaserve.core.content_range import ByteRangeSpec, parse_range_set
 from mediaserve.core.exchange import Exchange
 from mediaserve.core.seeks import (
@@ -68,6 +68,7 @@ _UNITS = {"": 1, "b": 1} | {
     for unit, factor in ((letter, 1024**power), (letter + "ib", 1024**power),
                          (letter + "b", 1000**power))}
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # not allowed in a field value (§5.5)
 
 
 class ByteSize(click.ParamType):
@@ -96,6 +97,9 @@ def _parse_header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
     if not sep or not _TOKEN.fullmatch(name.strip()):
         raise click.BadParameter(f"{text!r} is not 'Name: value'", param_hint="--header")
+    if _CONTROL.search(value):
+        raise click.BadParameter(f"{text!r}: a field value cannot hold a control character "
+                                 "(CR, LF, NUL...)", param_hint="--header")
     return name.strip(), value.strip()
 
 
@@ -122,7 +126,8 @@ def _check_url(url: str) -> None:
               help="Send this header with every request (repeatable). Range, If-Range and "
                    "If-None-Match set by the probe itself take precedence.")
 @click.option("--timeout", type=click.FloatRange(0.05, 3600), default=10.0, show_default=True,
-              help="Seconds to connect, and to wait for data at any point.")
+              help="Seconds to connect and get the header section, to wait for data at any "
+                   "point, and for each 64 KiB of content (a trickling server is cut off).")
 @click.option("--max-body", type=ByteSize(0, 1 << 40), default="64MiB", show_default=True,
               help="Stop reading a response after this many bytes.")
 @click.option("--follow", is_flag=True, help="Follow redirects (up to 10).")
@@ -204,17 +209,16 @@ def _step_name(ex: Exchange, specs: tuple[ByteRangeSpec, ...] | None) -> str:
 def _do_probe(target: Target, range_sets: Sequence[tuple[ByteRangeSpec, ...]], head: bool,
               as_json: bool, verify: Path | None) -> int:
     outcome = asyncio.run(run_probe(target, range_sets, head))
-    level = verdict(outcome.all_findings)
-    failed = level is Level.FAIL or outcome.ranges_supported is False
-    code = EXIT_FINDINGS if failed else EXIT_OK
+    level = outcome.verdict
+    code = EXIT_FINDINGS if outcome.failed else EXIT_OK
     if as_json:
         print_json({
             "mode": "probe", "url": target.url, "size": outcome.size,
             "ranges_supported": outcome.ranges_supported, "verdict": level.value,
             "findings": [f.as_dict() for f in outcome.findings],
-            "exchanges": [{**exchange_dict(s.exchange),
+            "exchanges": [{**s.exchange.as_dict(),
                            "range": None if s.specs is None else ",".join(map(str, s.specs)),
-                           "verdict": verdict(s.findings).value,
+                           "verdict": s.verdict.value,
                            "findings": [f.as_dict() for f in s.findings]}
                           for s in outcome.steps],
             "exit_code": code})
@@ -224,7 +228,7 @@ def _do_probe(target: Target, range_sets: Sequence[tuple[ByteRangeSpec, ...]], h
 
 
 def _render_probe(outcome: ProbeOutcome, target: Target, verify: Path | None) -> None:
-    out = console()
+    out = console(verbatim=True)  # servers' text: never markup
     table = Table(title=f"probe {target.url}", title_justify="left")
     table.add_column("", style="bold", no_wrap=True)
     for step in outcome.steps:
@@ -264,7 +268,7 @@ def _render_probe(outcome: ProbeOutcome, target: Target, verify: Path | None) ->
                False: "[red]no[/] (the server ignores Range: clients cannot seek)",
                None: "unknown"}[outcome.ranges_supported]
     size = "unknown" if outcome.size is None else f"{outcome.size} bytes"
-    out.print(f"Range support: {support}   Size: {size}")
+    out.print(Text.from_markup(f"Range support: {support}   Size: {size}"))
     if verify:
         out.print(f"Verified against {verify}: {verified} part(s) matched")
 
@@ -282,18 +286,6 @@ def _rate(value: float | None) -> str:
 
 def _level(level: Level) -> Text:
     return Text(level.value, style=STYLE[level])
-
-
-def exchange_dict(ex: Exchange) -> dict[str, Any]:
-    return {
-        "method": ex.method, "url": ex.url, "request_headers": dict(ex.request_headers),
-        "status": ex.status, "reason": ex.reason, "http_version": ex.http_version,
-        "headers": [list(pair) for pair in ex.headers], "received": ex.received,
-        "end": ex.end, "end_detail": ex.end_detail, "ttfb_ms": round(ex.ttfb * 1000, 3),
-        "total_ms": round(ex.total * 1000, 3),
-        "throughput_bytes_per_s": round(ex.throughput) if ex.throughput else None,
-        "new_connection": ex.new_connection,
-    }
 
 
 # --- check ------------------------------------------------------------------------------
@@ -314,7 +306,7 @@ def _do_check(target: Target, as_json: bool) -> int:
 
 
 def _render_check(outcome: CheckOutcome, counts: dict[str, int]) -> None:
-    out = console()
+    out = console(verbatim=True)  # servers' text: never markup
     table = Table(title=f"RFC 9110 conformance: {outcome.url}", title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("Case")
@@ -329,10 +321,10 @@ def _render_check(outcome: CheckOutcome, counts: dict[str, int]) -> None:
     for finding in outcome.findings:
         out.print(_level(finding.level), finding.message)
     if outcome.stopped:
-        out.print(f"[red]stopped:[/] {outcome.stopped}")
+        out.print(Text.assemble(("stopped:", "red"), f" {outcome.stopped}"))
     size = "unknown" if outcome.size is None else f"{outcome.size} bytes"
-    out.print(" · ".join(f"[{STYLE[Level(k)]}]{v} {k}[/]" for k, v in counts.items())
-              + f"   (size {size})")
+    out.print(Text.from_markup(" · ".join(f"[{STYLE[Level(k)]}]{v} {k}[/]"
+                                          for k, v in counts.items()) + f"   (size {size})"))
 
 
 # --- seeks ------------------------------------------------------------------------------
@@ -343,12 +335,11 @@ def _do_seeks(target: Target, count: int, concurrency: int, length: int, seed: i
     outcome = asyncio.run(run_seeks(target, count=count, concurrency=concurrency,
                                     length=length, seed=seed))
     report = outcome.report
-    failed = report is None or bool(report.failures)
-    code = EXIT_FINDINGS if failed else EXIT_OK
+    code = EXIT_FINDINGS if outcome.failed else EXIT_OK
     if as_json:
         body: dict[str, Any] = {"mode": "seeks", "url": target.url}
         if report is None:
-            body.update(error=outcome.reason, discovery=exchange_dict(outcome.discovery))
+            body.update(error=outcome.reason, discovery=outcome.discovery.as_dict())
         else:
             body.update(report.as_dict())
         print_json({**body, "exit_code": code})
@@ -358,18 +349,19 @@ def _do_seeks(target: Target, count: int, concurrency: int, length: int, seed: i
 
 
 def _render_seeks(outcome: SeekOutcome) -> None:
-    out = console()
+    out = console(verbatim=True)  # servers' text: never markup
     report = outcome.report
     if report is None:
-        out.print(f"[red]no seeks run:[/] {outcome.reason}")
+        out.print(Text.assemble(("no seeks run:", "red"), f" {outcome.reason}"))
         return
     out.print(seek_tables(report))
     if report.latency is not None:
         met = report.targets_met
         mark = "[green]met[/]" if met else "[red]missed[/]"
-        out.print(f"Design targets (every seek < {TARGET_MAX_S * 1000:.0f} ms, mean < "
-                  f"{TARGET_MEAN_S * 1000:.0f} ms): {mark} — max "
-                  f"{report.latency.max * 1000:.1f} ms, mean {report.latency.mean * 1000:.1f} ms")
+        out.print(Text.from_markup(
+            f"Design targets (every seek < {TARGET_MAX_S * 1000:.0f} ms, mean < "
+            f"{TARGET_MEAN_S * 1000:.0f} ms): {mark} — max "
+            f"{report.latency.max * 1000:.1f} ms, mean {report.latency.mean * 1000:.1f} ms"))
 
 
 def seek_tables(report: SeekReport) -> Table:
@@ -415,6 +407,6 @@ def seek_tables(report: SeekReport) -> Table:
         for name in ("kind", "count", "example"):
             fails.add_column(name, overflow="fold")
         for kind, number in report.failures.items():
-            fails.add_row(kind, str(number), report.examples.get(kind, ""))
+            fails.add_row(kind, str(number), Text(report.examples.get(kind, "")))
         grid.add_row(fails)
     return grid

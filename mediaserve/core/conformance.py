@@ -27,7 +27,13 @@ from mediaserve.core.content_range import (
     range_header,
 )
 from mediaserve.core.exchange import Exchange
-from mediaserve.core.multipart import MultipartError, Part, boundary_of, parse_byteranges
+from mediaserve.core.multipart import (
+    MAX_PARTS,
+    MultipartError,
+    Part,
+    boundary_of,
+    parse_byteranges,
+)
 
 __all__ = [
     "CaseRequest",
@@ -51,6 +57,7 @@ __all__ = [
     "judge_reference_size",
     "judge_unsatisfiable",
     "judge_validators",
+    "no_response",
     "plan_cases",
     "plan_keepalive",
     "range_support",
@@ -381,7 +388,7 @@ def _judge_multipart(ex: Exchange, specs: Sequence[ByteRangeSpec], res: Resource
     if not ex.complete:
         return [*out, _info("§14.6", "content incomplete: parts not parsed")]
     try:
-        parts = parse_byteranges(ex.body, boundary)
+        parts = parse_byteranges(ex.body, boundary, max(MAX_PARTS, len(specs)))
     except MultipartError as exc:
         return [*out, _fail("§14.6", f"multipart/byteranges does not parse: {exc}")]
     if not parts:
@@ -611,9 +618,14 @@ def plan_cases(res: Resource) -> list[CaseRequest]:
         elif case_id not in ("head", "if-none-match", "inm-and-ims"):
             skip = f"the resource is too small ({size} bytes)"
         if case_id == "if-range-current":
-            validator = res.strong_etag or res.header("Last-Modified")
+            # §13.1.5: a client MUST NOT send a date when it has an entity tag (weak ones
+            # included), nor a weak entity tag
+            validator = res.strong_etag or (
+                res.header("Last-Modified") if res.header("ETag") is None else None)
             if validator:
                 headers.append(("If-Range", validator))
+            elif res.header("ETag") is not None:
+                skip = f"only a weak ETag ({res.header('ETag')}): If-Range can use no validator"
             else:
                 skip = "no strong ETag and no Last-Modified to send"
         elif case_id == "if-range-stale":
@@ -831,6 +843,12 @@ def failed_case(case_id: str, title: str, request: str, section: str,
     """A case whose request got no response (the server reset or timed out on it)."""
     return CaseResult(case_id, title, request, Level.FAIL, section, f"no response: {error}",
                       (_fail(section, f"no response: {error}"),))
+
+
+def no_response(request: str, error: str) -> Finding:
+    """A request the server left unanswered (reset, closed, timed out) although it answered
+    an earlier one: the server's behaviour, so a FAIL, not a network error."""
+    return _fail("", f"{request}: no response: {error}")
 
 
 def judge_keepalive(exchanges: Sequence[Exchange], specs: Sequence[ByteRangeSpec],

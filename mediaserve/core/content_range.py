@@ -25,7 +25,8 @@ __all__ = [
 ]
 
 _SPEC = re.compile(r"(\d*)-(\d*)")
-_CONTENT_RANGE = re.compile(r"bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)")
+_CONTENT_RANGE = re.compile(r"bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)", re.ASCII)  # DIGIT only
+_OWS = " \t"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,16 +131,19 @@ def parse_content_range(value: str) -> ContentRange:
     Raises ValueError saying what is wrong: other units, ``bytes */*``, a span whose last
     byte precedes its first, or a span that runs past the complete length are all invalid.
     """
-    match = _CONTENT_RANGE.fullmatch(value.strip())
+    match = _CONTENT_RANGE.fullmatch(value.strip(_OWS))
     if not match:
         raise ValueError(f"not a valid bytes Content-Range: {value!r}")
     first_s, last_s, complete_s = match.groups()
-    complete = None if complete_s == "*" else int(complete_s)
-    if first_s is None:
+    try:
+        complete = None if complete_s == "*" else int(complete_s)
+        first, last = (None, None) if first_s is None else (int(first_s), int(last_s))
+    except ValueError:  # more digits than int() converts (sys.get_int_max_str_digits)
+        raise ValueError(f"numbers too long to convert: {value[:60]!r}...") from None
+    if first is None or last is None:
         if complete is None:
             raise ValueError(f"'bytes */*' is not valid: {value!r}")
         return ContentRange(None, None, complete)
-    first, last = int(first_s), int(last_s)
     if last < first:
         raise ValueError(f"last byte before first: {value!r}")
     if complete is not None and last >= complete:

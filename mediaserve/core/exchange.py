@@ -7,6 +7,7 @@ judge never sees an aiohttp object, so every verdict can be unit tested without 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["END_CAPPED", "END_COMPLETE", "END_NONE", "END_TRUNCATED", "Exchange"]
 
@@ -63,9 +64,27 @@ class Exchange:
         if len(values) != 1:
             return None
         value = values.pop()
-        return int(value) if value.isdigit() else None
+        if not (value.isascii() and value.isdigit()):
+            return None
+        try:
+            return int(value)
+        except ValueError:  # more digits than int() converts (sys.get_int_max_str_digits)
+            return None
 
     @property
     def throughput(self) -> float | None:
         """Content bytes per second over the whole exchange (None when too short to say)."""
         return self.received / self.total if self.total > 0 and self.received else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The exchange as ``--json`` prints it (times in ms, headers as pairs)."""
+        return {
+            "method": self.method, "url": self.url,
+            "request_headers": dict(self.request_headers), "status": self.status,
+            "reason": self.reason, "http_version": self.http_version,
+            "headers": [list(pair) for pair in self.headers], "received": self.received,
+            "end": self.end, "end_detail": self.end_detail,
+            "ttfb_ms": round(self.ttfb * 1000, 3), "total_ms": round(self.total * 1000, 3),
+            "throughput_bytes_per_s": round(self.throughput) if self.throughput else None,
+            "new_connection": self.new_connection,
+        }

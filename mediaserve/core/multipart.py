@@ -2,7 +2,9 @@
 
 A multi-range 206 is where servers differ most (leading CRLF or not, transport padding,
 part headers), so the parser accepts everything RFC 2046 allows and rejects what a client
-could not use: a missing close delimiter, a part without a header/body separator. Each part
+could not use: a missing close delimiter, a part without a header/body separator, more parts
+or part header lines than any real answer has (``MAX_PARTS``, ``MAX_PART_HEADER_LINES``: the
+content is a server's, and a Python object per line would cost ~30 times its size). Each part
 is returned with its raw headers and bytes; judging them is ``core/conformance.py``'s job.
 """
 
@@ -11,7 +13,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["MultipartError", "Part", "boundary_of", "parse_byteranges"]
+__all__ = [
+    "MAX_PARTS",
+    "MAX_PART_HEADER_LINES",
+    "MultipartError",
+    "Part",
+    "boundary_of",
+    "parse_byteranges",
+]
+
+MAX_PARTS = 1000
+MAX_PART_HEADER_LINES = 128  # what aiohttp allows in a message's own header section
 
 _BOUNDARY_PARAM = re.compile(r';\s*boundary\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]+)', re.IGNORECASE)
 
@@ -52,9 +64,14 @@ def _skip_padding(body: bytes, pos: int) -> int:
     return pos
 
 
-def parse_byteranges(body: bytes, boundary: str) -> list[Part]:
+def parse_byteranges(body: bytes, boundary: str, max_parts: int = MAX_PARTS) -> list[Part]:
     """Split ``body`` into parts. Raises MultipartError saying where framing breaks."""
-    dash = b"--" + boundary.encode("latin-1")
+    try:
+        dash = b"--" + boundary.encode("latin-1")
+    except UnicodeEncodeError:
+        raise MultipartError(f"boundary {boundary!r} is not latin-1 text") from None
+    if not boundary:
+        raise MultipartError("empty boundary")
     delimiter = b"\r\n" + dash
     if body.startswith(dash):
         pos = len(dash)
@@ -67,6 +84,8 @@ def parse_byteranges(body: bytes, boundary: str) -> list[Part]:
     while True:
         if body.startswith(b"--", pos):
             return parts  # close delimiter; what follows is the epilogue
+        if len(parts) == max_parts:
+            raise MultipartError(f"more than {max_parts} parts")
         pos = _skip_padding(body, pos)
         if not body.startswith(b"\r\n", pos):
             raise MultipartError(f"part {len(parts) + 1}: no CRLF after the boundary")
@@ -85,6 +104,8 @@ def parse_byteranges(body: bytes, boundary: str) -> list[Part]:
 
 
 def _parse_headers(block: bytes, number: int) -> tuple[tuple[str, str], ...]:
+    if block.count(b"\r\n") >= MAX_PART_HEADER_LINES:  # counted before anything is built
+        raise MultipartError(f"part {number}: more than {MAX_PART_HEADER_LINES} header lines")
     headers = []
     for line in block.split(b"\r\n"):
         if not line:

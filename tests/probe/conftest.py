@@ -157,6 +157,52 @@ def misbehaving(video_bytes: bytes) -> Iterator[Callable[[str], str]]:
         server.server_close()
 
 
+class _Scripted(http.server.BaseHTTPRequestHandler):
+    """Answers every GET/HEAD with ``script(handler)``, which writes raw bytes to ``wfile``
+    (unbuffered): status lines, header sections and bodies exactly as a hostile server
+    would, or nothing at all. Keep-alive unless the script sets ``close_connection``."""
+
+    protocol_version = "HTTP/1.1"
+    script: Callable[[http.server.BaseHTTPRequestHandler], None]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_HEAD(self) -> None:
+        self._run()
+
+    def do_GET(self) -> None:
+        self._run()
+
+    def _run(self) -> None:
+        try:
+            type(self).script(self)
+        except OSError:  # the probe hung up on a trickle: what it should do
+            self.close_connection = True
+
+
+@pytest.fixture
+def scripted() -> Iterator[Callable[[Callable[[Any], None]], str]]:
+    """``start(script) -> URL``: a threaded server whose every answer is ``script(handler)``
+    (``handler.command``, ``handler.headers``, ``handler.wfile``). Scripts that trickle must
+    stop on their own within a few seconds, so no thread outlives its test for long."""
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def start(script: Callable[[Any], None]) -> str:
+        handler = type("Scripted", (_Scripted,), {"script": staticmethod(script)})
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/clip.mp4"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
 def serve_supports_port() -> bool:
     """True once ``mediaserve serve`` is the real server (its --help lists --port)."""
     done = subprocess.run([sys.executable, "-m", "mediaserve", "serve", "--help"],

@@ -18,6 +18,8 @@ URL = "http://127.0.0.1:9/clip.mp4"  # the discard port: never contacted by thes
     ((URL, "--seeks", "5", "--concurrency", "1000"), "--concurrency"),
     ((URL, "--seeks", "5", "--size", "1TiB"), "outside"),
     ((URL, "--header", "no colon here"), "Name: value"),
+    ((URL, "--header", "X-A: b\r\nX-Injected: c"), "control character"),
+    ((URL, "--header", "X-A: nul\0"), "control character"),
     (("ftp://example/x",), "http://"),
     (("http://[::1/x",), "http://"),  # urlsplit raises ValueError on these two
     (("http://127.0.0.1:99999/x",), "http://"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import statistics
 
@@ -16,6 +17,7 @@ from mediaserve.core.content_range import (
     parse_range_set,
     range_header,
 )
+from mediaserve.core.exchange import Exchange
 from mediaserve.core.latency import histogram, percentile, summarise
 from mediaserve.core.multipart import MultipartError, boundary_of, parse_byteranges
 from mediaserve.core.seeks import plan_seeks
@@ -81,10 +83,59 @@ def test_parse_content_range(value: str, parsed: ContentRange) -> None:
     "bytes 0-99",
     "bytes=0-99/100",
     "bytes -5-9/100",
-])
+    "bytes \u0661-\u0662/\u0663",  # Arabic-Indic digits: Unicode decimals, not DIGIT
+    "bytes 0-0/10\xa0",  # NBSP (a latin-1 byte a server can send) is not OWS
+    "\x85bytes 0-0/10",
+    "bytes 0-0/10\n",
+    "bytes 0-0/" + "9" * 5000,  # more digits than int() converts
+], ids=lambda value: repr(value)[:40])
 def test_parse_content_range_is_strict(value: str) -> None:
     with pytest.raises(ValueError):
         parse_content_range(value)
+
+
+_CR_ALPHABET = "0123456789-/* \t\xa0\x85\n\u0660\u0661\u0969bytesBYTES"
+
+
+@given(st.one_of(st.text(), st.text(_CR_ALPHABET), st.text(_CR_ALPHABET).map("bytes ".__add__)))
+def test_parse_content_range_accepts_only_what_it_can_print(value: str) -> None:
+    """Any text: a ValueError, or a span that is consistent and prints back to itself."""
+    try:
+        parsed = parse_content_range(value)
+    except ValueError:
+        return
+    assert value.strip(" \t").isascii()
+    assert parse_content_range(str(parsed)) == parsed
+    if parsed.first is None:
+        assert parsed.complete is not None and parsed.length == 0
+    else:
+        assert parsed.last is not None and 0 <= parsed.first <= parsed.last
+        assert parsed.complete is None or parsed.last < parsed.complete
+        assert parsed.length == parsed.last - parsed.first + 1
+
+
+@given(st.text())
+def test_parse_range_set_raises_only_value_error(text: str) -> None:
+    try:
+        specs = parse_range_set(text)
+    except ValueError:
+        return
+    assert specs and parse_range_set(range_header(specs)) == specs
+
+
+@given(st.lists(st.text(_CR_ALPHABET + "\xb2\xb3\xb9,"), max_size=3))
+def test_content_length_is_a_number_or_none(values: list[str]) -> None:
+    exchange = Exchange("GET", "http://t/", (), 200,
+                        headers=tuple(("Content-Length", v) for v in values))
+    length = exchange.content_length
+    assert length is None or (isinstance(length, int) and length >= 0)
+
+
+@pytest.mark.parametrize("value", ["\xb2", "1" * 5000, "\u0663"],
+                         ids=["superscript", "5000 digits", "arabic"])
+def test_content_length_rejects_what_is_not_ascii_digits(value: str) -> None:
+    exchange = Exchange("GET", "u", (), 200, headers=(("Content-Length", value),))
+    assert exchange.content_length is None
 
 
 # --- multipart/byteranges -----------------------------------------------------------------
@@ -108,6 +159,45 @@ def test_parse_byteranges(leading_crlf: bool) -> None:
     parts = parse_byteranges(body, "0000ABC")
     assert [p.header("content-range") for p in parts] == ["bytes 0-15/100", "bytes 50-52/100"]
     assert [p.body for p in parts] == [tricky, b"xyz"]
+
+
+_PART_BODY = st.binary(max_size=40).filter(lambda b: b"\r\n--BND" not in b)
+
+
+@given(st.lists(st.tuples(st.integers(0, 10**12), _PART_BODY), min_size=1, max_size=8),
+       st.booleans())
+def test_parse_byteranges_round_trips(parts: list[tuple[int, bytes]], leading_crlf: bool) -> None:
+    """Whatever the part data (CRLFs, dashes, most of the boundary), parts come back intact."""
+    built = [(f"bytes {a}-{a + len(data)}/*", data) for a, data in parts]
+    parsed = parse_byteranges(_multipart(built, "BND", leading_crlf), "BND")
+    assert [(p.header("Content-Range"), p.body) for p in parsed] == built
+
+
+@given(st.binary(max_size=300), st.text(max_size=6))
+def test_parse_byteranges_raises_only_multipart_error(body: bytes, boundary: str) -> None:
+    try:
+        parts = parse_byteranges(body, boundary)
+    except MultipartError:
+        return
+    assert all(p.body in body for p in parts)
+
+
+@given(st.lists(st.sampled_from([b"\r\n--B", b"\r\n", b"--", b"Content-Range: bytes 0-0/9",
+                                 b"\r\n\r\n", b"x", b" ", b"--B--", b"a:"]), max_size=40))
+def test_parse_byteranges_on_near_multipart_raises_only_multipart_error(
+        pieces: list[bytes]) -> None:
+    with contextlib.suppress(MultipartError):
+        parse_byteranges(b"".join(pieces), "B")
+
+
+def test_parse_byteranges_bounds_parts_and_header_lines() -> None:
+    part = b"\r\n--B\r\nContent-Range: bytes 0-0/10\r\n\r\nx"
+    with pytest.raises(MultipartError, match="more than 1000 parts"):
+        parse_byteranges(part * 1001 + b"\r\n--B--", "B")
+    assert len(parse_byteranges(part * 1001 + b"\r\n--B--", "B", max_parts=1001)) == 1001
+    headers = b"--B\r\n" + b"a: b\r\n" * 1000 + b"\r\nx\r\n--B--"
+    with pytest.raises(MultipartError, match="header lines"):
+        parse_byteranges(headers, "B")
 
 
 def test_parse_byteranges_rejects_a_cut_body() -> None:
