@@ -16,7 +16,6 @@ from mediaserve.adapters.server import create_app
 from mediaserve.adapters.server.runner import configure_logging, run_until_signalled
 from mediaserve.cli.common import EXIT_USAGE, console, fail, human_duration, human_size
 from mediaserve.cli.scan import run_scan
-from mediaserve.core.index import STATUS_MISSING
 from mediaserve.core.settings import SettingsError, resolve
 
 
@@ -90,15 +89,11 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
     except SettingsError as exc:
         fail(str(exc), EXIT_USAGE)
 
-    findings = _findings_function()
-    app = create_app(index, library.root, settings, index_path=str(library.index_path),
-                     findings=findings)
-    present = [e for e in index.videos.values() if e.status != STATUS_MISSING]
-    duration = sum(e.facts.duration or 0 for e in present)
-    size = sum(e.size for e in present)
+    app = create_app(index, library.root, settings, index_path=str(library.index_path))
+    count, duration, size = index.totals()
 
     def started(url: str) -> None:
-        print(f"mediaserve: serving {len(present)} videos ({human_duration(duration)}, "
+        print(f"mediaserve: serving {count} videos ({human_duration(duration)}, "
               f"{human_size(size)}) from {library.root} at {url}  (index {library.index_path})",
               file=sys.stderr, flush=True)
 
@@ -116,12 +111,3 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
         fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
              EXIT_USAGE)
 
-
-def _findings_function() -> Any:
-    """Audit findings from recorded facts, when the audit module is available."""
-    try:
-        from mediaserve.core import audit
-    except ImportError:
-        return None
-    entry_findings = getattr(audit, "findings_from_facts", None)
-    return entry_findings

@@ -84,6 +84,12 @@ class LibraryIndex:
     def by_path(self) -> dict[str, VideoEntry]:
         return {entry.path: entry for entry in self.videos.values()}
 
+    def totals(self) -> tuple[int, float, int]:
+        """(videos, seconds, bytes) of the entries not flagged missing."""
+        present = [e for e in self.videos.values() if e.status != STATUS_MISSING]
+        return (len(present), sum(e.facts.duration or 0.0 for e in present),
+                sum(e.size for e in present))
+
 
 class IndexFormatError(ValueError):
     """The index file is not valid; names the file, line and column so it can be fixed."""

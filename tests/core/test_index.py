@@ -466,3 +466,9 @@ def test_scanned_at_keeps_its_offset():
     when = datetime(2024, 5, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
     loaded = loads(dumps(index_of(scanned_at=when)))
     assert loaded.scanned_at == when and loaded.scanned_at.utcoffset() == timedelta(hours=2)
+
+
+def test_totals_count_present_videos_only():
+    index = index_of(entry("a.mp4", 10, facts=FACTS), entry("b.mp4", 5),
+                     entry("gone.mp4", 99, status=STATUS_MISSING, facts=FACTS))
+    assert index.totals() == (2, pytest.approx(FACTS.duration), 15)

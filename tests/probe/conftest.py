@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,10 +141,19 @@ def misbehaving(video_bytes: bytes) -> Iterator[Callable[[str], str]]:
     """``start(mode) -> URL`` for a threaded server with the bug ``mode``: ``flip`` (byte
     FLIP_OFFSET inverted), ``from-zero`` (206 always from byte 0, truthfully labelled) or
     ``short`` (206 bodies half their Content-Length, then the connection closes)."""
+    with _threaded_servers() as serve:
+        yield lambda mode: serve(type("Handler", (_Misbehaving,),
+                                      {"data": video_bytes, "mode": mode}))
+
+
+
+@contextmanager
+def _threaded_servers() -> Iterator[Callable[[type], str]]:
+    """``serve(handler_class) -> URL`` on a free loopback port, each in its own thread;
+    all are shut down when the block ends."""
     servers: list[http.server.ThreadingHTTPServer] = []
 
-    def start(mode: str) -> str:
-        handler = type("Handler", (_Misbehaving,), {"data": video_bytes, "mode": mode})
+    def serve(handler: type) -> str:
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -151,10 +161,12 @@ def misbehaving(video_bytes: bytes) -> Iterator[Callable[[str], str]]:
         servers.append(server)
         return f"http://127.0.0.1:{server.server_address[1]}/clip.mp4"
 
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    try:
+        yield serve
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
 
 
 class _Scripted(http.server.BaseHTTPRequestHandler):
@@ -186,21 +198,9 @@ def scripted() -> Iterator[Callable[[Callable[[Any], None]], str]]:
     """``start(script) -> URL``: a threaded server whose every answer is ``script(handler)``
     (``handler.command``, ``handler.headers``, ``handler.wfile``). Scripts that trickle must
     stop on their own within a few seconds, so no thread outlives its test for long."""
-    servers: list[http.server.ThreadingHTTPServer] = []
-
-    def start(script: Callable[[Any], None]) -> str:
-        handler = type("Scripted", (_Scripted,), {"script": staticmethod(script)})
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}/clip.mp4"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    with _threaded_servers() as serve:
+        yield lambda script: serve(type("Scripted", (_Scripted,),
+                                        {"script": staticmethod(script)}))
 
 
 def serve_supports_port() -> bool:

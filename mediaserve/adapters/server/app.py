@@ -16,6 +16,7 @@ from mediaserve.adapters.server.catalog import Catalog
 from mediaserve.adapters.server.safe_open import RootOpener
 from mediaserve.adapters.server.state import STATE, ServerState, json_error
 from mediaserve.adapters.server.stream import stream
+from mediaserve.core.audit import findings_from_facts
 from mediaserve.core.http_headers import cors_headers, cors_preflight
 from mediaserve.core.index import LibraryIndex
 from mediaserve.core.settings import Settings
@@ -92,8 +93,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 def create_app(index: LibraryIndex, root: Path | str, settings: Settings | None = None, *,
                index_path: str | None = None,
-               findings: Callable[[Any], list[Any]] | None = None) -> web.Application:
-    """The application for one library. ``findings(entry)`` attaches audit findings."""
+               findings: Callable[[Any], list[Any]] | None = findings_from_facts,
+               ) -> web.Application:
+    """The application for one library. ``findings(entry)`` attaches audit findings (by
+    default the audit rules over the recorded facts; None leaves them out)."""
     settings = settings or Settings()
     app = web.Application(middlewares=[errors_middleware], client_max_size=64 * 1024)
     state = ServerState(catalog=Catalog(index, findings), opener=RootOpener(root),

@@ -69,10 +69,7 @@ async def send_span(loop: asyncio.AbstractEventLoop, transport: asyncio.WriteTra
             sent = os.sendfile(sock.fileno(), fd, offset, count)
         except (BlockingIOError, InterruptedError):
             sent = 0
-        if sent == 0 and count:
-            # either EAGAIN (socket full) or EOF: let loop.sendfile decide below
-            pass
-        sent_total = sent
+        sent_total = sent  # 0 means EAGAIN (socket full) or EOF: loop.sendfile tells which
         meter.sent += sent
         offset += sent
         count -= sent
