@@ -31,14 +31,14 @@ from pathlib import Path
 
 import av
 
-from mediaserve.adapters.auditor import deep_check_all, run_audit
-from mediaserve.adapters.clips import ClipSpec, encode_clip
-from mediaserve.adapters.index_store import INDEX_NAME, load_index, save_index
-from mediaserve.adapters.library import Library, open_library
-from mediaserve.adapters.prober import probe
-from mediaserve.adapters.scanner import scan
-from mediaserve.core.ids import video_id
-from mediaserve.core.index import LibraryIndex, VideoEntry
+from mediaserve.adapters.audit.auditor import deep_check_all, run_audit
+from mediaserve.adapters.library.locate import Library, open_library
+from mediaserve.adapters.library.scanner import scan
+from mediaserve.adapters.library.store import INDEX_NAME, load_index, save_index
+from mediaserve.adapters.media.clips import ClipSpec, encode_clip
+from mediaserve.adapters.media.prober import probe
+from mediaserve.core.library.ids import video_id
+from mediaserve.core.library.index import LibraryIndex, VideoEntry
 
 
 def shallow_library(root: Path, count: int, same_size: bool) -> Path:

@@ -28,11 +28,11 @@ from pathlib import Path
 
 import av
 
-from mediaserve.adapters import prober
-from mediaserve.adapters.clips import ClipSpec, encode_clip
-from mediaserve.adapters.index_store import load_index, save_index
-from mediaserve.adapters.scanner import scan, walk
-from mediaserve.core.index import LibraryIndex, ProbeOutcome, apply_scan, dumps
+from mediaserve.adapters.library.scanner import scan, walk
+from mediaserve.adapters.library.store import load_index, save_index
+from mediaserve.adapters.media import prober
+from mediaserve.adapters.media.clips import ClipSpec, encode_clip
+from mediaserve.core.library.index import LibraryIndex, ProbeOutcome, apply_scan, dumps
 
 RESCAN_TARGET_S = 2.0
 LOAD_TARGET_S = 0.5

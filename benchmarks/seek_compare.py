@@ -39,11 +39,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from mediaserve.adapters.clips import ClipSpec, encode_clip
-from mediaserve.adapters.peers import PeerError, run_mediaserve, run_nginx, stream_url
-from mediaserve.adapters.probe_runner import FileReference, Target, run_seeks
+from benchmarks.peers import PeerError, run_mediaserve, run_nginx, stream_url
+from mediaserve.adapters.media.clips import ClipSpec, encode_clip
+from mediaserve.adapters.probe.runner import FileReference, Target, run_seeks
 from mediaserve.cli.probe import ByteSize, seek_tables
-from mediaserve.core.seeks import SeekReport
+from mediaserve.core.probe.seeks import SeekReport
 
 BLOCK = 16 * 1024 * 1024
 

@@ -26,8 +26,8 @@ from contextlib import AbstractContextManager
 from functools import partial
 from pathlib import Path
 
-from mediaserve.adapters.peers import free_port, run_mediaserve, run_nginx, run_peer
-from mediaserve.core.ids import video_id
+from benchmarks.peers import free_port, run_mediaserve, run_nginx, run_peer
+from mediaserve.core.library.ids import video_id
 
 LUA_RANGES = """
 math.randomseed(%(seed)d)

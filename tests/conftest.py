@@ -33,9 +33,9 @@ from typing import Any
 import av
 import pytest
 
-from mediaserve.adapters import peers
-from mediaserve.adapters.clips import ClipSpec, encode_clip
-from mediaserve.core.formats import is_video_name
+from benchmarks import peers
+from mediaserve.adapters.media.clips import ClipSpec, encode_clip
+from mediaserve.core.library.formats import is_video_name
 
 #: encoder name -> the codec name the prober records (``codec.canonical_name``)
 CANONICAL = {"libx264": "h264", "libx265": "hevc", "libvpx-vp9": "vp9", "libvpx": "vp8",

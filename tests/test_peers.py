@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mediaserve.adapters.peers import (
+from benchmarks.peers import (
     PeerError,
     free_port,
     nginx_binary,

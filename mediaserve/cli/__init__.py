@@ -12,9 +12,9 @@ import sys
 import click
 
 from mediaserve import __version__
-from mediaserve.adapters.library import LibraryError
+from mediaserve.adapters.library.locate import LibraryError
 from mediaserve.cli.common import EXIT_IO, EXIT_USAGE, fail
-from mediaserve.core.index import IndexFormatError
+from mediaserve.core.library.index import IndexFormatError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -1,8 +1,8 @@
 """``mediaserve audit``: find broken or unplayable library entries, and prune them from the
 index (never touching a media file, except an explicit ``--remux-faststart --in-place``).
 
-The rules are in :mod:`mediaserve.core.audit`, the I/O in :mod:`mediaserve.adapters.auditor`;
-this module parses options, runs the two, and renders.
+The rules are in :mod:`mediaserve.core.audit.rules`, the I/O in
+:mod:`mediaserve.adapters.audit.auditor`; this module parses options, runs the two, and renders.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mediaserve.adapters.auditor import (
+from mediaserve.adapters.audit.auditor import (
     DEFAULT_DEEP_TIMEOUT,
     AuditRun,
     DeepCheckUnavailable,
@@ -27,9 +27,9 @@ from mediaserve.adapters.auditor import (
     run_audit,
     write_fixed_index,
 )
-from mediaserve.adapters.library import Library, LibraryError, open_library
+from mediaserve.adapters.library.locate import Library, LibraryError, open_library
 from mediaserve.cli.common import EXIT_IO, EXIT_REFUSED, console, fail, print_json
-from mediaserve.core.audit import (
+from mediaserve.core.audit.rules import (
     AuditOptions,
     AuditReport,
     Change,
@@ -39,7 +39,7 @@ from mediaserve.core.audit import (
     remux_candidates,
     replace_entries,
 )
-from mediaserve.core.index import loads
+from mediaserve.core.library.index import loads
 
 
 @dataclass(slots=True)

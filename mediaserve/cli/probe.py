@@ -23,8 +23,8 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from mediaserve.adapters.http_client import NetworkError
-from mediaserve.adapters.probe_runner import (
+from mediaserve.adapters.probe.client import NetworkError
+from mediaserve.adapters.probe.runner import (
     CheckOutcome,
     FileReference,
     ProbeOutcome,
@@ -43,10 +43,10 @@ from mediaserve.cli.common import (
     human_size,
     print_json,
 )
-from mediaserve.core.conformance import Level
-from mediaserve.core.content_range import ByteRangeSpec, parse_range_set
-from mediaserve.core.exchange import Exchange
-from mediaserve.core.seeks import (
+from mediaserve.core.probe.battery import Level
+from mediaserve.core.probe.content_range import ByteRangeSpec, parse_range_set
+from mediaserve.core.probe.exchange import Exchange
+from mediaserve.core.probe.seeks import (
     MAX_CONCURRENCY,
     MAX_SEEK_SIZE,
     MAX_SEEKS,

@@ -8,10 +8,10 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mediaserve.adapters.index_store import save_index
-from mediaserve.adapters.library import Library, open_library
-from mediaserve.adapters.scanner import LibraryUnavailable
-from mediaserve.adapters.scanner import scan as scan_library
+from mediaserve.adapters.library.locate import Library, open_library
+from mediaserve.adapters.library.scanner import LibraryUnavailable
+from mediaserve.adapters.library.scanner import scan as scan_library
+from mediaserve.adapters.library.store import save_index
 from mediaserve.cli.common import (
     EXIT_REFUSED,
     console,
@@ -20,7 +20,7 @@ from mediaserve.cli.common import (
     human_size,
     print_json,
 )
-from mediaserve.core.index import ScanSummary
+from mediaserve.core.library.index import ScanSummary
 
 
 def run_scan(library: Library, *, workers: int = 0, executor: str = "thread",

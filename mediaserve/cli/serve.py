@@ -10,13 +10,13 @@ from typing import Any
 
 import click
 
-from mediaserve.adapters.clips import default_demo_folder, make_demo_library
-from mediaserve.adapters.library import open_library
+from mediaserve.adapters.library.locate import open_library
+from mediaserve.adapters.media.clips import default_demo_folder, make_demo_library
 from mediaserve.adapters.server import create_app
 from mediaserve.adapters.server.runner import configure_logging, run_until_signalled
 from mediaserve.cli.common import EXIT_USAGE, console, fail, human_duration, human_size
 from mediaserve.cli.scan import run_scan
-from mediaserve.core.settings import SettingsError, resolve
+from mediaserve.core.config.settings import SettingsError, resolve
 
 
 def _file_settings(config: Path | None, index_settings: dict[str, Any]) -> tuple[dict, str]:

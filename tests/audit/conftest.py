@@ -23,10 +23,10 @@ from pathlib import Path
 import av
 import pytest
 
-from mediaserve.adapters.clips import ClipSpec, encode_clip
-from mediaserve.adapters.index_store import INDEX_NAME, save_index
-from mediaserve.adapters.scanner import scan
-from mediaserve.core.index import LibraryIndex
+from mediaserve.adapters.library.scanner import scan
+from mediaserve.adapters.library.store import INDEX_NAME, save_index
+from mediaserve.adapters.media.clips import ClipSpec, encode_clip
+from mediaserve.core.library.index import LibraryIndex
 
 
 @dataclass(frozen=True, slots=True)

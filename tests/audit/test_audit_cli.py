@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from mediaserve.adapters.auditor import IndexChanged, backup_path, write_fixed_index
-from mediaserve.adapters.index_store import INDEX_NAME, load_index
+from mediaserve.adapters.audit.auditor import IndexChanged, backup_path, write_fixed_index
+from mediaserve.adapters.library.store import INDEX_NAME, load_index
 from mediaserve.cli import main
-from mediaserve.core.audit import RULES
+from mediaserve.core.audit.rules import RULES
 from tests.audit.conftest import ERROR_CODES, AuditLib, Sources, make_library
 
 REPO = Path(__file__).resolve().parents[2]

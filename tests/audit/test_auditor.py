@@ -11,17 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from mediaserve.adapters.auditor import (
+from mediaserve.adapters.audit.auditor import (
     content_key,
     deep_check_all,
     deep_demux,
     fresh_stat,
     run_audit,
 )
-from mediaserve.adapters.index_store import save_index
-from mediaserve.adapters.library import open_library
-from mediaserve.core.ids import video_id
-from mediaserve.core.index import LibraryIndex, MediaFacts, VideoEntry
+from mediaserve.adapters.library.locate import open_library
+from mediaserve.adapters.library.store import save_index
+from mediaserve.core.library.ids import video_id
+from mediaserve.core.library.index import LibraryIndex, MediaFacts, VideoEntry
 from tests.audit.conftest import ERROR_CODES, AuditLib, Sources, make_library
 from tests.conftest import unprivileged_python
 
@@ -78,8 +78,8 @@ def test_unreadable_file(audit_sources: Sources, tmp_path: Path):
         codes = unprivileged_python(
             "import json, sys\n"
             "from pathlib import Path\n"
-            "from mediaserve.adapters.auditor import run_audit\n"
-            "from mediaserve.adapters.library import open_library\n"
+            "from mediaserve.adapters.audit.auditor import run_audit\n"
+            "from mediaserve.adapters.library.locate import open_library\n"
             "run = run_audit(open_library(Path(sys.argv[1]), None), deep=True)\n"
             "print(json.dumps({a.entry.path: a.codes() for a in run.report.entries}))\n",
             lib.root)

@@ -14,10 +14,10 @@ from pathlib import Path
 import av
 import pytest
 
-from mediaserve.adapters.auditor import RemuxError, faststart_name, remux_faststart
-from mediaserve.adapters.clips import ClipSpec, encode_clip
-from mediaserve.adapters.containers import mp4_boxes
-from mediaserve.adapters.index_store import load_index
+from mediaserve.adapters.audit.auditor import RemuxError, faststart_name, remux_faststart
+from mediaserve.adapters.library.store import load_index
+from mediaserve.adapters.media.clips import ClipSpec, encode_clip
+from mediaserve.adapters.media.containers import mp4_boxes
 from mediaserve.cli import main
 from tests.audit.conftest import Sources, make_library
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mediaserve.core.audit import (
+from mediaserve.core.audit.rules import (
     RULES,
     AuditOptions,
     AuditReport,
@@ -30,7 +30,7 @@ from mediaserve.core.audit import (
     remux_candidates,
     with_duplicates,
 )
-from mediaserve.core.index import (
+from mediaserve.core.library.index import (
     STATUS_ERROR,
     STATUS_MISSING,
     LibraryIndex,

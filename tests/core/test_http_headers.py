@@ -10,7 +10,7 @@ from aiohttp.multipart import content_disposition_filename, parse_content_dispos
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mediaserve.core.http_headers import content_disposition, cors_headers, cors_preflight
+from mediaserve.core.http.headers import content_disposition, cors_headers, cors_preflight
 
 # RFC 6266 with an RFC 8187 ext-value: the only two shapes we produce
 DISPOSITION = re.compile(

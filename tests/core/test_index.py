@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mediaserve.core.ids import ID_LENGTH, is_valid_id, video_id
-from mediaserve.core.index import (
+from mediaserve.core.library.ids import ID_LENGTH, is_valid_id, video_id
+from mediaserve.core.library.index import (
     FACT_FIELDS,
     SCHEMA_VERSION,
     STATUS_ERROR,

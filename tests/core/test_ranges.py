@@ -1,4 +1,4 @@
-"""Table-driven tests of mediaserve.core.ranges, one RFC 9110 section per case.
+"""Table-driven tests of mediaserve.core.http.ranges, one RFC 9110 section per case.
 
 Case ids read ``<section>-<what>``: ``14.1.2-suffix`` is RFC 9110 §14.1.2. Every case checks
 the status, the spans that would be written, the Content-Range, and that Content-Length is
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 from multidict import CIMultiDict
 
-from mediaserve.core.ranges import (
+from mediaserve.core.http.ranges import (
     Conditionals,
     Plan,
     Validators,

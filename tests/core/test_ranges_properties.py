@@ -1,4 +1,4 @@
-"""Property tests of mediaserve.core.ranges (RFC 9110 §13, §14).
+"""Property tests of mediaserve.core.http.ranges (RFC 9110 §13, §14).
 
 The model test checks the spans against an independent bitmap model: the bytes covered
 by the response must be exactly the union of the satisfiable requested ranges, split into
@@ -14,7 +14,7 @@ import time
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from mediaserve.core.ranges import Conditionals, Plan, evaluate, make_validators
+from mediaserve.core.http.ranges import Conditionals, Plan, evaluate, make_validators
 
 CT = "video/mp4"
 BOUNDARY = "prop-boundary"

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mediaserve.core.settings import (
+from mediaserve.core.config.settings import (
     ENV_PREFIX,
     SETTING_NAMES,
     Settings,

@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from mediaserve.adapters.peers import run_mediaserve, run_nginx, run_peer, stream_url
+from benchmarks.peers import run_mediaserve, run_nginx, run_peer, stream_url
 from mediaserve.cli import main
 from tests.conftest import Corpus
 

@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from mediaserve.core.conformance import (
+from mediaserve.core.probe.battery import (
     CaseRequest,
     Level,
     Resource,
@@ -22,9 +22,9 @@ from mediaserve.core.conformance import (
     plan_cases,
     verdict,
 )
-from mediaserve.core.content_range import ByteRangeSpec, parse_range_set
-from mediaserve.core.exchange import Exchange
-from mediaserve.core.seeks import classify_seek
+from mediaserve.core.probe.content_range import ByteRangeSpec, parse_range_set
+from mediaserve.core.probe.exchange import Exchange
+from mediaserve.core.probe.seeks import classify_seek
 
 DATA = random.Random(9).randbytes(10_000)
 SIZE = len(DATA)

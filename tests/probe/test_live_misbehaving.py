@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from mediaserve.adapters.probe_runner import Target, run_probe, run_seeks
-from mediaserve.core.content_range import ByteRangeSpec
+from mediaserve.adapters.probe.runner import Target, run_probe, run_seeks
+from mediaserve.core.probe.content_range import ByteRangeSpec
 from tests.probe.conftest import FLIP_OFFSET, cases_by_id
 
 

@@ -10,17 +10,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mediaserve.core.content_range import (
+from mediaserve.core.probe.content_range import (
     ByteRangeSpec,
     ContentRange,
     parse_content_range,
     parse_range_set,
     range_header,
 )
-from mediaserve.core.exchange import Exchange
-from mediaserve.core.latency import histogram, percentile, summarise
-from mediaserve.core.multipart import MultipartError, boundary_of, parse_byteranges
-from mediaserve.core.seeks import plan_seeks
+from mediaserve.core.probe.exchange import Exchange
+from mediaserve.core.probe.latency import histogram, percentile, summarise
+from mediaserve.core.probe.multipart import MultipartError, boundary_of, parse_byteranges
+from mediaserve.core.probe.seeks import plan_seeks
 
 # --- Range as typed by the operator -----------------------------------------------------
 

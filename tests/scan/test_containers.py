@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mediaserve.adapters.containers import (
+from mediaserve.adapters.media.containers import (
     MAX_BOXES,
     BoxLayout,
     _read_vint,

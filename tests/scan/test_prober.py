@@ -10,9 +10,9 @@ from pathlib import Path
 import av
 import pytest
 
-from mediaserve.adapters.clips import ClipSpec, encode_clip
-from mediaserve.adapters.prober import count_video_packets, probe
-from mediaserve.core.index import FACT_FIELDS, MediaFacts, ProbeOutcome
+from mediaserve.adapters.media.clips import ClipSpec, encode_clip
+from mediaserve.adapters.media.prober import count_video_packets, probe
+from mediaserve.core.library.index import FACT_FIELDS, MediaFacts, ProbeOutcome
 from tests.conftest import (
     ALL_NAMES,
     BIT_RATE_TOLERANCE,

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from mediaserve.adapters.index_store import INDEX_NAME, load_index
-from mediaserve.core.ids import video_id
-from mediaserve.core.index import STATUS_MISSING
+from mediaserve.adapters.library.store import INDEX_NAME, load_index
+from mediaserve.core.library.ids import video_id
+from mediaserve.core.library.index import STATUS_MISSING
 from tests.conftest import Corpus, without_dac_override
 
 EXIT_OK, EXIT_IO, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mediaserve.adapters import prober
-from mediaserve.adapters.index_store import (
+from mediaserve.adapters.library.scanner import LibraryUnavailable, scan, walk
+from mediaserve.adapters.library.store import (
     INDEX_NAME,
     _data_dir_index,
     default_index_path,
@@ -21,9 +21,9 @@ from mediaserve.adapters.index_store import (
     save_index,
     write_atomic,
 )
-from mediaserve.adapters.scanner import LibraryUnavailable, scan, walk
-from mediaserve.core.ids import video_id
-from mediaserve.core.index import (
+from mediaserve.adapters.media import prober
+from mediaserve.core.library.ids import video_id
+from mediaserve.core.library.index import (
     STATUS_ERROR,
     STATUS_MISSING,
     STATUS_OK,
@@ -342,7 +342,7 @@ def test_write_past_the_file_size_limit_leaves_the_old_index_intact(tmp_path: Pa
     script = (
         "import resource, signal, sys\n"
         "from pathlib import Path\n"
-        "from mediaserve.adapters.index_store import write_atomic\n"
+        "from mediaserve.adapters.library.store import write_atomic\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
         "try:\n"
@@ -410,7 +410,7 @@ def test_default_index_path_of_a_read_only_folder(tmp_path: Path, data_dir: Path
         chosen = unprivileged_python(
             "import json, sys\n"
             "from pathlib import Path\n"
-            "from mediaserve.adapters.index_store import default_index_path\n"
+            "from mediaserve.adapters.library.store import default_index_path\n"
             "print(json.dumps(str(default_index_path(Path(sys.argv[1])))))\n", root)
     finally:
         root.chmod(0o755)

@@ -30,12 +30,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from mediaserve.adapters.peers import stop_process
-from mediaserve.adapters.scanner import scan
+from benchmarks.peers import stop_process
+from mediaserve.adapters.library.scanner import scan
 from mediaserve.adapters.server import create_app
 from mediaserve.adapters.server.accesslog import SENT_KEY, CombinedLogger
-from mediaserve.core.index import LibraryIndex
-from mediaserve.core.settings import Settings
+from mediaserve.core.config.settings import Settings
+from mediaserve.core.library.index import LibraryIndex
 from tests.conftest import without_dac_override
 from tests.server.rawhttp import Connection, RawResponse
 

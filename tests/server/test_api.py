@@ -12,7 +12,7 @@ from urllib.parse import unquote
 import av
 import pytest
 
-from mediaserve.adapters.clips import ClipSpec, encode_clip
+from mediaserve.adapters.media.clips import ClipSpec, encode_clip
 from tests.server.conftest import Lib
 
 HOSTILE_NAME = 'Tom\'s "cut"\r\nX-Injected: 1\\; é日本 100%.mp4'

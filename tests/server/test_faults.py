@@ -10,9 +10,9 @@ import aiohttp
 import pytest
 
 import mediaserve.adapters.server.stream as stream
-from mediaserve.adapters.scanner import scan
+from mediaserve.adapters.library.scanner import scan
 from mediaserve.adapters.server import create_app
-from mediaserve.core.ids import video_id
+from mediaserve.core.library.ids import video_id
 
 
 async def test_a_bug_mid_body_drops_the_connection_instead_of_a_500_in_the_body(

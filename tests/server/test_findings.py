@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mediaserve.adapters.clips import ClipSpec, encode_clip
-from mediaserve.adapters.scanner import scan
+from mediaserve.adapters.library.scanner import scan
+from mediaserve.adapters.media.clips import ClipSpec, encode_clip
 from mediaserve.adapters.server import create_app
-from mediaserve.core.audit import findings_from_facts
-from mediaserve.core.ids import video_id
+from mediaserve.core.audit.rules import findings_from_facts
+from mediaserve.core.library.ids import video_id
 
 
 def codes(doc: dict[str, Any]) -> list[str]:

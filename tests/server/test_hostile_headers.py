@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from mediaserve.adapters.server import create_app
-from mediaserve.core.settings import Settings
+from mediaserve.core.config.settings import Settings
 from tests.server.conftest import Lib, blob
 from tests.server.rawhttp import parse_multipart
 

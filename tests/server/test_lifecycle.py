@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mediaserve.adapters.index_store import load_index, save_index
+from mediaserve.adapters.library.store import load_index, save_index
 from mediaserve.cli.common import human_size
 from tests.server.conftest import MIB, Lib, blob
 
@@ -95,7 +95,7 @@ def test_a_folder_without_index_is_scanned_first(spawn, env, tmp_path: Path) -> 
 
 
 def test_demo_library_when_no_folder_is_given(spawn, env, corpus, tmp_path: Path) -> None:
-    from mediaserve.adapters.clips import DEMO_CLIPS
+    from mediaserve.adapters.media.clips import DEMO_CLIPS
 
     demo = tmp_path / "demo"
     for spec in DEMO_CLIPS:  # pre-seed with tiny clips: the demo code skips existing files

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from mediaserve.adapters.index_store import INDEX_NAME, save_index
+from mediaserve.adapters.library.store import INDEX_NAME, save_index
 from mediaserve.adapters.server.state import STATE
-from mediaserve.core.settings import Settings
+from mediaserve.core.config.settings import Settings
 from tests.server.conftest import Lib, Served
 
 SECRET = b"TOP-SECRET-" * 100

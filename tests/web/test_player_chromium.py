@@ -18,9 +18,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from mediaserve.adapters.clips import ClipSpec, encode_clip
-from mediaserve.adapters.peers import run_mediaserve
-from mediaserve.core.ids import video_id
+from benchmarks.peers import run_mediaserve
+from mediaserve.adapters.media.clips import ClipSpec, encode_clip
+from mediaserve.core.library.ids import video_id
 
 CHROMIUM = "/usr/bin/chromium"
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright not installed")

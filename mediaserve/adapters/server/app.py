@@ -16,10 +16,10 @@ from mediaserve.adapters.server.catalog import Catalog
 from mediaserve.adapters.server.safe_open import RootOpener
 from mediaserve.adapters.server.state import STATE, ServerState, json_error
 from mediaserve.adapters.server.stream import stream
-from mediaserve.core.audit import findings_from_facts
-from mediaserve.core.http_headers import cors_headers, cors_preflight
-from mediaserve.core.index import LibraryIndex
-from mediaserve.core.settings import Settings
+from mediaserve.core.audit.rules import findings_from_facts
+from mediaserve.core.config.settings import Settings
+from mediaserve.core.http.headers import cors_headers, cors_preflight
+from mediaserve.core.library.index import LibraryIndex
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -13,10 +13,10 @@ import stat
 from dataclasses import dataclass, field
 from typing import Any
 
-from mediaserve.core import ranges
-from mediaserve.core.formats import content_type_for
-from mediaserve.core.http_headers import content_disposition
-from mediaserve.core.index import (
+from mediaserve.core.http import ranges
+from mediaserve.core.http.headers import content_disposition
+from mediaserve.core.library.formats import content_type_for
+from mediaserve.core.library.index import (
     FACT_FIELDS,
     STATUS_MISSING,
     STATUS_OK,

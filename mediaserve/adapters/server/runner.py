@@ -18,7 +18,7 @@ from aiohttp import web
 
 from mediaserve.adapters.server.accesslog import CombinedLogger, make_access_logger
 from mediaserve.adapters.server.state import STATE
-from mediaserve.core.settings import Settings
+from mediaserve.core.config.settings import Settings
 
 
 class _OneLineErrors(logging.Filter):

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from mediaserve.adapters.server.catalog import Catalog
 from mediaserve.adapters.server.safe_open import RootOpener
-from mediaserve.core.settings import Settings
+from mediaserve.core.config.settings import Settings
 
 
 @dataclass(slots=True)

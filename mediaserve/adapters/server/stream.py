@@ -2,7 +2,7 @@
 
 Per request: one ``openat2`` beneath the root, one ``fstat`` (both on the loop: they are
 microseconds against the page cache, cheaper than the ~100 µs an executor hop costs, see
-benchmarks/), one call to :func:`mediaserve.core.ranges.evaluate`, then the headers and the
+benchmarks/), one call to :func:`mediaserve.core.http.ranges.evaluate`, then the headers and the
 spans through ``sendfile``. The descriptor is closed on every path, client abort included.
 """
 
@@ -27,8 +27,8 @@ from mediaserve.adapters.server.sendfile import (
     write_span_chunked,
 )
 from mediaserve.adapters.server.state import STATE, ServerState, json_error
-from mediaserve.core import ranges
-from mediaserve.core.http_headers import cors_headers
+from mediaserve.core.http import ranges
+from mediaserve.core.http.headers import cors_headers
 
 _BODY_STATUSES = (200, 206)
 

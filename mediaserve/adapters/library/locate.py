@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mediaserve.adapters.index_store import default_index_path, load_index_if_exists
-from mediaserve.core.index import LibraryIndex
+from mediaserve.adapters.library.store import default_index_path, load_index_if_exists
+from mediaserve.core.library.index import LibraryIndex
 
 
 class LibraryError(Exception):

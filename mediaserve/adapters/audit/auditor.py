@@ -1,7 +1,7 @@
 """The audit's I/O: fresh stats, content hashes, bounded deep demuxing, re-probing, fixing
 the index, and the faststart remux.
 
-Decisions live in :mod:`mediaserve.core.audit`; this module only gathers evidence and
+Decisions live in :mod:`mediaserve.core.audit.rules`; this module only gathers evidence and
 carries out a plan. Two promises hold everywhere here:
 
 * no media file is deleted, moved or modified, except by :func:`remux_faststart` with
@@ -35,11 +35,11 @@ from typing import Any
 
 import av
 
-from mediaserve.adapters import prober
-from mediaserve.adapters.containers import mp4_boxes
-from mediaserve.adapters.index_store import save_index, write_atomic
-from mediaserve.adapters.library import Library
-from mediaserve.core.audit import (
+from mediaserve.adapters.library.locate import Library
+from mediaserve.adapters.library.store import save_index, write_atomic
+from mediaserve.adapters.media import prober
+from mediaserve.adapters.media.containers import mp4_boxes
+from mediaserve.core.audit.rules import (
     DEFAULT_OPTIONS,
     AuditOptions,
     AuditReport,
@@ -52,7 +52,7 @@ from mediaserve.core.audit import (
     refreshed_entry,
     with_duplicates,
 )
-from mediaserve.core.index import LibraryIndex, ProbeOutcome, VideoEntry
+from mediaserve.core.library.index import LibraryIndex, ProbeOutcome, VideoEntry
 
 ProgressCallback = Callable[[int, int], None]  # (done, total)
 
@@ -187,7 +187,7 @@ class _Worker:
             p for p in (package_parent, env.get("PYTHONPATH")) if p)
         self.proc = subprocess.Popen(
             [sys.executable, "-c",
-             "from mediaserve.adapters.auditor import _worker_main; _worker_main()",
+             "from mediaserve.adapters.audit.auditor import _worker_main; _worker_main()",
              repr(budget), str(max_packets)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=env, close_fds=True)
@@ -304,7 +304,7 @@ def deep_check_all(paths: Iterable[str], *, workers: int = 0,
                     if task is None and not worker.ready:
                         raise DeepCheckUnavailable(
                             "a --deep worker process exited at start-up; check that "
-                            f"'{sys.executable} -c \"import mediaserve.adapters.auditor\"' "
+                            f"'{sys.executable} -c \"import mediaserve.adapters.audit.auditor\"' "
                             "works")
                     if task is not None:
                         code = worker.proc.wait()

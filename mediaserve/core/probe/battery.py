@@ -8,7 +8,7 @@ server that ignores Range altogether is allowed by §14.2, but a client cannot s
 the primary range request (the 1-byte probe, the battery's "single range" case) FAILs.
 
 Everything here is pure: the adapter turns aiohttp responses into
-:class:`~mediaserve.core.exchange.Exchange` facts, and the functions below turn facts into
+:class:`~mediaserve.core.probe.exchange.Exchange` facts, and the functions below turn facts into
 :class:`Finding` lists. The battery (:func:`plan_cases`, :func:`judge_case`) is data plus
 judges, so adding a case is adding a row and a function.
 """
@@ -19,15 +19,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from mediaserve.core.content_range import (
+from mediaserve.core.probe.content_range import (
     ByteRangeSpec,
     ContentRange,
     covers,
     parse_content_range,
     range_header,
 )
-from mediaserve.core.exchange import Exchange
-from mediaserve.core.multipart import (
+from mediaserve.core.probe.exchange import Exchange
+from mediaserve.core.probe.multipart import (
     MAX_PARTS,
     MultipartError,
     Part,

@@ -12,9 +12,9 @@ from typing import Any
 
 import av
 
-from mediaserve.adapters.containers import ebml_layout, mp4_boxes
-from mediaserve.core.formats import MP4_FAMILY, VIDEO_EXTENSIONS, extension_of
-from mediaserve.core.index import MediaFacts, ProbeOutcome
+from mediaserve.adapters.media.containers import ebml_layout, mp4_boxes
+from mediaserve.core.library.formats import MP4_FAMILY, VIDEO_EXTENSIONS, extension_of
+from mediaserve.core.library.index import MediaFacts, ProbeOutcome
 
 #: stop counting packets here: a frame count beyond this is "plenty" for every rule we have,
 #: and it bounds the work one pathological file can cost a scan

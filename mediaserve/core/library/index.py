@@ -25,7 +25,7 @@ except ImportError:  # pragma: no cover - the pure stdlib parser gives the same 
     import tomllib  # type: ignore[no-redef]
 
 from mediaserve import __version__
-from mediaserve.core.ids import video_id
+from mediaserve.core.library.ids import video_id
 
 SCHEMA_VERSION = 1
 

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from mediaserve.core.index import IndexFormatError, LibraryIndex, dumps, loads
+from mediaserve.core.library.index import IndexFormatError, LibraryIndex, dumps, loads
 
 INDEX_NAME = ".mediaserve-index.toml"
 ENV_DATA_DIR = "MEDIASERVE_DATA_DIR"

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
-from mediaserve.adapters import prober
-from mediaserve.core.formats import is_video_name
-from mediaserve.core.index import (
+from mediaserve.adapters.media import prober
+from mediaserve.core.library.formats import is_video_name
+from mediaserve.core.library.index import (
     FileState,
     LibraryIndex,
     ProbeOutcome,

@@ -1,6 +1,6 @@
 """Audit rules: what is wrong with a library entry, how bad it is, and what would fix it.
 
-Pure (no I/O): the adapter (``mediaserve.adapters.auditor``) stats, hashes, demuxes and
+Pure (no I/O): the adapter (``mediaserve.adapters.audit.auditor``) stats, hashes, demuxes and
 re-probes, and hands the results in. Each rule is one small function from what is known about
 an entry to at most one :class:`Finding`, so the same rules run
 
@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from mediaserve.core.formats import MP4_FAMILY, VIDEO_EXTENSIONS, extension_of
-from mediaserve.core.index import (
+from mediaserve.core.library.formats import MP4_FAMILY, VIDEO_EXTENSIONS, extension_of
+from mediaserve.core.library.index import (
     STATUS_ERROR,
     STATUS_MISSING,
     STATUS_OK,

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 
-from mediaserve.adapters.http_client import (
+from mediaserve.adapters.probe.client import (
     ConnectionStats,
     NetworkError,
     fetch,
     merge_headers,
     new_session,
 )
-from mediaserve.core.conformance import (
+from mediaserve.core.probe.battery import (
     CaseResult,
     Finding,
     Level,
@@ -44,9 +44,15 @@ from mediaserve.core.conformance import (
     skipped_case,
     verdict,
 )
-from mediaserve.core.content_range import ByteRangeSpec, range_header
-from mediaserve.core.exchange import Exchange
-from mediaserve.core.seeks import SeekReport, SeekResult, classify_seek, plan_seeks, summarise_seeks
+from mediaserve.core.probe.content_range import ByteRangeSpec, range_header
+from mediaserve.core.probe.exchange import Exchange
+from mediaserve.core.probe.seeks import (
+    SeekReport,
+    SeekResult,
+    classify_seek,
+    plan_seeks,
+    summarise_seeks,
+)
 
 __all__ = [
     "CheckOutcome",

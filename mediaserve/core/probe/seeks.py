@@ -15,10 +15,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from mediaserve.core.conformance import ReadBytes
-from mediaserve.core.content_range import parse_content_range
-from mediaserve.core.exchange import Exchange
-from mediaserve.core.latency import Bucket, LatencySummary, histogram, summarise
+from mediaserve.core.probe.battery import ReadBytes
+from mediaserve.core.probe.content_range import parse_content_range
+from mediaserve.core.probe.exchange import Exchange
+from mediaserve.core.probe.latency import Bucket, LatencySummary, histogram, summarise
 
 __all__ = [
     "MAX_CONCURRENCY",

@@ -21,7 +21,13 @@ from types import SimpleNamespace
 import aiohttp
 
 from mediaserve import __version__
-from mediaserve.core.exchange import END_CAPPED, END_COMPLETE, END_NONE, END_TRUNCATED, Exchange
+from mediaserve.core.probe.exchange import (
+    END_CAPPED,
+    END_COMPLETE,
+    END_NONE,
+    END_TRUNCATED,
+    Exchange,
+)
 
 __all__ = [
     "DEFAULT_HEADERS",
