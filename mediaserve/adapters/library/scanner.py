@@ -24,6 +24,7 @@ from mediaserve.core.library.index import (
     files_to_probe,
     looks_unmounted,
 )
+from mediaserve.core.web.subtitles import match_subtitles
 
 ProgressCallback = Callable[[int, int], None]  # (done, total)
 
@@ -58,6 +59,7 @@ def walk(root: Path, skipped: list[str] | None = None,
     for dirpath, dirnames, filenames in os.walk(real_root, onerror=on_error,
                                                 followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        sidecars = match_subtitles((n for n in filenames if is_video_name(n)), filenames)
         for name in sorted(filenames):
             if name.startswith(".") or not is_video_name(name):
                 continue
@@ -76,7 +78,7 @@ def walk(root: Path, skipped: list[str] | None = None,
                     skipped.append(rel.encode("utf-8", "surrogateescape").decode(
                         "utf-8", "backslashreplace"))
                 continue
-            yield FileState(rel, st.st_size, st.st_mtime_ns)
+            yield FileState(rel, st.st_size, st.st_mtime_ns, sidecars.get(name, ()))
 
 
 def _make_executor(kind: str, workers: int) -> Executor:

@@ -6,28 +6,23 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from mediaserve.adapters.server import listing
 from mediaserve.adapters.server.catalog import Catalog
 from mediaserve.adapters.server.safe_open import RootOpener
 from mediaserve.adapters.server.state import STATE, ServerState, json_error
 from mediaserve.adapters.server.stream import stream
+from mediaserve.adapters.web.routes import register as register_web
 from mediaserve.core.audit.rules import findings_from_facts
 from mediaserve.core.config.settings import Settings
 from mediaserve.core.http.headers import cors_headers, cors_preflight
 from mediaserve.core.library.index import LibraryIndex
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-_WEB_FILES = {  # the whole web UI: a fixed table, so no request path ever reaches the disk
-    "": ("index.html", "text/html"),
-    "app.js": ("app.js", "text/javascript"),
-    "style.css": ("style.css", "text/css"),
-}
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -36,9 +31,7 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 
 async def list_videos(request: web.Request) -> web.Response:
-    catalog = request.app[STATE].catalog
-    videos = catalog.listing()
-    return _json({"count": len(videos), "videos": videos})
+    return await listing.list_videos(request, request.app[STATE].catalog)
 
 
 async def get_video(request: web.Request) -> web.Response:
@@ -56,16 +49,6 @@ async def preflight(request: web.Request) -> web.Response:
     if headers is None:
         return json_error(403, "CORS preflight refused for this origin or method")
     return web.Response(status=204, headers=dict(headers))
-
-
-async def web_file(request: web.Request) -> web.Response:
-    name = request.match_info.get("name", "")
-    known = _WEB_FILES.get(name)
-    if known is None:
-        return json_error(404, "not found")
-    body = resources.files("mediaserve.web").joinpath(known[0]).read_bytes()
-    return web.Response(body=body, content_type=known[1],
-                        charset="utf-8", headers={"Cache-Control": "no-cache"})
 
 
 @web.middleware
@@ -121,6 +104,5 @@ def create_app(index: LibraryIndex, root: Path | str, settings: Settings | None 
         # preflight on the real resources only: a catch-all OPTIONS route would turn every
         # unknown /api/ path (a mangled id, `..`) into 405 instead of 404
         router.add_route("OPTIONS", path, preflight)
-    router.add_get("/", web_file)
-    router.add_get("/static/{name}", web_file)
+    register_web(app, state)  # pages, posters, seek previews, subtitles
     return app

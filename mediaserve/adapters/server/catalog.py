@@ -23,6 +23,7 @@ from mediaserve.core.library.index import (
     LibraryIndex,
     VideoEntry,
 )
+from mediaserve.core.web.media import media_json
 
 
 @dataclass(slots=True)
@@ -58,6 +59,7 @@ class Video:
         for name in FACT_FIELDS:
             doc[name] = getattr(entry.facts, name)
         doc["findings"] = self.findings
+        doc.update(media_json(entry, base))  # title, poster_url, subtitles (the web UI's)
         return doc
 
 
@@ -67,6 +69,9 @@ class Catalog:
     def __init__(self, index: LibraryIndex, findings: Any = None) -> None:
         self.index = index
         self._findings = findings
+        #: bumped whenever a video's JSON changes (missing/present), so a cached listing
+        #: knows it is stale
+        self.generation = 0
         self.videos: dict[str, Video] = {}
         for entry in index.videos.values():
             video = Video(
@@ -83,6 +88,7 @@ class Catalog:
 
     def _refresh_findings(self, video: Video) -> None:
         """Findings from the recorded facts, as the file is now (present or missing)."""
+        self.generation += 1
         if self._findings is None:
             return
         entry = video.entry

@@ -66,6 +66,8 @@ class VideoEntry:
     status: str = STATUS_OK
     facts: MediaFacts = field(default_factory=MediaFacts)
     error: str | None = None
+    #: subtitle files beside the video (names in its folder), found by the walk
+    subtitles: tuple[str, ...] = ()
 
     def same_file_state(self, size: int, mtime_ns: int) -> bool:
         """True when a fresh stat shows the file unchanged since it was probed."""
@@ -126,6 +128,8 @@ def dumps(index: LibraryIndex) -> str:
         }
         if entry.error:
             table["error"] = entry.error
+        if entry.subtitles:
+            table["subtitles"] = list(entry.subtitles)
         for name in FACT_FIELDS:
             value = getattr(entry.facts, name)
             if value is not None:  # TOML has no null: absent means unknown
@@ -255,12 +259,19 @@ def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEnt
             facts[key] = float(value) if float in types else value
         except OverflowError:  # a hand-typed 400-digit integer
             raise fail(key, f"video {vid}: '{key}' is out of range") from None
-    known = {"path", "size", "mtime_ns", "status", "error", *_FACT_TYPES}
+    subtitles = table.get("subtitles", [])
+    if not isinstance(subtitles, list) or not all(
+            isinstance(name, str) and name and "/" not in name and name not in (".", "..")
+            for name in subtitles):
+        raise fail("subtitles", f"video {vid}: 'subtitles' must be a list of file names "
+                   "in the video's folder")
+    known = {"path", "size", "mtime_ns", "status", "error", "subtitles", *_FACT_TYPES}
     unknown = sorted(set(table) - known)
     if unknown:
         raise fail(unknown[0], f"video {vid}: unknown key '{unknown[0]}'")
     return VideoEntry(id=vid, path=path, size=table["size"], mtime_ns=table["mtime_ns"],
-                      status=status, facts=MediaFacts(**facts), error=error)
+                      status=status, facts=MediaFacts(**facts), error=error,
+                      subtitles=tuple(subtitles))
 
 
 # --------------------------------------------------------------------------- incremental scan
@@ -273,6 +284,7 @@ class FileState:
     path: str  # POSIX, relative to the root
     size: int
     mtime_ns: int
+    subtitles: tuple[str, ...] = ()  # subtitle files beside it (names in its folder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,6 +364,8 @@ def apply_scan(
         outcome = probed.get(state.path)
         if outcome is None and previous is not None:
             entry = previous
+            if entry.subtitles != state.subtitles:  # a subtitle file came or went
+                entry = dataclasses.replace(entry, subtitles=state.subtitles)
             summary.unchanged.append(vid)
         elif outcome is None:
             raise ValueError(f"no probe result for new file {state.path!r}")
@@ -359,7 +373,7 @@ def apply_scan(
             entry = VideoEntry(
                 id=vid, path=state.path, size=state.size, mtime_ns=state.mtime_ns,
                 status=STATUS_ERROR if outcome.error else STATUS_OK,
-                facts=outcome.facts, error=outcome.error,
+                facts=outcome.facts, error=outcome.error, subtitles=state.subtitles,
             )
             fresh = previous is None or previous.status == STATUS_MISSING
             (summary.new if fresh else summary.changed).append(vid)
