@@ -66,7 +66,7 @@ __all__ = [
 # is quadratic in the number of digits).
 _MAX_SIZE = (1 << 63) - 1
 _MAX_DIGITS = 19
-_HUGE = 10**_MAX_DIGITS  # stands for every number of more than 19 significant digits
+_HUGE: int = 10**_MAX_DIGITS  # stands for every number of more than 19 significant digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,7 +412,7 @@ def _multipart(
         boundary = secrets.token_hex(16)
     size = v.size
     head = f"--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: bytes "
-    parts = []
+    parts: list[Part] = []
     total = 0
     for first, last in spans:
         preamble = f"{head}{first}-{last}/{size}\r\n\r\n".encode("latin-1")
