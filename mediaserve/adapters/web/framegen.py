@@ -19,6 +19,8 @@ from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from typing import Any
 
+from mediaserve.core.web.sprites import poster_size
+
 #: mjpeg quantiser scale: 2 (best) .. 31; 5 looks clean at ~25 KB for a 480 px poster
 JPEG_QSCALE = 5
 SPRITE_QSCALE = 9  # tiles are shown small and blurred by scaling: smaller file, same look
@@ -88,7 +90,7 @@ def _frames_at(container: Any, stream: Any, seconds: float, keyframe_only: bool
 
 
 def make_poster(paths: Sequence[str], dest: str, times: Sequence[float],
-                size: tuple[int, int]) -> bool:
+                max_width: int = 480) -> bool:
     """Write a poster JPEG of the video (the first openable of ``paths``) to ``dest``; False
     (and nothing written) when no frame could be decoded. Tries each of ``times`` until one
     is not black."""
@@ -97,18 +99,22 @@ def make_poster(paths: Sequence[str], dest: str, times: Sequence[float],
     chosen = None
     try:
         with av.open(_openable(paths), metadata_errors="ignore") as container:
-            stream = next(s for s in container.streams if s.type == "video")
+            stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            for seconds in times:
+            for seconds in (*times, 0.0):  # 0: the index's duration may be stale
+                if seconds == 0.0 and chosen is not None:
+                    break
                 for frame in _frames_at(container, stream, seconds, keyframe_only=False):
                     chosen = frame
                 if chosen is not None and _luma_mean(chosen) >= BLACK_LUMA:
                     break
-    except (av.FFmpegError, StopIteration, OSError, ValueError):
+    except (av.FFmpegError, IndexError, OSError, ValueError):
         pass
     if chosen is None:
         return False
-    picture = chosen.reformat(width=size[0], height=size[1], format="yuvj420p")
+    # sized from the decoded frame, not the index: the file may have changed since the scan
+    width, height = poster_size(chosen.width, chosen.height, max_width)
+    picture = chosen.reformat(width=width, height=height, format="yuvj420p")
     _write_atomic(dest, encode_jpeg(picture))
     return True
 
@@ -131,7 +137,7 @@ def make_sprite(paths: Sequence[str], dest: str, times: Sequence[float], tile: t
     drawn = 0
     try:
         with av.open(_openable(paths), metadata_errors="ignore") as container:
-            stream = next(s for s in container.streams if s.type == "video")
+            stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             stream.codec_context.skip_frame = "NONKEY"
             for index, seconds in enumerate(times):
@@ -150,11 +156,11 @@ def make_sprite(paths: Sequence[str], dest: str, times: Sequence[float], tile: t
                         at = (y0 + y) * dest_stride + x0
                         target[at:at + w] = data[y * stride:y * stride + w]
                 drawn += 1
-    except (av.FFmpegError, StopIteration, OSError, ValueError):
+    except (av.FFmpegError, IndexError, OSError, ValueError):
         pass
     if not drawn:
         return False
-    for plane, data in zip(sprite.planes, planes, strict=True):
-        plane.update(bytes(data))
+    for out_plane, buffer in zip(sprite.planes, planes, strict=True):
+        out_plane.update(bytes(buffer))
     _write_atomic(dest, encode_jpeg(sprite, SPRITE_QSCALE))
     return True

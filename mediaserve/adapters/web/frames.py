@@ -211,10 +211,10 @@ class FrameService:
             await loop.run_in_executor(None, settle)
         return made
 
-    async def poster(self, vid: str, relpath: str, version: str, times: list[float],
-                     size: tuple[int, int]) -> Path | None:
+    async def poster(self, vid: str, relpath: str, version: str, times: list[float]
+                     ) -> Path | None:
         return await self.ensure("poster", vid, relpath, self.poster_path(vid, version),
-                                 framegen.make_poster, times, size)
+                                 framegen.make_poster, times)
 
     async def sprite(self, vid: str, relpath: str, version: str, layout: str,
                      times: list[float], tile: tuple[int, int], columns: int) -> Path | None:

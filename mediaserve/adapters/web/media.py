@@ -21,7 +21,6 @@ from mediaserve.adapters.web.http import IMMUTABLE, LibraryState, etag_matches, 
 from mediaserve.core.web.sprites import (
     SpriteLayout,
     plan_sprite,
-    poster_size,
     poster_times,
     thumbnails_vtt,
 )
@@ -82,8 +81,7 @@ class MediaRoutes:
         if version is not None:
             facts = entry.facts
             path = await self.frames.poster(entry.id, entry.path, version,
-                                            poster_times(facts.duration),
-                                            poster_size(facts.width, facts.height))
+                                            poster_times(facts.duration))
         etag = f'"poster-{version}"'
         return await loop.run_in_executor(None, _picture, request, path, version, etag)
 

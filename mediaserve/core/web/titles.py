@@ -54,5 +54,5 @@ def clean_title(name: str) -> str:
         year = _YEAR.match(text.strip())
         if year and year.group("head").strip(" -."):
             text = f"{year.group('head').strip(' -.')} ({year.group('year')})"
-    text = _SPACES.sub(" ", text).strip(" -._")
+    text = _SPACES.sub(" ", text).lstrip(" -_").rstrip(" -._[(")
     return text or raw or name
