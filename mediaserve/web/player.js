@@ -104,7 +104,8 @@ async function siblings(doc) {
 function savePosition() {
   const t = video.currentTime, d = video.duration;
   if (!isFinite(d) || d <= 0) return;
-  if (t < 5 || t > d - 10) localStorage.removeItem(RESUME_KEY);
+  // nothing to resume at the very start or in the last seconds (the credits)
+  if (t < 5 || t > d - Math.min(10, d * 0.05)) localStorage.removeItem(RESUME_KEY);
   else localStorage.setItem(RESUME_KEY, JSON.stringify({ t, d, at: Date.now() }));
 }
 

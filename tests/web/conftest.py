@@ -9,6 +9,7 @@ vanished after the scan, subtitles beside a video, and a folder of episodes.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -30,7 +31,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
 
-BIG = dict(seconds=24, fps=25, width=320, height=240, noise=True)
+BIG = dict(seconds=16, fps=25, width=320, height=240, noise=True)  # ~17-19 MB each
 FASTSTART = ClipSpec("Noise Test.mp4", **BIG)
 MOOV_AT_END = ClipSpec("Noise moov-at-end.mp4", faststart=False, **BIG)
 WEBM = ClipSpec("Noise Test.webm", video_codec="libvpx-vp9", audio_codec="libopus", **BIG)
@@ -96,17 +97,33 @@ def build_library(root: Path) -> list[str]:
     return [*names, EMPTY, GONE]
 
 
+def shared_library(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """The library folder, built and scanned once per test run: pytest-xdist workers share
+    pytest's base temp folder, and the first to take the lock builds (encoding ~60 MB of
+    clips is the slowest part of these tests); the others wait and reuse it."""
+    shared = tmp_path_factory.getbasetemp().parent
+    root = shared / "web-library"
+    done = shared / "web-library.done"
+    with open(shared / "web-library.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir()
+            names = build_library(root)
+            subprocess.run([sys.executable, "-m", "mediaserve", "scan", str(root), "--json"],
+                           check=True, capture_output=True)
+            (root / GONE).unlink()
+            done.write_text("\n".join(names))
+    return root, done.read_text().split("\n")
+
+
 @pytest.fixture(scope="session")
 def web_library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebLibrary]:
     if _chromium_missing():
         pytest.skip("Debian chromium not installed (scripts/dev installs it)")
-    root = tmp_path_factory.mktemp("web-library")
+    root, names = shared_library(tmp_path_factory)
     data = tmp_path_factory.mktemp("web-data")
-    names = build_library(root)
     env = {"MEDIASERVE_DATA_DIR": str(data)}
-    subprocess.run([sys.executable, "-m", "mediaserve", "scan", str(root), "--json"],
-                   check=True, capture_output=True, env={**os.environ, **env})
-    (root / GONE).unlink()
     artifacts = Path(os.environ.get("MEDIASERVE_WEB_ARTIFACTS")
                      or Path(__file__).resolve().parents[2] / "bench-out" / "web-screenshots")
     artifacts.mkdir(parents=True, exist_ok=True)
@@ -134,7 +151,8 @@ class PageWatch:
     def __init__(self, page: Any) -> None:
         self.page = page
         self.errors: list[str] = []
-        page.on("console", lambda msg: msg.type == "error" and self.errors.append(msg.text))
+        page.on("console", lambda msg: msg.type == "error" and self.errors.append(
+            f"{msg.text} [{(msg.location or {}).get('url', '')}]"))
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
         page.add_init_script("""
             window.__csp = [];
