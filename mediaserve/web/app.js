@@ -12,7 +12,8 @@ const $ = (id) => document.getElementById(id);
 const ROOT = "";  // the folder name of files directly in the library root
 const fold = (s) => s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
 
-const state = { videos: [], sorted: [], sortKey: "", cards: new Map() };
+const state = { videos: [], sorted: [], sortKey: "", cards: new Map(), folders: [],
+                folderRank: new Map() };
 
 const SORTS = {
   name: (a, b) => collator.compare(a.title, b.title) || collator.compare(a.path, b.path),
@@ -82,32 +83,56 @@ function matching({ q, folder, sort }) {
 
 function folderLabel(folder) { return folder === ROOT ? "Library root" : folder; }
 
+// Cards are put in the page in chunks: the first screenful at once, the rest a few hundred
+// per frame, so the first paint (and every keystroke's) does not wait for 5,000 cards.
+const FIRST_CHUNK = 60, NEXT_CHUNK = 400;
+let paintToken = 0;
+
+function paint(shown, group) {
+  const token = ++paintToken;
+  const container = $("groups");
+  const counts = new Map();
+  for (const v of shown) counts.set(v.folder, (counts.get(v.folder) || 0) + 1);
+  let order = shown;
+  if (group) {  // bucket by folder (in folder order), keeping the chosen sort inside each
+    const buckets = state.folders.map(() => []);
+    for (const v of shown) buckets[state.folderRank.get(v.folder)].push(v);
+    order = buckets.flat();
+  }
+  let at = 0, list = null, folder = null, sections = 0;
+  const pump = (count) => {
+    if (token !== paintToken) return;  // a newer search or sort took over
+    const end = Math.min(order.length, at + count);
+    for (; at < end; at++) {
+      const v = order[at];
+      if (!list || (group && v.folder !== folder)) {
+        folder = v.folder;
+        const headingId = `folder-${sections++}`;
+        list = el("ul", { class: "grid", "aria-labelledby": group ? headingId : null,
+                          "aria-label": group ? null : "Videos" });
+        container.append(group
+          ? el("section", { class: "group" },
+               el("h2", { id: headingId, text: folderLabel(folder) },
+                  el("span", { class: "count", text: ` ${counts.get(folder)}` })), list)
+          : list);
+      }
+      list.append(cardFor(v));
+    }
+    if (at < order.length) setTimeout(() => pump(NEXT_CHUNK));
+    else performance.mark("ms:all-rendered");
+  };
+  container.replaceChildren();
+  pump(FIRST_CHUNK);
+}
+
+function folderOrder(a, b) {
+  return a === b ? 0 : a === ROOT ? -1 : b === ROOT ? 1 : collator.compare(a, b);
+}
+
 function render() {
   const c = controls();
   const shown = matching(c);
-  const frag = document.createDocumentFragment();
-  if (c.group) {
-    const groups = new Map();
-    for (const v of shown) {
-      if (!groups.has(v.folder)) groups.set(v.folder, []);
-      groups.get(v.folder).push(v);
-    }
-    const names = [...groups.keys()].sort((a, b) => (a === ROOT ? -1 : b === ROOT ? 1 : collator.compare(a, b)));
-    for (const name of names) {
-      const list = groups.get(name);
-      const headingId = `folder-${names.indexOf(name)}`;
-      const ul = el("ul", { class: "grid", "aria-labelledby": headingId });
-      for (const v of list) ul.append(cardFor(v));
-      frag.append(el("section", { class: "group" },
-        el("h2", { id: headingId, text: folderLabel(name) },
-           el("span", { class: "count", text: ` ${list.length}` })), ul));
-    }
-  } else {
-    const ul = el("ul", { class: "grid", "aria-label": "Videos" });
-    for (const v of shown) ul.append(cardFor(v));
-    frag.append(ul);
-  }
-  $("groups").replaceChildren(frag);
+  paint(shown, c.group);
   const total = state.videos.length;
   $("status").textContent = !total ? "This library has no videos yet. Run `mediaserve scan FOLDER`."
     : !shown.length ? `No videos match “${c.q}”${c.folder !== "*" ? ` in ${folderLabel(c.folder)}` : ""}.`
@@ -139,7 +164,9 @@ function restoreUrl(folders) {
 function fillFolders() {
   const counts = new Map();
   for (const v of state.videos) counts.set(v.folder, (counts.get(v.folder) || 0) + 1);
-  const names = [...counts.keys()].sort((a, b) => (a === ROOT ? -1 : b === ROOT ? 1 : collator.compare(a, b)));
+  const names = [...counts.keys()].sort(folderOrder);
+  state.folders = names;
+  state.folderRank = new Map(names.map((name, i) => [name, i]));
   for (const name of names) {
     $("folder").append(el("option", { value: name, text: `${folderLabel(name)} (${counts.get(name)})` }));
   }
@@ -207,12 +234,14 @@ async function main() {
     $("status").textContent = `${err.message}. Is the server running?`;
     return;
   }
+  performance.mark("ms:listing-loaded");
   state.videos = videos.map(prepare);
   const folders = fillFolders();
   restoreUrl(folders);
   summarize();
   render();
   performance.mark("ms:first-render");
+  requestAnimationFrame(() => setTimeout(() => performance.mark("ms:first-paint")));
   document.body.dataset.ready = "1";
   $("search").addEventListener("input", (event) => {
     const start = event.timeStamp;

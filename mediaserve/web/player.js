@@ -6,6 +6,7 @@ import { SeekBar } from "./seekbar.js";
 import { DevStats, SeekReporter, StatsSource } from "./devstats.js";
 
 const $ = (id) => document.getElementById(id);
+const sentence = (s) => (s ? s[0].toUpperCase() + s.slice(1) : "");
 const video = $("player");
 const id = location.pathname.split("/").filter(Boolean).pop();
 const RESUME_KEY = `mediaserve:resume:${id}`;
@@ -51,12 +52,12 @@ function blocker(doc) {
   }
   const errors = findings.filter((f) => f.severity === "error");
   if (errors.length) {
-    return { text: `This video has problems and will probably not play: ${errors.map((f) => f.message).join("; ")}. ${errors[0].fix || ""}`.trim(), retry: true };
+    return { text: `This video has problems and will probably not play: ${errors.map((f) => f.message).join("; ")}. ${sentence(errors[0].fix)}`.trim(), retry: true };
   }
   const support = codecCheck(doc);
   if (support.video === false) {
     const fix = findings.find((f) => f.code === "unplayable");
-    return { text: `This browser cannot decode ${CODEC_NAMES[doc.video_codec] || doc.video_codec} video: you would hear the sound over a black picture. ${fix ? fix.fix : "Transcode it to H.264 or VP9, or download it and use a desktop player."}`, retry: true, codec: true };
+    return { text: `This browser cannot decode ${CODEC_NAMES[doc.video_codec] || doc.video_codec} video: you would hear the sound over a black picture. ${fix ? sentence(fix.fix) + "." : "Transcode it to H.264 or VP9, or download it and use a desktop player."}`, retry: true, codec: true };
   }
   return null;
 }
@@ -68,7 +69,7 @@ function renderFacts(doc) {
     ["Video", [CODEC_NAMES[doc.video_codec] || doc.video_codec, doc.frame_rate && `${+doc.frame_rate.toFixed(3)} fps`].filter(Boolean).join(", ")],
     ["Audio", CODEC_NAMES[doc.audio_codec] || doc.audio_codec || "none"],
     ["Size", fmtSize(doc.size)],
-    ["Bit rate", doc.bit_rate ? `${(doc.bit_rate / 1e6).toFixed(1)} Mbit/s` : ""],
+    ["Bit rate", !doc.bit_rate ? "" : doc.bit_rate >= 1e6 ? `${(doc.bit_rate / 1e6).toFixed(1)} Mbit/s` : `${Math.round(doc.bit_rate / 1e3)} kbit/s`],
     ["Container", doc.container || ""],
     ["File", doc.path],
   ];
@@ -79,7 +80,7 @@ function renderFacts(doc) {
   link.download = doc.name;
   link.textContent = `Download (${fmtSize(doc.size)})`;
   for (const f of doc.findings || []) {
-    $("findings").append(el("li", { class: f.severity }, el("strong", { text: `${f.severity}: ` }), `${f.message}. ${f.fix || ""}`));
+    $("findings").append(el("li", { class: f.severity }, el("strong", { text: `${f.severity}: ` }), `${f.message}. ${sentence(f.fix)}`));
   }
 }
 
