@@ -191,3 +191,18 @@ async def test_unknown_ids_bad_queries_and_rate_limits(serve, stats_lib: Lib) ->
             raise AssertionError("never rate-limited")
     assert accepted == 100
     assert (await served.get_json("/api/stats"))[1]["global"]["player_seeks"] == 100
+
+
+async def test_stats_off(serve, stats_lib: Lib) -> None:
+    """``stats = false``: streams still work, the statistics endpoints say they are off."""
+    served = await serve(stats_lib, stats=False)
+    clip = stats_lib.ids["clip.mp4"]
+    response = await served.fetch("GET", stats_lib.stream("clip.mp4"), {"Range": "bytes=0-9"})
+    assert response.status == 206 and len(response.body) == 10
+    for path in ("/api/stats", f"/api/videos/{clip}/streaming-stats"):
+        status, doc = await served.get_json(path)
+        assert status == 404 and "turned off" in doc["error"], path
+    assert (await served.fetch("GET", "/metrics")).status == 404
+    async with aiohttp.ClientSession() as session, session.post(
+            served.url(f"/api/videos/{clip}/seek-analytics"), json={"positions": [1]}) as resp:
+        assert resp.status == 404 and "turned off" in (await resp.json())["error"]

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from mediaserve.adapters.server.metrics import exposition, new_registry
 from mediaserve.adapters.server.state import STATE, ServerState, json_error
+from mediaserve.core.stats import DisabledCollector, StatsCollector
 from mediaserve.core.stats.analytics import (
     MAX_BODY_BYTES,
     RateLimiter,
@@ -113,8 +114,10 @@ async def get_metrics(request: web.Request) -> web.Response:
 
 
 def add_stats_routes(app: web.Application) -> None:
-    """Register the statistics endpoints (and their per-app registry and rate limiter)."""
+    """Give the app its collector (a no-op one when ``stats = false``), a Prometheus
+    registry and a rate limiter of its own, and register the statistics endpoints."""
     state = app[STATE]
+    state.stats = StatsCollector() if state.settings.stats else DisabledCollector()
     app[REGISTRY] = new_registry(state.stats)
     app[LIMITER] = RateLimiter()
     router = app.router
