@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 import pytest
 from multidict import CIMultiDict
 
+from mediaserve.core.http.dates import parse_http_date
 from mediaserve.core.http.ranges import (
     Conditionals,
     Plan,
     Validators,
-    _parse_http_date,
     evaluate,
     make_validators,
 )
@@ -614,7 +614,7 @@ T0 = calendar.timegm((1994, 11, 6, 8, 49, 37))
     ],
 )
 def test_parse_http_date(text: str, expected: int | None) -> None:
-    assert _parse_http_date(text) == expected
+    assert parse_http_date(text) == expected
 
 
 def test_rfc850_two_digit_year_pivot() -> None:
@@ -627,7 +627,7 @@ def test_rfc850_two_digit_year_pivot() -> None:
         (60, this_year + 60 - 100),
     ]:
         text = f"Monday, 01-Jan-{(this_year + ahead) % 100:02d} 00:00:00 GMT"
-        assert _parse_http_date(text) == calendar.timegm((expected_year, 1, 1, 0, 0, 0)), ahead
+        assert parse_http_date(text) == calendar.timegm((expected_year, 1, 1, 0, 0, 0)), ahead
 
 
 # --- DoS and speed (§14.2) ------------------------------------------------------------

@@ -112,7 +112,8 @@ def test_keyboard_moves_between_cards_and_opens_one(web_library: WebLibrary,
     page = watch.page
     links = page.locator("#groups a.card-link")
     links.first.focus()
-    rect = "() => { const r = document.activeElement.getBoundingClientRect(); return [r.left, r.top]; }"
+    rect = ("() => { const r = document.activeElement.getBoundingClientRect();"
+            " return [r.left, r.top]; }")
     start = page.evaluate(rect)
     page.keyboard.press("ArrowRight")
     assert page.evaluate("document.activeElement.dataset.id") == links.nth(1).get_attribute(
