@@ -88,7 +88,7 @@ function folderLabel(folder) { return folder === ROOT ? "Library root" : folder;
 const FIRST_CHUNK = 60, NEXT_CHUNK = 400;
 let paintToken = 0;
 
-function paint(shown, group) {
+function paint(shown, group, afterPaint) {
   const token = ++paintToken;
   const container = $("groups");
   const counts = new Map();
@@ -118,10 +118,13 @@ function paint(shown, group) {
       }
       list.append(cardFor(v));
     }
-    if (at < order.length) setTimeout(() => pump(NEXT_CHUNK));
+    if (at < order.length) requestAnimationFrame(() => setTimeout(() => pump(NEXT_CHUNK)));
     else performance.mark("ms:all-rendered");
   };
   container.replaceChildren();
+  // afterPaint runs once the first chunk is on screen; scheduled first, so it runs before
+  // the next chunk's work (which also waits for a frame: the page never stops painting)
+  if (afterPaint) requestAnimationFrame(() => setTimeout(afterPaint));
   pump(FIRST_CHUNK);
 }
 
@@ -129,10 +132,10 @@ function folderOrder(a, b) {
   return a === b ? 0 : a === ROOT ? -1 : b === ROOT ? 1 : collator.compare(a, b);
 }
 
-function render() {
+function render(afterPaint) {
   const c = controls();
   const shown = matching(c);
-  paint(shown, c.group);
+  paint(shown, c.group, afterPaint);
   const total = state.videos.length;
   $("status").textContent = !total ? "This library has no videos yet. Run `mediaserve scan FOLDER`."
     : !shown.length ? `No videos match “${c.q}”${c.folder !== "*" ? ` in ${folderLabel(c.folder)}` : ""}.`
@@ -239,18 +242,15 @@ async function main() {
   const folders = fillFolders();
   restoreUrl(folders);
   summarize();
-  render();
+  render(() => performance.mark("ms:first-paint"));
   performance.mark("ms:first-render");
-  requestAnimationFrame(() => setTimeout(() => performance.mark("ms:first-paint")));
   document.body.dataset.ready = "1";
   $("search").addEventListener("input", (event) => {
     const start = event.timeStamp;
-    render();
-    performance.mark("ms:filtered");
     // the keystroke is done when the filtered grid has been painted
-    requestAnimationFrame(() => setTimeout(() => performance.measure("ms:filter", { start })));
+    render(() => performance.measure("ms:filter", { start }));
   });
-  for (const id of ["folder", "sort", "group"]) $(id).addEventListener("change", render);
+  for (const id of ["folder", "sort", "group"]) $(id).addEventListener("change", () => render());
   $("controls").addEventListener("submit", (event) => event.preventDefault());
   document.addEventListener("keydown", onKey);
 }
