@@ -189,3 +189,19 @@ def test_unknown_video_and_phone_width(web_library: WebLibrary, open_page: Any) 
     assert not has_horizontal_scroll(phone.page)
     phone.page.screenshot(path=str(web_library.artifacts / "player-360.png"), full_page=True)
     phone.assert_clean()
+
+
+def test_hevc_played_anyway_still_ends_in_a_message(web_library: WebLibrary,
+                                                    open_page: Any) -> None:
+    """"Try to play it anyway" loads the file; Chromium without an HEVC decoder then fails
+    it (or shows no picture: videoWidth 0), and the page says so instead of a black box."""
+    if HEVC.name not in web_library.names:
+        pytest.skip("this PyAV cannot encode HEVC")
+    watch = open_page(web_library.url(f"/watch/{web_library.id(HEVC.name)}"))
+    page = watch.page
+    page.click("#message button")
+    page.wait_for_function("() => document.getElementById('player').currentSrc !== ''")
+    page.wait_for_selector("#message:not([hidden])", timeout=20000)
+    text = page.inner_text("#message")
+    assert "cannot" in text and ("picture" in text or "format or codecs" in text), text
+    watch.assert_clean()

@@ -4,8 +4,10 @@ worker processes and read back with PyAV."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import io
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -188,3 +190,21 @@ def test_web_routes_do_not_load_pyav_in_the_serving_process() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+async def test_a_poster_job_over_its_time_is_killed_and_gets_the_placeholder(
+        client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mediaserve.adapters.web import frames
+
+    monkeypatch.setattr(frames, "POSTER_TIMEOUT_S", 0.01)  # less than a worker's start-up
+    response = await client.get(f"/api/videos/{video_id(CLIP.name)}/poster.jpg")
+    assert response.status == 200
+    assert response.headers["X-Mediaserve-Placeholder"] == "1"
+    for _ in range(100):  # the killed worker is reaped
+        if not any(p.is_alive() for p in multiprocessing.active_children()):
+            break
+        await asyncio.sleep(0.05)
+    assert not any(p.is_alive() for p in multiprocessing.active_children())
+    monkeypatch.setattr(frames, "POSTER_TIMEOUT_S", 30.0)
+    again = await client.get(f"/api/videos/{video_id(CLIP.name)}/poster.jpg")
+    assert "X-Mediaserve-Placeholder" in again.headers  # remembered until the file changes

@@ -76,11 +76,13 @@ class _Pool:
             self._idle = None
         self._busy += 1
         try:
-            future = loop.run_in_executor(self._get(), func, *args)
+            pool = self._get()
+            future = loop.run_in_executor(pool, func, *args)
             try:
                 return await asyncio.wait_for(future, timeout)
             except (TimeoutError, concurrent.futures.process.BrokenProcessPool):
-                self.kill()
+                if self._pool is pool:  # not a pool another job already replaced
+                    self.kill()
                 raise
         finally:
             self._busy -= 1
@@ -96,7 +98,8 @@ class _Pool:
         for process in list(processes.values()):
             with contextlib.suppress(Exception):
                 process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+        # queued jobs fail with BrokenProcessPool (not cancelled): their callers retry once
+        pool.shutdown(wait=False)
 
     def stop(self) -> None:
         self._idle = None
@@ -187,7 +190,16 @@ class FrameService:
         pool, timeout = ((self._posters, POSTER_TIMEOUT_S) if kind == "poster"
                          else (self._sprites, SPRITE_TIMEOUT_S))
         try:
-            made = bool(await pool.run(timeout, func, source.paths, str(target), *args))
+            for attempt in (1, 2):
+                try:
+                    made = bool(await pool.run(timeout, func, source.paths, str(target),
+                                               *args))
+                    break
+                except concurrent.futures.process.BrokenProcessPool:
+                    # a worker died: this file crashed FFmpeg, or another job's did (or ran
+                    # over its time) while this one waited; only a second death is ours
+                    if attempt == 2:
+                        raise
         except (TimeoutError, concurrent.futures.process.BrokenProcessPool) as exc:
             log.warning("%s for %s failed (%s); using a placeholder until it changes",
                         kind, relpath, type(exc).__name__)
