@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mediaserve.adapters.audit.auditor import IndexChanged, backup_path, write_fixed_index
+from mediaserve.adapters.audit.fix import IndexChanged, backup_path, write_fixed_index
 from mediaserve.adapters.library.store import INDEX_NAME, load_index
 from mediaserve.cli import main
 from mediaserve.core.audit.rules import RULES
@@ -154,3 +154,15 @@ def test_man_page_documents_every_rule_and_exit_code():
                    "--fail-on", "--remux-faststart", "--in-place", "--index", "--workers"):
         assert option.replace("-", r"\-") in man, option
     assert ".SH EXIT STATUS" in man
+
+
+def test_docs_list_the_rules_as_the_table_declares_them():
+    """The rule table is the one source: README and man page list the same rules, with the
+    same severities, in the same order."""
+    readme = (REPO / "README.md").read_text()
+    rows = re.findall(r"^\| `([a-z-]+)` \| (error|warning) \|", readme, re.MULTILINE)
+    assert rows == [(r.code, str(r.severity)) for r in RULES]
+    man = (REPO / "man" / "mediaserve-audit.1").read_text()
+    table = man[man.index(".SH RULES"):man.index(".TE", man.index(".SH RULES"))]
+    man_rows = re.findall(r"^([a-z\\-]+)\t(error|warning)\t", table, re.MULTILINE)
+    assert [(code.replace("\\-", "-"), sev) for code, sev in man_rows] == rows

@@ -11,13 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from mediaserve.adapters.audit.auditor import (
-    content_key,
-    deep_check_all,
-    deep_demux,
-    fresh_stat,
-    run_audit,
-)
+from mediaserve.adapters.audit.deep import deep_demux
+from mediaserve.adapters.audit.deep_pool import deep_check_all
+from mediaserve.adapters.audit.files import content_key, fresh_stat
+from mediaserve.adapters.audit.run import run_audit
 from mediaserve.adapters.library.locate import open_library
 from mediaserve.adapters.library.store import save_index
 from mediaserve.core.library.ids import video_id
@@ -78,7 +75,7 @@ def test_unreadable_file(audit_sources: Sources, tmp_path: Path):
         codes = unprivileged_python(
             "import json, sys\n"
             "from pathlib import Path\n"
-            "from mediaserve.adapters.audit.auditor import run_audit\n"
+            "from mediaserve.adapters.audit.run import run_audit\n"
             "from mediaserve.adapters.library.locate import open_library\n"
             "run = run_audit(open_library(Path(sys.argv[1]), None), deep=True)\n"
             "print(json.dumps({a.entry.path: a.codes() for a in run.report.entries}))\n",
@@ -176,7 +173,7 @@ def _worker_pids() -> set[int]:
             cmdline = (proc / "cmdline").read_bytes()
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == os.getpid() and b"_worker_main" in cmdline:
+        if ppid == os.getpid() and b"deep_worker" in cmdline:
             pids.add(int(proc.name))
     return pids
 

@@ -10,26 +10,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mediaserve.core.audit.rules import (
-    RULES,
-    AuditOptions,
-    AuditReport,
-    DeepFacts,
-    EntryAudit,
-    Finding,
-    FreshStat,
-    Severity,
-    audit_entry,
-    audit_library,
+from mediaserve.core.audit.duplicates import (
     duplicate_candidates,
     duplicate_groups,
-    findings_from_facts,
-    needs_reprobe,
-    plan_fix,
-    playable_everywhere,
-    remux_candidates,
     with_duplicates,
 )
+from mediaserve.core.audit.model import AuditFinding, AuditOptions, DeepFacts, FreshStat, Severity
+from mediaserve.core.audit.plan import plan_fix, remux_candidates
+from mediaserve.core.audit.playability import playable_everywhere
+from mediaserve.core.audit.report import AuditReport, EntryAudit, audit_library
+from mediaserve.core.audit.rules import RULES, audit_entry, findings_from_facts, needs_reprobe
+from mediaserve.core.library.failure import ProbeFailure
 from mediaserve.core.library.index import (
     STATUS_ERROR,
     STATUS_MISSING,
@@ -53,7 +44,7 @@ SAME = FreshStat(exists=True, size=1000, mtime_ns=5)
 DEEP_GOOD = DeepFacts(video_packets=250, end_time=10.0, duration=10.0)
 
 
-def codes(findings: list[Finding]) -> list[str]:
+def codes(findings: list[AuditFinding]) -> list[str]:
     return [f.code for f in findings]
 
 
@@ -71,10 +62,11 @@ def test_good_entry_has_no_findings_with_or_without_evidence():
     (None, {"status": STATUS_MISSING}, "missing"),
     (FreshStat(exists=True, size=1000, mtime_ns=5, regular=False), {}, "not-regular"),
     (FreshStat(exists=True, size=0, mtime_ns=5), {}, "empty"),
-    (None, {"status": STATUS_ERROR, "error": "empty file", "facts": MediaFacts()}, "empty"),
+    (None, {"status": STATUS_ERROR, "error": "empty file", "error_kind": ProbeFailure.EMPTY,
+            "facts": MediaFacts()}, "empty"),
     (FreshStat(exists=True, size=1000, mtime_ns=5, readable=False), {}, "unreadable"),
     (None, {"status": STATUS_ERROR, "error": "cannot read: Permission denied",
-            "facts": MediaFacts()}, "unreadable"),
+            "error_kind": ProbeFailure.UNREADABLE, "facts": MediaFacts()}, "unreadable"),
 ])
 def test_file_rules_fire_alone(stat, kw, code):
     """A file-level problem explains everything: no content rule runs after it."""
@@ -370,7 +362,8 @@ entry_st = st.builds(
     VideoEntry, id=st.just("x"), path=st.just("x.mp4"), size=st.integers(0, 10**9),
     mtime_ns=st.integers(0, 10**18), status=st.sampled_from(["ok", "error", "missing"]),
     facts=facts_st, error=st.none() | st.sampled_from(
-        ["empty file", "cannot read: denied", "cannot open container: x", "cannot stat: x"]))
+        ["empty file", "cannot read: denied", "cannot open container: x", "cannot stat: x"]),
+    error_kind=st.none() | st.sampled_from(list(ProbeFailure)))
 stat_st = st.none() | st.builds(FreshStat, exists=st.booleans(), size=st.integers(0, 10**9),
                                 mtime_ns=st.integers(0, 10**18), readable=st.booleans(),
                                 regular=st.booleans())
