@@ -81,6 +81,10 @@ def _render(library: Library, run: AuditRun, fix: FixResult, dry_run: bool) -> N
         secs = max(run.deep_elapsed, 1e-9)
         out.print(f"Deep check: {run.deep_files} files, {mb:.1f} MB in {secs:.2f} s "
                   f"({mb / secs:.1f} MB/s, {run.deep_files / secs:.1f} files/s)")
+    if report.duplicates:
+        copies = sum(len(g.ids) for g in report.duplicates)
+        out.print(f"Duplicates: {len(report.duplicates)} group(s), {copies} files "
+                  "(--json lists every group in full under duplicate_groups)")
     removed, updated = fix.removed(), fix.updated()
     verb = ("Would remove", "Would update") if dry_run else ("Removed", "Updated")
     if removed:

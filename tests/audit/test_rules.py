@@ -313,6 +313,19 @@ def test_duplicates():
     assert with_duplicates(report, []) is report
 
 
+def test_duplicate_findings_have_a_bounded_size_and_the_group_is_listed_once():
+    copies = [entry(f"c{i}.mp4") for i in range(6)]
+    report = with_duplicates(audit_library(library(*copies)), [tuple(e.id for e in copies)])
+    messages = {a.entry.path: a.findings[0].message for a in report.entries}
+    assert messages["c0.mp4"].startswith("same content as c1.mp4, c2.mp4, c3.mp4 and 2 more ")
+    assert messages["c4.mp4"].startswith("same content as c0.mp4, c1.mp4, c2.mp4 and 2 more ")
+    [group] = report.duplicates
+    assert group.paths == tuple(f"c{i}.mp4" for i in range(6)) and group.first == "c0.mp4"
+    assert report.as_dict()["duplicate_groups"] == [
+        {"count": 6, "size": 1000, "paths": list(group.paths)}]
+    assert report.counts() == {"duplicate": 6}
+
+
 def test_entries_with_errors_are_not_duplicate_candidates():
     a, b = entry("a.mp4"), entry("b.mp4", facts=dataclasses.replace(GOOD, frames=1))
     report = audit_library(library(a, b), {a.id: SAME, b.id: SAME})

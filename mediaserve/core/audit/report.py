@@ -46,12 +46,30 @@ class EntryAudit:
 
 
 @dataclass(frozen=True, slots=True)
+class DuplicateGroup:
+    """Entries with the same content, in path order. The first is the one the others'
+    findings name; the audit does not decide which copy to keep."""
+
+    ids: tuple[str, ...]
+    paths: tuple[str, ...]
+    size: int
+
+    @property
+    def first(self) -> str:
+        return self.paths[0]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"count": len(self.ids), "size": self.size, "paths": list(self.paths)}
+
+
+@dataclass(frozen=True, slots=True)
 class AuditReport:
     """Every entry's verdict, sorted by path, and the counts the summary line shows."""
 
     entries: tuple[EntryAudit, ...]
     options: AuditOptions = DEFAULT_OPTIONS
     deep: bool = False
+    duplicates: tuple[DuplicateGroup, ...] = ()
 
     @property
     def total(self) -> int:
@@ -108,7 +126,8 @@ class AuditReport:
     def as_dict(self) -> dict[str, Any]:
         return {"summary": self.summary(), "deep": self.deep,
                 "min_frames": self.options.min_frames,
-                "entries": [e.as_dict() for e in self.entries if e.findings]}
+                "entries": [e.as_dict() for e in self.entries if e.findings],
+                "duplicate_groups": [g.as_dict() for g in self.duplicates]}
 
 
 def audit_library(index: LibraryIndex, stats: Mapping[str, FreshStat] | None = None,
@@ -129,4 +148,4 @@ def audit_library(index: LibraryIndex, stats: Mapping[str, FreshStat] | None = N
     return AuditReport(tuple(audits), options, deep=bool(deep))
 
 
-__all__ = ["AuditReport", "EntryAudit", "audit_library"]
+__all__ = ["AuditReport", "DuplicateGroup", "EntryAudit", "audit_library"]
