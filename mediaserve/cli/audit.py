@@ -20,7 +20,7 @@ from mediaserve.adapters.audit.deep_pool import DeepCheckUnavailable
 from mediaserve.adapters.audit.fix import FixResult, IndexChanged, RemuxStatus, apply_fix
 from mediaserve.adapters.audit.run import AuditRun, run_audit
 from mediaserve.adapters.library.locate import Library, LibraryError, open_library
-from mediaserve.cli.common import EXIT_IO, EXIT_REFUSED, console, fail, print_json
+from mediaserve.cli.common import ExitStatus, console, fail, print_json
 from mediaserve.core.audit.model import AuditOptions, FailOn, Severity
 from mediaserve.core.audit.report import AuditReport
 from mediaserve.core.library.index import loads
@@ -42,7 +42,7 @@ def _audit(library: Library, options: AuditOptions, deep: bool, deep_timeout: fl
             return run_audit(library, options, deep=deep, deep_timeout=deep_timeout,
                              workers=workers, on_progress=on_progress)
         except DeepCheckUnavailable as exc:
-            fail(str(exc), EXIT_IO)
+            fail(str(exc), ExitStatus.IO_ERROR)
 
 
 def _findings_table(report: AuditReport, severity: Severity) -> Table | None:
@@ -192,10 +192,10 @@ def audit(folder: Path | None, index_path: Path | None, dry_run: bool, min_frame
         fix = apply_fix(library, original, run.report, dry_run=dry_run, remux=remux,
                         in_place=in_place)
     except IndexChanged as exc:
-        fail(str(exc), EXIT_REFUSED)
+        fail(str(exc), ExitStatus.REFUSED)
     code = run.report.exit_code(fail_on)
     if fix.remux_failed:
-        code = max(code, EXIT_IO)
+        code = max(code, ExitStatus.IO_ERROR)
     if as_json:
         print_json(_as_json(library, run, fix, dry_run, code))
     else:
