@@ -35,6 +35,7 @@ from mediaserve.core.library.index import (
     ProbeOutcome,
     VideoEntry,
 )
+from tests.complexity import growth
 
 GOOD = MediaFacts(container="mp4", duration=10.0, video_codec="h264", width=640, height=360,
                   frame_rate=25.0, frames=250, audio_codec="aac", faststart=True,
@@ -346,6 +347,20 @@ def test_duplicate_findings_have_a_bounded_size_and_the_group_is_listed_once():
     assert report.as_dict()["duplicate_groups"] == [
         {"count": 6, "size": 1000, "paths": list(group.paths)}]
     assert report.counts() == {"duplicate": 6}
+
+
+def test_duplicate_reporting_grows_linearly_with_the_group():
+    """Issue 13: the work (and the report) for one group of N copies was quadratic."""
+    reports = {}
+    for n in (200, 400):
+        copies = [entry(f"c{i:03d}.mp4") for i in range(n)]
+        reports[n] = (audit_library(library(*copies)), [tuple(e.id for e in copies)])
+
+    def run(n: int) -> None:
+        report, groups = reports[n]
+        with_duplicates(report, groups).as_dict()
+
+    assert growth(run, 200) < 2.5  # linear: ~2; the old code: ~4
 
 
 def test_entries_with_errors_are_not_duplicate_candidates():
