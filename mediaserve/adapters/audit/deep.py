@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
 import av
 
@@ -19,7 +18,7 @@ DEFAULT_DEEP_TIMEOUT = 30.0  # seconds per file
 DEFAULT_MAX_PACKETS = 5_000_000  # ~55 h of 25 fps video: beyond that, give up (timeout)
 
 
-def _attached_pic(stream: Any) -> bool:
+def _attached_pic(stream: av.stream.Stream) -> bool:
     return bool(stream.disposition & av.stream.Disposition.attached_pic)
 
 

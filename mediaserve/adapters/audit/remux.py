@@ -13,7 +13,6 @@ import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import av
 
@@ -41,21 +40,22 @@ def _packet_signature(path: Path) -> tuple[dict[int, tuple[str | None, int, int,
                                             float | None]:
     """Per stream (codec, packet count, total bytes, CRC-32 of all payloads), and the
     container duration: what must survive a stream copy unchanged."""
-    sig: dict[int, list[Any]] = {}
+    codecs: dict[int, str | None] = {}
+    counts: dict[int, list[int]] = {}  # packets, bytes, CRC-32
     with av.open(str(path), metadata_errors="ignore") as container:
         for stream in container.streams:
-            sig[stream.index] = [stream.codec_context.name if stream.codec_context else None,
-                                 0, 0, 0]
+            codecs[stream.index] = stream.codec_context.name if stream.codec_context else None
+            counts[stream.index] = [0, 0, 0]
         for packet in container.demux():
             if not packet.size or packet.dts is None:
                 continue
-            entry = sig[packet.stream.index]
+            entry = counts[packet.stream.index]
             payload = bytes(packet)
-            entry[1] += 1
-            entry[2] += len(payload)
-            entry[3] = zlib.crc32(payload, entry[3])
+            entry[0] += 1
+            entry[1] += len(payload)
+            entry[2] = zlib.crc32(payload, entry[2])
         duration = container.duration / av.time_base if container.duration else None
-    return {k: (v[0], v[1], v[2], v[3]) for k, v in sig.items()}, duration
+    return {k: (codecs[k], counts[k][0], counts[k][1], counts[k][2]) for k in codecs}, duration
 
 
 def _stream_copy(source: Path, target: Path, fmt: str) -> None:
