@@ -407,14 +407,18 @@ def findings_from_facts(entry: VideoEntry,
     return audit_entry(entry, None, None, options)
 
 
-__all__ = [
+__all__ = [  # with what a caller of audit_entry needs from model.py, re-exported
+    "DEFAULT_OPTIONS",
     "RULES",
     "RULES_BY_CODE",
+    "AuditFinding",
+    "AuditOptions",
     "Check",
     "Detail",
     "EntryView",
     "FindingsFor",
     "Rule",
+    "Severity",
     "Tier",
     "audit_entry",
     "findings_from_facts",
