@@ -19,6 +19,19 @@ class ProbeFailure(StrEnum):
     NOT_MEDIA = "not-media"  # read, but FFmpeg could not open it as a container
 
     @classmethod
+    def recorded(cls, raw: object, message: str | None) -> ProbeFailure | None:
+        """The kind an index entry records (``error_kind``, read as TOML gives it); for an
+        index written before kinds existed, the kind behind its ``error`` message (derived
+        once, on load, and written explicitly by the next save). ValueError names the
+        allowed kinds when ``raw`` is none of them."""
+        if raw is None:
+            return cls.from_message(message)
+        known = {kind.value: kind for kind in cls}
+        if not isinstance(raw, str) or raw not in known:
+            raise ValueError(f"'error_kind' must be one of {', '.join(known)}")
+        return known[raw]
+
+    @classmethod
     def from_message(cls, message: str | None) -> ProbeFailure | None:
         """The kind behind a message written before kinds existed (indexes from older
         versions), from the prober's fixed message prefixes; None when unknown."""

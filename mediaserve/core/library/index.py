@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -247,7 +247,10 @@ def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEnt
     error = table.get("error")
     if error is not None and not isinstance(error, str):
         raise fail("error", f"video {vid}: 'error' must be a string")
-    error_kind = _error_kind(table, error, lambda msg: fail("error_kind", f"video {vid}: {msg}"))
+    try:
+        error_kind = ProbeFailure.recorded(table.get("error_kind"), error)
+    except ValueError as exc:
+        raise fail("error_kind", f"video {vid}: {exc}") from None
     facts: dict[str, Any] = {}
     for key, types in _FACT_TYPES.items():
         if key not in table:
@@ -267,20 +270,6 @@ def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEnt
     return VideoEntry(id=vid, path=path, size=table["size"], mtime_ns=table["mtime_ns"],
                       status=status, facts=MediaFacts(**facts), error=error,
                       error_kind=error_kind)
-
-
-def _error_kind(table: Mapping[str, Any], error: str | None,
-                fail: Callable[[str], IndexFormatError]) -> ProbeFailure | None:
-    """The recorded ``error_kind``; for an index written before kinds existed, the kind
-    behind the ``error`` message (derived once, here, and written back on the next save)."""
-    raw = table.get("error_kind")
-    if raw is None:
-        return ProbeFailure.from_message(error)
-    try:
-        return ProbeFailure(raw)
-    except ValueError:
-        kinds = ", ".join(kind.value for kind in ProbeFailure)
-        raise fail(f"'error_kind' must be one of {kinds}") from None
 
 
 # --------------------------------------------------------------------------- incremental scan
