@@ -57,8 +57,9 @@ def test_the_kind_round_trips_and_outranks_the_message():
     assert loads(dumps(index)) == index
 
 
-def test_an_unknown_kind_is_a_format_error_with_its_line():
-    text = OLD.format(vid=video_id("a.mp4"), error="x") + 'error_kind = "gremlins"\n'
+@pytest.mark.parametrize("value", ['"gremlins"', "3", '"EMPTY"'])
+def test_an_unknown_kind_is_a_format_error_with_its_line(value: str):
+    text = OLD.format(vid=video_id("a.mp4"), error="x") + f"error_kind = {value}\n"
     with pytest.raises(IndexFormatError) as info:
         loads(text, source="idx.toml")
     assert info.value.line == 10
