@@ -163,7 +163,7 @@ async def test_listing_is_gzipped_when_asked(client: Any) -> None:
                                 auto_decompress=False)
     assert response.headers["Content-Encoding"] == "gzip"
     raw = await response.read()
-    assert gzip.decompress(raw).startswith(b'{"count":4')
+    assert gzip.decompress(raw).startswith(b'{"count": 4')
 
 
 async def test_pages_carry_a_strict_csp(client: Any) -> None:

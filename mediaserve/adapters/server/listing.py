@@ -33,8 +33,11 @@ class Encoded:
     etag: str
 
 
-def _encode(doc: Any) -> Encoded:
-    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+def _encode(doc: Any, compact: bool) -> Encoded:
+    # the full view keeps json's usual ", " and ": " (as it always had); the card view is
+    # for machines only
+    separators = (",", ":") if compact else None
+    body = json.dumps(doc, ensure_ascii=False, separators=separators).encode("utf-8")
     etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
     gzipped = gzip.compress(body, 5) if len(body) >= _GZIP_MIN else None
     return Encoded(body, gzipped, etag)
@@ -56,7 +59,8 @@ async def _whole(catalog: Catalog, view: str) -> Encoded:
         return cached[2]
     generation = catalog.generation
     loop = asyncio.get_running_loop()
-    encoded = await loop.run_in_executor(None, lambda: _encode(_document(catalog, view)))
+    encoded = await loop.run_in_executor(None, lambda: _encode(_document(catalog, view),
+                                                                   view == "cards"))
     _cache[view] = (catalog, generation, encoded)
     return encoded
 
