@@ -17,7 +17,7 @@ times. Reported, from the page's own ``performance`` marks:
 
 Numbers are medians over the runs (and over the keystrokes). Nothing is asserted.
 
-    python benchmarks/web_bench.py [--videos 5000] [--runs 5]
+    python -m benchmarks.web_bench [--videos 5000] [--runs 5]     (from the checkout)
 """
 
 from __future__ import annotations

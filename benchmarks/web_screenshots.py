@@ -3,7 +3,7 @@
 Builds a small library of demo clips (moving gradients, a folder of episodes, a subtitle
 file, one truncated copy), serves it, and saves two PNGs taken by Debian's Chromium:
 
-    python benchmarks/web_screenshots.py [--out docs/screenshots]
+    python -m benchmarks.web_screenshots [--out docs/screenshots]     (from the checkout)
 
 Not a benchmark: it lives here because it starts servers the way the benchmarks do.
 """

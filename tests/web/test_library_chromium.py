@@ -138,3 +138,29 @@ def test_phone_width_has_no_sideways_scroll(web_library: WebLibrary, open_page: 
     assert not has_horizontal_scroll(watch.page)
     watch.page.screenshot(path=str(web_library.artifacts / "library-360.png"))
     watch.assert_clean()
+
+
+UNLABELLED = """() => [...document.querySelectorAll('input, select, button, [role=slider]')]
+    .filter((c) => !c.hidden && !(c.labels && c.labels.length) && !c.getAttribute('aria-label')
+                   && !c.textContent.trim())
+    .map((c) => c.outerHTML.slice(0, 80))"""
+
+
+def test_labels_focus_ring_and_dark_scheme(web_library: WebLibrary, open_page: Any) -> None:
+    watch = ready(web_library, open_page)
+    page = watch.page
+    assert page.evaluate(UNLABELLED) == []
+    page.keyboard.press("Tab")  # the skip link comes first, then the search
+    assert page.evaluate("document.activeElement.className") == "skip"
+    page.locator("#groups a.card-link").first.focus()
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", "")
+    page.emulate_media(color_scheme="dark")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(15, 17, 21)"
+    page.screenshot(path=str(web_library.artifacts / "library-dark.png"))
+    player = open_page(web_library.url(f"/watch/{web_library.id('Noise Test.mp4')}"))
+    player.page.wait_for_function("() => document.getElementById('player').readyState >= 1")
+    assert player.page.evaluate(UNLABELLED) == []
+    watch.assert_clean()
+    player.assert_clean()
