@@ -197,7 +197,7 @@ function start(doc, stats) {
   window.addEventListener("pagehide", savePosition);
   const reporter = new SeekReporter(id, stats);
   video.addEventListener("seeking", () => reporter.add(video.currentTime));
-  const bar = new SeekBar(video, id, doc.duration, stats);
+  const bar = new SeekBar(video, id, doc.duration, stats, !!(doc.video_codec && doc.duration));
   reporter.onFlushed = () => bar.refreshHeat();
   bar.start();
   video.src = doc.stream_url;

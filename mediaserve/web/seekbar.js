@@ -28,11 +28,12 @@ export function parseThumbnails(text, base) {
 }
 
 export class SeekBar {
-  constructor(video, id, duration, stats) {
+  constructor(video, id, duration, stats, previews = true) {
     this.video = video;
     this.id = id;
     this.duration = duration || 0;
     this.stats = stats;
+    this.previews = previews;  // false: no picture or no duration, so no sprite to ask for
     this.cues = [];
     this.sprite = null;
     this.bar = $("seekbar");
@@ -61,7 +62,7 @@ export class SeekBar {
       this.seekTo(e);
       $("preview").hidden = true;
     });
-    this.loadThumbnails();
+    if (this.previews) this.loadThumbnails();
     this.refreshHeat();
     new ResizeObserver(() => this.drawHeat()).observe(this.canvas);
   }
