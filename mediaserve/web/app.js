@@ -31,7 +31,8 @@ function prepare(v) {
 }
 
 function makeCard(v) {
-  const facts = [fmtResolution(v.width, v.height).split(" ")[0], fmtSize(v.size)].filter(Boolean);
+  const ext = v.name.includes(".") ? v.name.slice(v.name.lastIndexOf(".") + 1).toUpperCase() : "";
+  const facts = [fmtResolution(v.width, v.height).split(" ")[0], ext, fmtSize(v.size)].filter(Boolean);
   const img = el("img", { src: v.poster_url, alt: "", loading: "lazy", decoding: "async",
                           width: 320, height: 180 });
   img.addEventListener("error", () => img.classList.add("failed"), { once: true });
