@@ -11,12 +11,14 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import av
 import pytest
 
+from benchmarks import peers
 from mediaserve.adapters.library.scanner import scan
 from mediaserve.adapters.media.clips import ClipSpec, encode_clip
 from mediaserve.adapters.server import create_app
@@ -208,3 +210,47 @@ async def test_a_poster_job_over_its_time_is_killed_and_gets_the_placeholder(
     monkeypatch.setattr(frames, "POSTER_TIMEOUT_S", 30.0)
     again = await client.get(f"/api/videos/{video_id(CLIP.name)}/poster.jpg")
     assert "X-Mediaserve-Placeholder" in again.headers  # remembered until the file changes
+
+
+def _maps_libavcodec(pid: int) -> bool:
+    try:
+        return "libavcodec" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat_file.parent.name))
+    return found
+
+
+def test_posters_are_decoded_in_a_child_not_in_the_serving_process(
+        library: dict[str, Any]) -> None:
+    """The real ``mediaserve serve``: after a poster is made, FFmpeg's libraries are mapped
+    in a worker process and not in the server (skipped while ``serve`` itself still loads
+    PyAV at start-up: that is the lean-server work, not the poster's)."""
+    port = peers.free_port()
+    env = {**os.environ, "MEDIASERVE_DATA_DIR": str(library["data"])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mediaserve", "serve", str(library["root"]), "--port",
+         str(port), "--access-log", "off"], env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        peers.wait_for_port(port, proc)
+        if _maps_libavcodec(proc.pid):
+            pytest.skip("this `serve` loads PyAV at start-up; nothing to check for posters")
+        url = f"http://127.0.0.1:{port}/api/videos/{video_id(CLIP.name)}/poster.jpg"
+        with urllib.request.urlopen(url, timeout=60) as reply:
+            assert reply.headers.get("X-Mediaserve-Placeholder") is None
+            assert jpeg_size(reply.read()) == (320, 180)
+        assert not _maps_libavcodec(proc.pid)
+        assert any(_maps_libavcodec(child) for child in _children(proc.pid))
+    finally:
+        peers.stop_process(proc)
