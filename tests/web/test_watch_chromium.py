@@ -84,6 +84,18 @@ def test_keyboard_shortcuts(web_library: WebLibrary, open_page: Any) -> None:
     page.wait_for_function("() => !document.getElementById('player').paused")
     page.keyboard.press(" ")
     page.wait_for_function("() => document.getElementById('player').paused")
+    # the buffering indicator follows the media events (after 150 ms, so a quick seek
+    # does not flash it). 'waiting' is sent again each second: a late 'pause' or 'seeked'
+    # from the keys above may hide the indicator, as it should
+    page.wait_for_function("""() => {
+        const v = document.getElementById('player'), now = Date.now();
+        if (!(now - (window.sentWaiting || 0) < 1000)) {
+            window.sentWaiting = now;
+            v.dispatchEvent(new Event('waiting'));
+        }
+        return !document.getElementById('buffering').hidden; }""")
+    page.evaluate("document.getElementById('player').dispatchEvent(new Event('playing'))")
+    page.wait_for_selector("#buffering", state="hidden")
     watch.assert_clean()
 
 
