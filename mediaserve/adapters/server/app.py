@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from importlib import resources
@@ -13,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from mediaserve.adapters.server.catalog import Catalog
+from mediaserve.adapters.server.listing import json_with_etag, listing_response
 from mediaserve.adapters.server.safe_open import RootOpener
 from mediaserve.adapters.server.state import STATE, ServerState, json_error
 from mediaserve.adapters.server.stream import stream
@@ -30,22 +30,16 @@ _WEB_FILES = {  # the whole web UI: a fixed table, so no request path ever reach
 }
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, text=json.dumps(data, ensure_ascii=False),
-                        content_type="application/json", charset="utf-8")
-
-
 async def list_videos(request: web.Request) -> web.Response:
-    catalog = request.app[STATE].catalog
-    videos = catalog.listing()
-    return _json({"count": len(videos), "videos": videos})
+    """The whole listing, encoded once per catalog version (see ``listing.py``)."""
+    return await listing_response(request, request.app[STATE].catalog.listing_cache)
 
 
 async def get_video(request: web.Request) -> web.Response:
     video = request.app[STATE].catalog.get(request.match_info["id"])
     if video is None:
         return json_error(404, "unknown video id")
-    return _json(video.as_json())
+    return json_with_etag(request, video.as_json())
 
 
 async def preflight(request: web.Request) -> web.Response:

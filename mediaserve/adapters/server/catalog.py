@@ -13,6 +13,7 @@ import stat
 from dataclasses import dataclass, field
 from typing import Any
 
+from mediaserve.adapters.server.listing import ListingCache
 from mediaserve.core.http import ranges
 from mediaserve.core.http.headers import content_disposition
 from mediaserve.core.library.formats import content_type_for
@@ -62,12 +63,19 @@ class Video:
 
 
 class Catalog:
-    """Videos by id, as loaded from the index."""
+    """Videos by id, as loaded from the index.
+
+    ``version`` changes whenever :meth:`listing` would return something else (a file found
+    missing or back), so ``listing_cache`` re-encodes the listing only then.
+    """
 
     def __init__(self, index: LibraryIndex, findings: Any = None) -> None:
         self.index = index
         self._findings = findings
         self.videos: dict[str, Video] = {}
+        self.version = 0
+        self.listing_cache = ListingCache(self.listing, lambda: self.version,
+                                          lambda: len(self.videos))
         for entry in index.videos.values():
             video = Video(
                 entry=entry,
@@ -94,6 +102,7 @@ class Catalog:
         if not video.missing:
             video.missing = True
             self._refresh_findings(video)
+            self.version += 1
 
     def mark_present(self, video: Video) -> None:
         if video.missing:
@@ -101,6 +110,7 @@ class Catalog:
             if video.entry.status == STATUS_MISSING:
                 video.entry = dataclasses.replace(video.entry, status=STATUS_OK)
             self._refresh_findings(video)
+            self.version += 1
 
     def check_presence(self, opener: Any) -> int:
         """Open every file once (at start-up, in an executor) the way a stream would, so the
