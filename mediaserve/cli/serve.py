@@ -14,6 +14,7 @@ import click
 from mediaserve.adapters.library.locate import open_library
 from mediaserve.adapters.media.clips import default_demo_folder, make_demo_library
 from mediaserve.adapters.server import create_app
+from mediaserve.adapters.server.access import AccessError
 from mediaserve.adapters.server.runner import configure_logging, run_until_signalled
 from mediaserve.cli.common import EXIT_USAGE, console, fail, human_duration, human_size
 from mediaserve.cli.scan import run_scan
@@ -24,6 +25,7 @@ from mediaserve.core.config.settings import (
     SettingSpec,
     resolve,
 )
+from mediaserve.core.http.auth import exposure_warning
 
 
 def _file_settings(config: Path | None, index_settings: dict[str, Any]) -> tuple[dict, str]:
@@ -97,7 +99,13 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
     except SettingsError as exc:
         fail(str(exc), EXIT_USAGE)
 
-    app = create_app(index, library.root, settings, index_path=str(library.index_path))
+    try:
+        app = create_app(index, library.root, settings, index_path=str(library.index_path))
+    except AccessError as exc:
+        fail(str(exc), EXIT_USAGE)
+    warning = exposure_warning(settings.host, bool(settings.auth_token or settings.auth_users))
+    if warning:
+        print(f"mediaserve: WARNING: {warning}", file=sys.stderr, flush=True)
     count, duration, size = index.totals()
 
     def started(url: str) -> None:

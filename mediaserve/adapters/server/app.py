@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from mediaserve.adapters.server.access import auth_middleware, hosts_middleware, install_access
 from mediaserve.adapters.server.catalog import Catalog
 from mediaserve.adapters.server.listing import json_with_etag, listing_response
 from mediaserve.adapters.server.safe_open import RootOpener
@@ -92,7 +93,11 @@ def create_app(index: LibraryIndex, root: Path | str, settings: Settings | None 
     """The application for one library. ``findings(entry)`` attaches audit findings (by
     default the audit rules over the recorded facts; None leaves them out)."""
     settings = settings or Settings()
-    app = web.Application(middlewares=[errors_middleware], client_max_size=64 * 1024)
+    # hosts first (a rebinding page learns nothing), then errors (so a 401 gets CORS
+    # headers a cross-origin client can read), then authentication around every route
+    app = web.Application(middlewares=[hosts_middleware, errors_middleware, auth_middleware],
+                          client_max_size=64 * 1024)
+    install_access(app, settings)
     state = ServerState(catalog=Catalog(index, findings), opener=RootOpener(root),
                         settings=settings, index_path=index_path,
                         logger=logging.getLogger("mediaserve"))
