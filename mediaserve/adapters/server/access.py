@@ -50,6 +50,7 @@ class Access:
     _memo_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     _verified: dict[bytes, str] = field(default_factory=dict)  # memo -> stored hash
     _scrypt_slots: asyncio.Semaphore | None = None
+    _decoy: str = ""  # a hash to check unknown users against (same cost as a known user)
 
     @property
     def required(self) -> bool:
@@ -71,8 +72,10 @@ class Access:
                 raise AccessError(str(exc)) from None
             if not users:
                 raise AccessError(f"the users file {path} has no users")
+        decoy = auth.hash_password(secrets.token_urlsafe(), secrets.token_bytes(16)) \
+            if users else ""
         return cls(HostPolicy.build(settings.host, settings.allowed_hosts),
-                   settings.auth_token, users)
+                   settings.auth_token, users, _decoy=decoy)
 
     async def _password_ok(self, user: str, password: str) -> bool:
         stored = self.users.get(user)
@@ -84,9 +87,8 @@ class Access:
         async with self._scrypt_slots:
             loop = asyncio.get_running_loop()
             # an unknown user costs the same scrypt as a known one: no user enumeration
-            ok = await loop.run_in_executor(
-                None, auth.verify_password, password,
-                stored or auth.hash_password("", b"\0" * 16))
+            ok = await loop.run_in_executor(None, auth.verify_password, password,
+                                            stored or self._decoy)
         if ok and stored is not None:
             if len(self._verified) >= _MEMO_LIMIT:
                 self._verified.clear()
