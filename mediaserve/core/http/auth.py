@@ -154,21 +154,14 @@ def cookie_user(value: str) -> str | None:
     if kind != "u" or not name:
         return None
     try:
-        return base64.urlsafe_b64decode(name + "=" * (-len(name) % 4)).decode("utf-8")
+        user = base64.b64decode(name + "=" * (-len(name) % 4), altchars=b"-_",
+                                validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
+    return user or None
 
 
 # --------------------------------------------------------------------------- hosts
-
-
-def _host_only(host_header: str) -> str:
-    """``example.org:8080`` -> ``example.org``; ``[::1]:80`` -> ``::1``; lower case."""
-    host = host_header.strip().lower()
-    if host.startswith("["):
-        return host[1:host.find("]")] if "]" in host else host
-    name, _, port = host.rpartition(":")
-    return name if name and port.isdigit() else host.rstrip(":")
 
 
 def _is_ip(host: str) -> bool:
@@ -177,6 +170,17 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _host_only(host_header: str) -> str:
+    """``example.org:8080`` -> ``example.org``; ``[::1]:80`` -> ``::1``; lower case."""
+    host = host_header.strip().lower()
+    if _is_ip(host):  # a bare IPv6 address (as --host gives it) has colons but no port
+        return host
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host
+    name, _, port = host.rpartition(":")
+    return name if name and port.isdigit() else host.rstrip(":")
 
 
 @dataclass(frozen=True, slots=True)
