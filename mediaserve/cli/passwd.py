@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from mediaserve.adapters.library.store import write_atomic
-from mediaserve.cli.common import EXIT_USAGE, fail
+from mediaserve.cli.common import ExitStatus, fail
 from mediaserve.core.http.auth import hash_password, parse_users, set_user
 
 
@@ -35,13 +35,13 @@ def passwd(file: Path, user: str, password_stdin: bool) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True,
                                 err=True)
     if not password:
-        fail("empty password", EXIT_USAGE)
+        fail("empty password", ExitStatus.USAGE)
     try:
         text = file.read_text(encoding="utf-8") if file.exists() else ""
         parse_users(text, str(file))  # refuse to rewrite a file we do not understand
         updated = set_user(text, user, hash_password(password, secrets.token_bytes(16)))
     except ValueError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), ExitStatus.USAGE)
     write_atomic(file, updated.encode("utf-8"))
     os.chmod(file, 0o600)
     click.echo(f"mediaserve: set the password of {user} in {file}", err=True)

@@ -17,7 +17,7 @@ from mediaserve.adapters.media.clips import default_demo_folder, make_demo_libra
 from mediaserve.adapters.server import create_app
 from mediaserve.adapters.server.access import AccessError
 from mediaserve.adapters.server.runner import configure_logging, run_until_signalled
-from mediaserve.cli.common import EXIT_USAGE, console, fail, human_duration, human_size
+from mediaserve.cli.common import ExitStatus, console, fail, human_duration, human_size
 from mediaserve.cli.scan import run_scan
 from mediaserve.core.config.settings import (
     SETTING_SPECS,
@@ -37,12 +37,12 @@ def _file_settings(config: Path | None, index_settings: dict[str, Any]) -> tuple
     try:
         data = tomllib.loads(config.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
-        fail(f"{config}: not UTF-8 text", EXIT_USAGE)
+        fail(f"{config}: not UTF-8 text", ExitStatus.USAGE)
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        fail(f"{config}: {exc}", EXIT_USAGE)
+        fail(f"{config}: {exc}", ExitStatus.USAGE)
     table = data.get("server", data)
     if not isinstance(table, dict):
-        fail(f"{config}: [server] must be a table", EXIT_USAGE)
+        fail(f"{config}: [server] must be a table", ExitStatus.USAGE)
     return {**index_settings, **table}, f"{config} [server]"
 
 
@@ -108,12 +108,12 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
     try:
         settings = resolve(cli_values, os.environ, file_values, file_name)
     except SettingsError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), ExitStatus.USAGE)
 
     try:
         app = create_app(index, library.root, settings, index_path=str(library.index_path))
     except AccessError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), ExitStatus.USAGE)
     warning = exposure_warning(settings.host, bool(settings.auth_token or settings.auth_users))
     if warning:
         print(f"mediaserve: WARNING: {warning}", file=sys.stderr, flush=True)
@@ -130,11 +130,11 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
                 pass
         except OSError as exc:
             fail(f"cannot open the access log {settings.access_log}: {exc.strerror or exc}",
-                 EXIT_USAGE)
+                 ExitStatus.USAGE)
     configure_logging()
     try:
         asyncio.run(run_until_signalled(app, settings, started))
     except OSError as exc:
         fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
-             EXIT_USAGE)
+             ExitStatus.USAGE)
 

@@ -101,7 +101,8 @@ class Access:
             return True
         user = auth.cookie_user(value)
         stored = self.users.get(user) if user is not None else None
-        return stored is not None and auth.same_secret(value, auth.user_cookie(user, stored))
+        return (user is not None and stored is not None
+                and auth.same_secret(value, auth.user_cookie(user, stored)))
 
     async def authenticated(self, request: web.Request) -> bool | None:
         """True: let it through; False: wrong credentials; None: no credentials at all."""

@@ -144,8 +144,7 @@ def setting(default: _T, convert: Callable[[Any], Any], help: str, *, flag: str 
     """A ``Settings`` field carrying its :class:`SettingSpec` (name filled in later)."""
     spec = {"default": default, "convert": convert, "help": help, "flag": flag, "kind": kind,
             "metavar": metavar, "secret": secret}
-    return field(default=default, metadata={"setting": spec},  # type: ignore[no-any-return]
-                 repr=not secret)
+    return field(default=default, metadata={"setting": spec}, repr=not secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +175,9 @@ class Settings:
     sendfile: bool = setting(True, _to_bool,
                              "Zero-copy bodies with sendfile; --no-sendfile forces the chunked "
                              "fallback (for debugging).", kind="switch")
+    stats: bool = setting(True, _to_bool,
+                          "Streaming statistics (/api/stats, /metrics, seek analytics); "
+                          "--no-stats turns the collector off.", kind="switch")
     auth_token: str = setting(
         "", _to_token, "Require this token from every client (Authorization: Bearer, "
         "?token= or the /login cookie); prefer the variable: flags show in `ps`.",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from mediaserve.core.library.ids import is_valid_secret, video_id
-from mediaserve.core.library.index import LibraryIndex
+from mediaserve.core.library.index import LibraryIndex, VideoEntry
 
 
 def needs_rekey(index: LibraryIndex) -> bool:
@@ -26,7 +26,7 @@ def rekey(index: LibraryIndex, secret: str) -> tuple[LibraryIndex, dict[str, str
     if index.id_secret is not None:
         raise ValueError("the index already has an id secret: ids are never recomputed")
     mapping: dict[str, str] = {}
-    videos = {}
+    videos: dict[str, VideoEntry] = {}
     for old_id, entry in index.videos.items():
         new_id = video_id(entry.path, len(old_id), secret=secret)
         if new_id in videos:  # the same path twice (NFC and NFD spellings) or 2^-48 bad luck
