@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import http.client
 import json
 import os
@@ -159,6 +160,18 @@ async def run(args: argparse.Namespace, index: Any, root: Path) -> dict[str, Any
                 print(f"lag {lags[-1] * 1000:.1f} ms at {began - t0:.3f} s", file=sys.stderr)
 
     t0 = asyncio.get_running_loop().time()
+    collections: list[tuple[int, float]] = []  # (generation, seconds) of each full GC
+    started_gc: list[float] = []
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if info["generation"] < 2:
+            return
+        if phase == "start":
+            started_gc.append(time.perf_counter())
+        elif started_gc:
+            collections.append((info["generation"], time.perf_counter() - started_gc.pop()))
+
+    gc.callbacks.append(on_gc)
     lag_task = asyncio.create_task(probe_lag())
     await asyncio.sleep(0.5)  # the probe's own baseline before any client
     baseline = list(lags)
@@ -176,6 +189,7 @@ async def run(args: argparse.Namespace, index: Any, root: Path) -> dict[str, Any
     stop.set()
     await lag_task
     await runner.cleanup()
+    gc.callbacks.remove(on_gc)
     polls, seeks = outputs[:-1], outputs[-1]
     loaded = lags[len(baseline):]
     busy = held[len(baseline):]
@@ -199,6 +213,8 @@ async def run(args: argparse.Namespace, index: Any, root: Path) -> dict[str, Any
         "lag_over_10ms": sum(1 for lag in loaded if lag > 0.010),
         "loop_cpu_max_ms": round(max(busy, default=0) * ms, 2),
         "loop_cpu_over_10ms": sum(1 for cpu in busy if cpu > 0.010),
+        "full_gcs": len(collections),
+        "full_gc_max_ms": round(max((t for _g, t in collections), default=0) * ms, 2),
         "seeks": len(seeks["times"]),
         "seek_p50_ms": round(percentile(seeks["times"], 0.5) * ms, 2),
         "seek_p99_ms": round(percentile(seeks["times"], 0.99) * ms, 2),
