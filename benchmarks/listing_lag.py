@@ -160,6 +160,12 @@ async def run(args: argparse.Namespace, index: Any, root: Path) -> dict[str, Any
                 print(f"lag {lags[-1] * 1000:.1f} ms at {began - t0:.3f} s", file=sys.stderr)
 
     t0 = asyncio.get_running_loop().time()
+    if os.environ.get("LAG_TRACE"):  # name the callbacks that hold the loop (slows it down)
+        import logging
+
+        logging.basicConfig()
+        asyncio.get_running_loop().set_debug(True)
+        asyncio.get_running_loop().slow_callback_duration = 0.008
     collections: list[tuple[int, float]] = []  # (generation, seconds) of each full GC
     started_gc: list[float] = []
 

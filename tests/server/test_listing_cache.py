@@ -150,3 +150,18 @@ async def test_single_video_has_an_etag(aiohttp_client: Any, lib: Lib) -> None:
     assert json.loads(await first.read())["path"] == "a.mp4"
     again = await client.get(url, headers={"If-None-Match": first.headers["ETag"]})
     assert again.status == 304
+
+
+async def test_a_large_body_written_in_pieces_is_byte_identical(
+        aiohttp_client: Any, lib: Lib, monkeypatch: pytest.MonkeyPatch) -> None:
+    client, app = await raw_client(aiohttp_client, lib)
+    whole = await (await client.get("/api/videos",
+                                    headers={"Accept-Encoding": "identity"})).read()
+    monkeypatch.setattr(listing, "_PIECE", 100)  # every listing now counts as large
+    for coding in ("identity", "gzip"):
+        response = await client.get("/api/videos", headers={"Accept-Encoding": coding})
+        body = await response.read()
+        assert int(response.headers["Content-Length"]) == len(body)
+        assert (gzip.decompress(body) if coding == "gzip" else body) == whole
+        assert response.headers["ETag"] and response.headers["Vary"] == "Accept-Encoding"
+    assert app[STATE].catalog.listing_cache.serialisations == 1
