@@ -32,7 +32,7 @@ _WEB_FILES = {  # the whole web UI: a fixed table, so no request path ever reach
 }
 
 
-async def list_videos(request: web.Request) -> web.Response:
+async def list_videos(request: web.Request) -> web.StreamResponse:
     """The whole listing, encoded once per catalog version (see ``listing.py``)."""
     return await listing_response(request, request.app[STATE].catalog.listing_cache)
 
