@@ -5,6 +5,8 @@ Pure: the caller says which codings it can offer, this picks the one the client 
 
 from __future__ import annotations
 
+from mediaserve.core.http.etags import etag_list_matches
+
 
 def _qvalue(params: list[str]) -> float:
     for param in params:
@@ -44,13 +46,4 @@ def etag_matches(if_none_match: str | None, tags: tuple[str, ...]) -> bool:
     (one per representation: every coding of the same content is "not modified")."""
     if not if_none_match:
         return False
-    value = if_none_match.strip()
-    if value == "*":
-        return True
-    for element in value.split(","):
-        element = element.strip()
-        if element.startswith("W/"):
-            element = element[2:]
-        if element in tags:
-            return True
-    return False
+    return any(etag_list_matches(if_none_match, tag, weak=True) for tag in tags)
