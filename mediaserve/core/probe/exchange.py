@@ -1,20 +1,27 @@
-"""One HTTP request/response as plain facts: what the judge in ``core/conformance.py`` reads.
+"""One HTTP request/response as plain facts: what the probe's judges read.
 
-The adapter (``adapters/http_client.py``) fills it from aiohttp; tests build it by hand. The
-judge never sees an aiohttp object, so every verdict can be unit tested without a socket.
+The adapter (``adapters/probe/client.py``) fills it from aiohttp; tests build it by hand. The
+judges never see an aiohttp object, so every verdict can be unit tested without a socket.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
 
-__all__ = ["END_CAPPED", "END_COMPLETE", "END_NONE", "END_TRUNCATED", "Exchange"]
+__all__ = ["Body", "End", "Exchange"]
 
-END_COMPLETE = "complete"  # the content was read to its end
-END_CAPPED = "capped"  # the probe stopped reading at its --max-body limit
-END_TRUNCATED = "truncated"  # the connection failed or timed out mid-content
-END_NONE = "none"  # no content by definition (HEAD, 204, 304)
+Body = bytes | bytearray
+"""Content as read (tests build ``bytes``; a parser's input may be either)."""
+
+
+class End(StrEnum):
+    """How reading the content ended (the value is what ``--json`` prints)."""
+
+    COMPLETE = "complete"  # the content was read to its end
+    CAPPED = "capped"  # the probe stopped reading at its --max-body limit
+    TRUNCATED = "truncated"  # the connection failed or timed out mid-content
+    NONE = "none"  # no content by definition (HEAD, 204, 304)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +34,8 @@ class Exchange:
     status: int
     reason: str = ""
     headers: tuple[tuple[str, str], ...] = ()
-    body: bytes = b""
-    end: str = END_COMPLETE
+    body: Body = b""
+    end: End = End.COMPLETE
     end_detail: str = ""
     ttfb: float = 0.0  # seconds from sending to the response header section parsed
     total: float = 0.0  # seconds from sending to the last content byte read
@@ -41,7 +48,7 @@ class Exchange:
 
     @property
     def complete(self) -> bool:
-        return self.end in (END_COMPLETE, END_NONE)
+        return self.end in (End.COMPLETE, End.NONE)
 
     def header(self, name: str) -> str | None:
         """First value of a response header (case-insensitive), or None."""
@@ -76,14 +83,14 @@ class Exchange:
         """Content bytes per second over the whole exchange (None when too short to say)."""
         return self.received / self.total if self.total > 0 and self.received else None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         """The exchange as ``--json`` prints it (times in ms, headers as pairs)."""
         return {
             "method": self.method, "url": self.url,
             "request_headers": dict(self.request_headers), "status": self.status,
             "reason": self.reason, "http_version": self.http_version,
             "headers": [list(pair) for pair in self.headers], "received": self.received,
-            "end": self.end, "end_detail": self.end_detail,
+            "end": str(self.end), "end_detail": self.end_detail,
             "ttfb_ms": round(self.ttfb * 1000, 3), "total_ms": round(self.total * 1000, 3),
             "throughput_bytes_per_s": round(self.throughput) if self.throughput else None,
             "new_connection": self.new_connection,

@@ -5,7 +5,8 @@ part headers), so the parser accepts everything RFC 2046 allows and rejects what
 could not use: a missing close delimiter, a part without a header/body separator, more parts
 or part header lines than any real answer has (``MAX_PARTS``, ``MAX_PART_HEADER_LINES``: the
 content is a server's, and a Python object per line would cost ~30 times its size). Each part
-is returned with its raw headers and bytes; judging them is ``core/conformance.py``'s job.
+is returned with its raw headers and a view of its bytes (no copy: the content may be up to
+``--max-body`` long); judging them is ``core/probe/partial.py``'s job.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from mediaserve.core.probe.exchange import Body
+
 __all__ = [
     "MAX_PARTS",
     "MAX_PART_HEADER_LINES",
     "MultipartError",
-    "Part",
+    "ParsedPart",
     "boundary_of",
     "parse_byteranges",
 ]
@@ -33,9 +36,11 @@ class MultipartError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Part:
+class ParsedPart:
+    """One part of a multipart/byteranges body; ``body`` is a view into that content."""
+
     headers: tuple[tuple[str, str], ...]
-    body: bytes
+    body: memoryview
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()
@@ -57,14 +62,15 @@ def boundary_of(content_type: str | None) -> str | None:
     return value or None
 
 
-def _skip_padding(body: bytes, pos: int) -> int:
+def _skip_padding(body: Body, pos: int) -> int:
     """Skip RFC 2046 transport padding (linear whitespace after a delimiter)."""
     while pos < len(body) and body[pos] in b" \t":
         pos += 1
     return pos
 
 
-def parse_byteranges(body: bytes, boundary: str, max_parts: int = MAX_PARTS) -> list[Part]:
+def parse_byteranges(body: Body, boundary: str,
+                     max_parts: int = MAX_PARTS) -> list[ParsedPart]:
     """Split ``body`` into parts. Raises MultipartError saying where framing breaks."""
     try:
         dash = b"--" + boundary.encode("latin-1")
@@ -80,7 +86,8 @@ def parse_byteranges(body: bytes, boundary: str, max_parts: int = MAX_PARTS) -> 
         if found < 0:
             raise MultipartError("no boundary delimiter in the content")
         pos = found + len(delimiter)
-    parts: list[Part] = []
+    view = memoryview(body)
+    parts: list[ParsedPart] = []
     while True:
         if body.startswith(b"--", pos):
             return parts  # close delimiter; what follows is the epilogue
@@ -99,11 +106,11 @@ def parse_byteranges(body: bytes, boundary: str, max_parts: int = MAX_PARTS) -> 
         if end < 0:
             raise MultipartError(f"part {len(parts) + 1}: no delimiter after the part "
                                  "(content cut short or close delimiter missing)")
-        parts.append(Part(headers, body[start:end]))
+        parts.append(ParsedPart(headers, view[start:end]))
         pos = end + len(delimiter)
 
 
-def _parse_headers(block: bytes, number: int) -> tuple[tuple[str, str], ...]:
+def _parse_headers(block: Body, number: int) -> tuple[tuple[str, str], ...]:
     if block.count(b"\r\n") >= MAX_PART_HEADER_LINES:  # counted before anything is built
         raise MultipartError(f"part {number}: more than {MAX_PART_HEADER_LINES} header lines")
     headers = []
