@@ -155,7 +155,7 @@ async def fetch(session: aiohttp.ClientSession, method: str, url: str,
                 reason=resp.reason or "",
                 headers=tuple((k.decode("latin-1"), v.decode("latin-1"))
                               for k, v in resp.raw_headers),
-                body=bytes(body), end=end, end_detail=detail, ttfb=ttfb, total=total,
+                body=body, end=end, end_detail=detail, ttfb=ttfb, total=total,
                 http_version=f"HTTP/{resp.version.major}.{resp.version.minor}"
                 if resp.version else "", new_connection=ctx.new_connection)
     except TimeoutError as exc:

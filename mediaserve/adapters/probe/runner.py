@@ -1,6 +1,12 @@
 """Run ``mediaserve probe``'s three modes against a URL: which requests, in which order, on
 which connections. What the answers *mean* is decided in ``core/probe/`` (the battery's table
 in ``battery.py``, seek classification in ``seeks.py``); rendering is ``cli/probe.py``'s.
+
+Memory: every answer is judged as soon as it has been read and its content is then let go
+(:meth:`Exchange.without_body`), so a run holds at most ``--max-body`` of content at a time
+however many requests it makes, plus :data:`KEPT_BODY_BYTES` of small bodies kept on the
+outcome for callers. ``--check`` also keeps the plain GET's content (at most ``--max-body``)
+as the reference the other cases are compared with.
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ from mediaserve.core.probe.verdicts import (
 )
 
 __all__ = [
+    "KEPT_BODY_BYTES",
     "CheckOutcome",
     "FileReference",
     "PlainProbeOutcome",
@@ -67,6 +74,24 @@ __all__ = [
     "run_probe",
     "run_seeks",
 ]
+
+
+KEPT_BODY_BYTES = 64 * 1024
+"""Judged bodies a plain probe keeps on its outcome, in total, for a caller to look at."""
+
+
+class _Keeper:
+    """Keeps judged bodies while they fit in :data:`KEPT_BODY_BYTES` together; the content
+    of the others is let go (their byte counts stay)."""
+
+    def __init__(self) -> None:
+        self.room = KEPT_BODY_BYTES
+
+    def __call__(self, ex: Exchange) -> Exchange:
+        if len(ex.body) <= self.room:
+            self.room -= len(ex.body)
+            return ex
+        return ex.without_body()
 
 
 class FileReference:
@@ -152,6 +177,7 @@ async def run_probe(target: Target, range_sets: Sequence[tuple[ByteRangeSpec, ..
     unanswered: list[ProbeFinding] = []
     res = Resource(reference=target.reference)
     supported: bool | None = None
+    keep = _Keeper()
     async with new_session(limit=1, timeout=target.timeout, stats=stats) as session:
         plan: list[tuple[str, tuple[ByteRangeSpec, ...] | None]]
         if range_sets:
@@ -183,7 +209,8 @@ async def run_probe(target: Target, range_sets: Sequence[tuple[ByteRangeSpec, ..
                 satisfiable = res.size is None or specs[0].resolve(res.size) is not None
                 if supported is None and len(specs) == 1 and satisfiable:
                     supported = range_support(ex)
-            steps.append(ProbeStep(ex, specs, findings))
+            steps.append(ProbeStep(keep(ex), specs, findings))
+            del ex  # judged: not held while the next answer is read
     return PlainProbeOutcome(steps, res.size, supported,
                         [*unanswered, *_size_vs_reference(target, res.size)])
 
@@ -225,6 +252,7 @@ async def run_check(target: Target) -> CheckOutcome:
                        reference=reference)
         results = [judge_plain_get(base, res)]
         status = base.status
+        del base  # judged: its content lives on only as the reference
         outcome = CheckOutcome(target.url, res.size, results,
                                findings=_size_vs_reference(target, res.size))
         if status != 200 or res.size is None:
@@ -247,22 +275,25 @@ async def run_check(target: Target) -> CheckOutcome:
             results.append(judge_case(ex, case, res))
             if case.primary:
                 res = replace(res, ranges_supported=range_support(ex))
+            del ex  # judged: not held while the next answer is read
     results.append(await _keepalive(target, res))
     return outcome
 
 
 class _BodyReference:
-    """The plain GET's content as the reference for the battery's other answers."""
+    """The plain GET's content as the reference for the battery's other answers; slices
+    are views, so comparing a whole 200 with it copies nothing."""
 
     def __init__(self, body: Body) -> None:
-        self.body = body
+        self.body = memoryview(body)
 
-    def __call__(self, offset: int, length: int) -> Body:
+    def __call__(self, offset: int, length: int) -> memoryview:
         return self.body[offset:offset + length]
 
 
 async def _keepalive(target: Target, res: Resource) -> CaseResult:
-    """Three ranges in a row over a pool of one connection; count the connections opened."""
+    """Three ranges in a row over a pool of one connection; count the connections opened.
+    Each answer is judged as it arrives, so only its findings outlive it."""
     if res.size is None:
         raise ValueError("keep-alive needs the representation's size")
     specs = plan_keepalive(res.size)
@@ -279,7 +310,8 @@ async def _keepalive(target: Target, res: Resource) -> CaseResult:
                 return failed_case("keep-alive", "keep-alive, 3 ranges", "GET ×3",
                                    "RFC 9112 §9.3", str(exc))
             findings.append(judge_range_get(ex, (spec,), res))
-            exchanges.append(ex)
+            exchanges.append(ex.without_body())
+            del ex
     return keepalive_result(exchanges, specs, findings, stats.opened)
 
 
@@ -328,6 +360,7 @@ async def run_seeks(target: Target, *, count: int, concurrency: int, length: int
                     continue
                 kind, detail = classify_seek(ex, a, b, target.reference)
                 results[index] = SeekResult(a, b, ex.total, ex.ttfb, ex.received, kind, detail)
+                del ex  # not held while the next answer is read
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(min(concurrency, count))))

@@ -6,13 +6,13 @@ judges never see an aiohttp object, so every verdict can be unit tested without 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 __all__ = ["Body", "End", "Exchange"]
 
 Body = bytes | bytearray
-"""Content as read (tests build ``bytes``; a parser's input may be either)."""
+"""Content as read: the client hands over its ``bytearray`` rather than copying it."""
 
 
 class End(StrEnum):
@@ -26,7 +26,9 @@ class End(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Exchange:
-    """A request and what came back. ``body`` holds the bytes read (at most the cap)."""
+    """A request and what came back. ``body`` holds the bytes read (at most the cap) until
+    the exchange is judged; :meth:`without_body` then lets them go and keeps their count, so
+    a run's memory does not grow with its number of requests."""
 
     method: str
     url: str
@@ -41,14 +43,19 @@ class Exchange:
     total: float = 0.0  # seconds from sending to the last content byte read
     http_version: str = "HTTP/1.1"
     new_connection: bool | None = None  # None: unknown
+    released: int = 0  # content bytes read and judged, then let go (no longer in ``body``)
 
     @property
     def received(self) -> int:
-        return len(self.body)
+        return len(self.body) + self.released
 
     @property
     def complete(self) -> bool:
         return self.end in (End.COMPLETE, End.NONE)
+
+    def without_body(self) -> Exchange:
+        """The same facts without the content bytes (their number stays in ``received``)."""
+        return replace(self, body=b"", released=self.received) if self.body else self
 
     def header(self, name: str) -> str | None:
         """First value of a response header (case-insensitive), or None."""

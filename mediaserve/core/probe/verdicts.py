@@ -76,7 +76,7 @@ def info(section: str, message: str) -> ProbeFinding:
     return ProbeFinding(Level.INFO, section, message)
 
 
-ReadBytes = Callable[[int, int], bytes | bytearray | None]
+ReadBytes = Callable[[int, int], bytes | bytearray | memoryview | None]
 """``(offset, length) -> the expected bytes`` (shorter at the end), or None when unknown."""
 
 
