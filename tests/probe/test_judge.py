@@ -11,11 +11,12 @@ import random
 
 import pytest
 
-from mediaserve.core.probe.battery import CaseRequest, judge_case, judge_keepalive, plan_cases
+from mediaserve.core.probe.battery import CaseRequest, judge_case, plan_cases
 from mediaserve.core.probe.content_range import ByteRangeSpec, parse_range_set
 from mediaserve.core.probe.exchange import Exchange
 from mediaserve.core.probe.judges import judge_range_get
 from mediaserve.core.probe.partial import judge_partial
+from mediaserve.core.probe.rows import judge_keepalive
 from mediaserve.core.probe.seeks import classify_seek
 from mediaserve.core.probe.verdicts import Level, Resource, verdict
 

@@ -27,16 +27,7 @@ from mediaserve.adapters.probe.client import (
     merge_headers,
     new_session,
 )
-from mediaserve.core.probe.battery import (
-    failed_case,
-    judge_case,
-    judge_plain_get,
-    judge_validators,
-    keepalive_result,
-    plan_cases,
-    plan_keepalive,
-    skipped_case,
-)
+from mediaserve.core.probe.battery import failed_case, judge_case, plan_cases, skipped_case
 from mediaserve.core.probe.checks import (
     judge_reference_size,
     no_response,
@@ -46,6 +37,12 @@ from mediaserve.core.probe.checks import (
 from mediaserve.core.probe.content_range import ByteRangeSpec, range_header
 from mediaserve.core.probe.exchange import Body, Exchange
 from mediaserve.core.probe.judges import judge_head, judge_head_range, judge_range_get
+from mediaserve.core.probe.rows import (
+    judge_plain_get,
+    judge_validators,
+    keepalive_result,
+    plan_keepalive,
+)
 from mediaserve.core.probe.seeks import (
     SeekReport,
     SeekResult,
