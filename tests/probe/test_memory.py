@@ -13,16 +13,16 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
-from typing import Any
 
 from mediaserve.adapters.probe.runner import KEPT_BODY_BYTES, Target, run_probe
 from mediaserve.core.probe.content_range import ByteRangeSpec
+from tests.probe.conftest import Handler, Script
 
 MiB = 1024 * 1024
 ENDLESS_LIMIT = 512 * MiB  # "endless": far beyond any cap here, yet the thread ends
 
 
-def _endless_200(handler: Any) -> None:
+def _endless_200(handler: Handler) -> None:
     """200 with a close-delimited body that goes on until the probe hangs up."""
     handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nConnection: close\r\n\r\n")
     handler.close_connection = True
@@ -49,7 +49,7 @@ finally:
 
 
 def test_three_ranges_against_an_endless_body_stay_within_the_cap(
-        scripted: Callable[[Callable[[Any], None]], str]) -> None:
+        scripted: Callable[[Script], str]) -> None:
     # before the fix: +34 to +45 MiB of peak RSS for a 4 MiB cap (each of the three exchanges kept
     # its content twice over); after: +4.5 MiB, the one answer being read
     cap = 4 * MiB
@@ -67,7 +67,7 @@ def test_three_ranges_against_an_endless_body_stay_within_the_cap(
 
 
 def test_judged_bodies_are_let_go_but_counted(
-        scripted: Callable[[Callable[[Any], None]], str]) -> None:
+        scripted: Callable[[Script], str]) -> None:
     cap = 1 * MiB
     outcome = asyncio.run(run_probe(Target(scripted(_endless_200), max_body=cap),
                                     [(ByteRangeSpec(0, 0),), (ByteRangeSpec(5, 9),)]))
