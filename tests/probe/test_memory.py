@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from mediaserve.adapters.probe.runner import KEPT_BODY_BYTES, Target, run_probe
 from mediaserve.core.probe.content_range import ByteRangeSpec
@@ -20,6 +21,7 @@ from tests.probe.conftest import Handler, Script
 
 MiB = 1024 * 1024
 ENDLESS_LIMIT = 512 * MiB  # "endless": far beyond any cap here, yet the thread ends
+ALLOWANCE = 4 * MiB  # beyond the cap: the client's own buffers, a compare block, the output
 
 
 def _endless_200(handler: Handler) -> None:
@@ -33,26 +35,34 @@ def _endless_200(handler: Handler) -> None:
         handler.wfile.write(chunk)  # OSError once the probe hangs up (the fixture catches it)
 
 
-# The child measures its own peak RSS after importing everything the probe uses, and again
-# after the run: the difference is what the run itself needed, without the interpreter.
+# The child resets its peak RSS once everything the probe uses is imported (writing 5 to
+# /proc/self/clear_refs sets VmHWM to the current RSS), runs the probe, and reports how far
+# the peak rose above that: what the run itself needed, without the interpreter and without
+# transient import-time allocations (which ru_maxrss would keep as the peak).
 _MEASURE = """
-import resource, sys
+import sys
 import aiohttp, rich.table  # noqa: F401
 from mediaserve.cli import main
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+def kib(field):
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field))
+
+with open("/proc/self/clear_refs", "w") as refs:
+    refs.write("5")
+before = kib("VmRSS:")
 try:
     main(sys.argv[1:])
 finally:
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"peak-growth-kib {after - before}", file=sys.stderr)
+    print(f"peak-growth-kib {kib('VmHWM:') - before}", file=sys.stderr)
 """
 
 
 def test_three_ranges_against_an_endless_body_stay_within_the_cap(
         scripted: Callable[[Script], str]) -> None:
-    # before the fix: +34 to +45 MiB of peak RSS for a 4 MiB cap (each of the three exchanges kept
-    # its content twice over); after: +4.5 MiB, the one answer being read
-    cap = 4 * MiB
+    # before the fix: +90 MiB of peak RSS for an 8 MiB cap (each of the three exchanges kept
+    # its content, twice over while it was built); after: +9 MiB, the one answer being read
+    cap = 8 * MiB
     url = scripted(_endless_200)
     done = subprocess.run(
         [sys.executable, "-c", _MEASURE, "probe", url, "--max-body", str(cap), "--json",
@@ -60,10 +70,35 @@ def test_three_ranges_against_an_endless_body_stay_within_the_cap(
         capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 1, done.stderr  # 200 to a range: no range support
     growth = int(done.stderr.split("peak-growth-kib")[-1].split()[0]) * 1024
-    assert growth < 2 * cap, f"peak RSS grew by {growth / MiB:.1f} MiB for a {cap // MiB} MiB cap"
+    assert growth < cap + ALLOWANCE, f"peak RSS +{growth / MiB:.1f} MiB, cap {cap // MiB} MiB"
     exchanges = json.loads(done.stdout)["exchanges"]
     assert [e["received"] for e in exchanges] == [cap] * 3  # each read up to the cap
     assert {e["end"] for e in exchanges} == {"capped"}
+
+
+def test_verify_reads_the_file_in_blocks_not_a_second_copy(
+        scripted: Callable[[Script], str], tmp_path: Path) -> None:
+    # --verify compared a 16 MiB answer by reading 16 MiB of the file at once: +33 MiB of
+    # peak RSS; now the file is read a block (COMPARE_BLOCK, 1 MiB) at a time: +18 MiB
+    cap, size = 16 * MiB, 17 * MiB
+    movie = tmp_path / "movie.bin"
+    movie.write_bytes(bytes(range(256)) * (size // 256))
+
+    def whole_file(handler: Handler) -> None:  # Range ignored: 200 and the whole file
+        handler.wfile.write(f"HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n".encode())
+        with movie.open("rb") as source:
+            while piece := source.read(65536):
+                handler.wfile.write(piece)
+
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE, "probe", scripted(whole_file), "--max-body", str(cap),
+         "--range", "0-0", "--verify", str(movie), "--json"],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1, done.stderr  # 200 to a range: no range support
+    growth = int(done.stderr.split("peak-growth-kib")[-1].split()[0]) * 1024
+    assert growth < cap + ALLOWANCE, f"peak RSS +{growth / MiB:.1f} MiB, cap {cap // MiB} MiB"
+    findings = json.loads(done.stdout)["exchanges"][0]["findings"]
+    assert any(f["message"] == f"content: {cap} bytes match the reference" for f in findings)
 
 
 def test_judged_bodies_are_let_go_but_counted(

@@ -22,7 +22,8 @@ from types import SimpleNamespace
 import aiohttp
 
 from mediaserve import __version__
-from mediaserve.core.probe.exchange import End, Exchange
+from mediaserve.adapters.probe.content import Content
+from mediaserve.core.probe.exchange import Body, End, Exchange
 
 __all__ = [
     "DEFAULT_HEADERS",
@@ -139,14 +140,16 @@ async def fetch(session: aiohttp.ClientSession, method: str, url: str,
                                          trace_request_ctx=ctx)
         async with resp:
             ttfb = time.perf_counter() - start
-            body = bytearray()
+            body: Body = b""
             end, detail = End.COMPLETE, ""
             if method == "HEAD" or resp.status in (204, 304) or resp.status < 200:
                 end = End.NONE
             else:
                 limit = max_body if max_other_body is None or resp.status == 206 else (
                     max_other_body)
-                end, detail = await _read(resp, body, limit, timeout)
+                content = Content(limit, resp.content_length)
+                end, detail = await _read(resp, content, timeout)
+                body = content.body()
                 if end != End.COMPLETE:
                     resp.close()  # unread content left on the socket: never reuse it
             total = time.perf_counter() - start
@@ -174,9 +177,9 @@ async def fetch(session: aiohttp.ClientSession, method: str, url: str,
         raise NetworkError(_Kind.PROTOCOL, f"{type(exc).__name__}: {exc}") from exc
 
 
-async def _read(resp: aiohttp.ClientResponse, body: bytearray, limit: int,
+async def _read(resp: aiohttp.ClientResponse, body: Content,
                 timeout: float) -> tuple[End, str]:
-    """Read content into ``body`` up to ``limit`` bytes; returns ``(end, detail)``.
+    """Read content into ``body`` up to its limit; returns ``(end, detail)``.
 
     Besides the session's per-read timeout, the content must keep pace: the n-th
     ``PACE_BYTES`` must have arrived within ``n * timeout`` seconds of the header section.
@@ -197,11 +200,11 @@ async def _read(resp: aiohttp.ClientResponse, body: bytearray, limit: int,
                                        f"{PACE_BYTES // 1024} KiB per {timeout:g} s")
             if not chunk:
                 return End.COMPLETE, ""
-            room = limit - len(body)
+            room = body.limit - len(body)
             if len(chunk) > room:
-                body += chunk[:room]
-                return End.CAPPED, f"more than {limit} bytes"
-            body += chunk
+                body.append(chunk[:room])
+                return End.CAPPED, f"more than {body.limit} bytes"
+            body.append(chunk)
     except TimeoutError:
         return End.TRUNCATED, "timed out waiting for content"
     except aiohttp.ClientPayloadError as exc:

@@ -11,8 +11,9 @@ from enum import StrEnum
 
 __all__ = ["Body", "End", "Exchange"]
 
-Body = bytes | bytearray
-"""Content as read: the client hands over its ``bytearray`` rather than copying it."""
+Body = bytes | bytearray | memoryview
+"""Content as read: ``bytes``, or for large content a view of the client's buffer (handed
+over without a copy); tests build ``bytes``."""
 
 
 class End(StrEnum):

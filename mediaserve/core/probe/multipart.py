@@ -12,6 +12,7 @@ is returned with its raw headers and a view of its bytes (no copy: the content m
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mediaserve.core.probe.exchange import Body
@@ -69,6 +70,18 @@ def _skip_padding(body: Body, pos: int) -> int:
     return pos
 
 
+def _finder(body: Body) -> Callable[[bytes, int], int]:
+    """``find(sub, start)`` over any content. bytes and bytearray have one; a memoryview
+    (large content: a view of the client's read buffer, not a copy) is searched with a
+    literal pattern, since ``re`` reads any buffer."""
+    if isinstance(body, memoryview):
+        def find(sub: bytes, start: int) -> int:
+            match = re.compile(re.escape(sub)).search(body, start)
+            return match.start() if match else -1
+        return find
+    return body.find
+
+
 def parse_byteranges(body: Body, boundary: str,
                      max_parts: int = MAX_PARTS) -> list[ParsedPart]:
     """Split ``body`` into parts. Raises MultipartError saying where framing breaks."""
@@ -78,31 +91,36 @@ def parse_byteranges(body: Body, boundary: str,
         raise MultipartError(f"boundary {boundary!r} is not latin-1 text") from None
     if not boundary:
         raise MultipartError("empty boundary")
+    find = _finder(body)
+
+    def at(pos: int, prefix: bytes) -> bool:
+        return body[pos:pos + len(prefix)] == prefix
+
     delimiter = b"\r\n" + dash
-    if body.startswith(dash):
+    if at(0, dash):
         pos = len(dash)
     else:
-        found = body.find(delimiter)
+        found = find(delimiter, 0)
         if found < 0:
             raise MultipartError("no boundary delimiter in the content")
         pos = found + len(delimiter)
     view = memoryview(body)
     parts: list[ParsedPart] = []
     while True:
-        if body.startswith(b"--", pos):
+        if at(pos, b"--"):
             return parts  # close delimiter; what follows is the epilogue
         if len(parts) == max_parts:
             raise MultipartError(f"more than {max_parts} parts")
         pos = _skip_padding(body, pos)
-        if not body.startswith(b"\r\n", pos):
+        if not at(pos, b"\r\n"):
             raise MultipartError(f"part {len(parts) + 1}: no CRLF after the boundary")
         pos += 2
-        header_end = body.find(b"\r\n\r\n", pos - 2)
+        header_end = find(b"\r\n\r\n", pos - 2)
         if header_end < 0:
             raise MultipartError(f"part {len(parts) + 1}: headers never end")
-        headers = _parse_headers(body[pos:header_end], len(parts) + 1)
+        headers = _parse_headers(bytes(body[pos:header_end]), len(parts) + 1)
         start = header_end + 4
-        end = body.find(delimiter, start)
+        end = find(delimiter, start)
         if end < 0:
             raise MultipartError(f"part {len(parts) + 1}: no delimiter after the part "
                                  "(content cut short or close delimiter missing)")
@@ -110,7 +128,7 @@ def parse_byteranges(body: Body, boundary: str,
         pos = end + len(delimiter)
 
 
-def _parse_headers(block: Body, number: int) -> tuple[tuple[str, str], ...]:
+def _parse_headers(block: bytes, number: int) -> tuple[tuple[str, str], ...]:
     if block.count(b"\r\n") >= MAX_PART_HEADER_LINES:  # counted before anything is built
         raise MultipartError(f"part {number}: more than {MAX_PART_HEADER_LINES} header lines")
     headers = []
