@@ -3,12 +3,14 @@ answer does not read 64 MiB more first); the finding must not depend on the bloc
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mediaserve.core.probe import checks
-from mediaserve.core.probe.checks import compare_bytes
+from mediaserve.core.probe import bytecheck
+from mediaserve.core.probe.bytecheck import ByteCheck, compare_bytes
 from mediaserve.core.probe.verdicts import Level, ReadBytes
 
 REFERENCE = bytes(range(256)) * 40  # 10,240 bytes, every offset's byte known
@@ -38,13 +40,31 @@ def test_the_finding_does_not_depend_on_the_block_size(offset: int, length: int,
         return
     whole = compare_bytes(data, offset, _reader(REFERENCE))  # one block: the whole content
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(checks, "COMPARE_BLOCK", block)
+        patch.setattr(bytecheck, "COMPARE_BLOCK", block)
         assert compare_bytes(data, offset, _reader(REFERENCE)) == whole
+
+
+@given(offset=st.integers(0, 11_000), length=st.integers(1, 3000),
+       flip=st.one_of(st.none(), st.integers(0, 2999)), tail=st.binary(max_size=50),
+       cuts=st.lists(st.integers(0, 3050), max_size=8))
+def test_a_stream_in_any_chunks_finds_what_the_whole_content_finds(
+        offset: int, length: int, flip: int | None, tail: bytes, cuts: list[int]) -> None:
+    # the client compares chunk by chunk as they arrive and keeps none of them
+    data = REFERENCE[offset:offset + length]
+    if flip is not None:
+        data = _flip(data, flip)
+    data += tail
+    stream = ByteCheck(offset, _reader(REFERENCE))
+    bounds = [0, *sorted(c for c in cuts if c < len(data)), len(data)]
+    for a, b in itertools.pairwise(bounds):
+        stream.feed(data[a:b])
+    assert stream.received == len(data)
+    assert stream.finding() == compare_bytes(data, offset, _reader(REFERENCE))
 
 
 def test_blocks_find_the_first_wrong_byte_and_the_end_of_the_reference(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(checks, "COMPARE_BLOCK", 100)
+    monkeypatch.setattr(bytecheck, "COMPARE_BLOCK", 100)
     asked: list[tuple[int, int]] = []
 
     def reference(offset: int, length: int) -> bytes:

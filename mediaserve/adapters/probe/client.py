@@ -23,7 +23,9 @@ import aiohttp
 
 from mediaserve import __version__
 from mediaserve.adapters.probe.content import Content
+from mediaserve.core.probe.bytecheck import ByteCheck, comparable_offset
 from mediaserve.core.probe.exchange import Body, End, Exchange
+from mediaserve.core.probe.verdicts import ReadBytes
 
 __all__ = [
     "DEFAULT_HEADERS",
@@ -121,13 +123,18 @@ def merge_headers(*layers: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], 
 
 async def fetch(session: aiohttp.ClientSession, method: str, url: str,
                 headers: Sequence[tuple[str, str]], *, max_body: int,
-                max_other_body: int | None = None, follow: bool = False) -> Exchange:
+                max_other_body: int | None = None, follow: bool = False,
+                reference: ReadBytes | None = None) -> Exchange:
     """Send one request and read its answer into an :class:`Exchange`.
 
     Reading stops after ``max_body`` bytes (``max_other_body`` for a status other than 206,
     e.g. 0 in a seek run, where a 200 would otherwise stream the whole file) and the
     connection is then dropped rather than drained. Raises NetworkError when no response
     header section arrives; a failure later is recorded in the exchange (``end``).
+
+    With a ``reference``, content the judges would compare as one piece (a 200, a single-part
+    206) is compared as it arrives and not kept (``Exchange.checked``); a multipart answer is
+    kept for parsing; content of other statuses, which no judge reads, is only counted.
     """
     ctx = SimpleNamespace(new_connection=False)
     sent = merge_headers(DEFAULT_HEADERS, headers)
@@ -140,27 +147,34 @@ async def fetch(session: aiohttp.ClientSession, method: str, url: str,
                                          trace_request_ctx=ctx)
         async with resp:
             ttfb = time.perf_counter() - start
+            received = tuple((k.decode("latin-1"), v.decode("latin-1"))
+                             for k, v in resp.raw_headers)
             body: Body = b""
+            released, check = 0, None  # check: a ByteCheck while content is compared
             end, detail = End.COMPLETE, ""
             if method == "HEAD" or resp.status in (204, 304) or resp.status < 200:
                 end = End.NONE
             else:
                 limit = max_body if max_other_body is None or resp.status == 206 else (
                     max_other_body)
-                content = Content(limit, resp.content_length)
+                offset = comparable_offset(resp.status, received)
+                if reference is not None and offset is not None:
+                    check = ByteCheck(offset, reference)
+                content = Content(limit, resp.content_length, check=check,
+                                  keep=resp.status in (200, 206))
                 end, detail = await _read(resp, content, timeout)
                 body = content.body()
+                released = 0 if content.kept else len(content)
                 if end != End.COMPLETE:
                     resp.close()  # unread content left on the socket: never reuse it
             total = time.perf_counter() - start
             return Exchange(
                 method=method, url=str(resp.url), request_headers=sent, status=resp.status,
-                reason=resp.reason or "",
-                headers=tuple((k.decode("latin-1"), v.decode("latin-1"))
-                              for k, v in resp.raw_headers),
-                body=body, end=end, end_detail=detail, ttfb=ttfb, total=total,
+                reason=resp.reason or "", headers=received, body=body, end=end,
+                end_detail=detail, ttfb=ttfb, total=total,
                 http_version=f"HTTP/{resp.version.major}.{resp.version.minor}"
-                if resp.version else "", new_connection=ctx.new_connection)
+                if resp.version else "", new_connection=ctx.new_connection,
+                released=released, checked=check.result() if check else None)
     except TimeoutError as exc:
         raise NetworkError(_Kind.TIMEOUT, f"no response within the timeout ({url})") from exc
     except aiohttp.ClientConnectorError as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import mmap
 
+from mediaserve.core.probe.bytecheck import ByteCheck
 from mediaserve.core.probe.exchange import Body
 
 __all__ = ["SMALL_CONTENT", "Content"]
@@ -24,11 +25,17 @@ _START = 1024 * 1024  # first reservation when the length is not announced
 
 class Content:
     """Bytes appended up to ``limit``; :meth:`body` hands them over without a copy (or as
-    ``bytes`` when small). ``expected``: the announced length, if any, to reserve at once."""
+    ``bytes`` when small). ``expected``: the announced length, if any, to reserve at once.
 
-    def __init__(self, limit: int, expected: int | None = None) -> None:
+    With ``check``, the bytes are compared with the reference as they come and not kept;
+    with ``keep=False`` they are only counted (content no judge reads)."""
+
+    def __init__(self, limit: int, expected: int | None = None, *,
+                 check: ByteCheck | None = None, keep: bool = True) -> None:
         self.limit = limit
         self.size = 0
+        self.check = check
+        self._keep = keep and check is None
         self._reserve = min(limit, expected if expected is not None else _START)
         self._map: mmap.mmap | None = None
 
@@ -39,6 +46,11 @@ class Content:
         """Add ``chunk``; the caller keeps the total within ``limit``."""
         if not chunk:
             return
+        if not self._keep:
+            if self.check is not None:
+                self.check.feed(chunk)
+            self.size += len(chunk)
+            return
         need = self.size + len(chunk)
         if self._map is None:
             self._map = _new_map(max(need, self._reserve))
@@ -47,9 +59,14 @@ class Content:
         self._map[self.size:need] = chunk
         self.size = need
 
+    @property
+    def kept(self) -> bool:
+        return self._keep
+
     def body(self) -> Body:
         """The content: ``bytes`` when small (the map is released), else a view of the map
-        (released when the last view goes). Call once, after the last :meth:`append`."""
+        (released when the last view goes); ``b""`` when not kept. Call once, after the
+        last :meth:`append`."""
         if self._map is None:
             return b""
         if self.size <= SMALL_CONTENT:

@@ -2,11 +2,13 @@
 which connections. What the answers *mean* is decided in ``core/probe/`` (the battery's table
 in ``battery.py``, seek classification in ``seeks.py``); rendering is ``cli/probe.py``'s.
 
-Memory: every answer is judged as soon as it has been read and its content is then let go
-(:meth:`Exchange.without_body`), so a run holds at most ``--max-body`` of content at a time
-however many requests it makes, plus :data:`KEPT_BODY_BYTES` of small bodies kept on the
-outcome for callers. ``--check`` also keeps the plain GET's content (at most ``--max-body``)
-as the reference the other cases are compared with.
+Memory: the content of an answer the judges compare as one piece (a 200, a single-part 206)
+is compared with the reference while it arrives and not kept; other content is kept only
+until its answer is judged (:meth:`Exchange.without_body`), never while the next one is
+read. So a run holds at most ``--max-body`` of content at a time however many requests it
+makes, plus :data:`KEPT_BODY_BYTES` of small bodies kept on the outcome for callers.
+``--check`` keeps the plain GET's content as the reference for the other cases; what it
+reads besides is compared as it arrives, except a multipart answer, parsed whole.
 """
 
 from __future__ import annotations
@@ -186,7 +188,8 @@ async def run_probe(target: Target, range_sets: Sequence[tuple[ByteRangeSpec, ..
             try:
                 ex = await fetch(session, method, target.url,
                                  merge_headers(target.headers, extra),
-                                 max_body=target.max_body, follow=target.follow)
+                                 max_body=target.max_body, follow=target.follow,
+                                 reference=target.reference)
             except NetworkError as exc:
                 if not steps:
                     raise
@@ -240,7 +243,8 @@ async def run_check(target: Target) -> CheckOutcome:
     stats = ConnectionStats()
     async with new_session(limit=1, timeout=target.timeout, stats=stats) as session:
         base = await fetch(session, "GET", target.url, target.headers,
-                           max_body=target.max_body, follow=target.follow)
+                           max_body=target.max_body, follow=target.follow,
+                           reference=target.reference)  # without one: kept, it becomes one
         size = base.received if base.status == 200 and base.complete else base.content_length
         reference = target.reference
         if reference is None and base.status == 200 and base.complete:
@@ -264,7 +268,8 @@ async def run_check(target: Target) -> CheckOutcome:
             try:
                 ex = await fetch(session, case.method, target.url,
                                  merge_headers(target.headers, case.headers),
-                                 max_body=target.max_body, follow=target.follow)
+                                 max_body=target.max_body, follow=target.follow,
+                                 reference=res.reference)
             except NetworkError as exc:
                 results.append(failed_case(case.id, case.title, case.request_text(),
                                            case.section, str(exc)))
@@ -302,7 +307,8 @@ async def _keepalive(target: Target, res: Resource) -> CaseResult:
             asked = (("Range", range_header((spec,))),)
             try:
                 ex = await fetch(session, "GET", target.url, merge_headers(target.headers, asked),
-                                 max_body=target.max_body, follow=target.follow)
+                                 max_body=target.max_body, follow=target.follow,
+                                 reference=res.reference)
             except NetworkError as exc:
                 return failed_case("keep-alive", "keep-alive, 3 ranges", "GET ×3",
                                    "RFC 9112 §9.3", str(exc))

@@ -8,21 +8,12 @@ Pure functions from :class:`~mediaserve.core.probe.exchange.Exchange` facts to
 from __future__ import annotations
 
 from mediaserve.core.probe.content_range import ContentRange, parse_content_range
-from mediaserve.core.probe.exchange import Body, End, Exchange
+from mediaserve.core.probe.exchange import End, Exchange
 from mediaserve.core.probe.multipart import boundary_of
-from mediaserve.core.probe.verdicts import (
-    Level,
-    ProbeFinding,
-    ReadBytes,
-    fail,
-    info,
-    warn,
-)
+from mediaserve.core.probe.verdicts import ProbeFinding, fail, info, warn
 
 __all__ = [
-    "COMPARE_BLOCK",
     "check_framing",
-    "compare_bytes",
     "describe",
     "judge_content_range_value",
     "judge_reference_size",
@@ -52,39 +43,6 @@ def check_framing(ex: Exchange) -> list[ProbeFinding]:
     elif declared is not None and declared != ex.received:
         out.append(fail("§8.6", f"Content-Length {declared} but {ex.received} bytes received"))
     return out
-
-
-COMPARE_BLOCK = 1024 * 1024
-"""Bytes asked of the reference at a time: a ``--verify`` file is read block by block, so
-comparing a 64 MiB answer does not first read 64 MiB more."""
-
-
-def compare_bytes(data: Body | memoryview, offset: int, reference: ReadBytes | None,
-                  what: str = "content") -> ProbeFinding | None:
-    """Compare received bytes with the reference; None when there is nothing to compare."""
-    if reference is None or not data:
-        return None
-    view = memoryview(data)
-    for start in range(0, len(view), COMPARE_BLOCK):
-        piece = view[start:start + COMPARE_BLOCK]
-        expected = reference(offset + start, len(piece))
-        if expected is None:
-            return None
-        if expected == piece:
-            continue
-        limit = min(len(expected), len(piece))
-        index = next((i for i in range(0, limit, 4096)
-                      if piece[i:i + 4096] != expected[i:i + 4096]), limit)
-        while index < limit and piece[index] == expected[index]:
-            index += 1
-        if index >= limit:
-            end = start + len(expected)
-            return fail("", f"{what}: reference ends at byte {offset + end}, "
-                            f"the server sent {len(data) - end} bytes more")
-        return fail("", f"{what}: byte {offset + start + index} is 0x{piece[index]:02x}, "
-                        f"the reference has 0x{expected[index]:02x}")
-    return ProbeFinding(Level.INFO, "", f"{what}: {len(data)} bytes match the reference",
-                        quiet=True)
 
 
 def judge_reference_size(size: int | None, reference_size: int | None) -> list[ProbeFinding]:

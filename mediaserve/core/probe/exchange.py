@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-__all__ = ["Body", "End", "Exchange"]
+from mediaserve.core.probe.verdicts import ProbeFinding
+
+__all__ = ["Body", "End", "Exchange", "StreamedCheck"]
 
 Body = bytes | bytearray | memoryview
 """Content as read: ``bytes``, or for large content a view of the client's buffer (handed
@@ -23,6 +25,15 @@ class End(StrEnum):
     CAPPED = "capped"  # the probe stopped reading at its --max-body limit
     TRUNCATED = "truncated"  # the connection failed or timed out mid-content
     NONE = "none"  # no content by definition (HEAD, 204, 304)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamedCheck:
+    """The content compared with the reference while it was read (and then not kept):
+    from which byte of the representation, and what the comparison found."""
+
+    offset: int
+    finding: ProbeFinding | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +56,7 @@ class Exchange:
     http_version: str = "HTTP/1.1"
     new_connection: bool | None = None  # None: unknown
     released: int = 0  # content bytes read and judged, then let go (no longer in ``body``)
+    checked: StreamedCheck | None = None  # set when the content was compared, not kept
 
     @property
     def received(self) -> int:

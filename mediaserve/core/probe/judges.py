@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from mediaserve.core.probe.bytecheck import content_match
 from mediaserve.core.probe.checks import (
     check_framing,
-    compare_bytes,
     judge_content_range_value,
     size_hint,
     unexpected,
@@ -47,7 +47,7 @@ def judge_full(ex: Exchange, res: Resource) -> list[ProbeFinding]:
     if ex.complete and res.size is not None and ex.received != res.size:
         out.append(fail("§15.3.1", f"the 200 carried {ex.received} bytes; the representation "
                                    f"has {res.size}"))
-    match = compare_bytes(ex.body, 0, res.reference)
+    match = content_match(ex, 0, res.reference)
     if match:
         out.append(match)
     return out

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mediaserve.core.probe.checks import check_framing, compare_bytes, judge_content_range_value
+from mediaserve.core.probe.bytecheck import compare_bytes, content_match
+from mediaserve.core.probe.checks import check_framing, judge_content_range_value
 from mediaserve.core.probe.content_range import ByteRangeSpec, covers, parse_content_range
 from mediaserve.core.probe.exchange import Exchange
 from mediaserve.core.probe.multipart import (
@@ -140,7 +141,7 @@ def _judge_single_part(ex: Exchange, specs: Sequence[ByteRangeSpec],
     if ex.complete and ex.received != parsed.length:
         out.append(fail("§14.4", f"Content-Range {parsed.first}-{parsed.last} covers "
                                  f"{parsed.length} bytes; {ex.received} received"))
-    match = compare_bytes(ex.body, parsed.first, res.reference)
+    match = content_match(ex, parsed.first, res.reference)
     if match:
         out.append(match)
     return out
