@@ -6,13 +6,17 @@ must read it exactly as it reads ``bytes``.
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mediaserve.adapters.probe.content import SMALL_CONTENT, Content
 from mediaserve.core.probe.multipart import MultipartError, parse_byteranges
 
+# no time limit per example: a loaded 2-core machine must not fail a test by timing
+NO_DEADLINE = settings(deadline=None)
 
+
+@NO_DEADLINE
 @given(chunks=st.lists(st.binary(min_size=1, max_size=40_000), max_size=12),
        limit=st.integers(0, 300_000), announced=st.one_of(st.none(), st.integers(0, 400_000)))
 def test_content_holds_what_was_appended_up_to_its_limit(chunks: list[bytes], limit: int,
@@ -51,6 +55,7 @@ def _parsed(body: bytes | memoryview) -> object:
         return str(exc)
 
 
+@NO_DEADLINE
 @given(parts=st.lists(st.binary(max_size=300), max_size=6), cut=st.integers(0, 2000),
        noise=st.binary(max_size=20))
 def test_multipart_parses_a_view_as_it_parses_bytes(parts: list[bytes], cut: int,

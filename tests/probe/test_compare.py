@@ -6,12 +6,15 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mediaserve.core.probe import bytecheck
 from mediaserve.core.probe.bytecheck import ByteCheck, compare_bytes
 from mediaserve.core.probe.verdicts import Level, ReadBytes
+
+# no time limit per example: a loaded 2-core machine must not fail a test by timing
+NO_DEADLINE = settings(deadline=None)
 
 REFERENCE = bytes(range(256)) * 40  # 10,240 bytes, every offset's byte known
 
@@ -24,6 +27,7 @@ def _flip(data: bytes, at: int) -> bytes:
     return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:] if at < len(data) else data
 
 
+@NO_DEADLINE
 @given(offset=st.integers(0, 11_000), length=st.integers(1, 3000),
        flip=st.one_of(st.none(), st.integers(0, 2999)), tail=st.binary(max_size=50),
        block=st.integers(1, 700))
@@ -44,6 +48,7 @@ def test_the_finding_does_not_depend_on_the_block_size(offset: int, length: int,
         assert compare_bytes(data, offset, _reader(REFERENCE)) == whole
 
 
+@NO_DEADLINE
 @given(offset=st.integers(0, 11_000), length=st.integers(1, 3000),
        flip=st.one_of(st.none(), st.integers(0, 2999)), tail=st.binary(max_size=50),
        cuts=st.lists(st.integers(0, 3050), max_size=8))
