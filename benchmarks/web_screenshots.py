@@ -23,7 +23,6 @@ from pathlib import Path
 
 from benchmarks.peers import run_mediaserve
 from mediaserve.adapters.media.clips import ClipSpec, encode_clip
-from mediaserve.core.library.ids import video_id
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
@@ -73,7 +72,9 @@ def main() -> int:
                                    ".every((i) => i.complete && i.naturalWidth > 0)",
                                    timeout=60000)
             page.screenshot(path=str(args.out / "library.png"))
-            vid = video_id(CLIPS[0].name)
+            with urllib.request.urlopen(base + "/api/videos") as reply:  # ids are keyed
+                vid = next(v["id"] for v in json.load(reply)["videos"]
+                           if v["path"] == CLIPS[0].name)
             body = json.dumps({"positions": [4, 4.5, 5, 13, 14, 14, 14.5, 15, 23, 23.5, 31]})
             urllib.request.urlopen(urllib.request.Request(  # a few viewers' seeks: a heat map
                 f"{base}/api/videos/{vid}/seek-analytics", data=body.encode(),

@@ -10,10 +10,12 @@ vanished after the scan, subtitles beside a video, and a folder of episodes.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +26,6 @@ import pytest
 
 from benchmarks.peers import run_mediaserve
 from mediaserve.adapters.media.clips import ClipSpec, encode_clip
-from mediaserve.core.library.ids import video_id
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -70,10 +71,11 @@ class WebLibrary:
     artifacts: Path
     data_dir: Path
     names: list[str] = field(default_factory=list)
+    ids: dict[str, str] = field(default_factory=dict)  # path -> id, as the server lists them
 
-    @staticmethod
-    def id(name: str) -> str:
-        return video_id(name)
+    def id(self, name: str) -> str:
+        """The id the server gives ``name`` (ids are keyed with the library's secret)."""
+        return self.ids[name]
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -128,7 +130,9 @@ def web_library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebLibrary
                      or Path(__file__).resolve().parents[2] / "bench-out" / "web-screenshots")
     artifacts.mkdir(parents=True, exist_ok=True)
     with run_mediaserve(root, env=env) as base:
-        yield WebLibrary(base, root, artifacts, data, names)
+        with urllib.request.urlopen(base + "/api/videos") as reply:
+            ids = {video["path"]: video["id"] for video in json.load(reply)["videos"]}
+        yield WebLibrary(base, root, artifacts, data, names, ids)
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import io
+import json
 import multiprocessing
 import os
 import subprocess
@@ -22,7 +23,6 @@ from benchmarks import peers
 from mediaserve.adapters.library.scanner import scan
 from mediaserve.adapters.media.clips import ClipSpec, encode_clip
 from mediaserve.adapters.server import create_app
-from mediaserve.core.library.ids import video_id
 from mediaserve.core.web.sprites import plan_sprite
 
 CLIP = ClipSpec("Holiday.2019.720p.mp4", seconds=8, fps=25, width=320, height=180)
@@ -58,13 +58,18 @@ async def client(library: dict[str, Any], aiohttp_client: Any) -> Any:
     return await aiohttp_client(create_app(library["index"], library["root"]))
 
 
+def ident(library: dict[str, Any], name: str) -> str:
+    """The id the scan gave ``name`` (keyed with the library's secret)."""
+    return str(library["index"].by_path()[name].id)
+
+
 def files_under(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
 
 
 async def test_poster_is_a_cached_versioned_jpeg(client: Any, library: dict[str, Any]) -> None:
     before = files_under(library["root"])
-    vid = video_id(CLIP.name)
+    vid = ident(library, CLIP.name)
     doc = await (await client.get(f"/api/videos/{vid}")).json()
     url = doc["poster_url"]
     assert url.startswith(f"/api/videos/{vid}/poster.jpg?v=")
@@ -90,9 +95,10 @@ async def test_poster_is_a_cached_versioned_jpeg(client: Any, library: dict[str,
     assert len(list(library["data"].rglob("*.jpg"))) == 1  # the old version was removed
 
 
-async def test_placeholder_for_undecodable_and_missing_files(client: Any) -> None:
+async def test_placeholder_for_undecodable_and_missing_files(client: Any,
+                                                             library: dict[str, Any]) -> None:
     for name in ("broken.mp4", "gone.mp4"):
-        response = await client.get(f"/api/videos/{video_id(name)}/poster.jpg")
+        response = await client.get(f"/api/videos/{ident(library, name)}/poster.jpg")
         assert response.status == 200, name
         assert response.headers["Content-Type"] == "image/jpeg"
         assert response.headers["X-Mediaserve-Placeholder"] == "1"
@@ -101,8 +107,8 @@ async def test_placeholder_for_undecodable_and_missing_files(client: Any) -> Non
     assert unknown.status == 404 and "error" in await unknown.json()
 
 
-async def test_seek_preview_track_and_sprite(client: Any) -> None:
-    vid = video_id(CLIP.name)
+async def test_seek_preview_track_and_sprite(client: Any, library: dict[str, Any]) -> None:
+    vid = ident(library, CLIP.name)
     vtt = await client.get(f"/api/videos/{vid}/thumbnails.vtt")
     assert vtt.status == 200 and vtt.headers["Content-Type"].startswith("text/vtt")
     text = await vtt.text()
@@ -113,14 +119,14 @@ async def test_seek_preview_track_and_sprite(client: Any) -> None:
     sprite = await client.get(sprite_url)
     assert sprite.status == 200 and "immutable" in sprite.headers["Cache-Control"]
     assert jpeg_size(await sprite.read()) == (layout.width, layout.height)
-    broken = await client.get(f"/api/videos/{video_id('broken.mp4')}/thumbnails.vtt")
+    broken = await client.get(f"/api/videos/{ident(library, 'broken.mp4')}/thumbnails.vtt")
     assert broken.status == 404  # no duration: no previews, and a JSON reason
     assert "error" in await broken.json()
 
 
 async def test_subtitles_found_by_the_scan_and_served_as_vtt(client: Any,
                                                              library: dict[str, Any]) -> None:
-    entry = library["index"].videos[video_id(CLIP.name)]
+    entry = library["index"].by_path()[CLIP.name]
     assert entry.subtitles == ("Holiday.2019.720p.en.srt", "Holiday.2019.720p.vtt")
     doc = await (await client.get(f"/api/videos/{entry.id}")).json()
     assert doc["title"] == "Holiday (2019)"
@@ -168,8 +174,8 @@ async def test_listing_is_gzipped_when_asked(client: Any) -> None:
     assert gzip.decompress(raw).startswith(b'{"count": 4')
 
 
-async def test_pages_carry_a_strict_csp(client: Any) -> None:
-    vid = video_id(CLIP.name)
+async def test_pages_carry_a_strict_csp(client: Any, library: dict[str, Any]) -> None:
+    vid = ident(library, CLIP.name)
     for path, status in (("/", 200), (f"/watch/{vid}", 200), ("/watch/0123456789ab", 404)):
         page = await client.get(path)
         assert page.status == status, path
@@ -195,11 +201,11 @@ def test_web_routes_do_not_load_pyav_in_the_serving_process() -> None:
 
 
 async def test_a_poster_job_over_its_time_is_killed_and_gets_the_placeholder(
-        client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        client: Any, library: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     from mediaserve.adapters.web import frames
 
     monkeypatch.setattr(frames, "POSTER_TIMEOUT_S", 0.01)  # less than a worker's start-up
-    response = await client.get(f"/api/videos/{video_id(CLIP.name)}/poster.jpg")
+    response = await client.get(f"/api/videos/{ident(library, CLIP.name)}/poster.jpg")
     assert response.status == 200
     assert response.headers["X-Mediaserve-Placeholder"] == "1"
     for _ in range(100):  # the killed worker is reaped
@@ -208,7 +214,7 @@ async def test_a_poster_job_over_its_time_is_killed_and_gets_the_placeholder(
         await asyncio.sleep(0.05)
     assert not any(p.is_alive() for p in multiprocessing.active_children())
     monkeypatch.setattr(frames, "POSTER_TIMEOUT_S", 30.0)
-    again = await client.get(f"/api/videos/{video_id(CLIP.name)}/poster.jpg")
+    again = await client.get(f"/api/videos/{ident(library, CLIP.name)}/poster.jpg")
     assert "X-Mediaserve-Placeholder" in again.headers  # remembered until the file changes
 
 
@@ -246,7 +252,10 @@ def test_posters_are_decoded_in_a_child_not_in_the_serving_process(
         peers.wait_for_port(port, proc)
         if _maps_libavcodec(proc.pid):
             pytest.skip("this `serve` loads PyAV at start-up; nothing to check for posters")
-        url = f"http://127.0.0.1:{port}/api/videos/{video_id(CLIP.name)}/poster.jpg"
+        base = f"http://127.0.0.1:{port}"
+        with urllib.request.urlopen(base + "/api/videos", timeout=30) as reply:
+            videos = json.load(reply)["videos"]  # this serve scanned: its own ids
+        url = base + next(v["poster_url"] for v in videos if v["path"] == CLIP.name)
         with urllib.request.urlopen(url, timeout=60) as reply:
             assert reply.headers.get("X-Mediaserve-Placeholder") is None
             assert jpeg_size(reply.read()) == (320, 180)
