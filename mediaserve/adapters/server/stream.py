@@ -69,7 +69,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
             state.catalog.mark_missing(video)
             return json_error(404, "the video file is missing from disk", missing=True)
         state.catalog.mark_present(video)
-        validators = video.validators(info.st_size, info.st_mtime_ns)
+        validators = video.validators(info.st_size, info.st_mtime_ns, info.st_ino,
+                                      info.st_ctime_ns)
         settings = state.settings
         plan = ranges.evaluate(
             request.method, ranges.Conditionals.from_headers(request.headers), validators,

@@ -1,0 +1,350 @@
+"""Connection limits the way nginx keeps them: header timeout, a connection cap below the
+descriptor limit, bad request lines answered at once, one quiet line per client error.
+
+aiohttp's ``RequestHandler`` has a single idle timer (``keepalive_timeout``) that also bounds
+how long a request head may take, and nothing else: a client may hold a connection for 75 s
+with half a request line, ``GET /`` (HTTP/0.9, no version) waits for headers that never come,
+an ``HTTP/2.0`` request line is answered as ``HTTP/2.0 200 OK`` in HTTP/1 framing, and every
+malformed request is logged at ERROR with the parser's multi-line message. Accepting past the
+descriptor limit makes asyncio log a traceback for each failed ``accept()``.
+
+:class:`GuardedHandler` adds what is missing per connection; :class:`ConnectionGuard` counts
+connections and is the protocol factory handed to ``loop.create_server`` (by
+:class:`GuardedSite`), so a connection over the cap is closed before aiohttp sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import resource
+import ssl
+import time
+from typing import Any
+
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+
+SERVER_NAME = "mediaserve"  # the Server header: no Python or aiohttp version for scanners
+log = logging.getLogger("mediaserve")
+
+#: descriptors kept back from the connection cap: the listening socket, the library root,
+#: the event loop's own, log files, the index when it is saved, executor work
+FD_RESERVE = 64
+#: at most one log line per kind of repeated error in this many seconds
+LOG_INTERVAL = 10.0
+
+# the start of a request line: METHOD SP TARGET [SP HTTP/major.minor]
+_REQUEST_LINE = re.compile(rb"([!-~]+) +([^ ]+)(?: +HTTP/(\d+)\.(\d+))? *\r?\n")
+
+
+def raise_nofile_limit() -> int:
+    """Raise the soft ``RLIMIT_NOFILE`` to the hard limit (systemd's default soft limit of
+    1,024 is far below what a server needs) and return the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):  # a container may forbid it; keep what we have
+            pass
+    return int(soft if soft != resource.RLIM_INFINITY else 1 << 20)
+
+
+def connection_cap(setting: int, nofile: int) -> int:
+    """The effective cap: the setting, or (0) half of what the descriptor limit leaves after
+    the reserve, since a connection that streams holds two descriptors (socket and file).
+    Never above that either, so a cap set too high cannot bring back accept() failing."""
+    room = max(1, (nofile - FD_RESERVE) // 2)
+    return room if setting <= 0 else min(setting, room)
+
+
+class RateLimitedLog:
+    """At most one line per ``key`` and ``interval``; what was held back is counted into the
+    next line. A flood of identical errors (EMFILE on every accept) becomes one line."""
+
+    def __init__(self, logger: logging.Logger, interval: float = LOG_INTERVAL) -> None:
+        self.logger = logger
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def __call__(self, level: int, key: str, message: str,
+                 exc_info: BaseException | None = None) -> bool:
+        now = time.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval:
+            self._held[key] = self._held.get(key, 0) + 1
+            return False
+        if len(self._last) > 1000:  # bounded, whatever the keys
+            self._last.clear()
+            self._held.clear()
+        self._last[key] = now
+        held = self._held.pop(key, 0)
+        if held:
+            message += f" ({held} more like it in the last {self.interval:g} s)"
+        self.logger.log(level, "%s", message, exc_info=exc_info)
+        return True
+
+
+def make_exception_handler(limited: RateLimitedLog) -> Any:
+    """An event-loop exception handler logging one line per kind of error per interval.
+
+    asyncio's default handler writes a traceback for every failed ``accept()``; at the
+    descriptor limit that is ~1,000 tracebacks per wake-up (55 MB of stderr in 20 s). An
+    OSError is the system saying no, so one line; anything else is a bug, so its first
+    occurrence keeps the traceback."""
+
+    seen: set[str] = set()
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        message = str(context.get("message") or "event loop error")
+        exc = context.get("exception")
+        if isinstance(exc, OSError):
+            key = f"{message}|{type(exc).__name__}|{exc.errno}"
+            limited(logging.ERROR, key, f"{message}: {type(exc).__name__}: {exc}")
+        elif isinstance(exc, BaseException):
+            key = f"{message}|{type(exc).__name__}"
+            first = key not in seen
+            seen.add(key)
+            limited(logging.ERROR, key, f"{message}: {type(exc).__name__}: {exc}",
+                    exc_info=exc if first else None)
+        else:
+            limited(logging.ERROR, message, message)
+
+    return handle
+
+
+def _error_bytes(status: int, reason: str, message: str) -> bytes:
+    body = json.dumps({"error": message}).encode()
+    head = (f"HTTP/1.1 {status} {reason}\r\nServer: {SERVER_NAME}\r\n"
+            f"Content-Type: application/json; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n")
+    return head.encode("ascii") + body
+
+
+class GuardedHandler(RequestHandler):  # type: ignore[misc]
+    """aiohttp's connection protocol plus a header timeout, request-line checks, JSON
+    answers and one INFO line for client errors, and bookkeeping for the cap and shutdown."""
+
+    def __init__(self, manager: Any, *, guard: ConnectionGuard, header_timeout: float,
+                 **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self._guard = guard
+        self._header_timeout = header_timeout
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._line = b""  # the start of the current request head, until its line is checked
+        self._line_checked = False
+        self._counted = False
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._guard.opened(self)
+        self._counted = True
+        super().connection_made(transport)
+        self._arm_header_timer()  # nginx: the first request head is due within the timeout
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._disarm_header_timer()
+        if self._counted:
+            self._counted = False
+            self._guard.closed(self)
+        super().connection_lost(exc)
+
+    def shutdown_idle(self) -> None:
+        """At shutdown: close now when no request is being handled, else after it."""
+        if getattr(self, "_current_request", None) is None and not self._messages:
+            self.force_close()
+        else:
+            self.close()
+
+    # --- request heads --------------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        if self._force_close or self._close:
+            return
+        if not self._line_checked and not self._check_request_line(data):
+            return
+        before = self._request_count
+        super().data_received(data)
+        if self._request_count != before:  # one or more heads complete
+            self._disarm_header_timer()
+            # a head that ended with this chunk leaves the next one to be checked from its
+            # start; a pipelined head begun in the same chunk, or one behind a request body,
+            # is left to aiohttp's parser
+            body_follows = bool(self._messages) and not self._messages[-1][1].is_eof()
+            self._line = b""
+            self._line_checked = body_follows or not data.endswith(b"\n")
+        elif data and self._header_timer is None:
+            self._arm_header_timer()
+
+    def _check_request_line(self, data: bytes) -> bool:
+        """Answer what aiohttp would hold or misframe; False when the connection is done."""
+        self._line += data
+        end = self._line.find(b"\n")
+        if end < 0:
+            if len(self._line) > 8190:  # aiohttp's max_line_size rejects it
+                self._line_checked = True
+            return True
+        self._line_checked = True
+        line, self._line = self._line[:end + 1], b""
+        match = _REQUEST_LINE.match(line)
+        if match is None:
+            return True  # aiohttp's parser answers 400 with its reason
+        if match[3] is None:
+            self._refuse(400, "Bad Request", "HTTP/0.9 request lines are not supported",
+                         line)
+            return False
+        major, minor = int(match[3]), int(match[4])
+        if major >= 2:
+            self._refuse(505, "HTTP Version Not Supported",
+                         f"HTTP/{major}.{minor} is not supported here; use HTTP/1.1", line)
+            return False
+        if major == 0:
+            self._refuse(400, "Bad Request", "HTTP/0.9 request lines are not supported", line)
+            return False
+        return True
+
+    def _refuse(self, status: int, reason: str, message: str, line: bytes) -> None:
+        self._guard.client_error(self, f"{status} for {_shown(line)}: {message}")
+        self._disarm_header_timer()
+        if self.transport is not None:
+            self.transport.write(_error_bytes(status, reason, message))
+        self.force_close()  # closes after the answer leaves
+
+    # --- header timeout -------------------------------------------------------------------
+    def _arm_header_timer(self) -> None:
+        self._disarm_header_timer()
+        self._header_timer = self._loop.call_later(self._header_timeout, self._header_expired)
+
+    def _disarm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _header_expired(self) -> None:
+        self._header_timer = None
+        if getattr(self, "_current_request", None) is not None or self._messages:
+            # bytes that arrived during a request (a body, a pipelined head): aiohttp's
+            # keep-alive timer bounds them once the response is done
+            return
+        self._guard.header_timeouts += 1
+        log.info("client sent no complete request head within %g s; connection closed",
+                 self._header_timeout)
+        self.force_close()
+
+    # --- errors ---------------------------------------------------------------------------
+    def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        """Client errors: one INFO line (nginx logs them at info too) and a JSON answer.
+        Server errors keep aiohttp's handling: logged at ERROR with the traceback."""
+        if status >= 500:
+            return super().handle_error(request, status, exc, message)  # type: ignore[no-any-return]
+        text = str(getattr(exc, "message", None) or message or exc or "")
+        first = " ".join(text.split())[:200] or "bad request"  # the parser's text is multi-line
+        self._guard.client_error(self, f"{status} from {request.remote}: {first}")
+        if request.writer.output_size > 0:
+            raise ConnectionError("response already started; cannot answer the error")
+        response = web.Response(status=status, text=json.dumps({"error": first}),
+                                content_type="application/json", charset="utf-8")
+        response.headers["Server"] = SERVER_NAME
+        response.force_close()
+        return response
+
+
+def _shown(line: bytes) -> str:
+    return repr(line.rstrip(b"\r\n")[:100])[2:-1]
+
+
+class _Refused(asyncio.Protocol):
+    """A connection over the cap: closed as soon as it is accepted (no log line each)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.abort()
+
+
+class ConnectionGuard:
+    """Counts connections, enforces the cap, and is the protocol factory for the site."""
+
+    def __init__(self, server: web.Server, handler_kwargs: dict[str, Any], cap: int,
+                 header_timeout: float, limited: RateLimitedLog) -> None:
+        self.server = server
+        self.handler_kwargs = handler_kwargs
+        self.cap = cap
+        self.header_timeout = header_timeout
+        self.limited = limited
+        self.handlers: set[GuardedHandler] = set()
+        self.refused = 0
+        self.header_timeouts = 0
+        self.client_errors = 0
+
+    @property
+    def active(self) -> int:
+        return len(self.handlers)
+
+    def __call__(self) -> asyncio.BaseProtocol:
+        if len(self.handlers) >= self.cap:
+            self.refused += 1
+            self.limited(logging.WARNING, "cap",
+                         f"{len(self.handlers)} connections open, the limit "
+                         "(--max-connections); closing new ones until some end")
+            return _Refused()
+        return GuardedHandler(self.server, guard=self, header_timeout=self.header_timeout,
+                              loop=asyncio.get_running_loop(), **self.handler_kwargs)
+
+    def opened(self, handler: GuardedHandler) -> None:
+        self.handlers.add(handler)
+
+    def closed(self, handler: GuardedHandler) -> None:
+        self.handlers.discard(handler)
+
+    def client_error(self, handler: GuardedHandler, text: str) -> None:
+        self.client_errors += 1
+        if log.isEnabledFor(logging.INFO):
+            log.info("bad request: %s", text)
+
+    def shutdown_idle(self) -> None:
+        """Close idle keep-alive connections now; busy ones close after their response."""
+        for handler in list(self.handlers):
+            handler.shutdown_idle()
+
+
+class GuardedSite(web.BaseSite):
+    """A TCP site whose connections come from a :class:`ConnectionGuard` (aiohttp's
+    ``TCPSite`` always uses the runner's own factory)."""
+
+    def __init__(self, runner: web.BaseRunner, guard: ConnectionGuard, host: str, port: int,
+                 *, ssl_context: ssl.SSLContext | None = None, backlog: int = 1024) -> None:
+        super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
+        self._guard = guard
+        self._host = host
+        self._port = port
+
+    @property
+    def name(self) -> str:
+        scheme = "https" if self._ssl_context else "http"
+        return f"{scheme}://{self._host}:{self._port}"
+
+    async def start(self) -> None:
+        await super().start()
+        loop = asyncio.get_running_loop()
+        extra: dict[str, Any] = {}
+        if self._ssl_context is not None:  # a handshake is part of the request head's time
+            extra["ssl_handshake_timeout"] = self._guard.header_timeout
+        self._server = await loop.create_server(
+            self._guard, self._host, self._port, ssl=self._ssl_context,
+            backlog=self._backlog, reuse_address=True, **extra)
+
+
+def install_server_headers(app: web.Application, hsts_max_age: int) -> None:
+    """``Server: mediaserve`` on every response (aiohttp's default names Python's and its
+    own version, a gift to scanners), and HSTS over TLS when configured."""
+
+    async def headers(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["Server"] = SERVER_NAME
+        if hsts_max_age and request.secure:
+            response.headers["Strict-Transport-Security"] = f"max-age={hsts_max_age}"
+
+    app.on_response_prepare.append(headers)
