@@ -19,7 +19,7 @@ from mediaserve.adapters.server.runner import (
     make_ssl_context,
     run_until_signalled,
 )
-from mediaserve.cli.common import EXIT_USAGE, console, fail, human_duration, human_size
+from mediaserve.cli.common import ExitStatus, console, fail, human_duration, human_size
 from mediaserve.cli.scan import run_scan
 from mediaserve.core.config.settings import (
     SETTING_SPECS,
@@ -38,12 +38,12 @@ def _file_settings(config: Path | None, index_settings: dict[str, Any]) -> tuple
     try:
         data = tomllib.loads(config.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
-        fail(f"{config}: not UTF-8 text", EXIT_USAGE)
+        fail(f"{config}: not UTF-8 text", ExitStatus.USAGE)
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        fail(f"{config}: {exc}", EXIT_USAGE)
+        fail(f"{config}: {exc}", ExitStatus.USAGE)
     table = data.get("server", data)
     if not isinstance(table, dict):
-        fail(f"{config}: [server] must be a table", EXIT_USAGE)
+        fail(f"{config}: [server] must be a table", ExitStatus.USAGE)
     return {**index_settings, **table}, f"{config} [server]"
 
 
@@ -99,7 +99,7 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
     try:
         settings = resolve(cli_values, os.environ, file_values, file_name)
     except SettingsError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), ExitStatus.USAGE)
 
     app = create_app(index, library.root, settings, index_path=str(library.index_path))
     count, duration, size = index.totals()
@@ -115,18 +115,18 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
                 pass
         except OSError as exc:
             fail(f"cannot open the access log {settings.access_log}: {exc.strerror or exc}",
-                 EXIT_USAGE)
+                 ExitStatus.USAGE)
     try:
         make_ssl_context(settings)  # a bad certificate is a usage error, not a listen error
     except ValueError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), ExitStatus.USAGE)
     except OSError as exc:
         fail(f"cannot load the TLS certificate {settings.tls_cert} or key {settings.tls_key}: "
-             f"{exc.strerror or exc}", EXIT_USAGE)
+             f"{exc.strerror or exc}", ExitStatus.USAGE)
     configure_logging()
     try:
         asyncio.run(run_until_signalled(app, settings, started))
     except OSError as exc:
         fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
-             EXIT_USAGE)
+             ExitStatus.USAGE)
 

@@ -133,7 +133,7 @@ def setting(default: _T, convert: Callable[[Any], Any], help: str, *, flag: str 
     """A ``Settings`` field carrying its :class:`SettingSpec` (name filled in later)."""
     spec = {"default": default, "convert": convert, "help": help, "flag": flag, "kind": kind,
             "metavar": metavar}
-    return field(default=default, metadata={"setting": spec})  # type: ignore[no-any-return]
+    return field(default=default, metadata={"setting": spec})
 
 
 @dataclass(frozen=True, slots=True)
