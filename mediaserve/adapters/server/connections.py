@@ -126,7 +126,7 @@ def _error_bytes(status: int, reason: str, message: str) -> bytes:
     return head.encode("ascii") + body
 
 
-class GuardedHandler(RequestHandler):  # type: ignore[misc]
+class GuardedHandler(RequestHandler):
     """aiohttp's connection protocol plus a header timeout, request-line checks, JSON
     answers and one INFO line for client errors, and bookkeeping for the cap and shutdown."""
 
@@ -241,7 +241,7 @@ class GuardedHandler(RequestHandler):  # type: ignore[misc]
         """Client errors: one INFO line (nginx logs them at info too) and a JSON answer.
         Server errors keep aiohttp's handling: logged at ERROR with the traceback."""
         if status >= 500:
-            return super().handle_error(request, status, exc, message)  # type: ignore[no-any-return]
+            return super().handle_error(request, status, exc, message)
         text = str(getattr(exc, "message", None) or message or exc or "")
         first = " ".join(text.split())[:200] or "bad request"  # the parser's text is multi-line
         self._guard.client_error(self, f"{status} from {request.remote}: {first}")
@@ -262,6 +262,7 @@ class _Refused(asyncio.Protocol):
     """A connection over the cap: closed as soon as it is accepted (no log line each)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
         transport.abort()
 
 

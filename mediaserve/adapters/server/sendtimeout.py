@@ -80,9 +80,9 @@ class SendTimeout:
         self._handle = self._loop.call_later(self._interval, self._check)
         return self
 
-    async def __aexit__(self, *exc_info: Any) -> bool | None:
+    async def __aexit__(self, *exc_info: Any) -> None:
         self._handle.cancel()
-        return await self._scope.__aexit__(*exc_info)
+        await self._scope.__aexit__(*exc_info)  # turns its own cancellation into TimeoutError
 
     def _progress(self) -> tuple[int, int]:
         return self._meter.sent, bytes_acked(self._sock)
