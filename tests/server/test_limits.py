@@ -50,10 +50,13 @@ async def limited() -> Any:
     """``await limited(lib, **settings)``: ``start_server`` on a free loopback port."""
     runners: list[web.AppRunner] = []
 
-    async def start(lib: Lib, **values: Any) -> Running:
+    async def start(lib: Lib, extra_routes: dict[str, Any] | None = None,
+                    **values: Any) -> Running:
         values.setdefault("access_log", "off")
         settings = Settings(host="127.0.0.1", port=0, **values)
         app = create_app(lib.index, lib.root, settings)
+        for path, handler in (extra_routes or {}).items():
+            app.router.add_get(path, handler)
         runner, guard, url = await start_server(app, settings)
         runners.append(runner)
         return Running(app, runner, guard, url)
@@ -154,6 +157,25 @@ async def test_a_slow_reader_that_keeps_reading_is_not_dropped(limited, big: Lib
             await asyncio.sleep(0.05)  # 12 pauses: well past the 0.3 s timeout in total
     writer.close()
     assert bytes(body) == big.data["big.mp4"][:3 * MIB]
+
+
+async def test_a_reader_that_stops_mid_json_is_dropped_too(limited, big: Lib) -> None:
+    """What aiohttp writes itself (a listing, a page) waits in its transport buffer; the
+    protocol's own check resets a client that stops reading it."""
+    payload = b"[" + b"0," * (16 * MIB) + b"0]"
+
+    async def huge(_request: web.Request) -> web.Response:
+        return web.Response(body=payload, content_type="application/json")
+
+    server = await limited(big, extra_routes={"/test/huge": huge}, send_timeout=0.5)
+    reader, writer = await _open(server.port, rcvbuf=16 * 1024)
+    writer.write(b"GET /test/huge HTTP/1.1\r\nHost: x\r\n\r\n")
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), BOUND)
+    assert _status(head) == 200
+    writer.transport.pause_reading()
+    assert await _until(lambda: server.guard.send_timeouts == 1)
+    assert await _until(lambda: server.guard.active == 0)
+    writer.close()
 
 
 # ---------------------------------------------------------------- heads and request lines

@@ -27,6 +27,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from mediaserve.adapters.server.sendtimeout import bytes_acked, check_interval, reset_on_close
+
 SERVER_NAME = "mediaserve"  # the Server header: no Python or aiohttp version for scanners
 log = logging.getLogger("mediaserve")
 
@@ -136,6 +138,8 @@ class GuardedHandler(RequestHandler):
         self._guard = guard
         self._header_timeout = header_timeout
         self._header_timer: asyncio.TimerHandle | None = None
+        self._stall_timer: asyncio.TimerHandle | None = None
+        self._stall_progress = (-1, 0.0)  # (bytes acknowledged, when they last moved)
         self._line = b""  # the start of the current request head, until its line is checked
         self._line_checked = False
         self._counted = False
@@ -149,6 +153,9 @@ class GuardedHandler(RequestHandler):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._disarm_header_timer()
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
         if self._counted:
             self._counted = False
             self._guard.closed(self)
@@ -235,6 +242,45 @@ class GuardedHandler(RequestHandler):
                  self._header_timeout)
         self.force_close()
 
+    # --- send timeout for what aiohttp writes (JSON, pages, chunked bodies) ---------------
+    def pause_writing(self) -> None:
+        """The transport's buffer is full: from now on the client must make progress.
+        (Streams through sendfile never fill it; ``sendtimeout.SendTimeout`` covers them.)"""
+        super().pause_writing()
+        now = self._loop.time()
+        self._stall_progress = (bytes_acked(self._socket()), now)
+        if self._stall_timer is None:
+            self._stall_timer = self._loop.call_later(
+                check_interval(self._guard.send_timeout), self._check_stall)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
+
+    def _socket(self) -> Any:
+        return self.transport.get_extra_info("socket") if self.transport is not None else None
+
+    def _check_stall(self) -> None:
+        self._stall_timer = None
+        if not self.writing_paused or self.transport is None:
+            return
+        now = self._loop.time()
+        acked = bytes_acked(self._socket())
+        last, since = self._stall_progress
+        if acked != last:
+            self._stall_progress = (acked, now)
+        elif now - since >= self._guard.send_timeout:
+            self._guard.send_timeouts += 1
+            log.info("no write progress for %g s (send timeout); connection reset",
+                     self._guard.send_timeout)
+            reset_on_close(self.transport)
+            self.transport.abort()  # the handler's drain fails with ConnectionResetError
+            return
+        self._stall_timer = self._loop.call_later(check_interval(self._guard.send_timeout),
+                                                  self._check_stall)
+
     # --- errors ---------------------------------------------------------------------------
     def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:
@@ -270,11 +316,14 @@ class ConnectionGuard:
     """Counts connections, enforces the cap, and is the protocol factory for the site."""
 
     def __init__(self, server: web.Server, handler_kwargs: dict[str, Any], cap: int,
-                 header_timeout: float, limited: RateLimitedLog) -> None:
+                 header_timeout: float, limited: RateLimitedLog,
+                 send_timeout: float = 60.0) -> None:
         self.server = server
         self.handler_kwargs = handler_kwargs
         self.cap = cap
         self.header_timeout = header_timeout
+        self.send_timeout = send_timeout
+        self.send_timeouts = 0
         self.limited = limited
         self.handlers: set[GuardedHandler] = set()
         self.refused = 0

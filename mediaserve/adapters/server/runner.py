@@ -117,7 +117,7 @@ async def start_server(app: web.Application, settings: Settings
     await runner.setup()
     assert runner.server is not None
     guard = ConnectionGuard(runner.server, handler_kwargs, cap, settings.header_timeout,
-                            limited)
+                            limited, settings.send_timeout)
     site = GuardedSite(runner, guard, settings.host, settings.port, ssl_context=context,
                        backlog=1024)
     try:
