@@ -257,24 +257,52 @@ async def test_server_header_names_no_versions(limited, big: Lib) -> None:
 
 # --------------------------------------------------------------- connection cap, logging
 
-async def test_connections_over_the_cap_are_closed_at_once(limited, big: Lib,
-                                                           caplog) -> None:
+async def test_at_the_cap_idle_connections_make_room(limited, big: Lib, caplog) -> None:
+    """Idle connections beyond the cap cannot lock clients out: the longest-idle one is
+    closed for each newcomer (nginx reuses idle connections the same way)."""
     server = await limited(big, max_connections=4)
     assert server.guard.cap == 4
     held = [await _open(server.port) for _ in range(4)]
     assert await _until(lambda: server.guard.active == 4)
+    newcomers = []
     with caplog.at_level(logging.WARNING, logger="mediaserve"):
-        for _ in range(20):
-            assert await _exchange(server.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") == b""
-    assert server.guard.refused == 20
+        for _ in range(6):  # each stays open (keep-alive) after its answer
+            reader, writer = await _open(server.port)
+            writer.write(b"GET /api/videos HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), BOUND)
+            assert _status(head) == 200
+            await reader.readexactly(int(_headers(head)["content-length"]))
+            newcomers.append(writer)
+    # 4 held + 6 newcomers through 4 slots: the 4 held, then the 2 oldest newcomers, closed
+    assert server.guard.reclaimed == 6
+    for reader, writer in held:
+        assert await asyncio.wait_for(reader.read(), BOUND) == b""
+        writer.close()
+    assert await _until(lambda: server.guard.active == 4)
+    for writer in newcomers:
+        writer.close()
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "--max-connections" in warnings[0].getMessage()
-    for _, writer in held:
-        writer.close()
-    assert await _until(lambda: server.guard.active == 0)
-    answer = await _exchange(server.port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close"
-                                          b"\r\n\r\n")
-    assert _status(answer) == 200
+
+
+async def test_at_the_cap_with_every_connection_busy_accepting_waits(limited,
+                                                                     big: Lib) -> None:
+    server = await limited(big, max_connections=2)
+    busy = []
+    for _ in range(2):  # readers that stopped: busy until the (long) send timeout
+        reader, writer = await _open(server.port, rcvbuf=16 * 1024)
+        writer.write(f"GET {big.stream('big.mp4')} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), BOUND)
+        writer.transport.pause_reading()
+        busy.append(writer)
+    waiting = asyncio.create_task(_exchange(server.port, b"GET / HTTP/1.1\r\nHost: x\r\n"
+                                                         b"Connection: close\r\n\r\n"))
+    listener = server.runner.sites.pop()._server  # type: ignore[attr-defined]
+    assert await _until(lambda: bool(listener._paused)), "accepting should pause"
+    assert not waiting.done() and server.guard.active == 2
+    busy[0].transport.abort()  # one ends: accepting resumes and the newcomer is served
+    assert _status(await asyncio.wait_for(waiting, BOUND)) == 200
+    busy[1].transport.abort()
 
 
 async def test_repeated_loop_errors_are_one_line_per_interval(caplog) -> None:

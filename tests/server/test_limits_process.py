@@ -53,9 +53,9 @@ def _answers(port: int) -> bool:
 
 def test_idle_connections_beyond_the_descriptor_limit(tmp_path: Path, folder: Lib) -> None:
     """300 idle connections against 128 descriptors: before, asyncio logged a traceback per
-    failed accept() (55 MB of stderr in 20 s at 1,024) and answered nobody. Now the cap
-    (here (128 - 64) / 2 = 32) closes the excess at once with one warning, the header timeout
-    frees the idle ones, and the server answers again."""
+    failed accept() (55 MB of stderr in 20 s at 1,024) and answered nobody. Now accepting
+    stops at the cap (here (128 - 64) / 2 = 32), the longest-idle connection makes room for
+    each newcomer, one warning is logged, and the server answers throughout."""
     args = [str(folder.root), "--port", "0", "--access-log", "off", "--header-timeout", "1"]
     child = ServeProcess(args, {"MEDIASERVE_DATA_DIR": str(tmp_path / "data")},
                          cmd=_limited_serve(128, *args))
@@ -111,5 +111,44 @@ def test_sigterm_closes_idle_keepalive_connections_at_once(tmp_path: Path,
         assert child.proc.poll() is None, "the stream in flight is still draining"
         idle.close()
         stalled.close()
+    finally:
+        child.stop()
+
+
+def test_tls_from_the_command_line(tmp_path: Path, folder: Lib) -> None:
+    """HTTPS end to end through ``serve``; half a TLS configuration or a key that does not
+    load is a one-line usage error (exit 2), not a failure to listen."""
+    import ssl
+    import urllib.request
+
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    chain, key = tmp_path / "chain.pem", tmp_path / "key.pem"
+    cert.private_key_and_cert_chain_pem.write_to_path(chain)
+    cert.private_key_pem.write_to_path(key)
+    env = {"MEDIASERVE_DATA_DIR": str(tmp_path / "data")}
+    base = [str(folder.root), "--port", "0", "--access-log", "off"]
+    for extra in (["--tls-cert", str(chain)], ["--tls-cert", str(chain), "--tls-key",
+                                               str(tmp_path / "missing.pem")]):
+        bad = ServeProcess([*base, *extra], env)
+        assert bad.wait(20) == 2, bad.stderr
+        assert "Traceback" not in bad.stderr and "tls" in bad.stderr.lower()
+    child = ServeProcess([*base, "--tls-cert", str(chain), "--tls-key", str(key)], env)
+    try:
+        deadline = time.monotonic() + BOUND
+        url = ""
+        while time.monotonic() < deadline and not url:
+            url = next((line.split(" at ")[1].split()[0] for line in child.lines
+                        if "mediaserve: serving" in line), "")
+            time.sleep(0.05)
+        assert url.startswith("https://127.0.0.1:"), child.stderr
+        context = ssl.create_default_context()
+        ca.configure_trust(context)
+        request = urllib.request.Request(url + folder.stream("a.mp4")[1:],
+                                         headers={"Range": "bytes=1000-1999"})
+        with urllib.request.urlopen(request, context=context, timeout=BOUND) as resp:
+            assert resp.status == 206
+            assert resp.read() == folder.data["a.mp4"][1000:2000]
     finally:
         child.stop()

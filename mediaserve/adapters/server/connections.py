@@ -1,16 +1,16 @@
-"""Connection limits the way nginx keeps them: header timeout, a connection cap below the
-descriptor limit, bad request lines answered at once, one quiet line per client error.
+"""Per-connection limits the way nginx keeps them: header timeout, send timeout for what
+aiohttp writes, bad request lines answered at once, one quiet line per client error, and the
+bookkeeping behind the connection cap.
 
 aiohttp's ``RequestHandler`` has a single idle timer (``keepalive_timeout``) that also bounds
 how long a request head may take, and nothing else: a client may hold a connection for 75 s
 with half a request line, ``GET /`` (HTTP/0.9, no version) waits for headers that never come,
 an ``HTTP/2.0`` request line is answered as ``HTTP/2.0 200 OK`` in HTTP/1 framing, and every
-malformed request is logged at ERROR with the parser's multi-line message. Accepting past the
-descriptor limit makes asyncio log a traceback for each failed ``accept()``.
+malformed request is logged at ERROR with the parser's multi-line message.
 
 :class:`GuardedHandler` adds what is missing per connection; :class:`ConnectionGuard` counts
-connections and is the protocol factory handed to ``loop.create_server`` (by
-:class:`GuardedSite`), so a connection over the cap is closed before aiohttp sees it.
+connections, keeps the idle ones in order, and is the protocol factory the listener (see
+:mod:`listener`) hands accepted sockets to.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ import asyncio
 import json
 import logging
 import re
-import resource
-import ssl
 import time
 from typing import Any
 
@@ -32,36 +30,11 @@ from mediaserve.adapters.server.sendtimeout import bytes_acked, check_interval, 
 SERVER_NAME = "mediaserve"  # the Server header: no Python or aiohttp version for scanners
 log = logging.getLogger("mediaserve")
 
-#: descriptors kept back from the connection cap: the listening socket, the library root,
-#: the event loop's own, log files, the index when it is saved, executor work
-FD_RESERVE = 64
 #: at most one log line per kind of repeated error in this many seconds
 LOG_INTERVAL = 10.0
 
 # the start of a request line: METHOD SP TARGET [SP HTTP/major.minor]
 _REQUEST_LINE = re.compile(rb"([!-~]+) +([^ ]+)(?: +HTTP/(\d+)\.(\d+))? *\r?\n")
-
-
-def raise_nofile_limit() -> int:
-    """Raise the soft ``RLIMIT_NOFILE`` to the hard limit (systemd's default soft limit of
-    1,024 is far below what a server needs) and return the soft limit now in force."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-    if soft != resource.RLIM_INFINITY and soft < target:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError):  # a container may forbid it; keep what we have
-            pass
-    return int(soft if soft != resource.RLIM_INFINITY else 1 << 20)
-
-
-def connection_cap(setting: int, nofile: int) -> int:
-    """The effective cap: the setting, or (0) half of what the descriptor limit leaves after
-    the reserve, since a connection that streams holds two descriptors (socket and file).
-    Never above that either, so a cap set too high cannot bring back accept() failing."""
-    room = max(1, (nofile - FD_RESERVE) // 2)
-    return room if setting <= 0 else min(setting, room)
 
 
 class RateLimitedLog:
@@ -150,6 +123,14 @@ class GuardedHandler(RequestHandler):
         self._counted = True
         super().connection_made(transport)
         self._arm_header_timer()  # nginx: the first request head is due within the timeout
+        self._guard.idle[self] = None
+
+    def log_access(self, request: Any, response: Any, time: float | None) -> None:
+        """Called once per finished response: the connection is idle again (reclaimable at
+        the cap) unless another request is already queued behind it."""
+        super().log_access(request, response, time)
+        if not self._messages and not self._force_close and not self._close:
+            self._guard.idle[self] = None
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._disarm_header_timer()
@@ -172,6 +153,7 @@ class GuardedHandler(RequestHandler):
     def data_received(self, data: bytes) -> None:
         if self._force_close or self._close:
             return
+        self._guard.idle.pop(self, None)
         if not self._line_checked and not self._check_request_line(data):
             return
         before = self._request_count
@@ -304,16 +286,9 @@ def _shown(line: bytes) -> str:
     return repr(line.rstrip(b"\r\n")[:100])[2:-1]
 
 
-class _Refused(asyncio.Protocol):
-    """A connection over the cap: closed as soon as it is accepted (no log line each)."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        transport.abort()
-
-
 class ConnectionGuard:
-    """Counts connections, enforces the cap, and is the protocol factory for the site."""
+    """Counts connections, keeps the idle ones in order for reclaiming, and is the protocol
+    factory the listener hands accepted sockets to."""
 
     def __init__(self, server: web.Server, handler_kwargs: dict[str, Any], cap: int,
                  header_timeout: float, limited: RateLimitedLog,
@@ -326,21 +301,38 @@ class ConnectionGuard:
         self.send_timeouts = 0
         self.limited = limited
         self.handlers: set[GuardedHandler] = set()
-        self.refused = 0
+        #: connections waiting for a request with no byte of it received, oldest first
+        self.idle: dict[GuardedHandler, None] = {}
+        self.closing: set[GuardedHandler] = set()  # reclaimed, not yet gone
+        self.pending = 0  # accepted, connection (or TLS handshake) not yet made
+        self.reclaimed = 0
         self.header_timeouts = 0
         self.client_errors = 0
+        self.on_closed: Any = None  # the listener's "resume accepting"
 
     @property
     def active(self) -> int:
         return len(self.handlers)
 
-    def __call__(self) -> asyncio.BaseProtocol:
-        if len(self.handlers) >= self.cap:
-            self.refused += 1
-            self.limited(logging.WARNING, "cap",
-                         f"{len(self.handlers)} connections open, the limit "
-                         "(--max-connections); closing new ones until some end")
-            return _Refused()
+    def full(self) -> bool:
+        return len(self.handlers) - len(self.closing) + self.pending >= self.cap
+
+    def reclaim_idle(self) -> bool:
+        """Close the longest-idle connection to make room, as nginx does with idle keep-alive
+        connections when it runs out; False when every connection is busy."""
+        while self.idle:
+            handler = next(iter(self.idle))
+            del self.idle[handler]
+            if handler in self.handlers and handler not in self.closing:
+                self.closing.add(handler)
+                self.reclaimed += 1
+                self.limited(logging.WARNING, "reclaim", f"{self.cap} connections open "
+                             "(--max-connections): closing idle ones to make room")
+                handler.force_close()
+                return True
+        return False
+
+    def __call__(self) -> GuardedHandler:
         return GuardedHandler(self.server, guard=self, header_timeout=self.header_timeout,
                               loop=asyncio.get_running_loop(), **self.handler_kwargs)
 
@@ -349,6 +341,10 @@ class ConnectionGuard:
 
     def closed(self, handler: GuardedHandler) -> None:
         self.handlers.discard(handler)
+        self.idle.pop(handler, None)
+        self.closing.discard(handler)
+        if self.on_closed is not None:
+            self.on_closed()
 
     def client_error(self, handler: GuardedHandler, text: str) -> None:
         self.client_errors += 1
@@ -359,33 +355,6 @@ class ConnectionGuard:
         """Close idle keep-alive connections now; busy ones close after their response."""
         for handler in list(self.handlers):
             handler.shutdown_idle()
-
-
-class GuardedSite(web.BaseSite):
-    """A TCP site whose connections come from a :class:`ConnectionGuard` (aiohttp's
-    ``TCPSite`` always uses the runner's own factory)."""
-
-    def __init__(self, runner: web.BaseRunner, guard: ConnectionGuard, host: str, port: int,
-                 *, ssl_context: ssl.SSLContext | None = None, backlog: int = 1024) -> None:
-        super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
-        self._guard = guard
-        self._host = host
-        self._port = port
-
-    @property
-    def name(self) -> str:
-        scheme = "https" if self._ssl_context else "http"
-        return f"{scheme}://{self._host}:{self._port}"
-
-    async def start(self) -> None:
-        await super().start()
-        loop = asyncio.get_running_loop()
-        extra: dict[str, Any] = {}
-        if self._ssl_context is not None:  # a handshake is part of the request head's time
-            extra["ssl_handshake_timeout"] = self._guard.header_timeout
-        self._server = await loop.create_server(
-            self._guard, self._host, self._port, ssl=self._ssl_context,
-            backlog=self._backlog, reuse_address=True, **extra)
 
 
 def install_server_headers(app: web.Application, hsts_max_age: int) -> None:

@@ -28,10 +28,12 @@ from aiohttp import web
 from mediaserve.adapters.server.accesslog import CombinedLogger, make_access_logger
 from mediaserve.adapters.server.connections import (
     ConnectionGuard,
-    GuardedSite,
     RateLimitedLog,
-    connection_cap,
     make_exception_handler,
+)
+from mediaserve.adapters.server.listener import (
+    GuardedSite,
+    connection_cap,
     raise_nofile_limit,
 )
 from mediaserve.adapters.server.state import STATE
