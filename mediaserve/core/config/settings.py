@@ -164,6 +164,9 @@ class Settings:
     sendfile: bool = setting(True, _to_bool,
                              "Zero-copy bodies with sendfile; --no-sendfile forces the chunked "
                              "fallback (for debugging).", kind="switch")
+    stats: bool = setting(True, _to_bool,
+                          "Streaming statistics (/api/stats, /metrics, seek analytics); "
+                          "--no-stats turns the collector off.", kind="switch")
     # Limits and timeouts: nginx's defaults, so a client meets what it would meet there.
     header_timeout: float = setting(
         60.0, _to_timeout, "Seconds a client has to send a whole request head, counted from "
@@ -177,9 +180,9 @@ class Settings:
         "stopped reading) before the connection is dropped and the file closed; nginx's "
         "send_timeout.", metavar="SECONDS")
     max_connections: int = setting(
-        0, _to_int(0, 1 << 24), "Open client connections at most; beyond it new ones are "
-        "closed at once. 0: half the descriptor limit less a reserve (each stream holds a "
-        "socket and a file).", metavar="N")
+        0, _to_int(0, 1 << 24), "Open client connections at most; at the cap the longest-idle "
+        "one makes room for a newcomer, and accepting waits while all are busy. 0: half the "
+        "descriptor limit less 64 (a stream holds a socket and a file).", metavar="N")
     tls_cert: str = setting("", _to_str, "PEM certificate chain: serve HTTPS (with --tls-key).",
                             metavar="FILE")
     tls_key: str = setting("", _to_str, "PEM private key of --tls-cert.", metavar="FILE")
