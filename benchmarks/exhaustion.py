@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stalled", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--source", type=Path, help="checkout whose mediaserve to run")
-    parser.add_argument("serve_args", nargs="*", help="extra `serve` options (after --)")
-    args = parser.parse_args(argv)
+    args, serve_args = parser.parse_known_args(argv)  # the rest (after --) goes to `serve`
+    serve_args = [arg for arg in serve_args if arg != "--"]
     need = args.connections + args.stalled + 256
     import resource
 
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             env["PYTHONPATH"] = str(args.source.resolve())
         cmd = ["prlimit", f"--nofile={args.nofile}:{args.nofile}", sys.executable, "-m",
                "mediaserve", "serve", str(root), "--host", LOOPBACK, "--port", str(port),
-               "--access-log", "off", *args.serve_args]
+               "--access-log", "off", *serve_args]
         with open(Path(tmp) / "stderr", "w+b") as errors:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                     stderr=errors, env=env, cwd=tmp)
