@@ -175,7 +175,7 @@ class GuardedHandler(RequestHandler):
         end = self._line.find(b"\n")
         if end < 0:
             if len(self._line) > 8190:  # aiohttp's max_line_size rejects it
-                self._line_checked = True
+                self._line, self._line_checked = b"", True
             return True
         self._line_checked = True
         line, self._line = self._line[:end + 1], b""
