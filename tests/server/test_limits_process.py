@@ -26,10 +26,10 @@ def folder(tmp_path: Path, library_maker: Callable[[Path, dict], Lib]) -> Lib:
     return lib
 
 
-def _limited_serve(nofile: int, *args: str) -> list[str]:
-    """The serve command with RLIMIT_NOFILE (soft and hard) set in the child itself."""
+def _limited_serve(nofile: int, *args: str, hard: int = 0) -> list[str]:
+    """The serve command with RLIMIT_NOFILE (soft, and hard) set in the child itself."""
     code = ("import resource, runpy, sys; "
-            f"resource.setrlimit(resource.RLIMIT_NOFILE, ({nofile}, {nofile})); "
+            f"resource.setrlimit(resource.RLIMIT_NOFILE, ({nofile}, {hard or nofile})); "
             "sys.argv = ['mediaserve', 'serve', *sys.argv[1:]]; "
             "runpy.run_module('mediaserve', run_name='__main__')")
     return [sys.executable, "-c", code, *args]
@@ -150,5 +150,20 @@ def test_tls_from_the_command_line(tmp_path: Path, folder: Lib) -> None:
         with urllib.request.urlopen(request, context=context, timeout=BOUND) as resp:
             assert resp.status == 206
             assert resp.read() == folder.data["a.mp4"][1000:2000]
+    finally:
+        child.stop()
+
+
+def test_the_soft_descriptor_limit_is_raised_to_the_hard_one(tmp_path: Path,
+                                                             folder: Lib) -> None:
+    args = [str(folder.root), "--port", "0", "--access-log", "off"]
+    child = ServeProcess(args, {"MEDIASERVE_DATA_DIR": str(tmp_path / "data")},
+                         cmd=_limited_serve(128, *args, hard=4096))
+    try:
+        child.wait_started()
+        limits = Path(f"/proc/{child.proc.pid}/limits").read_text().splitlines()
+        soft, hard = next(line for line in limits if line.startswith("Max open files")
+                          ).split()[3:5]
+        assert (soft, hard) == ("4096", "4096")
     finally:
         child.stop()
