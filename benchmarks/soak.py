@@ -60,7 +60,7 @@ class Config:
 
     @classmethod
     def short(cls) -> Config:
-        return cls(seconds=15.0, clients=100, stalled=20, idle=60, send_timeout=3.0)
+        return cls(seconds=15.0, clients=100, stalled=20, idle=60, send_timeout=5.0)
 
 
 @dataclass

@@ -140,7 +140,7 @@ async def test_a_reader_that_stops_is_dropped_and_its_file_closed(limited, big: 
 
 async def test_a_slow_reader_that_keeps_reading_is_not_dropped(limited, big: Lib) -> None:
     """Progress, not speed: acknowledged bytes keep the stream alive past the timeout."""
-    server = await limited(big, send_timeout=0.3)
+    server = await limited(big, send_timeout=1.0)
     reader, writer = await _open(server.port, rcvbuf=16 * 1024)
     writer.write(f"GET {big.stream('big.mp4')} HTTP/1.1\r\nHost: x\r\nRange: bytes=0-"
                  f"{3 * MIB - 1}\r\n\r\n".encode())
@@ -154,7 +154,7 @@ async def test_a_slow_reader_that_keeps_reading_is_not_dropped(limited, big: Lib
         body += chunk
         sips += 1
         if sips <= 12:
-            await asyncio.sleep(0.05)  # 12 pauses: well past the 0.3 s timeout in total
+            await asyncio.sleep(0.15)  # 12 pauses: well past the 1 s timeout in total
     writer.close()
     assert bytes(body) == big.data["big.mp4"][:3 * MIB]
 
