@@ -72,7 +72,7 @@ class _Listener:
         self._tasks: set[asyncio.Task[Any]] = set()
         guard.on_closed = self._resume_all
 
-    async def bind(self, host: str, port: int, backlog: int) -> None:
+    async def bind(self, host: str, port: int, backlog: int, reuse_port: bool = False) -> None:
         infos = await self._loop.getaddrinfo(host, port, type=socket.SOCK_STREAM,
                                              flags=socket.AI_PASSIVE)
         seen = set()
@@ -86,6 +86,8 @@ class _Listener:
                 sock = socket.socket(family, kind, proto)
                 self.sockets.append(sock)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if reuse_port:  # several worker processes on one port
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
                 if family == socket.AF_INET6:
                     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 sock.bind(address)
@@ -164,11 +166,13 @@ class GuardedSite(web.BaseSite):
     ``TCPSite`` leaves accepting to asyncio, which cannot be told to hold back)."""
 
     def __init__(self, runner: web.BaseRunner, guard: ConnectionGuard, host: str, port: int,
-                 *, ssl_context: ssl.SSLContext | None = None, backlog: int = 1024) -> None:
+                 *, ssl_context: ssl.SSLContext | None = None, backlog: int = 1024,
+                 reuse_port: bool = False) -> None:
         super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
         self._guard = guard
         self._host = host
         self._port = port
+        self._reuse_port = reuse_port
 
     @property
     def name(self) -> str:
@@ -178,5 +182,5 @@ class GuardedSite(web.BaseSite):
     async def start(self) -> None:
         await super().start()
         listener = _Listener(self._guard, self._ssl_context, self._guard.header_timeout)
-        await listener.bind(self._host, self._port, self._backlog)
+        await listener.bind(self._host, self._port, self._backlog, self._reuse_port)
         self._server = listener  # type: ignore[assignment]  # what runner.addresses reads
