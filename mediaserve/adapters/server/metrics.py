@@ -39,7 +39,7 @@ def _histogram(name: str, doc: str, hist: dict[str, Any],
     buckets = [(floatToGoString(le), float(count))
                for le, count in rebucket(hist["bounds"], hist["counts"], coarse)]
     return HistogramMetricFamily(name, doc, buckets=buckets,
-                                 sum_value=hist["sum"] * hist["unit"])
+                                 sum_value=hist["sum"])
 
 
 class SnapshotCollector(Collector):

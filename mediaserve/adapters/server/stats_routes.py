@@ -9,8 +9,10 @@ millisecond for the default cap of tracked videos.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -113,11 +115,30 @@ async def get_metrics(request: web.Request) -> web.Response:
                                             "Cache-Control": "no-store"})
 
 
+async def _ticking(app: web.Application) -> AsyncIterator[None]:
+    """Tick the collector every second while the app runs: it credits the bytes of running
+    streams and takes the throughput sample the 10 s and 60 s windows are made of."""
+    stats = app[STATE].stats
+
+    async def tick_forever() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            stats.tick()
+
+    task = asyncio.create_task(tick_forever())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def add_stats_routes(app: web.Application) -> None:
     """Give the app its collector (a no-op one when ``stats = false``), a Prometheus
     registry and a rate limiter of its own, and register the statistics endpoints."""
     state = app[STATE]
     state.stats = StatsCollector() if state.settings.stats else DisabledCollector()
+    if state.stats.enabled:
+        app.cleanup_ctx.append(_ticking)
     app[REGISTRY] = new_registry(state.stats)
     app[LIMITER] = RateLimiter()
     router = app.router
