@@ -2,7 +2,7 @@
 
 Starts ``mediaserve serve`` twice on the same file, once with the collector (the default)
 and once with ``--no-stats``, and drives both with ``wrk`` in alternating rounds (on, off,
-on, off, ...) so that a noisy neighbour on a shared machine hits both about equally. While
+off, on, ...) so that a noisy neighbour on a shared machine hits both about equally. While
 the "on" server is measured, a poller asks ``/api/stats`` once a second and ``/metrics``
 every 15 s, as a dashboard and a Prometheus scraper would, so the endpoints' cost is included.
 Reports requests/s per round, the medians, and their ratio (the budget is >= 0.95).
@@ -101,7 +101,10 @@ def main() -> int:
                 run_wrk(base + path, 1, args.connections, script)
             on = servers["on"][1]
             for round_no in range(args.rounds):
-                for name, (proc, base) in servers.items():
+                order = list(servers.items())
+                if round_no % 2:  # on-off, off-on, ...: neither always goes first
+                    order.reverse()
+                for name, (proc, base) in order:
                     stop = threading.Event()
                     poller = threading.Thread(target=_poll, args=(on, stop), daemon=True)
                     if name == "on" and not args.no_poll:

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from mediaserve.adapters.server.metrics import exposition, new_registry
+from mediaserve.adapters.server.metrics import SnapshotCollector, exposition, new_registry
 from mediaserve.adapters.server.state import STATE, ServerState, json_error
 from mediaserve.core.stats import DisabledCollector, StatsCollector
 from mediaserve.core.stats.analytics import (
@@ -32,6 +32,7 @@ DEFAULT_TOP = 20
 _VIDEO = r"/api/videos/{id:[0-9a-f]{12,64}}"
 _OFF = "statistics are turned off on this server (setting stats = false)"
 REGISTRY = web.AppKey("mediaserve_metrics_registry", CollectorRegistry)
+METRICS = web.AppKey("mediaserve_metrics_collector", SnapshotCollector)
 LIMITER = web.AppKey("mediaserve_seek_limiter", RateLimiter)
 
 
@@ -110,7 +111,9 @@ async def get_metrics(request: web.Request) -> web.Response:
     state: ServerState = request.app[STATE]
     if not state.stats.enabled:
         return json_error(404, _OFF)
-    body, content_type = exposition(request.app[REGISTRY])
+    snapshot = state.stats.snapshot()  # on the loop: the collector is not thread-safe
+    body, content_type = await asyncio.get_running_loop().run_in_executor(
+        None, exposition, request.app[REGISTRY], request.app[METRICS], snapshot)
     return web.Response(body=body, headers={"Content-Type": content_type,
                                             "Cache-Control": "no-store"})
 
@@ -139,7 +142,7 @@ def add_stats_routes(app: web.Application) -> None:
     state.stats = StatsCollector() if state.settings.stats else DisabledCollector()
     if state.stats.enabled:
         app.cleanup_ctx.append(_ticking)
-    app[REGISTRY] = new_registry(state.stats)
+    app[REGISTRY], app[METRICS] = new_registry(state.stats)
     app[LIMITER] = RateLimiter()
     router = app.router
     router.add_get("/api/stats", get_stats)
