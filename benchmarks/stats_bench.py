@@ -73,6 +73,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--span", type=int, default=64 * 1024)
+    parser.add_argument("--same", action="store_true",
+                        help="an A/A run: both servers with statistics off, to see the noise")
     parser.add_argument("--no-poll", action="store_true",
                         help="do not poll /api/stats and /metrics (the hooks' cost alone)")
     args = parser.parse_args()
@@ -95,7 +97,8 @@ def main() -> int:
         path = f"/api/videos/{video_id('video.mp4')}/stream"
         results: dict[str, list[float]] = {"on": [], "off": []}
         cpu: dict[str, list[float]] = {"on": [], "off": []}  # µs of server CPU per request
-        servers = {"on": _serve(media), "off": _serve(media, "--no-stats")}
+        servers = {"on": _serve(media, *(["--no-stats"] if args.same else [])),
+                   "off": _serve(media, "--no-stats")}
         try:
             for _proc, base in servers.values():  # warm the page cache and both servers
                 run_wrk(base + path, 1, args.connections, script)
@@ -107,7 +110,7 @@ def main() -> int:
                 for name, (proc, base) in order:
                     stop = threading.Event()
                     poller = threading.Thread(target=_poll, args=(on, stop), daemon=True)
-                    if name == "on" and not args.no_poll:
+                    if name == "on" and not (args.no_poll or args.same):
                         poller.start()
                     before = _cpu_seconds(proc.pid)
                     rps = run_wrk(base + path, args.seconds, args.connections, script)["rps"]
@@ -119,8 +122,10 @@ def main() -> int:
                     cpu[name].append(used / (rps * args.seconds) * 1e6)
                     print(f"round {round_no + 1} stats {name:>3}: {rps:9.0f} req/s, "
                           f"{cpu[name][-1]:6.1f} µs CPU/request", flush=True)
-            with urllib.request.urlopen(on + "/api/stats?top=1", timeout=10) as resp:
-                counted = resp.read()
+            counted = b"(statistics off)"
+            if not args.same:
+                with urllib.request.urlopen(on + "/api/stats?top=1", timeout=10) as resp:
+                    counted = resp.read()
         finally:
             for proc, _base in servers.values():
                 stop_process(proc)
