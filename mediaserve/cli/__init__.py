@@ -37,13 +37,14 @@ def _set_debug(value: bool) -> None:
 
 
 def _register() -> None:
-    from mediaserve.cli import audit, probe, scan, serve, stats
+    from mediaserve.cli import audit, passwd, probe, scan, serve, stats
 
     cli.add_command(scan.scan)
     cli.add_command(serve.serve)
     cli.add_command(audit.audit)
     cli.add_command(probe.probe)
     cli.add_command(stats.stats)
+    cli.add_command(passwd.passwd)
 
 
 _register()

@@ -53,8 +53,11 @@ def _exit_for(exc: StatsUnavailable) -> ExitStatus:
               help="Stop live mode after N refreshes (default: run until Ctrl-C).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
               metavar="SECONDS", help="How long to wait for each answer.")
+@click.option("--token", envvar="MEDIASERVE_AUTH_TOKEN", show_envvar=True, metavar="TOKEN",
+              help="The server's --auth-token, sent as a Bearer token (prefer the variable: "
+                   "a flag shows in `ps`).")
 def stats(url: str, interval: float, once: bool, as_json: bool, top: int, count: int | None,
-          timeout: float) -> None:
+          timeout: float, token: str | None) -> None:
     """Show what a running `mediaserve serve` is streaming: a live dashboard.
 
     URL is the server's address (default http://127.0.0.1:8080/; `host:port` is enough).
@@ -69,7 +72,7 @@ def stats(url: str, interval: float, once: bool, as_json: bool, top: int, count:
     out = console()
     if once or as_json:
         try:
-            snap = asyncio.run(fetch_once(base, top, timeout))
+            snap = asyncio.run(fetch_once(base, top, timeout, token))
         except StatsUnavailable as exc:
             fail(str(exc), _exit_for(exc))
         if as_json:
@@ -78,14 +81,14 @@ def stats(url: str, interval: float, once: bool, as_json: bool, top: int, count:
             out.print(dashboard(snap, None, base, out.width))
         return
     try:
-        code = asyncio.run(live(base, top, interval, timeout, out, count))
+        code = asyncio.run(live(base, top, interval, timeout, out, count, token))
     except KeyboardInterrupt:
         code = ExitStatus.SUCCESS
     raise SystemExit(int(code))
 
 
 async def live(base: str, top: int, interval: float, timeout: float, out: Console,
-               count: int | None = None) -> ExitStatus:
+               count: int | None = None, token: str | None = None) -> ExitStatus:
     """Refresh until Ctrl-C (or ``count`` refreshes); the exit status of the last one."""
     screen = Live(console=out, auto_refresh=False, transient=False) if out.is_terminal \
         else None
@@ -93,7 +96,7 @@ async def live(base: str, top: int, interval: float, timeout: float, out: Consol
     failing = False
     code = ExitStatus.SUCCESS
     updates = 0
-    async with StatsClient(base, timeout=timeout) as client:
+    async with StatsClient(base, timeout=timeout, token=token) as client:
         if screen is not None:
             screen.start()
         try:

@@ -54,16 +54,19 @@ def stats_url(base: str, top: int) -> str:
 class StatsClient:
     """One keep-alive session for repeated fetches (live mode polls every interval)."""
 
-    def __init__(self, base: str, *, timeout: float = 5.0) -> None:
+    def __init__(self, base: str, *, timeout: float = 5.0, token: str | None = None) -> None:
         self.base = base
         self.timeout = timeout
+        self.token = token
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> StatsClient:
+        headers = {"User-Agent": f"mediaserve-stats/{__version__}",
+                   "Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.timeout),
-            headers={"User-Agent": f"mediaserve-stats/{__version__}",
-                     "Accept": "application/json"})
+            timeout=aiohttp.ClientTimeout(total=self.timeout), headers=headers)
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
@@ -107,6 +110,8 @@ def _decode(url: str, status: int, body: bytes) -> dict[str, Any]:
     if status != 200:
         said = data.get("error") if isinstance(data, dict) else None
         hint = said or "not a mediaserve statistics endpoint"
+        if status == 401:
+            hint += " (give the server's token with --token or MEDIASERVE_AUTH_TOKEN)"
         raise StatsUnavailable(f"{url}: HTTP {status}: {hint}", network=False)
     if not isinstance(data, dict) or not isinstance(data.get("global"), dict) or (
             not isinstance(data.get("videos"), list)):
@@ -115,8 +120,9 @@ def _decode(url: str, status: int, body: bytes) -> dict[str, Any]:
     return data
 
 
-async def fetch_once(base: str, top: int, timeout: float = 5.0) -> dict[str, Any]:
+async def fetch_once(base: str, top: int, timeout: float = 5.0,
+                     token: str | None = None) -> dict[str, Any]:
     """One snapshot on a fresh session."""
-    async with StatsClient(base, timeout=timeout) as client:
+    async with StatsClient(base, timeout=timeout, token=token) as client:
         return await client.fetch(top)
 
