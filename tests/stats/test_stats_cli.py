@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from benchmarks.peers import free_port
+from benchmarks.peers import free_port, run_mediaserve
 from mediaserve.adapters.stats.client import StatsUnavailable, _decode, normalise_url
 from mediaserve.cli import cli
-from tests.stats.conftest import Live
+from tests.conftest import Corpus
+from tests.stats.conftest import CLIP, Live
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -101,3 +103,16 @@ def test_url_forms() -> None:
     assert normalise_url("http://[::1]:9000") == "http://[::1]:9000/"
     with pytest.raises(ValueError):
         normalise_url("ftp://x")
+
+
+def test_a_server_that_wants_a_token(corpus: Corpus, tmp_path: Path) -> None:
+    token = "stats-test-token-0123456789"
+    folder = corpus.copy_to(tmp_path / "lib", [CLIP])
+    with run_mediaserve(folder, "--auth-token", token) as base:
+        code, out, err = run(base, "--once")
+        assert code == 1 and out == ""
+        assert "HTTP 401" in err and "MEDIASERVE_AUTH_TOKEN" in err
+        result = CliRunner().invoke(cli, ["stats", base, "--json"], catch_exceptions=False,
+                                    env={"MEDIASERVE_AUTH_TOKEN": token})
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["global"]["requests"] == 0
