@@ -16,7 +16,11 @@ from mediaserve.adapters.library.locate import open_library
 from mediaserve.adapters.media.clips import default_demo_folder, make_demo_library
 from mediaserve.adapters.server import create_app
 from mediaserve.adapters.server.access import AccessError
-from mediaserve.adapters.server.runner import configure_logging, run_until_signalled
+from mediaserve.adapters.server.runner import (
+    configure_logging,
+    make_ssl_context,
+    run_until_signalled,
+)
 from mediaserve.cli.common import ExitStatus, console, fail, human_duration, human_size
 from mediaserve.cli.scan import run_scan
 from mediaserve.core.config.settings import (
@@ -131,6 +135,13 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
         except OSError as exc:
             fail(f"cannot open the access log {settings.access_log}: {exc.strerror or exc}",
                  ExitStatus.USAGE)
+    try:
+        make_ssl_context(settings)  # a bad certificate is a usage error, not a listen error
+    except ValueError as exc:
+        fail(str(exc), ExitStatus.USAGE)
+    except OSError as exc:
+        fail(f"cannot load the TLS certificate {settings.tls_cert} or key {settings.tls_key}: "
+             f"{exc.strerror or exc}", ExitStatus.USAGE)
     configure_logging()
     try:
         asyncio.run(run_until_signalled(app, settings, started))

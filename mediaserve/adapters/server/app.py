@@ -11,6 +11,7 @@ from aiohttp import web
 
 from mediaserve.adapters.server.access import auth_middleware, hosts_middleware, install_access
 from mediaserve.adapters.server.catalog import Catalog
+from mediaserve.adapters.server.connections import install_server_headers
 from mediaserve.adapters.server.listing import json_with_etag, listing_response
 from mediaserve.adapters.server.listing_views import listing_view
 from mediaserve.adapters.server.safe_open import RootOpener
@@ -102,6 +103,7 @@ def create_app(index: LibraryIndex, root: Path | str, settings: Settings | None 
         await loop.run_in_executor(None, state.catalog.check_presence, state.opener)
 
     app.on_startup.append(check_presence)
+    install_server_headers(app, settings.hsts_max_age)
     app.on_cleanup.append(close_opener)
     router = app.router
     for path, handler in (("/api/videos", list_videos),
