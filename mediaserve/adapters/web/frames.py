@@ -62,6 +62,10 @@ class _Pool:
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._busy = 0
         self._idle: asyncio.TimerHandle | None = None
+        # at most one job per worker is handed to the pool, so a job's time limit counts its
+        # own run and not the queue in front of it (60 posters asked at once must not time
+        # out for waiting, nor get their neighbour killed)
+        self._slots = asyncio.Semaphore(workers)
 
     def _get(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._pool is None:
@@ -76,14 +80,15 @@ class _Pool:
             self._idle = None
         self._busy += 1
         try:
-            pool = self._get()
-            future = loop.run_in_executor(pool, func, *args)
-            try:
-                return await asyncio.wait_for(future, timeout)
-            except (TimeoutError, concurrent.futures.process.BrokenProcessPool):
-                if self._pool is pool:  # not a pool another job already replaced
-                    self.kill()
-                raise
+            async with self._slots:
+                pool = self._get()
+                future = loop.run_in_executor(pool, func, *args)
+                try:
+                    return await asyncio.wait_for(future, timeout)
+                except (TimeoutError, concurrent.futures.process.BrokenProcessPool):
+                    if self._pool is pool:  # not a pool another job already replaced
+                        self.kill()
+                    raise
         finally:
             self._busy -= 1
             if self._busy == 0 and self._pool is not None:
