@@ -7,6 +7,7 @@ The rules are in :mod:`mediaserve.core.audit.rules`, the I/O in
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,10 @@ from mediaserve.adapters.audit.auditor import (
     run_audit,
     write_fixed_index,
 )
+from mediaserve.adapters.library.ignore import ignore_pruned
 from mediaserve.adapters.library.locate import Library, LibraryError, open_library
+from mediaserve.adapters.library.lock import IndexLocked, writer_lock
+from mediaserve.cli.audit_ignore import unignore
 from mediaserve.cli.common import EXIT_IO, EXIT_REFUSED, console, fail, print_json
 from mediaserve.core.audit.rules import (
     AuditOptions,
@@ -88,6 +92,8 @@ def _fix(library: Library, original: bytes, report: AuditReport, *, dry_run: boo
     """Plan (dry run) or apply: prune errors, update stale entries, remux if asked."""
     assert library.index is not None
     new_index, changes = plan_fix(library.index, report)
+    ignore_pruned(new_index, [(library.index.videos[c.id], c.reason) for c in changes
+                              if c.action == "remove"], library.root)  # pruned stays pruned
     outcome = FixOutcome(changes=changes)
     if remux:
         for audit in remux_candidates(report):
@@ -232,9 +238,15 @@ def _as_json(library: Library, run: AuditRun, fix: FixOutcome, dry_run: bool,
                    "verified) as NAME.faststart.mp4 beside the original.")
 @click.option("--in-place", is_flag=True,
               help="With --remux-faststart: replace the original atomically instead.")
+@click.option("--unignore", "unignore_paths", multiple=True, metavar="PATH",
+              help="Forget that the audit pruned PATH (repeatable), so the next scan indexes "
+                   "it again. Runs no audit.")
+@click.option("--unignore-all", is_flag=True,
+              help="Forget every pruned file (see --unignore).")
 def audit(folder: Path | None, index_path: Path | None, dry_run: bool, min_frames: int,
           deep: bool, deep_timeout: float, workers: int, as_json: bool, fail_on: str,
-          remux: bool, in_place: bool) -> None:
+          remux: bool, in_place: bool, unignore_paths: tuple[str, ...],
+          unignore_all: bool) -> None:
     """Find broken and unplayable entries in a library's index and prune them.
 
     Without --dry-run, entries with errors are removed from the index (the previous index
@@ -254,6 +266,21 @@ def audit(folder: Path | None, index_path: Path | None, dry_run: bool, min_frame
     if library.index is None:
         raise LibraryError(f"no index for {library.root} (looked for {library.index_path}); "
                            f"run `mediaserve scan {library.root}` first")
+    if unignore_paths or unignore_all:
+        unignore(library, unignore_paths, unignore_all, as_json)
+        return
+    try:  # a fix writes: one writer at a time (a dry run only reads, and takes no lock)
+        with contextlib.nullcontext() if dry_run else writer_lock(library.index_path):
+            _audit_and_fix(library, dry_run=dry_run, min_frames=min_frames, deep=deep,
+                           deep_timeout=deep_timeout, workers=workers, as_json=as_json,
+                           fail_on=fail_on, remux=remux, in_place=in_place)
+    except IndexLocked as exc:
+        fail(str(exc), EXIT_REFUSED)
+
+
+def _audit_and_fix(library: Library, *, dry_run: bool, min_frames: int, deep: bool,
+                   deep_timeout: float, workers: int, as_json: bool, fail_on: str,
+                   remux: bool, in_place: bool) -> None:
     # parse the very bytes a fix will later check and back up, so that a scan writing the
     # index meanwhile is detected instead of silently overwritten
     original = library.index_path.read_bytes()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any, NoReturn
 
@@ -15,6 +16,7 @@ EXIT_IO = 1
 EXIT_USAGE = 2
 EXIT_REFUSED = 3
 EXIT_NETWORK = 3
+PIPE_WIDTH = 10_000  # "unlimited" width of output that is not a terminal
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -27,7 +29,12 @@ def console(stderr: bool = False, verbatim: bool = False) -> Console:
     """``verbatim``: plain strings are printed as they are, without rich markup or emoji
     codes; for text from outside (``probe`` prints what servers send: "[/]" in a header
     would otherwise be a markup error)."""
-    return Console(stderr=stderr, highlight=False, markup=not verbatim, emoji=not verbatim)
+    out = Console(stderr=stderr, highlight=False, markup=not verbatim, emoji=not verbatim)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        # rich wraps at 80 columns when it cannot ask a terminal: a pipe or a log file
+        # would get paths and messages cut in two; lines are as long as they need to be
+        out.width = PIPE_WIDTH
+    return out
 
 
 def print_json(data: Any) -> None:

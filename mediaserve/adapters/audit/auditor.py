@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import os
 import selectors
@@ -39,6 +38,7 @@ from mediaserve.adapters.library.locate import Library
 from mediaserve.adapters.library.store import save_index, write_atomic
 from mediaserve.adapters.media import prober
 from mediaserve.adapters.media.containers import mp4_boxes
+from mediaserve.adapters.media.hashing import HASH_SPAN, content_key  # noqa: F401 (re-export)
 from mediaserve.core.audit.rules import (
     DEFAULT_OPTIONS,
     AuditOptions,
@@ -56,7 +56,6 @@ from mediaserve.core.library.index import LibraryIndex, ProbeOutcome, VideoEntry
 
 ProgressCallback = Callable[[int, int], None]  # (done, total)
 
-HASH_SPAN = 1 << 20  # bytes hashed at each end of a duplicate candidate
 DEFAULT_DEEP_TIMEOUT = 30.0  # seconds per file
 DEFAULT_MAX_PACKETS = 5_000_000  # ~55 h of 25 fps video: beyond that, give up (timeout)
 KILL_GRACE = 2.0  # seconds past the budget before a silent worker is killed
@@ -79,20 +78,6 @@ def fresh_stat(path: Path) -> FreshStat:
     regular = stat_mod.S_ISREG(st.st_mode)
     return FreshStat(exists=True, size=st.st_size, mtime_ns=st.st_mtime_ns,
                      readable=os.access(path, os.R_OK), regular=regular)
-
-
-def content_key(path: Path, size: int, span: int = HASH_SPAN) -> tuple[int, str]:
-    """(size, BLAKE2b of the first and last ``span`` bytes): equal keys mean identical
-    content for all practical purposes, at the cost of at most 2 MiB read per file."""
-    digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as handle:
-        if size <= 2 * span:
-            digest.update(handle.read())
-        else:
-            digest.update(handle.read(span))
-            handle.seek(size - span)
-            digest.update(handle.read(span))
-    return size, digest.hexdigest()
 
 
 # --------------------------------------------------------------------------- deep demux

@@ -48,11 +48,15 @@ def configure_logging() -> None:
     logging.getLogger("aiohttp.server").addFilter(_OneLineErrors())
 
 
-async def drain(app: web.Application, runner: web.AppRunner, timeout: float) -> None:
+async def drain(app: web.Application, runner: web.AppRunner, timeout: float,
+                announce: Callable[[str], None] | None = None) -> None:
     """Stop listening, give running streams ``timeout`` seconds, abort what is left."""
     for site in list(runner.sites):
         await site.stop()
     inflight = app[STATE].inflight
+    if announce is not None:
+        announce(f"shutting down: {len(inflight)} stream(s) finishing, for up to "
+                 f"{timeout:g} s" if inflight else "shutting down: no streams in flight")
     if inflight:
         await asyncio.wait(list(inflight), timeout=timeout)
     left = list(inflight)
@@ -68,8 +72,10 @@ async def drain(app: web.Application, runner: web.AppRunner, timeout: float) -> 
 
 async def run_until_signalled(app: web.Application, settings: Settings,
                               on_started: Callable[[str], None] | None = None,
-                              stop: asyncio.Event | None = None) -> None:
-    """Serve ``app`` on settings.host:settings.port until a signal (or ``stop`` is set)."""
+                              stop: asyncio.Event | None = None,
+                              announce: Callable[[str], None] | None = None) -> None:
+    """Serve ``app`` on settings.host:settings.port until a signal (or ``stop`` is set).
+    ``announce`` gets one line when shutdown starts (the caller prints the last one)."""
     access = make_access_logger(settings.access_log)
     runner = web.AppRunner(app, handle_signals=False, access_log_class=CombinedLogger,
                            access_log=access, shutdown_timeout=settings.shutdown_timeout,
@@ -92,6 +98,6 @@ async def run_until_signalled(app: web.Application, settings: Settings,
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
-        await drain(app, runner, settings.shutdown_timeout)
+        await drain(app, runner, settings.shutdown_timeout, announce)
     finally:
         await runner.cleanup()

@@ -667,7 +667,7 @@ def plan_fix(index: LibraryIndex, report: AuditReport) -> tuple[LibraryIndex, li
             changes.append(Change("update", vid, audit.entry.path,
                                   "re-probed: the file changed since the scan"))
     new = LibraryIndex(root=index.root, videos=videos, settings=dict(index.settings),
-                       scanned_at=index.scanned_at)
+                       scanned_at=index.scanned_at, ignored=dict(index.ignored))
     return new, changes
 
 
@@ -684,7 +684,7 @@ def replace_entries(index: LibraryIndex, entries: Iterable[VideoEntry]) -> Libra
     for entry in entries:
         videos[entry.id] = entry
     return LibraryIndex(root=index.root, videos=videos, settings=dict(index.settings),
-                        scanned_at=index.scanned_at)
+                        scanned_at=index.scanned_at, ignored=dict(index.ignored))
 
 
 __all__ = [

@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover - the pure stdlib parser gives the same 
 
 from mediaserve import __version__
 from mediaserve.core.library.ids import video_id
+from mediaserve.core.library.ignored import IgnoredFile, ignored_from_doc, ignored_to_doc
 
 SCHEMA_VERSION = 1
 
@@ -66,6 +67,9 @@ class VideoEntry:
     status: str = STATUS_OK
     facts: MediaFacts = field(default_factory=MediaFacts)
     error: str | None = None
+    #: BLAKE2b of the first and last MiB (the audit's duplicate key), recorded when the file
+    #: was probed, so that a file moved or renamed behind the watcher keeps its id
+    content_hash: str | None = None
 
     def same_file_state(self, size: int, mtime_ns: int) -> bool:
         """True when a fresh stat shows the file unchanged since it was probed."""
@@ -80,9 +84,34 @@ class LibraryIndex:
     videos: dict[str, VideoEntry] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)  # the [server] table, kept verbatim
     scanned_at: datetime | None = None
+    ignored: dict[str, IgnoredFile] = field(default_factory=dict)  # by path
 
     def by_path(self) -> dict[str, VideoEntry]:
         return {entry.path: entry for entry in self.videos.values()}
+
+    def ignore(self, entry: VideoEntry, reason: str, size: int | None = None,
+               mtime_ns: int | None = None) -> None:
+        """Drop ``entry`` and remember its file as ignored at ``size``/``mtime_ns`` (the file
+        as it is now on disk; by default as recorded)."""
+        self.videos.pop(entry.id, None)
+        self.ignored[entry.path] = IgnoredFile(
+            entry.path, entry.size if size is None else size,
+            entry.mtime_ns if mtime_ns is None else mtime_ns, reason)
+
+    def unignore(self, path: str) -> bool:
+        """Forget that ``path`` is ignored (the next scan indexes it). False if it was not."""
+        return self.ignored.pop(path, None) is not None
+
+    def unignore_all(self) -> list[str]:
+        """Forget every ignored file; returns their paths."""
+        paths = sorted(self.ignored)
+        self.ignored.clear()
+        return paths
+
+    def is_ignored(self, state: FileState) -> bool:
+        """True when ``state`` is an ignored file that has not changed since it was ignored."""
+        record = self.ignored.get(state.path)
+        return record is not None and record.matches(state.size, state.mtime_ns)
 
     def totals(self) -> tuple[int, float, int]:
         """(videos, seconds, bytes) of the entries not flagged missing."""
@@ -130,8 +159,12 @@ def dumps(index: LibraryIndex) -> str:
             value = getattr(entry.facts, name)
             if value is not None:  # TOML has no null: absent means unknown
                 table[name] = value
+        if entry.content_hash:
+            table["content_hash"] = entry.content_hash
         videos[entry.id] = table
     doc["videos"] = videos
+    if index.ignored:
+        doc["ignored"] = ignored_to_doc(index.ignored)
     return tomli_w.dumps(doc)
 
 
@@ -222,7 +255,9 @@ def loads(text: str, source: str = "<index>") -> LibraryIndex:
         if not isinstance(table, dict):
             raise fail("videos", vid, f"video {vid!r} must be a table")
         videos[vid] = _entry_from_table(vid, table, lambda key, msg, n=name: fail(n, key, msg))
-    return LibraryIndex(root=root, videos=videos, settings=settings, scanned_at=scanned_at)
+    ignored = ignored_from_doc(doc.get("ignored", []), fail)
+    return LibraryIndex(root=root, videos=videos, settings=settings, scanned_at=scanned_at,
+                        ignored=ignored)
 
 
 def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEntry:
@@ -243,6 +278,9 @@ def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEnt
     error = table.get("error")
     if error is not None and not isinstance(error, str):
         raise fail("error", f"video {vid}: 'error' must be a string")
+    content_hash = table.get("content_hash")
+    if content_hash is not None and not isinstance(content_hash, str):
+        raise fail("content_hash", f"video {vid}: 'content_hash' must be a string")
     facts: dict[str, Any] = {}
     for key, types in _FACT_TYPES.items():
         if key not in table:
@@ -255,12 +293,13 @@ def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEnt
             facts[key] = float(value) if float in types else value
         except OverflowError:  # a hand-typed 400-digit integer
             raise fail(key, f"video {vid}: '{key}' is out of range") from None
-    known = {"path", "size", "mtime_ns", "status", "error", *_FACT_TYPES}
+    known = {"path", "size", "mtime_ns", "status", "error", "content_hash", *_FACT_TYPES}
     unknown = sorted(set(table) - known)
     if unknown:
         raise fail(unknown[0], f"video {vid}: unknown key '{unknown[0]}'")
     return VideoEntry(id=vid, path=path, size=table["size"], mtime_ns=table["mtime_ns"],
-                      status=status, facts=MediaFacts(**facts), error=error)
+                      status=status, facts=MediaFacts(**facts), error=error,
+                      content_hash=content_hash)
 
 
 # --------------------------------------------------------------------------- incremental scan
@@ -281,6 +320,7 @@ class ProbeOutcome:
 
     facts: MediaFacts
     error: str | None = None
+    content_hash: str | None = None  # see VideoEntry.content_hash
 
 
 @dataclass(slots=True)
@@ -293,7 +333,9 @@ class ScanSummary:
     missing: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # paths left out (names not UTF-8)
+    ignored: list[str] = field(default_factory=list)  # paths left out: pruned by the audit
     unreadable: list[str] = field(default_factory=list)  # folders the walk could not list
+    failed_files: list[tuple[str, str]] = field(default_factory=list)  # (path, error)
     total_duration: float = 0.0
     total_size: int = 0
     elapsed: float = 0.0
@@ -306,6 +348,8 @@ class ScanSummary:
             "missing": len(self.missing),
             "failed": len(self.failed),
             "skipped": self.skipped,
+            "ignored": len(self.ignored),
+            "failed_files": [{"path": p, "error": e} for p, e in self.failed_files],
             "unreadable_folders": self.unreadable,
             "videos": len(self.new) + len(self.changed) + len(self.unchanged),
             "total_duration_s": round(self.total_duration, 3),
@@ -314,13 +358,17 @@ class ScanSummary:
         }
 
 
-def files_to_probe(old: LibraryIndex | None, found: Iterable[FileState]) -> list[FileState]:
-    """The files whose facts we do not have yet: new, or changed in size or mtime."""
+def files_to_probe(old: LibraryIndex | None, found: Iterable[FileState],
+                   force: bool = False) -> list[FileState]:
+    """The files whose facts we do not have yet: new, or changed in size or mtime (every
+    file with ``force``). Files the audit pruned (ignored, unchanged since) are left out."""
     known = old.by_path() if old else {}
     todo = []
     for state in found:
+        if old is not None and old.is_ignored(state):
+            continue
         entry = known.get(state.path)
-        if (entry is None or entry.status == STATUS_MISSING
+        if (force or entry is None or entry.status == STATUS_MISSING
                 or not entry.same_file_state(state.size, state.mtime_ns)):
             todo.append(state)
     return todo
@@ -344,11 +392,19 @@ def apply_scan(
     """
     blind = tuple(d.rstrip("/") + "/" for d in unreadable_dirs)
     known = old.by_path() if old else {}
+    was_ignored = dict(old.ignored) if old else {}
+    ignored: dict[str, IgnoredFile] = {}
     summary = ScanSummary()
     videos: dict[str, VideoEntry] = {}
     for state in found:
-        vid = video_id(state.path)
+        record = was_ignored.pop(state.path, None)
+        if record is not None and record.matches(state.size, state.mtime_ns):
+            ignored[state.path] = record  # pruned by the audit and unchanged since: skip
+            summary.ignored.append(state.path)
+            continue
         previous = known.pop(state.path, None)
+        # ids are stored, never recomputed: only a file new to the index gets a fresh one
+        vid = previous.id if previous is not None else video_id(state.path)
         outcome = probed.get(state.path)
         if outcome is None and previous is not None:
             entry = previous
@@ -359,17 +415,21 @@ def apply_scan(
             entry = VideoEntry(
                 id=vid, path=state.path, size=state.size, mtime_ns=state.mtime_ns,
                 status=STATUS_ERROR if outcome.error else STATUS_OK,
-                facts=outcome.facts, error=outcome.error,
+                facts=outcome.facts, error=outcome.error, content_hash=outcome.content_hash,
             )
             fresh = previous is None or previous.status == STATUS_MISSING
             (summary.new if fresh else summary.changed).append(vid)
         if entry.status == STATUS_ERROR:
             summary.failed.append(vid)
+            summary.failed_files.append((entry.path, entry.error or "unknown error"))
         if vid in videos:  # 48 bits of sha256 colliding inside one library: refuse loudly
             raise ValueError(f"id collision between {videos[vid].path!r} and {state.path!r}")
         videos[vid] = entry
         summary.total_size += entry.size
         summary.total_duration += entry.facts.duration or 0.0
+    for record in was_ignored.values():  # gone, or in a folder we could not read: keep it
+        if blind and (record.path + "/").startswith(blind):
+            ignored[record.path] = record
     for entry in known.values():
         if entry.id in videos:  # same file under another Unicode normalisation (NFC/NFD)
             continue
@@ -385,7 +445,8 @@ def apply_scan(
         summary.missing.append(gone.id)
     settings = dict(old.settings) if old else {}
     index = LibraryIndex(root=root, videos=videos, settings=settings,
-                         scanned_at=(now or datetime.now(UTC)).replace(microsecond=0))
+                         scanned_at=(now or datetime.now(UTC)).replace(microsecond=0),
+                         ignored=ignored)
     return index, summary
 
 
