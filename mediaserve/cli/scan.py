@@ -132,9 +132,11 @@ def _watch(library: Library, settle: float, parent_pid: int | None) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    click.echo(f"mediaserve: watching {library.root} for changes (index "
-               f"{library.index_path}); Ctrl-C stops", err=True)
-    FolderWatcher(library.root, library.index_path, settle=settle).run(stop, parent_pid)
+    def ready() -> None:
+        click.echo(f"mediaserve: watching {library.root} for changes (index "
+                   f"{library.index_path}); Ctrl-C stops", err=True)
+
+    FolderWatcher(library.root, library.index_path, settle=settle).run(stop, parent_pid, ready)
     click.echo("mediaserve: watch stopped", err=True)
 
 

@@ -146,6 +146,9 @@ class FolderWatcher:
                 self.pending[rel] = _Pending(st.st_size, st.st_mtime_ns, now)
                 continue
             state = FileState(rel, seen.size, seen.mtime_ns)
+            if index is not None and not needs_probe(index, state):
+                del self.pending[rel]  # the index has it as it is (or ignores it)
+                continue
             renamed = index is not None and any(
                 e.size == seen.size and e.mtime_ns == seen.mtime_ns and e.path != rel
                 and (e.path in self.gone or not (self.root / e.path).exists())
@@ -207,17 +210,36 @@ class FolderWatcher:
 
     # ----------------------------------------------------------------------- loop
 
-    def run(self, stop: threading.Event | None = None, parent_pid: int | None = None) -> None:
-        """Watch until ``stop`` is set (or ``parent_pid`` is no longer our parent)."""
+    def run(self, stop: threading.Event | None = None, parent_pid: int | None = None,
+            on_ready: Callable[[], None] | None = None) -> None:
+        """Watch until ``stop`` is set (or ``parent_pid`` is no longer our parent).
+        ``on_ready`` is called once inotify is in place."""
         import watchfiles  # imported here: only the watching process pays for it
 
         stop = stop or threading.Event()
+        ready = False
         for changes in watchfiles.watch(self.root, debounce=DEBOUNCE_MS, step=50,
                                         rust_timeout=TICK_MS, yield_on_timeout=True,
                                         stop_event=stop, watch_filter=None,
                                         raise_interrupt=False):
+            if not ready:  # the first yield: the watches are set, nothing is missed now
+                ready = True
+                self.reconcile()
+                if on_ready is not None:
+                    on_ready()
             for _change, path in changes:
                 self.touch(path)
             self.step()
             if parent_pid is not None and os.getppid() != parent_pid:
                 stop.set()  # the server that started us is gone
+
+    def reconcile(self) -> None:
+        """Look at every file once: whatever changed between the scan and the moment the
+        watches were in place is caught (unchanged files cost a stat, no probe)."""
+        for state in walk(self.root):
+            self._observe(state.path, state.size, state.mtime_ns)
+        index = self.index or load_index_if_exists(self.index_path)
+        if index is not None:
+            for entry in index.videos.values():
+                if not (self.root / entry.path).exists():
+                    self.gone.add(entry.path)
