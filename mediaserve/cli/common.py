@@ -30,7 +30,7 @@ def console(stderr: bool = False, verbatim: bool = False) -> Console:
     codes; for text from outside (``probe`` prints what servers send: "[/]" in a header
     would otherwise be a markup error)."""
     out = Console(stderr=stderr, highlight=False, markup=not verbatim, emoji=not verbatim)
-    if not out.is_terminal and "COLUMNS" not in os.environ:
+    if not out.is_terminal and not os.environ.get("COLUMNS"):
         # rich wraps at 80 columns when it cannot ask a terminal: a pipe or a log file
         # would get paths and messages cut in two; lines are as long as they need to be
         out.width = PIPE_WIDTH

@@ -27,6 +27,14 @@ from pathlib import Path
 
 LOCK_SUFFIX = ".lock"
 DEFAULT_WAIT = 5.0  # seconds a second writer waits before it gives up
+ENV_WAIT = "MEDIASERVE_LOCK_WAIT"  # overrides DEFAULT_WAIT (seconds)
+
+
+def default_wait() -> float:
+    try:
+        return max(0.0, float(os.environ.get(ENV_WAIT, DEFAULT_WAIT)))
+    except ValueError:
+        return DEFAULT_WAIT
 
 
 class IndexLocked(RuntimeError):
@@ -58,11 +66,13 @@ def _describe(holder: dict[str, object]) -> str:
 
 @contextlib.contextmanager
 def writer_lock(index_path: Path, command: str | None = None,
-                wait: float = DEFAULT_WAIT) -> Iterator[None]:
+                wait: float | None = None) -> Iterator[None]:
     """Hold the writer lock of ``index_path`` for the ``with`` block.
 
-    Waits up to ``wait`` seconds for another writer, then raises :class:`IndexLocked`.
+    Waits up to ``wait`` seconds (default 5, or ``MEDIASERVE_LOCK_WAIT``) for another writer,
+    then raises :class:`IndexLocked`.
     """
+    wait = default_wait() if wait is None else wait
     path = lock_path(index_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
