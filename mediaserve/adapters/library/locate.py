@@ -22,8 +22,7 @@ class CorruptIndex(LibraryError):
     """The index does not parse; the message says where and how to recover."""
 
     def __init__(self, error: IndexFormatError, index_path: Path, root: Path | None) -> None:
-        super().__init__(f"{error}\nmediaserve: to recover, "
-                         f"{recovery_hint(index_path, root)}")
+        super().__init__(f"{error} -- to recover, {recovery_hint(index_path, root)}")
         self.error = error
 
 
