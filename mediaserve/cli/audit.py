@@ -32,7 +32,7 @@ from mediaserve.adapters.library.ignore import ignore_pruned
 from mediaserve.adapters.library.locate import Library, LibraryError, open_library
 from mediaserve.adapters.library.lock import IndexLocked, writer_lock
 from mediaserve.cli.audit_ignore import unignore
-from mediaserve.cli.common import EXIT_IO, EXIT_REFUSED, console, fail, print_json
+from mediaserve.cli.common import ExitStatus, console, fail, print_json
 from mediaserve.core.audit.rules import (
     AuditOptions,
     AuditReport,
@@ -84,7 +84,7 @@ def _audit(library: Library, options: AuditOptions, deep: bool, deep_timeout: fl
             return run_audit(library, options, deep=deep, deep_timeout=deep_timeout,
                              workers=workers, on_progress=on_progress)
         except DeepCheckUnavailable as exc:
-            fail(str(exc), EXIT_IO)
+            fail(str(exc), ExitStatus.IO_ERROR)
 
 
 def _fix(library: Library, original: bytes, report: AuditReport, *, dry_run: bool,
@@ -122,7 +122,7 @@ def _fix(library: Library, original: bytes, report: AuditReport, *, dry_run: boo
     try:
         outcome.backup = write_fixed_index(library.index_path, original, new_index)
     except IndexChanged as exc:
-        fail(str(exc), EXIT_REFUSED)
+        fail(str(exc), ExitStatus.REFUSED)
     return outcome
 
 
@@ -275,7 +275,7 @@ def audit(folder: Path | None, index_path: Path | None, dry_run: bool, min_frame
                            deep_timeout=deep_timeout, workers=workers, as_json=as_json,
                            fail_on=fail_on, remux=remux, in_place=in_place)
     except IndexLocked as exc:
-        fail(str(exc), EXIT_REFUSED)
+        fail(str(exc), ExitStatus.REFUSED)
 
 
 def _audit_and_fix(library: Library, *, dry_run: bool, min_frames: int, deep: bool,
@@ -290,7 +290,7 @@ def _audit_and_fix(library: Library, *, dry_run: bool, min_frames: int, deep: bo
     fix = _fix(library, original, run.report, dry_run=dry_run, remux=remux, in_place=in_place)
     code = run.report.exit_code(fail_on)
     if any(r.status == "failed" for r in fix.remux):
-        code = max(code, EXIT_IO)
+        code = max(code, ExitStatus.IO_ERROR)
     if as_json:
         print_json(_as_json(library, run, fix, dry_run, code))
     else:

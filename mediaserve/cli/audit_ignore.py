@@ -6,7 +6,7 @@ from mediaserve.adapters.library.ignore import library_path
 from mediaserve.adapters.library.locate import Library
 from mediaserve.adapters.library.lock import IndexLocked, writer_lock
 from mediaserve.adapters.library.store import load_index, save_index
-from mediaserve.cli.common import EXIT_REFUSED, EXIT_USAGE, console, fail, print_json
+from mediaserve.cli.common import ExitStatus, console, fail, print_json
 
 
 def unignore(library: Library, paths: tuple[str, ...], everything: bool,
@@ -23,12 +23,12 @@ def unignore(library: Library, paths: tuple[str, ...], everything: bool,
                 if unknown:
                     known = ", ".join(sorted(index.ignored)) or "none"
                     fail(f"not ignored: {', '.join(unknown)} (ignored files: {known})",
-                         EXIT_USAGE)
+                         ExitStatus.USAGE)
                 back = [p for p in wanted if index.unignore(p)]
             if back:
                 save_index(library.index_path, index)
     except IndexLocked as exc:
-        fail(str(exc), EXIT_REFUSED)
+        fail(str(exc), ExitStatus.REFUSED)
     if as_json:
         print_json({"index": str(library.index_path), "unignored": back})
         return

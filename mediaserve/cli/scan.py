@@ -15,14 +15,7 @@ from mediaserve.adapters.library.lock import IndexLocked, writer_lock
 from mediaserve.adapters.library.scanner import LibraryUnavailable
 from mediaserve.adapters.library.scanner import scan as scan_library
 from mediaserve.adapters.library.store import load_index_if_exists, move_aside, save_index
-from mediaserve.cli.common import (
-    EXIT_REFUSED,
-    console,
-    fail,
-    human_duration,
-    human_size,
-    print_json,
-)
+from mediaserve.cli.common import ExitStatus, console, fail, human_duration, human_size, print_json
 from mediaserve.core.audit.preview import preview
 from mediaserve.core.library.index import IndexFormatError, ScanSummary
 
@@ -40,7 +33,7 @@ def run_scan(library: Library, *, workers: int = 0, executor: str = "thread",
                                 allow_empty=allow_empty, show_progress=show_progress,
                                 rebuild=rebuild)
     except IndexLocked as exc:
-        fail(str(exc), EXIT_REFUSED)
+        fail(str(exc), ExitStatus.REFUSED)
 
 
 def _locked_scan(library: Library, *, workers: int, executor: str, allow_empty: bool,
@@ -50,7 +43,7 @@ def _locked_scan(library: Library, *, workers: int, executor: str, allow_empty: 
         library.index = load_index_if_exists(library.index_path)
     except IndexFormatError as exc:
         if not rebuild:
-            raise CorruptIndex(exc, library.index_path, library.root) from None
+            raise CorruptIndex(exc, library.index_path, library.root) from exc
         aside = move_aside(library.index_path)
         out.print(f"mediaserve: the index did not parse ({exc.message}); kept it as {aside} "
                   "and scanning afresh", markup=False, highlight=False)
@@ -69,10 +62,10 @@ def _locked_scan(library: Library, *, workers: int, executor: str, allow_empty: 
                                           executor=executor, allow_empty=allow_empty,
                                           on_progress=on_progress, force=rebuild)
         except LibraryUnavailable as exc:
-            fail(f"{exc}; index left untouched: {library.index_path}", EXIT_REFUSED)
+            fail(f"{exc}; index left untouched: {library.index_path}", ExitStatus.REFUSED)
         except ValueError as exc:  # two names, one id: the same name in NFC and in NFD
             fail(f"{exc} (names that differ only in Unicode normalisation; rename one); "
-                 f"index left untouched: {library.index_path}", EXIT_REFUSED)
+                 f"index left untouched: {library.index_path}", ExitStatus.REFUSED)
     save_index(library.index_path, index)
     library.index = index
     for folder in summary.unreadable:

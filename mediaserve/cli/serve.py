@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,15 @@ from mediaserve.adapters.library.watch_child import start_watcher, stop_watcher
 from mediaserve.adapters.media.clips import default_demo_folder, make_demo_library
 from mediaserve.adapters.server import create_app
 from mediaserve.adapters.server.runner import configure_logging, run_until_signalled
-from mediaserve.cli.common import EXIT_USAGE, console, fail, human_duration, human_size
+from mediaserve.cli.common import ExitStatus, console, fail, human_duration, human_size
 from mediaserve.cli.scan import run_scan
-from mediaserve.core.config.settings import SettingsError, resolve
+from mediaserve.core.config.settings import (
+    SETTING_SPECS,
+    SPECS_BY_NAME,
+    SettingsError,
+    SettingSpec,
+    resolve,
+)
 
 
 def _file_settings(config: Path | None, index_settings: dict[str, Any]) -> tuple[dict, str]:
@@ -28,13 +35,30 @@ def _file_settings(config: Path | None, index_settings: dict[str, Any]) -> tuple
     try:
         data = tomllib.loads(config.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
-        fail(f"{config}: not UTF-8 text", EXIT_USAGE)
+        fail(f"{config}: not UTF-8 text", ExitStatus.USAGE)
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        fail(f"{config}: {exc}", EXIT_USAGE)
+        fail(f"{config}: {exc}", ExitStatus.USAGE)
     table = data.get("server", data)
     if not isinstance(table, dict):
-        fail(f"{config}: [server] must be a table", EXIT_USAGE)
+        fail(f"{config}: [server] must be a table", ExitStatus.USAGE)
     return {**index_settings, **table}, f"{config} [server]"
+
+
+def _option(spec: SettingSpec) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The click option for one setting, from its single declaration in ``Settings``."""
+    shown = f"{spec.help}  [default: {spec.shown_default()}; env: {spec.variable}]"
+    if spec.kind == "switch":
+        return click.option(f"{spec.option}/--no-{spec.flag}", spec.name, default=None,
+                            help=shown)
+    return click.option(spec.option, spec.name, multiple=spec.kind == "multiple",
+                        default=None, metavar=spec.metavar, help=shown)
+
+
+def settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Every ``Settings`` field as a flag; None (not given) lets lower sources speak."""
+    for spec in reversed(SETTING_SPECS):
+        command = _option(spec)(command)
+    return command
 
 
 @click.command()
@@ -43,29 +67,14 @@ def _file_settings(config: Path | None, index_settings: dict[str, Any]) -> tuple
               help="Index file (default: the one `scan` writes for FOLDER).")
 @click.option("--config", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="TOML file with a [server] table (overrides the index's [server] table).")
-@click.option("--host", default=None, help="Interface to bind.  [default: 127.0.0.1]")
-@click.option("--port", type=int, default=None, help="TCP port (0: any free one).  [default: 8080]")
-@click.option("--cache-control", default=None,
-              help="Cache-Control of stream responses.  [default: no-cache]")
-@click.option("--cors-origin", "cors_origins", multiple=True,
-              help="Allow this origin to fetch videos cross-origin (repeatable).")
-@click.option("--open-ended-cap", type=int, default=None,
-              help="Answer `Range: bytes=N-` with at most this many bytes (0: off).")
-@click.option("--max-ranges", type=int, default=None,
-              help="Ranges allowed in one request before it is answered 200.  [default: 100]")
-@click.option("--access-log", default=None,
-              help="'-' for stderr, 'off', or a file path.  [default: -]")
-@click.option("--shutdown-timeout", type=float, default=None,
-              help="Seconds streams may finish after SIGINT/SIGTERM.  [default: 10]")
-@click.option("--no-sendfile", "no_sendfile", is_flag=True, default=None,
-              help="Use the chunked fallback instead of sendfile (for debugging).")
+@settings_options
 @click.option("--rescan/--no-rescan", default=False,
               help="Rescan the folder before serving (new files appear).")
 @click.option("--watch", is_flag=True,
               help="Watch FOLDER (in a child process: `mediaserve scan --watch`) and keep the "
                    "index current; new videos appear within seconds.")
 def serve(folder: Path | None, index_path: Path | None, config: Path | None, rescan: bool,
-          no_sendfile: bool | None, watch: bool, **options: Any) -> None:
+          watch: bool, **options: Any) -> None:
     """Serve FOLDER's videos over HTTP with full RFC 9110 range support.
 
     Without FOLDER (and without --index) a small demo library is generated first, so you
@@ -84,14 +93,13 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
                   f"{len(summary.failed)} failed, index {library.index_path}")
     index = library.index
     assert index is not None
-    cli_values = dict(options)
-    cli_values["cors_origins"] = options["cors_origins"] or None
-    cli_values["sendfile"] = False if no_sendfile else None
+    cli_values = {name: (value or None) if SPECS_BY_NAME[name].kind == "multiple" else value
+                  for name, value in options.items()}
     file_values, file_name = _file_settings(config, index.settings)
     try:
         settings = resolve(cli_values, os.environ, file_values, file_name)
     except SettingsError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), ExitStatus.USAGE)
 
     app = create_app(index, library.root, settings, index_path=str(library.index_path))
     count, duration, size = index.totals()
@@ -107,14 +115,14 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
                 pass
         except OSError as exc:
             fail(f"cannot open the access log {settings.access_log}: {exc.strerror or exc}",
-                 EXIT_USAGE)
+                 ExitStatus.USAGE)
     configure_logging()
     watcher = start_watcher(library.root, library.index_path) if watch else None
     try:
         asyncio.run(run_until_signalled(app, settings, started, announce=_announce))
     except OSError as exc:
         fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
-             EXIT_USAGE)
+             ExitStatus.USAGE)
     finally:
         if watcher is not None:
             stop_watcher(watcher)

@@ -244,3 +244,44 @@ def test_shutdown_timeout_is_finite_and_not_negative(value: float) -> None:
         assert math.isnan(value) or math.isinf(value) or value < 0
     else:
         assert math.isfinite(settings.shutdown_timeout) and settings.shutdown_timeout >= 0
+
+
+# --- one declaration per setting: flags, variables and messages come from it --------------
+
+
+def test_every_setting_has_one_spec_with_flag_variable_and_help() -> None:
+    from mediaserve.core.config.settings import SETTING_SPECS, Settings
+
+    defaults = Settings()
+    for spec in SETTING_SPECS:
+        assert getattr(defaults, spec.name) == spec.default
+        assert spec.variable == f"MEDIASERVE_{spec.name.upper()}"
+        assert spec.option.startswith("--") and "_" not in spec.option
+        assert spec.help.strip()
+
+
+@pytest.mark.parametrize(("cli", "env", "message"), [
+    ({"cors_origins": ("foo",)}, {}, "--cors-origin: invalid value 'foo'"),
+    ({"port": "abc"}, {}, "--port: invalid value 'abc': expected a whole number"),
+    ({}, {"MEDIASERVE_PORT": "xyz"}, "MEDIASERVE_PORT: invalid value 'xyz': expected a whole"),
+    ({}, {"MEDIASERVE_SHUTDOWN_TIMEOUT": "soon"}, "expected a number of seconds"),
+])
+def test_errors_name_the_flag_users_typed_in_words(cli, env, message) -> None:
+    with pytest.raises(SettingsError) as caught:
+        resolve(cli, env, {})
+    assert message in str(caught.value)
+    assert "invalid literal" not in str(caught.value)
+    assert "could not convert" not in str(caught.value)
+
+
+def test_serve_help_shows_defaults_from_settings() -> None:
+    from click.testing import CliRunner
+
+    from mediaserve.cli import cli
+    from mediaserve.core.config.settings import SETTING_SPECS
+
+    text = " ".join(CliRunner().invoke(cli, ["serve", "--help"], terminal_width=200).output
+                    .split())
+    for spec in SETTING_SPECS:
+        assert spec.option in text
+        assert f"[default: {spec.shown_default()}; env: {spec.variable}]" in text

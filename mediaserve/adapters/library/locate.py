@@ -30,7 +30,7 @@ def _load(path: Path, root: Path | None) -> LibraryIndex | None:
     try:
         return load_index_if_exists(path)
     except IndexFormatError as exc:
-        raise CorruptIndex(exc, path, root) from None
+        raise CorruptIndex(exc, path, root) from exc
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any
+from typing import IO, Any, cast
 
 CHUNK = 256 * 1024
 
@@ -79,7 +79,8 @@ async def send_span(loop: asyncio.AbstractEventLoop, transport: asyncio.WriteTra
         file = _FdFile(fd)
         file.seek(offset)  # loop.sendfile leaves the position after what it sent, error or not
         try:
-            more = await loop.sendfile(transport, file, offset, count, fallback=False)
+            more = await loop.sendfile(transport, cast("IO[bytes]", file), offset, count,
+                                      fallback=False)
         except asyncio.SendfileNotAvailableError as exc:
             # asyncio reports *any* failure of its first os.sendfile call this way, a peer
             # that reset the connection while we waited for room included; the fd is a

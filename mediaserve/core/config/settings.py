@@ -12,36 +12,24 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar
 
 ENV_PREFIX = "MEDIASERVE_"
+_T = TypeVar("_T")
 
 
 class SettingsError(ValueError):
     """An invalid setting; the message names its source (flag, variable or file)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """Everything ``serve`` can be told. Field docs are the user-facing documentation."""
-
-    host: str = "127.0.0.1"  # interface to bind; loopback unless told otherwise
-    port: int = 8080  # TCP port; 0 picks a free one
-    cache_control: str = "no-cache"  # Cache-Control of stream responses
-    cors_origins: tuple[str, ...] = ()  # allowed origins for cross-origin players; none by default
-    open_ended_cap: int = 0  # max bytes answered to one `bytes=N-` request; 0 = off
-    max_ranges: int = 100  # more ranges than this in one request: answered 200 (whole file)
-    access_log: str = "-"  # "-" stderr, "off", or a file path (combined log format)
-    shutdown_timeout: float = 10.0  # seconds streams may finish after SIGINT/SIGTERM
-    sendfile: bool = True  # zero-copy bodies; false forces the chunked fallback (TLS always)
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)  # unknown keys
-
-
 def _to_int(minimum: int, maximum: int) -> Callable[[Any], int]:
     def convert(value: Any) -> int:
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
             raise ValueError("expected an integer")  # never silently truncate 80.5 to 80
-        number = int(value)
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ValueError("expected a whole number") from None
         if not minimum <= number <= maximum:
             raise ValueError(f"must be between {minimum} and {maximum}")
         return number
@@ -50,7 +38,12 @@ def _to_int(minimum: int, maximum: int) -> Callable[[Any], int]:
 
 
 def _to_float(value: Any) -> float:
-    number = float(value)
+    if isinstance(value, bool):
+        raise ValueError("expected a number of seconds")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError("expected a number of seconds") from None
     if not math.isfinite(number) or number < 0:  # nan/inf: shutdown would never end
         raise ValueError("must be a finite, non-negative number")
     return number
@@ -93,39 +86,113 @@ def _to_host(value: Any) -> str:
     return host
 
 
-_CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "host": _to_host,
-    "port": _to_int(0, 65535),
-    "cache_control": _to_str,
-    "cors_origins": _to_origins,
-    "open_ended_cap": _to_int(0, 1 << 62),
-    "max_ranges": _to_int(1, 10_000),
-    "access_log": _to_str,
-    "shutdown_timeout": _to_float,
-    "sendfile": _to_bool,
-}
+@dataclass(frozen=True, slots=True)
+class SettingSpec:
+    """How one setting is given and checked: the single declaration that the ``serve``
+    flags, their ``--help`` defaults, the ``MEDIASERVE_*`` variable and the ``[server]`` key
+    are all generated from, so none of them can drift from the others."""
 
-SETTING_NAMES = tuple(f.name for f in fields(Settings) if f.name != "extra")
+    name: str
+    default: Any
+    convert: Callable[[Any], Any]
+    help: str
+    flag: str  # without the leading dashes
+    kind: str  # "value", "multiple" (repeatable flag, comma list in the variable), "switch"
+    metavar: str
+
+    @property
+    def option(self) -> str:
+        return f"--{self.flag}"
+
+    @property
+    def variable(self) -> str:
+        return f"{ENV_PREFIX}{self.name.upper()}"
+
+    def shown_default(self) -> str:
+        """The default as ``--help`` and the docs show it."""
+        if self.kind == "switch":
+            return "on" if self.default else "off"
+        if self.kind == "multiple":
+            return ", ".join(self.default) or "none"
+        if isinstance(self.default, float) and self.default.is_integer():
+            return str(int(self.default))
+        return str(self.default)
 
 
-def _convert(name: str, value: Any, source: str) -> Any:
+def setting(default: _T, convert: Callable[[Any], Any], help: str, *, flag: str | None = None,
+            kind: str = "value", metavar: str = "TEXT") -> _T:
+    """A ``Settings`` field carrying its :class:`SettingSpec` (name filled in later)."""
+    spec = {"default": default, "convert": convert, "help": help, "flag": flag, "kind": kind,
+            "metavar": metavar}
+    return field(default=default, metadata={"setting": spec})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything ``serve`` can be told. Each field is one setting, declared once: its
+    default, converter, help text and flag name. Add a setting by adding a field here."""
+
+    host: str = setting("127.0.0.1", _to_host,
+                        "Interface to bind; loopback unless told otherwise.", metavar="ADDRESS")
+    port: int = setting(8080, _to_int(0, 65535), "TCP port; 0 picks a free one.",
+                        metavar="PORT")
+    cache_control: str = setting("no-cache", _to_str, "Cache-Control of stream responses.")
+    cors_origins: tuple[str, ...] = setting(
+        (), _to_origins, "Allow this origin to fetch videos cross-origin (repeatable).",
+        flag="cors-origin", kind="multiple", metavar="ORIGIN")
+    open_ended_cap: int = setting(
+        0, _to_int(0, 1 << 62), "Answer `Range: bytes=N-` with at most this many bytes (0: off).",
+        metavar="BYTES")
+    max_ranges: int = setting(
+        100, _to_int(1, 10_000),
+        "Ranges allowed in one request before it is answered 200 (whole file).",
+        metavar="N")
+    access_log: str = setting("-", _to_str, "'-' for stderr, 'off', or a file path.",
+                              metavar="FILE")
+    shutdown_timeout: float = setting(10.0, _to_float,
+                                      "Seconds streams may finish after SIGINT/SIGTERM.",
+                                      metavar="SECONDS")
+    sendfile: bool = setting(True, _to_bool,
+                             "Zero-copy bodies with sendfile; --no-sendfile forces the chunked "
+                             "fallback (for debugging).", kind="switch")
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)  # unknown keys
+
+
+def _specs() -> tuple[SettingSpec, ...]:
+    specs = []
+    for item in fields(Settings):
+        if "setting" not in item.metadata:
+            continue
+        raw = dict(item.metadata["setting"])
+        raw["flag"] = raw["flag"] or item.name.replace("_", "-")
+        specs.append(SettingSpec(name=item.name, **raw))
+    return tuple(specs)
+
+
+SETTING_SPECS: tuple[SettingSpec, ...] = _specs()
+SPECS_BY_NAME: dict[str, SettingSpec] = {spec.name: spec for spec in SETTING_SPECS}
+SETTING_NAMES = tuple(SPECS_BY_NAME)
+
+
+def _convert(spec: SettingSpec, value: Any, source: str) -> Any:
     try:
-        return _CONVERTERS[name](value)
+        return spec.convert(value)
     except (TypeError, ValueError) as exc:
-        raise SettingsError(f"{source}: invalid value {value!r}: {exc}") from None
+        shown = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+        raise SettingsError(f"{source}: invalid value {shown!r}: {exc}") from None
 
 
 def resolve(cli: Mapping[str, Any], env: Mapping[str, str], file: Mapping[str, Any],
             file_name: str = "index [server]") -> Settings:
     """Merge the three sources by precedence. ``cli`` values of None mean "not given"."""
     values: dict[str, Any] = {}
-    extra = {key: value for key, value in file.items() if key not in _CONVERTERS}
-    for name in SETTING_NAMES:
+    extra = {key: value for key, value in file.items() if key not in SPECS_BY_NAME}
+    for spec in SETTING_SPECS:
+        name = spec.name
         if cli.get(name) is not None:
-            values[name] = _convert(name, cli[name], f"--{name.replace('_', '-')}")
-        elif f"{ENV_PREFIX}{name.upper()}" in env:
-            variable = f"{ENV_PREFIX}{name.upper()}"
-            values[name] = _convert(name, env[variable], variable)
+            values[name] = _convert(spec, cli[name], spec.option)
+        elif spec.variable in env:
+            values[name] = _convert(spec, env[spec.variable], spec.variable)
         elif name in file:
-            values[name] = _convert(name, file[name], f"{file_name}: {name}")
+            values[name] = _convert(spec, file[name], f"{file_name}: {name}")
     return Settings(**values, extra=extra)

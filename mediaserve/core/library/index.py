@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import tomli_w
 
@@ -67,8 +67,7 @@ class VideoEntry:
     status: str = STATUS_OK
     facts: MediaFacts = field(default_factory=MediaFacts)
     error: str | None = None
-    #: BLAKE2b of the first and last MiB (the audit's duplicate key), recorded when the file
-    #: was probed, so that a file moved or renamed behind the watcher keeps its id
+    #: hash of the first and last MiB when probed: a file moved behind the watcher keeps its id
     content_hash: str | None = None
 
     def same_file_state(self, size: int, mtime_ns: int) -> bool:
@@ -91,8 +90,7 @@ class LibraryIndex:
 
     def ignore(self, entry: VideoEntry, reason: str, size: int | None = None,
                mtime_ns: int | None = None) -> None:
-        """Drop ``entry`` and remember its file as ignored at ``size``/``mtime_ns`` (the file
-        as it is now on disk; by default as recorded)."""
+        """Drop ``entry``; scans skip its file while it keeps this size and mtime (.ignored)."""
         self.videos.pop(entry.id, None)
         self.ignored[entry.path] = IgnoredFile(
             entry.path, entry.size if size is None else size,
@@ -103,15 +101,12 @@ class LibraryIndex:
         return self.ignored.pop(path, None) is not None
 
     def unignore_all(self) -> list[str]:
-        """Forget every ignored file; returns their paths."""
-        paths = sorted(self.ignored)
-        self.ignored.clear()
+        paths, self.ignored = sorted(self.ignored), {}
         return paths
 
     def is_ignored(self, state: FileState) -> bool:
-        """True when ``state`` is an ignored file that has not changed since it was ignored."""
-        record = self.ignored.get(state.path)
-        return record is not None and record.matches(state.size, state.mtime_ns)
+        return (r := self.ignored.get(state.path)) is not None and r.matches(state.size,
+                                                                             state.mtime_ns)
 
     def totals(self) -> tuple[int, float, int]:
         """(videos, seconds, bytes) of the entries not flagged missing."""
@@ -255,9 +250,8 @@ def loads(text: str, source: str = "<index>") -> LibraryIndex:
         if not isinstance(table, dict):
             raise fail("videos", vid, f"video {vid!r} must be a table")
         videos[vid] = _entry_from_table(vid, table, lambda key, msg, n=name: fail(n, key, msg))
-    ignored = ignored_from_doc(doc.get("ignored", []), fail)
     return LibraryIndex(root=root, videos=videos, settings=settings, scanned_at=scanned_at,
-                        ignored=ignored)
+                        ignored=ignored_from_doc(doc.get("ignored", []), fail))
 
 
 def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEntry:
@@ -278,8 +272,7 @@ def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEnt
     error = table.get("error")
     if error is not None and not isinstance(error, str):
         raise fail("error", f"video {vid}: 'error' must be a string")
-    content_hash = table.get("content_hash")
-    if content_hash is not None and not isinstance(content_hash, str):
+    if not isinstance(content_hash := table.get("content_hash"), str | None):
         raise fail("content_hash", f"video {vid}: 'content_hash' must be a string")
     facts: dict[str, Any] = {}
     for key, types in _FACT_TYPES.items():
@@ -290,7 +283,7 @@ def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEnt
             kind = " or ".join(t.__name__ for t in types)
             raise fail(key, f"video {vid}: '{key}' must be {kind}")
         try:
-            facts[key] = float(value) if float in types else value
+            facts[key] = float(cast("float", value)) if float in types else value
         except OverflowError:  # a hand-typed 400-digit integer
             raise fail(key, f"video {vid}: '{key}' is out of range") from None
     known = {"path", "size", "mtime_ns", "status", "error", "content_hash", *_FACT_TYPES}
@@ -360,8 +353,7 @@ class ScanSummary:
 
 def files_to_probe(old: LibraryIndex | None, found: Iterable[FileState],
                    force: bool = False) -> list[FileState]:
-    """The files whose facts we do not have yet: new, or changed in size or mtime (every
-    file with ``force``). Files the audit pruned (ignored, unchanged since) are left out."""
+    """New files, and changed ones (all with ``force``); unchanged ignored ones are left out."""
     known = old.by_path() if old else {}
     todo = []
     for state in found:
