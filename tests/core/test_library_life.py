@@ -130,3 +130,12 @@ def test_probe_arrivals_new_changed_and_ignored() -> None:
     assert log.updated == ["a.mp4"] and log.added == ["z.mp4"] and not index.ignored
     assert index.by_path()["a.mp4"].id == video_id("a.mp4")
     assert log.lines() == ["added z.mp4", "updated a.mp4"]
+
+
+def test_among_identical_copies_the_same_name_keeps_its_id() -> None:
+    a = entry("x/a.mp4", content_hash="same")
+    b = entry("x/b.mp4", content_hash="same")
+    index = index_of(a, b)
+    mark_gone(index, ["x"], ChangeLog())
+    found = find_move(index, FileState("y/b.mp4", 100, 9), "same")
+    assert found is not None and found.id == b.id

@@ -37,7 +37,7 @@ from mediaserve.core.library.changes import (
     under,
 )
 from mediaserve.core.library.formats import is_video_name
-from mediaserve.core.library.index import FileState, LibraryIndex, ProbeOutcome
+from mediaserve.core.library.index import STATUS_MISSING, FileState, LibraryIndex, ProbeOutcome
 
 DEFAULT_SETTLE = 3.0  # seconds a file's size must stay put before it is probed
 DEBOUNCE_MS = 300
@@ -132,9 +132,16 @@ class FolderWatcher:
 
     def _ready(self) -> list[FileState]:
         """Pending files that have settled (or that are plainly a rename of a gone entry)."""
+        if not self.pending:
+            return []
         now = time.monotonic()
         ready = []
         index = self.index
+        # (size, mtime) of entries that are gone: a file that shows up with one of them is a
+        # rename (mv keeps both) and need not wait to settle
+        vanished = {(e.size, e.mtime_ns) for e in index.videos.values()
+                    if e.status == STATUS_MISSING or e.path in self.gone} if index else set()
+        known = index.by_path() if index else {}
         for rel, seen in list(self.pending.items()):
             try:
                 st = os.stat(self.root / rel)
@@ -146,14 +153,10 @@ class FolderWatcher:
                 self.pending[rel] = _Pending(st.st_size, st.st_mtime_ns, now)
                 continue
             state = FileState(rel, seen.size, seen.mtime_ns)
-            if index is not None and not needs_probe(index, state):
+            if index is not None and not needs_probe(index, state, known):
                 del self.pending[rel]  # the index has it as it is (or ignores it)
                 continue
-            renamed = index is not None and any(
-                e.size == seen.size and e.mtime_ns == seen.mtime_ns and e.path != rel
-                and (e.path in self.gone or not (self.root / e.path).exists())
-                for e in index.videos.values())
-            if renamed or now - seen.since >= self.settle:
+            if (seen.size, seen.mtime_ns) in vanished or now - seen.since >= self.settle:
                 ready.append(state)
         return ready
 
@@ -185,12 +188,13 @@ class FolderWatcher:
             return log
         gone = sorted(p for p in self.gone if not (self.root / p).exists())
         mark_gone(index, gone, log)
+        known = index.by_path()
         for state in ready:
-            if not needs_probe(index, state):
+            if not needs_probe(index, state, known):
                 continue
             path = str(self.root / state.path)
             digest: str | None = None
-            if state.path not in index.by_path():
+            if state.path not in known:
                 try:
                     _, digest = content_key(path, state.size)
                 except OSError:

@@ -14,6 +14,7 @@ Everything here is pure: the adapter stats, hashes, probes and writes.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from mediaserve.core.library.ids import video_id
@@ -64,27 +65,35 @@ def mark_gone(index: LibraryIndex, paths: list[str], log: ChangeLog) -> None:
             del index.ignored[path]
 
 
-def needs_probe(index: LibraryIndex, state: FileState) -> bool:
-    """False when the index already has this file as it is, or ignores it unchanged."""
+def needs_probe(index: LibraryIndex, state: FileState,
+                by_path: Mapping[str, VideoEntry] | None = None) -> bool:
+    """False when the index already has this file as it is, or ignores it unchanged.
+    ``by_path`` is ``index.by_path()``, passed in when asking about many files."""
     if index.is_ignored(state):
         return False
-    entry = index.by_path().get(state.path)
+    entry = (index.by_path() if by_path is None else by_path).get(state.path)
     return entry is None or entry.status == STATUS_MISSING or not entry.same_file_state(
         state.size, state.mtime_ns)
 
 
 def find_move(index: LibraryIndex, state: FileState,
               content_hash: str | None) -> VideoEntry | None:
-    """The missing entry this new file is a move of, if any (see the module docstring)."""
+    """The missing entry this new file is a move of, if any (see the module docstring).
+    Among several with the same content (copies), the one with the same file name wins."""
+    name = state.path.rsplit("/", 1)[-1]
+    best: VideoEntry | None = None
     for entry in index.videos.values():
         if entry.status != STATUS_MISSING or entry.size != state.size:
             continue
         if entry.content_hash is not None and content_hash is not None:
-            if entry.content_hash == content_hash:
+            same = entry.content_hash == content_hash
+        else:
+            same = entry.mtime_ns == state.mtime_ns
+        if same:
+            if entry.path.rsplit("/", 1)[-1] == name:
                 return entry
-        elif entry.mtime_ns == state.mtime_ns:
-            return entry
-    return None
+            best = best or entry
+    return best
 
 
 def apply_move(index: LibraryIndex, entry: VideoEntry, state: FileState,
