@@ -16,7 +16,8 @@ def unignore(library: Library, paths: tuple[str, ...], everything: bool,
         with writer_lock(library.index_path):
             index = load_index(library.index_path)
             if everything:
-                back = index.unignore_all()
+                back = sorted(index.ignored)
+                index.ignored.clear()
             else:
                 wanted = [library_path(library.root, p) for p in paths]
                 unknown = [p for p in wanted if p not in index.ignored]

@@ -29,6 +29,7 @@ SAMPLES = {
     "access_log": ("off", "/tmp/env.log", "/tmp/file.log"),
     "shutdown_timeout": (1.5, "2.5", 3),
     "sendfile": (False, "false", False),
+    "stats": (False, "off", False),
 }
 EXPECTED = {
     "host": ("127.0.0.2", "127.0.0.3", "127.0.0.4"),
@@ -40,6 +41,7 @@ EXPECTED = {
     "access_log": ("off", "/tmp/env.log", "/tmp/file.log"),
     "shutdown_timeout": (1.5, 2.5, 3.0),
     "sendfile": (False, False, False),
+    "stats": (False, False, False),
 }
 
 

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
+from mediaserve.adapters.audit.files import content_key
 from mediaserve.adapters.media import prober
-from mediaserve.adapters.media.hashing import content_key
 from mediaserve.core.library.formats import is_video_name
 from mediaserve.core.library.index import (
     FileState,
@@ -85,7 +85,7 @@ def probe_and_hash(path: str) -> ProbeOutcome:
     """Probe, and record the content hash that lets a moved file keep its id."""
     outcome = prober.probe(path)
     try:
-        _, digest = content_key(path, os.stat(path).st_size)
+        _, digest = content_key(Path(path), os.stat(path).st_size)
     except OSError:
         return outcome
     return dataclasses.replace(outcome, content_hash=digest)

@@ -23,10 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mediaserve.adapters.audit.files import content_key
 from mediaserve.adapters.library.lock import IndexLocked, writer_lock
 from mediaserve.adapters.library.scanner import probe_and_hash, walk
 from mediaserve.adapters.library.store import load_index_if_exists, save_index
-from mediaserve.adapters.media.hashing import content_key
 from mediaserve.core.library.changes import (
     ChangeLog,
     apply_move,
@@ -196,7 +196,7 @@ class FolderWatcher:
             digest: str | None = None
             if state.path not in known:
                 try:
-                    _, digest = content_key(path, state.size)
+                    _, digest = content_key(Path(path), state.size)
                 except OSError:
                     continue
                 moved = find_move(index, state, digest)

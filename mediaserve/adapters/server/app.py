@@ -16,8 +16,9 @@ from mediaserve.adapters.server.catalog import Catalog
 from mediaserve.adapters.server.follow import follow_index
 from mediaserve.adapters.server.safe_open import RootOpener
 from mediaserve.adapters.server.state import STATE, ServerState, json_error
+from mediaserve.adapters.server.stats_routes import add_stats_routes
 from mediaserve.adapters.server.stream import stream
-from mediaserve.core.audit.rules import findings_from_facts
+from mediaserve.core.audit.rules import FindingsFor, findings_from_facts
 from mediaserve.core.config.settings import Settings
 from mediaserve.core.http.headers import cors_headers, cors_preflight
 from mediaserve.core.library.index import LibraryIndex
@@ -94,7 +95,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 def create_app(index: LibraryIndex, root: Path | str, settings: Settings | None = None, *,
                index_path: str | None = None,
-               findings: Callable[[Any], list[Any]] | None = findings_from_facts,
+               findings: FindingsFor | None = findings_from_facts,
                follow: bool = True) -> web.Application:
     """The application for one library. ``findings(entry)`` attaches audit findings (by
     default the audit rules over the recorded facts; None leaves them out)."""
@@ -124,6 +125,7 @@ def create_app(index: LibraryIndex, root: Path | str, settings: Settings | None 
         # preflight on the real resources only: a catch-all OPTIONS route would turn every
         # unknown /api/ path (a mangled id, `..`) into 405 instead of 404
         router.add_route("OPTIONS", path, preflight)
+    add_stats_routes(app)
     router.add_get("/", web_file)
     router.add_get("/static/{name}", web_file)
     return app

@@ -23,15 +23,15 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
 from mediaserve.adapters.library.store import load_index
 from mediaserve.adapters.server.catalog import Catalog
 from mediaserve.adapters.server.state import STATE
+from mediaserve.core.audit.rules import FindingsFor
 from mediaserve.core.library.index import IndexFormatError
 
 POLL_INTERVAL = 0.5  # seconds between two stats of the index file
@@ -53,7 +53,7 @@ class IndexFollower:
     """Polls one index file and swaps the app's catalog when it changes."""
 
     def __init__(self, app: web.Application, path: Path,
-                 findings: Callable[[Any], list[Any]] | None,
+                 findings: FindingsFor | None,
                  interval: float = POLL_INTERVAL) -> None:
         self.app = app
         self.path = Path(path)
@@ -129,7 +129,7 @@ def _configure_log() -> None:
 
 
 def follow_index(app: web.Application, path: Path | str,
-                 findings: Callable[[Any], list[Any]] | None,
+                 findings: FindingsFor | None,
                  interval: float = POLL_INTERVAL) -> None:
     """Make ``app`` follow the index at ``path`` while it runs (and reload on SIGHUP)."""
     follower = app[FOLLOWER] = IndexFollower(app, Path(path), findings, interval)

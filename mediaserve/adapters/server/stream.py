@@ -29,6 +29,7 @@ from mediaserve.adapters.server.sendfile import (
 from mediaserve.adapters.server.state import STATE, ServerState, json_error
 from mediaserve.core.http import ranges
 from mediaserve.core.http.headers import cors_headers
+from mediaserve.core.stats import Hit
 
 _BODY_STATUSES = (200, 206)
 
@@ -43,6 +44,7 @@ def _open(state: ServerState, video: Any) -> int | web.Response:
         state.catalog.mark_missing(video)
         return json_error(404, "the video file is missing from disk", missing=True)
     except PermissionError:
+        state.catalog.mark_unreadable(video)
         return json_error(403, "the video file is not readable by the server")
     except OSError as exc:
         if exc.errno in (errno.ENOTDIR, errno.ELOOP, errno.EISDIR):
@@ -55,7 +57,20 @@ async def stream(request: web.Request) -> web.StreamResponse:
     state: ServerState = request.app[STATE]
     video = state.catalog.get(request.match_info["id"])
     if video is None:
+        state.stats.unknown_video(404)
         return json_error(404, "unknown video id")
+    hit = state.stats.begin(video.entry.id)  # statistics: ended in the finally, whatever happens
+    status = None
+    try:
+        response = await _stream(request, state, video, hit)
+        status = response.status
+        return response
+    finally:
+        state.stats.end(hit, status)
+
+
+async def _stream(request: web.Request, state: ServerState, video: Any,
+                  hit: Hit) -> web.StreamResponse:
     opened = _open(state, video)
     if isinstance(opened, web.Response):
         return opened
@@ -75,6 +90,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
             request.method, ranges.Conditionals.from_headers(request.headers), validators,
             video.content_type, max_ranges=settings.max_ranges,
             open_ended_cap=settings.open_ended_cap or None)
+        state.stats.planned(hit, plan.status, info.st_size, plan.parts,
+                            plan.content_length if plan.send_body else 0)
         response = web.StreamResponse(status=plan.status)
         headers = response.headers
         for name, value in plan.headers:
@@ -97,8 +114,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
         except ConnectionError:  # reset before the headers could leave: the client is gone
             response.force_close()
             return response
+        state.stats.first_byte(hit)
         if plan.send_body:
-            await _write_body(request, response, plan, fd, state.use_sendfile)
+            hit.meter = meter = Meter()  # statistics read the bytes sent as they flow
+            await _write_body(request, response, plan, fd, state.use_sendfile, meter)
         with contextlib.suppress(ConnectionError):  # client left after the last byte
             await response.write_eof()
         return response
@@ -109,7 +128,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
 
 async def _write_body(request: web.Request, response: web.StreamResponse, plan: ranges.Plan,
-                      fd: int, use_sendfile: bool) -> int:
+                      fd: int, use_sendfile: bool, meter: Meter) -> int:
     """Write the plan's parts and return the bytes sent.
 
     On a client abort or a file that shrank, drop the connection: a short body under a
@@ -118,7 +137,7 @@ async def _write_body(request: web.Request, response: web.StreamResponse, plan: 
     loop = asyncio.get_running_loop()
     transport = request.transport
     zero_copy = use_sendfile and sendfile_capable(transport)
-    meter = Meter()  # counts as it goes, so an abort (or a cancel) still logs what left
+    # ``meter`` counts as it goes, so an abort (or a cancel) still logs what left
     try:
         if zero_copy:
             assert transport is not None

@@ -155,6 +155,9 @@ class Settings:
     sendfile: bool = setting(True, _to_bool,
                              "Zero-copy bodies with sendfile; --no-sendfile forces the chunked "
                              "fallback (for debugging).", kind="switch")
+    stats: bool = setting(True, _to_bool,
+                          "Streaming statistics (/api/stats, /metrics, seek analytics); "
+                          "--no-stats turns the collector off.", kind="switch")
     extra: dict[str, Any] = field(default_factory=dict, compare=False)  # unknown keys
 
 

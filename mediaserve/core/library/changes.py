@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from mediaserve.core.library.ids import video_id
+from mediaserve.core.library.ignored import is_ignored
 from mediaserve.core.library.index import (
     STATUS_ERROR,
     STATUS_MISSING,
@@ -69,7 +70,7 @@ def needs_probe(index: LibraryIndex, state: FileState,
                 by_path: Mapping[str, VideoEntry] | None = None) -> bool:
     """False when the index already has this file as it is, or ignores it unchanged.
     ``by_path`` is ``index.by_path()``, passed in when asking about many files."""
-    if index.is_ignored(state):
+    if is_ignored(index.ignored, state):
         return False
     entry = (index.by_path() if by_path is None else by_path).get(state.path)
     return entry is None or entry.status == STATUS_MISSING or not entry.same_file_state(

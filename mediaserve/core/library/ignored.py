@@ -8,11 +8,23 @@ when ``mediaserve audit --unignore PATH`` forgets it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 Fail = Callable[[str | None, str | None, str], Exception]
+
+
+class _Stat(Protocol):
+    @property
+    def path(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def mtime_ns(self) -> int: ...
+
+
+S = TypeVar("S", bound=_Stat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +39,33 @@ class IgnoredFile:
 
     def matches(self, size: int, mtime_ns: int) -> bool:
         return self.size == size and self.mtime_ns == mtime_ns
+
+
+def is_ignored(ignored: Mapping[str, IgnoredFile], state: _Stat) -> bool:
+    """True when ``state`` is an ignored file that has not changed since it was ignored."""
+    record = ignored.get(state.path)
+    return record is not None and record.matches(state.size, state.mtime_ns)
+
+
+def skip_ignored(ignored: Mapping[str, IgnoredFile], found: Iterable[S], blind: tuple[str, ...],
+                 ) -> tuple[list[S], dict[str, IgnoredFile], list[str]]:
+    """Split a walk (``FileState``s) for a scan: (the files to index, the ignored records
+    that still hold, the paths skipped). A record whose file changed is dropped (the file is
+    indexed again); one whose file was not seen is dropped too, unless it is under a folder
+    the walk could not read (``blind``: relative paths ending in "/")."""
+    remaining = dict(ignored)
+    kept: dict[str, IgnoredFile] = {}
+    files: list[S] = []
+    for state in found:
+        record = remaining.pop(state.path, None)
+        if record is not None and record.matches(state.size, state.mtime_ns):
+            kept[state.path] = record
+        else:
+            files.append(state)
+    for record in remaining.values():
+        if blind and (record.path + "/").startswith(blind):
+            kept[record.path] = record
+    return files, kept, sorted(kept.keys() - remaining.keys())
 
 
 def ignored_to_doc(ignored: Mapping[str, IgnoredFile]) -> list[dict[str, Any]]:

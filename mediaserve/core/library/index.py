@@ -25,8 +25,15 @@ except ImportError:  # pragma: no cover - the pure stdlib parser gives the same 
     import tomllib  # type: ignore[no-redef]
 
 from mediaserve import __version__
+from mediaserve.core.library.failure import ProbeFailure
 from mediaserve.core.library.ids import video_id
-from mediaserve.core.library.ignored import IgnoredFile, ignored_from_doc, ignored_to_doc
+from mediaserve.core.library.ignored import (
+    IgnoredFile,
+    ignored_from_doc,
+    ignored_to_doc,
+    is_ignored,
+    skip_ignored,
+)
 
 SCHEMA_VERSION = 1
 
@@ -67,6 +74,7 @@ class VideoEntry:
     status: str = STATUS_OK
     facts: MediaFacts = field(default_factory=MediaFacts)
     error: str | None = None
+    error_kind: ProbeFailure | None = None  # what kind of failure ``error`` describes
     #: hash of the first and last MiB when probed: a file moved behind the watcher keeps its id
     content_hash: str | None = None
 
@@ -99,14 +107,6 @@ class LibraryIndex:
     def unignore(self, path: str) -> bool:
         """Forget that ``path`` is ignored (the next scan indexes it). False if it was not."""
         return self.ignored.pop(path, None) is not None
-
-    def unignore_all(self) -> list[str]:
-        paths, self.ignored = sorted(self.ignored), {}
-        return paths
-
-    def is_ignored(self, state: FileState) -> bool:
-        return (r := self.ignored.get(state.path)) is not None and r.matches(state.size,
-                                                                             state.mtime_ns)
 
     def totals(self) -> tuple[int, float, int]:
         """(videos, seconds, bytes) of the entries not flagged missing."""
@@ -150,6 +150,8 @@ def dumps(index: LibraryIndex) -> str:
         }
         if entry.error:
             table["error"] = entry.error
+        if entry.error_kind is not None:
+            table["error_kind"] = str(entry.error_kind)
         for name in FACT_FIELDS:
             value = getattr(entry.facts, name)
             if value is not None:  # TOML has no null: absent means unknown
@@ -272,6 +274,10 @@ def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEnt
     error = table.get("error")
     if error is not None and not isinstance(error, str):
         raise fail("error", f"video {vid}: 'error' must be a string")
+    try:
+        error_kind = ProbeFailure.recorded(table.get("error_kind"), error)
+    except ValueError as exc:
+        raise fail("error_kind", f"video {vid}: {exc}") from None
     if not isinstance(content_hash := table.get("content_hash"), str | None):
         raise fail("content_hash", f"video {vid}: 'content_hash' must be a string")
     facts: dict[str, Any] = {}
@@ -286,13 +292,14 @@ def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEnt
             facts[key] = float(cast("float", value)) if float in types else value
         except OverflowError:  # a hand-typed 400-digit integer
             raise fail(key, f"video {vid}: '{key}' is out of range") from None
-    known = {"path", "size", "mtime_ns", "status", "error", "content_hash", *_FACT_TYPES}
+    known = {"path", "size", "mtime_ns", "status", "error", "error_kind", "content_hash",
+             *_FACT_TYPES}
     unknown = sorted(set(table) - known)
     if unknown:
         raise fail(unknown[0], f"video {vid}: unknown key '{unknown[0]}'")
     return VideoEntry(id=vid, path=path, size=table["size"], mtime_ns=table["mtime_ns"],
                       status=status, facts=MediaFacts(**facts), error=error,
-                      content_hash=content_hash)
+                      error_kind=error_kind, content_hash=content_hash)
 
 
 # --------------------------------------------------------------------------- incremental scan
@@ -309,10 +316,11 @@ class FileState:
 
 @dataclass(frozen=True, slots=True)
 class ProbeOutcome:
-    """What the prober said about one file: facts, or an error message."""
+    """What the prober said about one file: facts, or an error message and its kind."""
 
     facts: MediaFacts
     error: str | None = None
+    kind: ProbeFailure | None = None  # set with ``error`` by the prober
     content_hash: str | None = None  # see VideoEntry.content_hash
 
 
@@ -357,7 +365,7 @@ def files_to_probe(old: LibraryIndex | None, found: Iterable[FileState],
     known = old.by_path() if old else {}
     todo = []
     for state in found:
-        if old is not None and old.is_ignored(state):
+        if old is not None and is_ignored(old.ignored, state):
             continue
         entry = known.get(state.path)
         if (force or entry is None or entry.status == STATUS_MISSING
@@ -384,16 +392,10 @@ def apply_scan(
     """
     blind = tuple(d.rstrip("/") + "/" for d in unreadable_dirs)
     known = old.by_path() if old else {}
-    was_ignored = dict(old.ignored) if old else {}
-    ignored: dict[str, IgnoredFile] = {}
     summary = ScanSummary()
+    found, ignored, summary.ignored = skip_ignored(old.ignored if old else {}, found, blind)
     videos: dict[str, VideoEntry] = {}
     for state in found:
-        record = was_ignored.pop(state.path, None)
-        if record is not None and record.matches(state.size, state.mtime_ns):
-            ignored[state.path] = record  # pruned by the audit and unchanged since: skip
-            summary.ignored.append(state.path)
-            continue
         previous = known.pop(state.path, None)
         # ids are stored, never recomputed: only a file new to the index gets a fresh one
         vid = previous.id if previous is not None else video_id(state.path)
@@ -407,7 +409,8 @@ def apply_scan(
             entry = VideoEntry(
                 id=vid, path=state.path, size=state.size, mtime_ns=state.mtime_ns,
                 status=STATUS_ERROR if outcome.error else STATUS_OK,
-                facts=outcome.facts, error=outcome.error, content_hash=outcome.content_hash,
+                facts=outcome.facts, error=outcome.error, error_kind=outcome.kind,
+                content_hash=outcome.content_hash,
             )
             fresh = previous is None or previous.status == STATUS_MISSING
             (summary.new if fresh else summary.changed).append(vid)
@@ -419,9 +422,6 @@ def apply_scan(
         videos[vid] = entry
         summary.total_size += entry.size
         summary.total_duration += entry.facts.duration or 0.0
-    for record in was_ignored.values():  # gone, or in a folder we could not read: keep it
-        if blind and (record.path + "/").startswith(blind):
-            ignored[record.path] = record
     for entry in known.values():
         if entry.id in videos:  # same file under another Unicode normalisation (NFC/NFD)
             continue
