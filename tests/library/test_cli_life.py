@@ -72,10 +72,13 @@ def test_pruned_files_stay_pruned_until_touched_or_unignored(lib: Path) -> None:
     final = json.loads(mediaserve("scan", str(lib), "--json").stdout)
     assert final["new"] == 1 and final["ignored"] == 0
 
+
+def test_unignore_all(lib: Path) -> None:
+    assert mediaserve("scan", str(lib)).returncode == 0
     assert mediaserve("audit", str(lib)).returncode == 1
-    assert len(load_index(lib / INDEX).ignored) == 2
     everything = mediaserve("audit", str(lib), "--unignore-all", "--json")
     assert json.loads(everything.stdout)["unignored"] == sorted([LONG, "short.mp4"])
+    assert not load_index(lib / INDEX).ignored
 
 
 def test_index_mode_follows_the_umask_and_survives_rewrites(lib: Path) -> None:

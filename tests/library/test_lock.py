@@ -13,22 +13,26 @@ from mediaserve.adapters.library.store import load_index, save_index
 from mediaserve.core.library.index import LibraryIndex
 from tests.library.conftest import mediaserve, poll
 
-#: read, change and write the index under the lock, slowly enough that two unlocked writers
-#: would interleave and one update would be lost
+ROUNDS = 20
+
+#: one writer process: at each agreed moment, read, change and write the index under the
+#: lock, slowly enough that two unlocked writers would interleave and lose an update
 WRITER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from mediaserve.adapters.library.lock import writer_lock
     from mediaserve.adapters.library.store import load_index, save_index
     from mediaserve.core.library.ignored import IgnoredFile
-    index_path, name, start_at = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
-    while time.time() < start_at:
-        time.sleep(0.005)
-    with writer_lock(index_path, wait=30):
-        index = load_index(index_path)
-        time.sleep(0.05)
-        index.ignored[name] = IgnoredFile(name, 1, 1, "race")
-        save_index(index_path, index)
+    index_path, who, start_at, gap = Path(sys.argv[1]), sys.argv[2], *map(float, sys.argv[3:5])
+    for n in range(int(sys.argv[5])):
+        while time.time() < start_at + n * gap:
+            time.sleep(0.002)
+        with writer_lock(index_path, wait=30):
+            index = load_index(index_path)  # raises if a write was ever seen half done
+            time.sleep(0.03)
+            name = f"r{n}-{who}.mp4"
+            index.ignored[name] = IgnoredFile(name, 1, 1, "race")
+            save_index(index_path, index)
 """)
 
 HOLDER = textwrap.dedent("""
@@ -42,20 +46,19 @@ HOLDER = textwrap.dedent("""
 
 
 def test_two_writers_racing_twenty_times_lose_nothing(tmp_path: Path) -> None:
+    """Two real processes take the lock at the same moments, twenty times."""
     index_path = tmp_path / "index.toml"
     save_index(index_path, LibraryIndex(root=str(tmp_path)))
-    expected: set[str] = set()
-    for round_ in range(20):
-        start_at = time.time() + 0.4  # both are running (imports done) by then
-        names = [f"r{round_}-{who}.mp4" for who in ("a", "b")]
-        procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(index_path), name,
-                                   str(start_at)], stderr=subprocess.PIPE, text=True)
-                 for name in names]
-        for proc in procs:
-            _, err = proc.communicate(timeout=60)
-            assert proc.returncode == 0, err
-        expected.update(names)
-        assert set(load_index(index_path).ignored) == expected  # complete, valid, no loss
+    start_at = time.time() + 1.0  # both are running (imports done) by then
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(index_path), who,
+                               str(start_at), "0.12", str(ROUNDS)],
+                              stderr=subprocess.PIPE, text=True)
+             for who in ("a", "b")]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    expected = {f"r{n}-{who}.mp4" for n in range(ROUNDS) for who in ("a", "b")}
+    assert set(load_index(index_path).ignored) == expected  # complete, valid, nothing lost
 
 
 def test_a_second_writer_names_the_holder_and_exits(tmp_path: Path,
@@ -72,8 +75,7 @@ def test_a_second_writer_names_the_holder_and_exits(tmp_path: Path,
     try:
         assert holder.stdout.readline().strip() == "held"
         env = {"MEDIASERVE_LOCK_WAIT": "0.5"}
-        for command in (["scan", str(root)], ["audit", str(root)],
-                        ["audit", str(root), "--unignore-all"]):
+        for command in (["scan", str(root)], ["audit", str(root), "--unignore-all"]):
             refused = mediaserve(*command, env=env)
             assert refused.returncode == 3, (command, refused.stderr)
             assert f"pid {holder.pid} (lock-holder-for-the-test)" in refused.stderr
