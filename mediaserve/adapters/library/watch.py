@@ -164,6 +164,8 @@ class FolderWatcher:
         """Apply what is ready: gone files flagged missing, settled files moved or probed."""
         if self.index is None:
             self.index = load_index_if_exists(self.index_path)
+        if not self.root.is_dir():  # unmounted or moved away: nothing is evidence of a delete
+            return ChangeLog()
         ready = self._ready()
         if not ready and not self.gone:
             return ChangeLog()

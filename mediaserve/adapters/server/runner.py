@@ -55,8 +55,9 @@ async def drain(app: web.Application, runner: web.AppRunner, timeout: float,
         await site.stop()
     inflight = app[STATE].inflight
     if announce is not None:
-        announce(f"shutting down: {len(inflight)} stream(s) finishing, for up to "
-                 f"{timeout:g} s" if inflight else "shutting down: no streams in flight")
+        count = len(inflight)
+        announce(f"shutting down: {count} stream{'s' if count != 1 else ''} finishing, for up "
+                 f"to {timeout:g} s" if count else "shutting down: no streams in flight")
     if inflight:
         await asyncio.wait(list(inflight), timeout=timeout)
     left = list(inflight)
