@@ -135,8 +135,7 @@ def follow_index(app: web.Application, path: Path | str,
     follower = app[FOLLOWER] = IndexFollower(app, Path(path), findings, interval)
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        _configure_log()
-        follower.seen = signature(follower.path)
+        _configure_log()  # (``seen`` dates from create_app, just after the index was read)
         loop = asyncio.get_running_loop()
         task = loop.create_task(follower.run(), name="index-follower")
         try:
