@@ -79,6 +79,10 @@ def test_slow_copy_is_probed_once_complete_rename_keeps_id_delete_marks_missing(
     gone = poll(lambda: (_by_path(index_path).get("a.mp4") or None)
                 if _by_path(index_path)["a.mp4"].status == STATUS_MISSING else None)
     assert gone.status == STATUS_MISSING
+
+    os.rename(root / "sub", root.parent / "moved-out")  # a whole folder leaves the library
+    poll(lambda: _by_path(index_path)["sub/renamed.mp4"].status == STATUS_MISSING)
+    assert _by_path(index_path)["sub/renamed.mp4"].id == entry.id
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(15) == 0
     assert "Traceback" not in stderr()
