@@ -37,12 +37,13 @@ def _set_debug(value: bool) -> None:
 
 
 def _register() -> None:
-    from mediaserve.cli import audit, probe, scan, serve
+    from mediaserve.cli import audit, passwd, probe, scan, serve
 
     cli.add_command(scan.scan)
     cli.add_command(serve.serve)
     cli.add_command(audit.audit)
     cli.add_command(probe.probe)
+    cli.add_command(passwd.passwd)
 
 
 _register()

@@ -11,10 +11,12 @@ from typing import Any
 
 import click
 
+from mediaserve.adapters.library.idsecret import ensure_id_secret
 from mediaserve.adapters.library.locate import open_library
 from mediaserve.adapters.library.watch_child import start_watcher, stop_watcher
 from mediaserve.adapters.media.clips import default_demo_folder, make_demo_library
 from mediaserve.adapters.server import create_app
+from mediaserve.adapters.server.access import AccessError
 from mediaserve.adapters.server.runner import configure_logging, run_until_signalled
 from mediaserve.cli.common import ExitStatus, console, fail, human_duration, human_size
 from mediaserve.cli.scan import run_scan
@@ -25,6 +27,7 @@ from mediaserve.core.config.settings import (
     SettingSpec,
     resolve,
 )
+from mediaserve.core.http.auth import exposure_warning
 
 
 def _file_settings(config: Path | None, index_settings: dict[str, Any]) -> tuple[dict, str]:
@@ -93,6 +96,16 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
                   f"{len(summary.failed)} failed, index {library.index_path}")
     index = library.index
     assert index is not None
+    try:
+        index, mapping = ensure_id_secret(library.index_path, index)
+    except OSError as exc:
+        out.print(f"mediaserve: WARNING: cannot write {library.index_path} to give it an id "
+                  f"secret ({exc.strerror or exc}): serving the old ids, which can be guessed "
+                  "from paths; run `mediaserve scan` with write access once")
+    else:
+        if mapping:
+            out.print(f"Gave {library.index_path} an id secret: {len(mapping)} video ids "
+                      "changed once (they can no longer be guessed from paths)")
     cli_values = {name: (value or None) if SPECS_BY_NAME[name].kind == "multiple" else value
                   for name, value in options.items()}
     file_values, file_name = _file_settings(config, index.settings)
@@ -101,7 +114,13 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
     except SettingsError as exc:
         fail(str(exc), ExitStatus.USAGE)
 
-    app = create_app(index, library.root, settings, index_path=str(library.index_path))
+    try:
+        app = create_app(index, library.root, settings, index_path=str(library.index_path))
+    except AccessError as exc:
+        fail(str(exc), ExitStatus.USAGE)
+    warning = exposure_warning(settings.host, bool(settings.auth_token or settings.auth_users))
+    if warning:
+        print(f"mediaserve: WARNING: {warning}", file=sys.stderr, flush=True)
     count, duration, size = index.totals()
 
     def started(url: str) -> None:

@@ -30,6 +30,9 @@ SAMPLES = {
     "shutdown_timeout": (1.5, "2.5", 3),
     "sendfile": (False, "false", False),
     "stats": (False, "off", False),
+    "auth_token": ("flag-token-0123456789", "env-token-0123456789", "file-token-0123456789"),
+    "auth_users": ("/tmp/flag.users", "/tmp/env.users", "/tmp/file.users"),
+    "allowed_hosts": (("a.example",), "b.example,B2.example", ["c.example"]),
 }
 EXPECTED = {
     "host": ("127.0.0.2", "127.0.0.3", "127.0.0.4"),
@@ -42,6 +45,9 @@ EXPECTED = {
     "shutdown_timeout": (1.5, 2.5, 3.0),
     "sendfile": (False, False, False),
     "stats": (False, False, False),
+    "auth_token": ("flag-token-0123456789", "env-token-0123456789", "file-token-0123456789"),
+    "auth_users": ("/tmp/flag.users", "/tmp/env.users", "/tmp/file.users"),
+    "allowed_hosts": (("a.example",), ("b.example", "b2.example"), ("c.example",)),
 }
 
 

@@ -27,7 +27,8 @@ def _slow_read(port: int, target: str, got: dict, release: threading.Event) -> N
     sock = socket.create_connection(("127.0.0.1", port), timeout=60)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
     try:
-        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                     "Connection: close\r\n\r\n".encode())
         data = b""
         while b"\r\n\r\n" not in data:
             data += sock.recv(4096)
@@ -69,7 +70,8 @@ def test_server_follows_audit_scan_and_refuses_a_corrupt_index(
     target = srv.videos()["broken.mp4"]["stream_url"]
     reader = threading.Thread(target=_slow_read, args=(srv.port, target, got, release))
     reader.start()
-    poll(lambda: got.get("received", 0) > 100_000 or "error" in got)
+    poll(lambda: got.get("received", 0) > 100_000 or "error" in got or "length" in got)
+    assert got["status"] == 200 and "length" not in got, got.get("status")
 
     audit = mediaserve("audit", str(root))
     assert audit.returncode == 1, audit.stderr  # errors were found (and pruned)

@@ -15,6 +15,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from mediaserve.core.http.auth import redact
+
 SENT_KEY = web.RequestKey("mediaserve_bytes_sent", int)
 
 
@@ -40,7 +42,7 @@ class CombinedLogger(AbstractAccessLogger):
             f'"{_quote(request.headers.get("Referer", "-"))}" '
             f'"{_quote(request.headers.get("User-Agent", "-"))}"'
         )
-        self.logger.info(line)
+        self.logger.info(redact(line))  # ?token= (in the path or a Referer) never logged
 
 
 def make_access_logger(target: str) -> logging.Logger | None:

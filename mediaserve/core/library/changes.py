@@ -115,7 +115,7 @@ def apply_probe(index: LibraryIndex, state: FileState, outcome: ProbeOutcome,
     file ignored by the audit that changed since is no longer ignored."""
     index.ignored.pop(state.path, None)
     previous = index.by_path().get(state.path)
-    vid = previous.id if previous is not None else video_id(state.path)
+    vid = previous.id if previous is not None else video_id(state.path, secret=index.id_secret)
     if previous is None and vid in index.videos:  # same name in NFC and NFD
         raise ValueError(f"id collision between {index.videos[vid].path!r} and "
                          f"{state.path!r}")

@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - the pure stdlib parser gives the same 
 
 from mediaserve import __version__
 from mediaserve.core.library.failure import ProbeFailure
-from mediaserve.core.library.ids import video_id
+from mediaserve.core.library.ids import is_valid_secret, video_id
 from mediaserve.core.library.ignored import (
     IgnoredFile,
     ignored_from_doc,
@@ -34,6 +34,7 @@ from mediaserve.core.library.ignored import (
     is_ignored,
     skip_ignored,
 )
+from mediaserve.core.library.summary import ScanSummary
 
 SCHEMA_VERSION = 1
 
@@ -91,6 +92,8 @@ class LibraryIndex:
     videos: dict[str, VideoEntry] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)  # the [server] table, kept verbatim
     scanned_at: datetime | None = None
+    #: key of the ids (hex); None in indexes written before ids were keyed (see ids.py)
+    id_secret: str | None = None
     ignored: dict[str, IgnoredFile] = field(default_factory=dict)  # by path
 
     def by_path(self) -> dict[str, VideoEntry]:
@@ -136,6 +139,8 @@ def dumps(index: LibraryIndex) -> str:
         "generated_by": f"mediaserve {__version__}",
         "root": index.root,
     }
+    if index.id_secret is not None:
+        doc["id_secret"] = index.id_secret
     if index.scanned_at is not None:
         doc["scanned_at"] = index.scanned_at
     if index.settings:
@@ -242,6 +247,9 @@ def loads(text: str, source: str = "<index>") -> LibraryIndex:
     scanned_at = doc.get("scanned_at")
     if scanned_at is not None and not isinstance(scanned_at, datetime):
         raise fail(None, "scanned_at", "'scanned_at' must be a TOML date-time")
+    id_secret = doc.get("id_secret")
+    if id_secret is not None and not is_valid_secret(id_secret):
+        raise fail(None, "id_secret", "'id_secret' must be 64 lower-case hex digits")
     raw_videos = doc.get("videos", {})
     if not isinstance(raw_videos, dict):
         raise fail(None, "videos", "'videos' must be a table of tables")
@@ -253,7 +261,7 @@ def loads(text: str, source: str = "<index>") -> LibraryIndex:
             raise fail("videos", vid, f"video {vid!r} must be a table")
         videos[vid] = _entry_from_table(vid, table, lambda key, msg, n=name: fail(n, key, msg))
     return LibraryIndex(root=root, videos=videos, settings=settings, scanned_at=scanned_at,
-                        ignored=ignored_from_doc(doc.get("ignored", []), fail))
+                        id_secret=id_secret, ignored=ignored_from_doc(doc.get("ignored", []), fail))
 
 
 def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEntry:
@@ -324,41 +332,6 @@ class ProbeOutcome:
     content_hash: str | None = None  # see VideoEntry.content_hash
 
 
-@dataclass(slots=True)
-class ScanSummary:
-    """Counts for the table `scan` prints; lists are of ids."""
-
-    new: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # paths left out (names not UTF-8)
-    ignored: list[str] = field(default_factory=list)  # paths left out: pruned by the audit
-    unreadable: list[str] = field(default_factory=list)  # folders the walk could not list
-    failed_files: list[tuple[str, str]] = field(default_factory=list)  # (path, error)
-    total_duration: float = 0.0
-    total_size: int = 0
-    elapsed: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "new": len(self.new),
-            "changed": len(self.changed),
-            "unchanged": len(self.unchanged),
-            "missing": len(self.missing),
-            "failed": len(self.failed),
-            "skipped": self.skipped,
-            "ignored": len(self.ignored),
-            "failed_files": [{"path": p, "error": e} for p, e in self.failed_files],
-            "unreadable_folders": self.unreadable,
-            "videos": len(self.new) + len(self.changed) + len(self.unchanged),
-            "total_duration_s": round(self.total_duration, 3),
-            "total_size_bytes": self.total_size,
-            "elapsed_s": round(self.elapsed, 3),
-        }
-
-
 def files_to_probe(old: LibraryIndex | None, found: Iterable[FileState],
                    force: bool = False) -> list[FileState]:
     """New files, and changed ones (all with ``force``); unchanged ignored ones are left out."""
@@ -381,6 +354,7 @@ def apply_scan(
     probed: Mapping[str, ProbeOutcome],
     now: datetime | None = None,
     unreadable_dirs: Iterable[str] = (),
+    id_secret: str | None = None,
 ) -> tuple[LibraryIndex, ScanSummary]:
     """Merge a walk and its probe results into a new index.
 
@@ -389,7 +363,11 @@ def apply_scan(
     settings a person wrote survive the rescan. Entries under a folder the walk could not
     read (``unreadable_dirs``, relative POSIX paths) are kept as they were: not seeing a file
     is not evidence that it is gone, and a "missing" flag would invite the audit to prune it.
+    Known files keep the id they have; new files get one keyed with the old index's
+    ``id_secret`` (or ``id_secret`` for a first scan; an old index without one must be
+    re-keyed first, see ``core.library.rekey``).
     """
+    secret = old.id_secret if old is not None else id_secret
     blind = tuple(d.rstrip("/") + "/" for d in unreadable_dirs)
     known = old.by_path() if old else {}
     summary = ScanSummary()
@@ -397,8 +375,7 @@ def apply_scan(
     videos: dict[str, VideoEntry] = {}
     for state in found:
         previous = known.pop(state.path, None)
-        # ids are stored, never recomputed: only a file new to the index gets a fresh one
-        vid = previous.id if previous is not None else video_id(state.path)
+        vid = previous.id if previous is not None else video_id(state.path, secret=secret)
         outcome = probed.get(state.path)
         if outcome is None and previous is not None:
             entry = previous
@@ -438,7 +415,7 @@ def apply_scan(
     settings = dict(old.settings) if old else {}
     index = LibraryIndex(root=root, videos=videos, settings=settings,
                          scanned_at=(now or datetime.now(UTC)).replace(microsecond=0),
-                         ignored=ignored)
+                         id_secret=secret, ignored=ignored)
     return index, summary
 
 
