@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
-from mediaserve.adapters.audit.files import content_key
+from mediaserve.adapters.library.hashing import content_key
 from mediaserve.adapters.library.idsecret import new_id_secret
 from mediaserve.adapters.media import prober
 from mediaserve.core.library.formats import is_video_name

@@ -15,19 +15,10 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from mediaserve.adapters.data_dir import data_dir
 from mediaserve.core.library.index import IndexFormatError, LibraryIndex, dumps, loads
 
 INDEX_NAME = ".mediaserve-index.toml"
-ENV_DATA_DIR = "MEDIASERVE_DATA_DIR"
-
-
-def data_dir() -> Path:
-    """Per-user data folder for indexes of read-only libraries ($XDG_DATA_HOME/mediaserve)."""
-    override = os.environ.get(ENV_DATA_DIR)
-    if override:
-        return Path(override)
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
-    return Path(base) / "mediaserve"
 
 
 def _data_dir_index(root: Path) -> Path:

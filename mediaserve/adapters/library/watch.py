@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mediaserve.adapters.audit.files import content_key
+from mediaserve.adapters.library.hashing import content_key
 from mediaserve.adapters.library.lock import IndexLocked, writer_lock
 from mediaserve.adapters.library.scanner import probe_and_hash, walk
 from mediaserve.adapters.library.store import load_index_if_exists, save_index
