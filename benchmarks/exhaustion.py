@@ -42,7 +42,8 @@ def _cpu_seconds(pid: int) -> float:
 def _answers(port: int, timeout: float) -> bool:
     try:
         with socket.create_connection((LOOPBACK, port), timeout=timeout) as sock:
-            sock.sendall(b"GET /api/videos HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            sock.sendall(b"GET /api/videos HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         b"Connection: close\r\n\r\n")
             return sock.recv(12).startswith(b"HTTP/1.1 200")
     except OSError:
         return False

@@ -13,6 +13,7 @@ import click
 
 from mediaserve.adapters.library.idsecret import ensure_id_secret
 from mediaserve.adapters.library.locate import open_library
+from mediaserve.adapters.library.watch_child import start_watcher, stop_watcher
 from mediaserve.adapters.media.clips import default_demo_folder, make_demo_library
 from mediaserve.adapters.server import create_app
 from mediaserve.adapters.server.access import AccessError
@@ -76,8 +77,11 @@ def settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @settings_options
 @click.option("--rescan/--no-rescan", default=False,
               help="Rescan the folder before serving (new files appear).")
+@click.option("--watch", is_flag=True,
+              help="Watch FOLDER (in a child process: `mediaserve scan --watch`) and keep the "
+                   "index current; new videos appear within seconds.")
 def serve(folder: Path | None, index_path: Path | None, config: Path | None, rescan: bool,
-          **options: Any) -> None:
+          watch: bool, **options: Any) -> None:
     """Serve FOLDER's videos over HTTP with full RFC 9110 range support.
 
     Without FOLDER (and without --index) a small demo library is generated first, so you
@@ -143,9 +147,18 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
         fail(f"cannot load the TLS certificate {settings.tls_cert} or key {settings.tls_key}: "
              f"{exc.strerror or exc}", ExitStatus.USAGE)
     configure_logging()
+    watcher = start_watcher(library.root, library.index_path) if watch else None
     try:
-        asyncio.run(run_until_signalled(app, settings, started))
+        asyncio.run(run_until_signalled(app, settings, started, announce=_announce))
     except OSError as exc:
         fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
              ExitStatus.USAGE)
+    finally:
+        if watcher is not None:
+            stop_watcher(watcher)
+    _announce("stopped")
+
+
+def _announce(line: str) -> None:
+    print(f"mediaserve: {line}", file=sys.stderr, flush=True)
 

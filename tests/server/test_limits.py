@@ -247,7 +247,8 @@ async def test_server_header_names_no_versions(limited, big: Lib) -> None:
     server = await limited(big)
     for raw in (b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
                 b"GET /api/videos HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-                b"GET /api/videos/0123456789ab HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                b"GET /api/videos/0123456789ab HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Connection: close\r\n\r\n",
                 f"HEAD {big.stream('small.mp4')} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                 "Connection: close\r\n\r\n".encode(),
                 b"GET / HTTP/2.0\r\n\r\n"):

@@ -37,7 +37,8 @@ def _limited_serve(nofile: int, *args: str, hard: int = 0) -> list[str]:
 
 def _request(port: int, target: str = "/api/videos", timeout: float = 5) -> int:
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Connection: close\r\n\r\n".encode())
         data = b""
         while chunk := sock.recv(65536):
             data += chunk
@@ -102,7 +103,8 @@ def test_sigterm_closes_idle_keepalive_connections_at_once(tmp_path: Path,
         stalled = socket.socket()
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
         stalled.connect(("127.0.0.1", child.port))
-        stalled.sendall(f"GET {folder.stream('a.mp4')} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        stalled.sendall(f"GET {folder.stream('a.mp4')} HTTP/1.1\r\n"
+                        "Host: 127.0.0.1\r\n\r\n".encode())
         stalled.settimeout(BOUND)
         assert stalled.recv(100).startswith(b"HTTP/1.1 200")
         child.proc.send_signal(signal.SIGTERM)

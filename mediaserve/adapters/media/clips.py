@@ -147,6 +147,6 @@ def make_demo_library(folder: Path) -> list[Path]:
 
 def default_demo_folder() -> Path:
     """Where ``serve`` without a folder puts its demo library."""
-    from mediaserve.adapters.library.store import data_dir
+    from mediaserve.adapters.data_dir import data_dir
 
     return Path(os.environ.get("MEDIASERVE_DEMO_DIR") or data_dir() / "demo-library")

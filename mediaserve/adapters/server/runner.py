@@ -82,14 +82,23 @@ def make_ssl_context(settings: Settings) -> ssl.SSLContext | None:
 
 
 async def drain(app: web.Application, runner: web.AppRunner, timeout: float,
-                guard: ConnectionGuard | None = None) -> None:
+                guard: ConnectionGuard | None = None,
+                announce: Callable[[str], None] | None = None) -> None:
     """Stop listening, close idle connections, give running streams ``timeout`` seconds,
-    abort what is left."""
+    abort what is left. ``announce`` gets one line saying what shutdown waits for."""
     for site in list(runner.sites):
         await site.stop()
     if guard is not None:
         guard.shutdown_idle()
     inflight = app[STATE].inflight
+    if announce is not None:
+        count = len(inflight)
+        announce(f"shutting down: {count} stream{'s' if count != 1 else ''} finishing, for up "
+                 f"to {timeout:g} s" if count else "shutting down: no streams in flight")
+    if announce is not None:
+        count = len(inflight)
+        announce(f"shutting down: {count} stream{'s' if count != 1 else ''} finishing, for up "
+                 f"to {timeout:g} s" if count else "shutting down: no streams in flight")
     if inflight:
         await asyncio.wait(list(inflight), timeout=timeout)
     left = list(inflight)
@@ -136,8 +145,10 @@ async def start_server(app: web.Application, settings: Settings
 
 async def run_until_signalled(app: web.Application, settings: Settings,
                               on_started: Callable[[str], None] | None = None,
-                              stop: asyncio.Event | None = None) -> None:
-    """Serve ``app`` on settings.host:settings.port until a signal (or ``stop`` is set)."""
+                              stop: asyncio.Event | None = None,
+                              announce: Callable[[str], None] | None = None) -> None:
+    """Serve ``app`` on settings.host:settings.port until a signal (or ``stop`` is set).
+    ``announce`` gets one line when shutdown starts (the caller prints the last one)."""
     runner, guard, url = await start_server(app, settings)
     try:
         if on_started:
@@ -151,6 +162,6 @@ async def run_until_signalled(app: web.Application, settings: Settings,
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
-        await drain(app, runner, settings.shutdown_timeout, guard)
+        await drain(app, runner, settings.shutdown_timeout, guard, announce)
     finally:
         await runner.cleanup()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from mediaserve.adapters.library.store import data_dir
+from mediaserve.adapters.data_dir import data_dir
 from mediaserve.adapters.web.frames import FrameService, cache_root
 from mediaserve.adapters.web.http import LibraryState
 from mediaserve.adapters.web.media import MediaRoutes
