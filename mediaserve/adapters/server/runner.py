@@ -95,10 +95,6 @@ async def drain(app: web.Application, runner: web.AppRunner, timeout: float,
         count = len(inflight)
         announce(f"shutting down: {count} stream{'s' if count != 1 else ''} finishing, for up "
                  f"to {timeout:g} s" if count else "shutting down: no streams in flight")
-    if announce is not None:
-        count = len(inflight)
-        announce(f"shutting down: {count} stream{'s' if count != 1 else ''} finishing, for up "
-                 f"to {timeout:g} s" if count else "shutting down: no streams in flight")
     if inflight:
         await asyncio.wait(list(inflight), timeout=timeout)
     left = list(inflight)
