@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Callable
@@ -14,6 +13,7 @@ import click
 from mediaserve.adapters.library.locate import open_library
 from mediaserve.adapters.media.clips import default_demo_folder, make_demo_library
 from mediaserve.adapters.server import create_app
+from mediaserve.adapters.server.loops import run as run_loop
 from mediaserve.adapters.server.runner import configure_logging, run_until_signalled
 from mediaserve.cli.common import EXIT_USAGE, console, fail, human_duration, human_size
 from mediaserve.cli.scan import run_scan
@@ -114,7 +114,7 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
                  EXIT_USAGE)
     configure_logging()
     try:
-        asyncio.run(run_until_signalled(app, settings, started))
+        run_loop(run_until_signalled(app, settings, started), settings.event_loop)
     except OSError as exc:
         fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
              EXIT_USAGE)

@@ -57,10 +57,9 @@ async def drain(app: web.Application, runner: web.AppRunner, timeout: float) -> 
         await asyncio.wait(list(inflight), timeout=timeout)
     left = list(inflight)
     for task in left:
-        # Cancelling unwinds a handler parked in loop.sendfile (waiting for a stalled
-        # client's window) cleanly: asyncio drops its writer callback, our finally closes
-        # the file, and aiohttp closes the connection. Aborting the transport first would
-        # remove that callback and leave the handler waiting forever.
+        # Cancelling unwinds a handler parked waiting for a stalled client's window
+        # cleanly: sendfile.py drops its writer callback and the duplicate descriptor, our
+        # finally closes the file, and aiohttp closes the connection.
         task.cancel()
     if left:
         await asyncio.wait(left, timeout=1.0)

@@ -31,6 +31,18 @@ from mediaserve.core.http import ranges
 from mediaserve.core.http.headers import cors_headers
 
 _BODY_STATUSES = (200, 206)
+#: a single span up to this size is read with one ``pread`` and leaves *with the headers* in
+#: one ``writev``: one syscall and one TCP segment fewer than headers + ``sendfile``, which
+#: for a probe (``bytes=0-1``) or a seek's first read is most of the kernel's work. Larger
+#: spans go through ``sendfile`` (no copy). See benchmarks/RESULTS.md for the measurement.
+SMALL_BODY = 64 * 1024
+
+
+class _Answer(web.StreamResponse):
+    """A stream response whose headers wait for the first body bytes (aiohttp then writes
+    both with one ``writelines``) instead of leaving on their own at ``prepare``."""
+
+    _send_headers_immediately = False
 
 
 def _open(state: ServerState, video: Any) -> int | web.Response:
@@ -75,7 +87,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
             request.method, ranges.Conditionals.from_headers(request.headers), validators,
             video.content_type, max_ranges=settings.max_ranges,
             open_ended_cap=settings.open_ended_cap or None)
-        response = web.StreamResponse(status=plan.status)
+        response = _Answer(status=plan.status)
         headers = response.headers
         for name, value in plan.headers:
             headers[name] = value
@@ -98,7 +110,17 @@ async def stream(request: web.Request) -> web.StreamResponse:
             response.force_close()
             return response
         if plan.send_body:
-            await _write_body(request, response, plan, fd, state.use_sendfile)
+            parts = plan.parts
+            if (state.use_sendfile and len(parts) == 1 and not parts[0].preamble
+                    and not plan.epilogue and parts[0].span.length <= SMALL_BODY):
+                await _write_small(request, response, fd, parts[0].span)
+            else:
+                try:
+                    _send_headers(response)
+                except ConnectionError:  # reset before the headers could leave
+                    response.force_close()
+                    return response
+                await _write_body(request, response, plan, fd, state.use_sendfile)
         with contextlib.suppress(ConnectionError):  # client left after the last byte
             await response.write_eof()
         return response
@@ -154,6 +176,32 @@ async def _write_body(request: web.Request, response: web.StreamResponse, plan: 
     finally:
         request[SENT_KEY] = meter.sent
     return meter.sent
+
+
+def _send_headers(response: web.StreamResponse) -> None:
+    """Flush the buffered headers: the body that follows bypasses aiohttp's writer."""
+    writer = response._payload_writer
+    send = getattr(writer, "send_headers", None)
+    if send is not None:
+        send()
+
+
+async def _write_small(request: web.Request, response: web.StreamResponse, fd: int,
+                       span: ranges.Span) -> None:
+    """One short span: ``pread`` it and let it leave with the headers in one write."""
+    try:
+        data = os.pread(fd, span.length, span.first)
+        if len(data) < span.length:
+            raise ShortFile(f"file ended {span.length - len(data)} bytes early")
+        await response.write(data)
+        request[SENT_KEY] = len(data)
+    except ShortFile as exc:
+        request.app[STATE].logger.warning("%s: %s; connection dropped", request.path, exc)
+        with contextlib.suppress(ConnectionError):
+            _send_headers(response)
+        _drop(request, response)
+    except OSError:
+        _drop(request, response)
 
 
 def _drop(request: web.Request, response: web.StreamResponse) -> None:
