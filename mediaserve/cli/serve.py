@@ -10,13 +10,11 @@ from typing import Any
 
 import click
 
-from mediaserve.adapters.library.locate import open_library
-from mediaserve.adapters.media.clips import default_demo_folder, make_demo_library
+from mediaserve.adapters.library.locate import Library, default_demo_folder, open_library
 from mediaserve.adapters.server import create_app
 from mediaserve.adapters.server.loops import run as run_loop
 from mediaserve.adapters.server.runner import configure_logging, run_until_signalled
 from mediaserve.cli.common import EXIT_USAGE, console, fail, human_duration, human_size
-from mediaserve.cli.scan import run_scan
 from mediaserve.core.config.settings import (
     SETTING_SPECS,
     SPECS_BY_NAME,
@@ -60,6 +58,45 @@ def settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+def _prepare(root: Path, index_path: Path, demo: bool, rescan: bool) -> None:
+    """In a child process: encode the demo clips and scan, with PyAV loaded there only."""
+    from mediaserve.adapters.library.store import load_index_if_exists
+    from mediaserve.cli.scan import run_scan
+
+    out = console(stderr=True)
+    if demo:
+        from mediaserve.adapters.media.clips import make_demo_library
+
+        make_demo_library(root)
+    library = Library(root, index_path, load_index_if_exists(index_path))
+    if library.index is None or rescan or demo:
+        summary = run_scan(library, show_progress=True)
+        out.print(f"Scanned {library.root}: {summary.as_dict()['videos']} videos, "
+                  f"{len(summary.failed)} failed, index {library.index_path}")
+
+
+def _prepare_in_child(library: Library, *, demo: bool, rescan: bool) -> Library:
+    """Generate/scan in a spawned child, then load the index it wrote.
+
+    The serving process must not load PyAV (FFmpeg's libraries cost ~15 MB of RSS in every
+    worker for nothing: serving bytes never decodes). A spawned child, not a fork, so no
+    import leaks back; it writes the index atomically, so reading it afterwards is safe. A
+    ``fail()`` in the child (exit code, one line on stderr) ends this process the same way.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        try:
+            pool.submit(_prepare, library.root, library.index_path, demo, rescan).result()
+        except SystemExit as exc:
+            sys.exit(exc.code)
+    prepared = open_library(library.root, library.index_path)
+    if prepared.index is None:
+        fail(f"no index at {library.index_path} after scanning", EXIT_USAGE)
+    return prepared
+
+
 @click.command()
 @click.argument("folder", required=False, type=click.Path(path_type=Path, readable=False))
 @click.option("--index", "index_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -78,15 +115,14 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
     Settings: flags > MEDIASERVE_* environment variables > [server] table > defaults.
     """
     out = console(stderr=True)
-    if folder is None and index_path is None:
+    demo = folder is None and index_path is None
+    if demo:
         folder = default_demo_folder()
         out.print(f"No folder given: using the demo library in {folder}")
-        make_demo_library(folder)
+        folder.mkdir(parents=True, exist_ok=True)
     library = open_library(folder, index_path)
-    if library.index is None or rescan:
-        summary = run_scan(library, show_progress=True)
-        out.print(f"Scanned {library.root}: {summary.as_dict()['videos']} videos, "
-                  f"{len(summary.failed)} failed, index {library.index_path}")
+    if demo or library.index is None or rescan:
+        library = _prepare_in_child(library, demo=demo, rescan=rescan)
     index = library.index
     assert index is not None
     cli_values = {name: (value or None) if SPECS_BY_NAME[name].kind == "multiple" else value

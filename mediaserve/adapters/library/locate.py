@@ -6,7 +6,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mediaserve.adapters.library.store import default_index_path, load_index_if_exists
+from mediaserve.adapters.library.store import (
+    data_dir,
+    default_index_path,
+    load_index_if_exists,
+)
 from mediaserve.core.library.index import LibraryIndex
 
 
@@ -57,3 +61,10 @@ def open_library(folder: Path | None, index_path: Path | None) -> Library:
     index = load_index_if_exists(index_path)
     assert index is not None
     return Library(check_folder(Path(index.root)), index_path, index)
+
+
+def default_demo_folder() -> Path:
+    """Where ``serve`` without a folder puts its demo library (``MEDIASERVE_DEMO_DIR``
+    overrides it). Here rather than beside the clip encoder so that finding it does not
+    load PyAV."""
+    return Path(os.environ.get("MEDIASERVE_DEMO_DIR") or data_dir() / "demo-library")

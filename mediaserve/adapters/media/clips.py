@@ -142,10 +142,3 @@ def make_demo_library(folder: Path) -> list[Path]:
             encode_clip(folder, tmp_spec)
         made.append(target)
     return made
-
-
-def default_demo_folder() -> Path:
-    """Where ``serve`` without a folder puts its demo library."""
-    from mediaserve.adapters.library.store import data_dir
-
-    return Path(os.environ.get("MEDIASERVE_DEMO_DIR") or data_dir() / "demo-library")
