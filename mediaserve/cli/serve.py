@@ -12,8 +12,8 @@ import click
 
 from mediaserve.adapters.library.locate import Library, default_demo_folder, open_library
 from mediaserve.adapters.server import create_app
-from mediaserve.adapters.server.loops import run as run_loop
-from mediaserve.adapters.server.runner import configure_logging, run_until_signalled
+from mediaserve.adapters.server.runner import configure_logging
+from mediaserve.adapters.server.workers import serve_forever
 from mediaserve.cli.common import EXIT_USAGE, console, fail, human_duration, human_size
 from mediaserve.core.config.settings import (
     SETTING_SPECS,
@@ -133,7 +133,9 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
     except SettingsError as exc:
         fail(str(exc), EXIT_USAGE)
 
-    app = create_app(index, library.root, settings, index_path=str(library.index_path))
+    def make_app() -> Any:
+        return create_app(index, library.root, settings, index_path=str(library.index_path))
+
     count, duration, size = index.totals()
 
     def started(url: str) -> None:
@@ -150,8 +152,12 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
                  EXIT_USAGE)
     configure_logging()
     try:
-        run_loop(run_until_signalled(app, settings, started), settings.event_loop)
+        code = serve_forever(make_app, settings, started)
     except OSError as exc:
         fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
              EXIT_USAGE)
+    except RuntimeError as exc:  # event_loop = uvloop without uvloop installed
+        fail(str(exc), EXIT_USAGE)
+    if code:
+        sys.exit(code)
 

@@ -67,14 +67,18 @@ async def drain(app: web.Application, runner: web.AppRunner, timeout: float) -> 
 
 async def run_until_signalled(app: web.Application, settings: Settings,
                               on_started: Callable[[str], None] | None = None,
-                              stop: asyncio.Event | None = None) -> None:
-    """Serve ``app`` on settings.host:settings.port until a signal (or ``stop`` is set)."""
+                              stop: asyncio.Event | None = None, *,
+                              reuse_port: bool = False) -> None:
+    """Serve ``app`` on settings.host:settings.port until a signal (or ``stop`` is set).
+
+    ``reuse_port``: listen with SO_REUSEPORT beside the other workers (see workers.py)."""
     access = make_access_logger(settings.access_log)
     runner = web.AppRunner(app, handle_signals=False, access_log_class=CombinedLogger,
                            access_log=access, shutdown_timeout=settings.shutdown_timeout,
                            keepalive_timeout=75.0)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_address=True)
+    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_address=True,
+                       reuse_port=reuse_port or None)
     try:
         await site.start()
         addresses = runner.addresses
