@@ -1,20 +1,22 @@
 """The ``mediaserve`` command line: parse options, call the core and adapters, render.
 
-Exit codes shared by every command: 0 success; 1 a check or audit found problems, or an
-I/O error; 2 a usage error (bad option, missing folder, corrupt index); 3 refused to protect
-data (scan) or a network error (probe). Errors are one line on stderr, never a traceback.
+Exit codes shared by every command are :class:`mediaserve.cli.common.ExitStatus`. Errors are
+one line on stderr, never a traceback (unless ``--traceback`` or MEDIASERVE_DEBUG=1 asks).
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Iterator, MutableMapping
+from typing import Any
 
 import click
 
 from mediaserve import __version__
 from mediaserve.adapters.library.locate import LibraryError
-from mediaserve.cli.common import EXIT_IO, EXIT_USAGE, fail
+from mediaserve.cli import common
+from mediaserve.cli.common import ExitStatus, fail
 from mediaserve.core.library.index import IndexFormatError
 
 #: command name -> module under mediaserve.cli; imported only when that command runs, so
@@ -23,24 +25,48 @@ from mediaserve.core.library.index import IndexFormatError
 _COMMANDS = {"scan": "scan", "serve": "serve", "audit": "audit", "probe": "probe"}
 
 
+class _LazyCommands(MutableMapping[str, click.Command]):
+    """``Group.commands`` whose entries import their module on first access, so code that
+    walks ``cli.commands`` (help, the man-page check) sees every command."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            if name not in _COMMANDS:
+                raise KeyError(name)
+            module = importlib.import_module(f"mediaserve.cli.{_COMMANDS[name]}")
+            self._loaded[name] = getattr(module, name)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*_COMMANDS, *self._loaded]))
+
+    def __len__(self) -> int:
+        return len(set(_COMMANDS) | set(self._loaded))
+
+
 class _LazyGroup(click.Group):
     """A group whose commands are imported on first use."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(_COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        module = _COMMANDS.get(cmd_name)
-        if module is None:
-            return None
-        imported = importlib.import_module(f"mediaserve.cli.{module}")
-        command: click.Command = getattr(imported, cmd_name)
-        return command
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = _LazyCommands()  # type: ignore[assignment]
 
 
 @click.group(cls=_LazyGroup,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="mediaserve")
+@click.option("--traceback", is_flag=True, expose_value=False, is_eager=True,
+              callback=lambda _ctx, _param, value: _set_debug(value),
+              help="Show the Python traceback behind an error (also MEDIASERVE_DEBUG=1).")
 def cli() -> None:
     """Serve a folder of videos with instant seeking (RFC 9110 ranges over sendfile).
 
@@ -48,6 +74,11 @@ def cli() -> None:
     Start with:  mediaserve serve            (a demo library, generated on the spot)
                  mediaserve serve ./movies   (your own folder; scanned first if needed)
     """
+
+
+def _set_debug(value: bool) -> None:
+    if value:
+        common.debug = True
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -60,12 +91,12 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         fail(exc.format_message(), exc.exit_code)
     except click.exceptions.Abort:
-        fail("aborted", 130)
+        fail("aborted", ExitStatus.INTERRUPTED)
     except (IndexFormatError, LibraryError) as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), ExitStatus.USAGE)
     except KeyboardInterrupt:
-        fail("interrupted", 130)
+        fail("interrupted", ExitStatus.INTERRUPTED)
     except OSError as exc:
         where = f": {exc.filename}" if exc.filename else ""
-        fail(f"{exc.strerror or exc}{where}", EXIT_IO)
+        fail(f"{exc.strerror or exc}{where}", ExitStatus.IO_ERROR)
     sys.exit(code if isinstance(code, int) else 0)

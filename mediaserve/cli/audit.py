@@ -28,7 +28,7 @@ from mediaserve.adapters.audit.auditor import (
     write_fixed_index,
 )
 from mediaserve.adapters.library.locate import Library, LibraryError, open_library
-from mediaserve.cli.common import EXIT_IO, EXIT_REFUSED, console, fail, print_json
+from mediaserve.cli.common import ExitStatus, console, fail, print_json
 from mediaserve.core.audit.rules import (
     AuditOptions,
     AuditReport,
@@ -80,7 +80,7 @@ def _audit(library: Library, options: AuditOptions, deep: bool, deep_timeout: fl
             return run_audit(library, options, deep=deep, deep_timeout=deep_timeout,
                              workers=workers, on_progress=on_progress)
         except DeepCheckUnavailable as exc:
-            fail(str(exc), EXIT_IO)
+            fail(str(exc), ExitStatus.IO_ERROR)
 
 
 def _fix(library: Library, original: bytes, report: AuditReport, *, dry_run: bool,
@@ -116,7 +116,7 @@ def _fix(library: Library, original: bytes, report: AuditReport, *, dry_run: boo
     try:
         outcome.backup = write_fixed_index(library.index_path, original, new_index)
     except IndexChanged as exc:
-        fail(str(exc), EXIT_REFUSED)
+        fail(str(exc), ExitStatus.REFUSED)
     return outcome
 
 
@@ -263,7 +263,7 @@ def audit(folder: Path | None, index_path: Path | None, dry_run: bool, min_frame
     fix = _fix(library, original, run.report, dry_run=dry_run, remux=remux, in_place=in_place)
     code = run.report.exit_code(fail_on)
     if any(r.status == "failed" for r in fix.remux):
-        code = max(code, EXIT_IO)
+        code = max(code, ExitStatus.IO_ERROR)
     if as_json:
         print_json(_as_json(library, run, fix, dry_run, code))
     else:

@@ -3,24 +3,40 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import traceback
+from enum import IntEnum
 from typing import Any, NoReturn
 
 import click
 from rich.console import Console
 
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_IO = 1
-EXIT_USAGE = 2
-EXIT_REFUSED = 3
-EXIT_NETWORK = 3
+
+class ExitStatus(IntEnum):
+    """Every command's exit codes, one vocabulary (as httpie has). Aliases share a number
+    where scripts need not tell the causes apart."""
+
+    SUCCESS = 0
+    PROBLEMS = 1  # audit findings at or above --fail-on, probe check failures
+    IO_ERROR = 1  # a file or folder could not be read or written
+    USAGE = 2  # a bad option, a missing folder, a corrupt index
+    REFUSED = 3  # refused to touch data (scan of an unmounted drive, index changed meanwhile)
+    NETWORK = 3  # no answer from the server (probe, stats --once)
+    INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+
+
+#: set by ``--traceback`` (or MEDIASERVE_DEBUG=1): one-line errors also show the traceback
+debug = os.environ.get("MEDIASERVE_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def fail(message: str, code: int) -> NoReturn:
-    """One line on stderr, then exit: what a user mistake gets instead of a traceback."""
+    """One line on stderr, then exit: what a user mistake gets instead of a traceback.
+    With ``--traceback`` the exception being handled, if any, is printed first."""
+    if debug and sys.exc_info()[0] is not None:
+        traceback.print_exc()
     click.echo(f"mediaserve: error: {message}", err=True)
-    sys.exit(code)
+    sys.exit(int(code))
 
 
 def console(stderr: bool = False, verbatim: bool = False) -> Console:

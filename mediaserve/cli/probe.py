@@ -34,15 +34,7 @@ from mediaserve.adapters.probe.runner import (
     run_probe,
     run_seeks,
 )
-from mediaserve.cli.common import (
-    EXIT_FINDINGS,
-    EXIT_NETWORK,
-    EXIT_OK,
-    console,
-    fail,
-    human_size,
-    print_json,
-)
+from mediaserve.cli.common import ExitStatus, console, fail, human_size, print_json
 from mediaserve.core.probe.battery import Level
 from mediaserve.core.probe.content_range import ByteRangeSpec, parse_range_set
 from mediaserve.core.probe.exchange import Exchange
@@ -189,8 +181,8 @@ def probe(ctx: click.Context, url: str, ranges: tuple[str, ...], head: bool,
     except NetworkError as exc:
         if as_json:
             print_json({"url": url, "error": {"kind": exc.kind, "message": str(exc)},
-                        "exit_code": EXIT_NETWORK})
-        fail(f"{exc.kind}: {exc}", EXIT_NETWORK)
+                        "exit_code": ExitStatus.NETWORK})
+        fail(f"{exc.kind}: {exc}", ExitStatus.NETWORK)
     finally:
         if reference:
             reference.close()
@@ -210,7 +202,7 @@ def _do_probe(target: Target, range_sets: Sequence[tuple[ByteRangeSpec, ...]], h
               as_json: bool, verify: Path | None) -> int:
     outcome = asyncio.run(run_probe(target, range_sets, head))
     level = outcome.verdict
-    code = EXIT_FINDINGS if outcome.failed else EXIT_OK
+    code = ExitStatus.PROBLEMS if outcome.failed else ExitStatus.SUCCESS
     if as_json:
         print_json({
             "mode": "probe", "url": target.url, "size": outcome.size,
@@ -293,7 +285,7 @@ def _level(level: Level) -> Text:
 
 def _do_check(target: Target, as_json: bool) -> int:
     outcome = asyncio.run(run_check(target))
-    code = EXIT_FINDINGS if outcome.failed else EXIT_OK
+    code = ExitStatus.PROBLEMS if outcome.failed else ExitStatus.SUCCESS
     counts = outcome.counts()
     if as_json:
         print_json({"mode": "check", "url": target.url, "size": outcome.size,
@@ -335,7 +327,7 @@ def _do_seeks(target: Target, count: int, concurrency: int, length: int, seed: i
     outcome = asyncio.run(run_seeks(target, count=count, concurrency=concurrency,
                                     length=length, seed=seed))
     report = outcome.report
-    code = EXIT_FINDINGS if outcome.failed else EXIT_OK
+    code = ExitStatus.PROBLEMS if outcome.failed else ExitStatus.SUCCESS
     if as_json:
         body: dict[str, Any] = {"mode": "seeks", "url": target.url}
         if report is None:

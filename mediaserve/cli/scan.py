@@ -12,14 +12,7 @@ from mediaserve.adapters.library.locate import Library, open_library
 from mediaserve.adapters.library.scanner import LibraryUnavailable
 from mediaserve.adapters.library.scanner import scan as scan_library
 from mediaserve.adapters.library.store import save_index
-from mediaserve.cli.common import (
-    EXIT_REFUSED,
-    console,
-    fail,
-    human_duration,
-    human_size,
-    print_json,
-)
+from mediaserve.cli.common import ExitStatus, console, fail, human_duration, human_size, print_json
 from mediaserve.core.library.index import ScanSummary
 
 
@@ -41,10 +34,10 @@ def run_scan(library: Library, *, workers: int = 0, executor: str = "thread",
                                           executor=executor, allow_empty=allow_empty,
                                           on_progress=on_progress)
         except LibraryUnavailable as exc:
-            fail(f"{exc}; index left untouched: {library.index_path}", EXIT_REFUSED)
+            fail(f"{exc}; index left untouched: {library.index_path}", ExitStatus.REFUSED)
         except ValueError as exc:  # two names, one id: the same name in NFC and in NFD
             fail(f"{exc} (names that differ only in Unicode normalisation; rename one); "
-                 f"index left untouched: {library.index_path}", EXIT_REFUSED)
+                 f"index left untouched: {library.index_path}", ExitStatus.REFUSED)
     save_index(library.index_path, index)
     library.index = index
     for folder in summary.unreadable:

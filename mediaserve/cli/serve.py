@@ -14,7 +14,7 @@ from mediaserve.adapters.library.locate import Library, default_demo_folder, ope
 from mediaserve.adapters.server import create_app
 from mediaserve.adapters.server.runner import configure_logging
 from mediaserve.adapters.server.workers import serve_forever
-from mediaserve.cli.common import EXIT_USAGE, console, fail, human_duration, human_size
+from mediaserve.cli.common import ExitStatus, console, fail, human_duration, human_size
 from mediaserve.core.config.settings import (
     SETTING_SPECS,
     SPECS_BY_NAME,
@@ -32,12 +32,12 @@ def _file_settings(config: Path | None, index_settings: dict[str, Any]) -> tuple
     try:
         data = tomllib.loads(config.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
-        fail(f"{config}: not UTF-8 text", EXIT_USAGE)
+        fail(f"{config}: not UTF-8 text", ExitStatus.USAGE)
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        fail(f"{config}: {exc}", EXIT_USAGE)
+        fail(f"{config}: {exc}", ExitStatus.USAGE)
     table = data.get("server", data)
     if not isinstance(table, dict):
-        fail(f"{config}: [server] must be a table", EXIT_USAGE)
+        fail(f"{config}: [server] must be a table", ExitStatus.USAGE)
     return {**index_settings, **table}, f"{config} [server]"
 
 
@@ -93,7 +93,7 @@ def _prepare_in_child(library: Library, *, demo: bool, rescan: bool) -> Library:
             sys.exit(exc.code)
     prepared = open_library(library.root, library.index_path)
     if prepared.index is None:
-        fail(f"no index at {library.index_path} after scanning", EXIT_USAGE)
+        fail(f"no index at {library.index_path} after scanning", ExitStatus.USAGE)
     return prepared
 
 
@@ -131,7 +131,7 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
     try:
         settings = resolve(cli_values, os.environ, file_values, file_name)
     except SettingsError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), ExitStatus.USAGE)
 
     def make_app() -> Any:
         return create_app(index, library.root, settings, index_path=str(library.index_path))
@@ -149,15 +149,15 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
                 pass
         except OSError as exc:
             fail(f"cannot open the access log {settings.access_log}: {exc.strerror or exc}",
-                 EXIT_USAGE)
+                 ExitStatus.USAGE)
     configure_logging()
     try:
         code = serve_forever(make_app, settings, started)
     except OSError as exc:
         fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
-             EXIT_USAGE)
+             ExitStatus.USAGE)
     except RuntimeError as exc:  # event_loop = uvloop without uvloop installed
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), ExitStatus.USAGE)
     if code:
         sys.exit(code)
 

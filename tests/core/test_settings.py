@@ -31,6 +31,7 @@ SAMPLES = {
     "sendfile": (False, "false", False),
     "workers": (2, "auto", "3"),
     "event_loop": ("asyncio", "UVLOOP", "auto"),
+    "stats": (False, "off", False),
 }
 EXPECTED = {
     "host": ("127.0.0.2", "127.0.0.3", "127.0.0.4"),
@@ -44,6 +45,7 @@ EXPECTED = {
     "sendfile": (False, False, False),
     "workers": (2, 0, 3),  # "auto" is 0: one per CPU, counted by the server at start-up
     "event_loop": ("asyncio", "uvloop", "auto"),
+    "stats": (False, False, False),
 }
 
 

@@ -262,7 +262,7 @@ def test_sigterm_lets_a_slow_stream_finish(spawn, env, folder: Lib, sendfile: bo
 
 
 def test_shutdown_timeout_cuts_a_stalled_client(spawn, env, folder: Lib) -> None:
-    child = spawn(str(folder.root), "--port", "0", "--shutdown-timeout", "1",
+    child = spawn(str(folder.root), "--port", "0", "--shutdown-timeout", "3",
                   env=env).wait_started()
     stalled = socket.socket()
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
@@ -273,7 +273,7 @@ def test_shutdown_timeout_cuts_a_stalled_client(spawn, env, folder: Lib) -> None
     time.sleep(0.2)  # the server fills the socket buffers and blocks
     started = time.monotonic()
     child.proc.send_signal(signal.SIGTERM)
-    assert child.wait(10) == 0
+    assert child.wait(20) == 0
     elapsed = time.monotonic() - started
     received = 100
     try:
@@ -283,9 +283,12 @@ def test_shutdown_timeout_cuts_a_stalled_client(spawn, env, folder: Lib) -> None
         pass
     stalled.close()
     assert received < 6 * MIB, "a stalled client cannot have received everything"
-    # the timeout, not twice it (aiohttp's own shutdown waits once for the handler and once
-    # more after cancelling only the request payload); 0.9 s of slack for a loaded machine
-    assert 1 <= elapsed < 1 + 0.9, f"exit took {elapsed:.1f} s for --shutdown-timeout 1"
+    # The stalled stream was given the whole timeout, and then cut: not waited for twice
+    # (aiohttp's own shutdown waits once for the handler and once more after cancelling only
+    # the request payload). The upper bound is the property (twice the timeout), not a
+    # speed: a loaded machine has 3 s of slack before it could flake.
+    assert elapsed >= 3, f"exit after {elapsed:.1f} s: the stream was not given its timeout"
+    assert elapsed < 2 * 3, f"exit took {elapsed:.1f} s for --shutdown-timeout 3"
 
 
 def test_bad_access_log_path_is_a_usage_error(spawn, env, folder: Lib, tmp_path: Path) -> None:

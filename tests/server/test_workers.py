@@ -108,7 +108,7 @@ def test_sigterm_stops_every_worker_after_streams_finish(spawn, env, folder: Lib
     while chunk := slow.recv(1 << 20):
         data += chunk
     slow.close()
-    head, _, body = data.partition(b"\r\n\r\n")
+    _head, _, body = data.partition(b"\r\n\r\n")
     assert body == folder.data["a.mp4"]  # the running stream was allowed to finish
     assert child.wait(30) == 0
     assert not any(os.path.exists(f"/proc/{pid}") for pid in workers)

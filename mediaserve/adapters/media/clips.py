@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 
@@ -64,9 +65,9 @@ def encode_clip(folder: Path, spec: ClipSpec) -> Path:
     with av.open(str(path), "w", format=spec.container_format, options=options) as out:
         video = None
         if spec.video_codec:
-            video = out.add_stream(spec.video_codec, rate=spec.fps)
+            video = cast("av.VideoStream", out.add_stream(spec.video_codec, rate=spec.fps))
             video.width, video.height, video.pix_fmt = spec.width, spec.height, "yuv420p"
-            opts = {"g": str(spec.fps * 2)}
+            opts: dict[str, object] = {"g": str(spec.fps * 2)}
             if spec.video_codec == "libx264":
                 opts["preset"] = "ultrafast"
                 if spec.noise:
@@ -75,12 +76,12 @@ def encode_clip(folder: Path, spec: ClipSpec) -> Path:
                 opts.update({"deadline": "realtime", "cpu-used": "8"})
             elif spec.video_codec == "libx265":
                 opts.update({"preset": "ultrafast", "x265-params": "log-level=none"})
-            video.options = opts
+            video.options = dict(opts)
             if spec.bit_rate:
                 video.bit_rate = spec.bit_rate
         audio = None
         if spec.audio_codec:
-            audio = out.add_stream(spec.audio_codec, rate=48000)
+            audio = cast("av.AudioStream", out.add_stream(spec.audio_codec, rate=48000))
         if video is not None:
             chroma = bytes([128]) * ((spec.width // 2) * (spec.height // 2))
             for i in range(total):

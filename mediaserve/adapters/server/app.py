@@ -15,6 +15,7 @@ from aiohttp import web
 from mediaserve.adapters.server.catalog import Catalog
 from mediaserve.adapters.server.safe_open import RootOpener
 from mediaserve.adapters.server.state import STATE, ServerState, json_error
+from mediaserve.adapters.server.stats_routes import add_stats_routes
 from mediaserve.adapters.server.stream import stream
 from mediaserve.core.audit.rules import findings_from_facts
 from mediaserve.core.config.settings import Settings
@@ -121,6 +122,7 @@ def create_app(index: LibraryIndex, root: Path | str, settings: Settings | None 
         # preflight on the real resources only: a catch-all OPTIONS route would turn every
         # unknown /api/ path (a mangled id, `..`) into 405 instead of 404
         router.add_route("OPTIONS", path, preflight)
+    add_stats_routes(app)
     router.add_get("/", web_file)
     router.add_get("/static/{name}", web_file)
     return app

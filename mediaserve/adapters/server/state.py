@@ -13,6 +13,7 @@ from aiohttp import web
 from mediaserve.adapters.server.catalog import Catalog
 from mediaserve.adapters.server.safe_open import RootOpener
 from mediaserve.core.config.settings import Settings
+from mediaserve.core.stats import StatsCollector
 
 
 @dataclass(slots=True)
@@ -24,6 +25,8 @@ class ServerState:
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("mediaserve"))
     #: tasks writing a stream: shutdown waits for them, then cancels what is left
     inflight: set[asyncio.Task[Any]] = field(default_factory=set)
+    #: streaming statistics (core/stats); a DisabledCollector when ``stats = false``
+    stats: StatsCollector = field(default_factory=StatsCollector)
 
     @property
     def use_sendfile(self) -> bool:

@@ -29,6 +29,7 @@ from mediaserve.adapters.server.sendfile import (
 from mediaserve.adapters.server.state import STATE, ServerState, json_error
 from mediaserve.core.http import ranges
 from mediaserve.core.http.headers import cors_headers
+from mediaserve.core.stats import Hit
 
 _BODY_STATUSES = (200, 206)
 #: a single span up to this size is read with one ``pread`` and leaves *with the headers* in
@@ -67,7 +68,20 @@ async def stream(request: web.Request) -> web.StreamResponse:
     state: ServerState = request.app[STATE]
     video = state.catalog.get(request.match_info["id"])
     if video is None:
+        state.stats.unknown_video(404)
         return json_error(404, "unknown video id")
+    hit = state.stats.begin(video.entry.id)  # statistics: ended in the finally, whatever happens
+    status = None
+    try:
+        response = await _stream(request, state, video, hit)
+        status = response.status
+        return response
+    finally:
+        state.stats.end(hit, status)
+
+
+async def _stream(request: web.Request, state: ServerState, video: Any,
+                  hit: Hit) -> web.StreamResponse:
     opened = _open(state, video)
     if isinstance(opened, web.Response):
         return opened
@@ -87,6 +101,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
             request.method, ranges.Conditionals.from_headers(request.headers), validators,
             video.content_type, max_ranges=settings.max_ranges,
             open_ended_cap=settings.open_ended_cap or None)
+        state.stats.planned(hit, plan.status, info.st_size, plan.parts,
+                            plan.content_length if plan.send_body else 0)
         response = _Answer(status=plan.status)
         headers = response.headers
         for name, value in plan.headers:
@@ -109,18 +125,20 @@ async def stream(request: web.Request) -> web.StreamResponse:
         except ConnectionError:  # reset before the headers could leave: the client is gone
             response.force_close()
             return response
+        state.stats.first_byte(hit)
         if plan.send_body:
+            hit.meter = meter = Meter()  # statistics read the bytes sent as they flow
             parts = plan.parts
             if (state.use_sendfile and len(parts) == 1 and not parts[0].preamble
                     and not plan.epilogue and parts[0].span.length <= SMALL_BODY):
-                await _write_small(request, response, fd, parts[0].span)
+                await _write_small(request, response, fd, parts[0].span, meter)
             else:
                 try:
                     _send_headers(response)
                 except ConnectionError:  # reset before the headers could leave
                     response.force_close()
                     return response
-                await _write_body(request, response, plan, fd, state.use_sendfile)
+                await _write_body(request, response, plan, fd, state.use_sendfile, meter)
         with contextlib.suppress(ConnectionError):  # client left after the last byte
             await response.write_eof()
         return response
@@ -131,7 +149,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
 
 async def _write_body(request: web.Request, response: web.StreamResponse, plan: ranges.Plan,
-                      fd: int, use_sendfile: bool) -> int:
+                      fd: int, use_sendfile: bool, meter: Meter) -> int:
     """Write the plan's parts and return the bytes sent.
 
     On a client abort or a file that shrank, drop the connection: a short body under a
@@ -140,7 +158,7 @@ async def _write_body(request: web.Request, response: web.StreamResponse, plan: 
     loop = asyncio.get_running_loop()
     transport = request.transport
     zero_copy = use_sendfile and sendfile_capable(transport)
-    meter = Meter()  # counts as it goes, so an abort (or a cancel) still logs what left
+    # ``meter`` counts as it goes, so an abort (or a cancel) still logs what left
     try:
         if zero_copy:
             assert transport is not None
@@ -187,14 +205,15 @@ def _send_headers(response: web.StreamResponse) -> None:
 
 
 async def _write_small(request: web.Request, response: web.StreamResponse, fd: int,
-                       span: ranges.Span) -> None:
+                       span: ranges.Span, meter: Meter) -> None:
     """One short span: ``pread`` it and let it leave with the headers in one write."""
     try:
         data = os.pread(fd, span.length, span.first)
         if len(data) < span.length:
             raise ShortFile(f"file ended {span.length - len(data)} bytes early")
-        await response.write(data)
+        meter.sent = len(data)  # handed to the transport in one piece
         request[SENT_KEY] = len(data)
+        await response.write(data)
     except ShortFile as exc:
         request.app[STATE].logger.warning("%s: %s; connection dropped", request.path, exc)
         with contextlib.suppress(ConnectionError):

@@ -142,7 +142,7 @@ def setting(default: _T, convert: Callable[[Any], Any], help: str, *, flag: str 
     """A ``Settings`` field carrying its :class:`SettingSpec` (name filled in later)."""
     spec = {"default": default, "convert": convert, "help": help, "flag": flag, "kind": kind,
             "metavar": metavar}
-    return field(default=default, metadata={"setting": spec})  # type: ignore[no-any-return]
+    return field(default=default, metadata={"setting": spec})
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +179,9 @@ class Settings:
     event_loop: str = setting("auto", _to_choice("auto", "uvloop", "asyncio"),
                               "Event loop: 'auto' uses uvloop when installed (faster per "
                               "request), else asyncio's.", metavar="auto|uvloop|asyncio")
+    stats: bool = setting(True, _to_bool,
+                          "Streaming statistics (/api/stats, /metrics, seek analytics); "
+                          "--no-stats turns the collector off.", kind="switch")
     extra: dict[str, Any] = field(default_factory=dict, compare=False)  # unknown keys
 
 

@@ -44,12 +44,13 @@ Choices made where RFC 9110 leaves room (each one is covered by a test):
   and ``Content-Length: 0``. ``send_body`` is True only for GET 200/206.
 """
 
-import calendar
 import re
 import secrets
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from mediaserve.core.http.dates import format_http_date, parse_http_date
+from mediaserve.core.http.etags import etag_list_matches
 
 __all__ = [
     "Conditionals",
@@ -66,7 +67,7 @@ __all__ = [
 # is quadratic in the number of digits).
 _MAX_SIZE = (1 << 63) - 1
 _MAX_DIGITS = 19
-_HUGE = 10**_MAX_DIGITS  # stands for every number of more than 19 significant digits
+_HUGE: int = 10**_MAX_DIGITS  # stands for every number of more than 19 significant digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,21 +141,6 @@ class Plan:
 
 # --- validators -------------------------------------------------------------------------
 
-_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")  # fmt: skip
-_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, 1)}
-
-
-def _format_http_date(seconds: int) -> str:
-    """IMF-fixdate (§5.6.7), the only format a sender may generate."""
-    t = time.gmtime(seconds)
-    return (
-        f"{_DAY_NAMES[t.tm_wday]}, {t.tm_mday:02d} {_MONTH_NAMES[t.tm_mon - 1]} "
-        f"{t.tm_year:04d} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
-    )
-
-
 def make_validators(size: int, mtime_ns: int) -> Validators:
     """Build the validators from ``os.stat`` data.
 
@@ -166,82 +152,7 @@ def make_validators(size: int, mtime_ns: int) -> Validators:
         raise ValueError(f"size out of range: {size}")
     seconds = mtime_ns // 1_000_000_000
     etag = f'"{mtime_ns:x}-{size:x}"'
-    return Validators(size, mtime_ns, etag, _format_http_date(seconds), seconds)
-
-
-# --- HTTP-date parsing (§5.6.7) ---------------------------------------------------------
-
-_MONTH_RE = "(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
-_TIME_RE = "([0-9]{2}):([0-9]{2}):([0-9]{2})"
-_IMF_FIXDATE = re.compile(
-    rf"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{{2}}) {_MONTH_RE} ([0-9]{{4}}) {_TIME_RE} GMT"
-)
-_RFC850_DATE = re.compile(
-    r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), "
-    rf"([0-9]{{2}})-{_MONTH_RE}-([0-9]{{2}}) {_TIME_RE} GMT"
-)
-_ASCTIME_DATE = re.compile(
-    rf"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) {_MONTH_RE} ([0-9]{{2}}| [0-9]) {_TIME_RE} ([0-9]{{4}})"
-)
-
-
-def _parse_http_date(value: str) -> int | None:
-    """Seconds since the epoch, or None when ``value`` is not a valid HTTP-date.
-
-    Callers treat None as "header absent" (§13.1.3, §13.1.4, §13.1.5).
-    """
-    value = value.strip()
-    if m := _IMF_FIXDATE.fullmatch(value):
-        day, month, year, hour, minute, second = m.groups()
-        year_n = int(year)
-    elif m := _RFC850_DATE.fullmatch(value):
-        day, month, year, hour, minute, second = m.groups()
-        # §5.6.7: a two-digit year more than 50 years in the future means the past century.
-        this_year = time.gmtime().tm_year
-        year_n = this_year // 100 * 100 + int(year)
-        if year_n > this_year + 50:
-            year_n -= 100
-    elif m := _ASCTIME_DATE.fullmatch(value):
-        month, day, hour, minute, second, year = m.groups()
-        year_n = int(year)
-    else:
-        return None
-    month_n, day_n = _MONTHS[month], int(day)
-    hour_n, minute_n, second_n = int(hour), int(minute), int(second)
-    if (
-        year_n < 1
-        or not 1 <= day_n <= calendar.monthrange(year_n, month_n)[1]
-        or hour_n > 23
-        or minute_n > 59
-        or second_n > 60  # 60: leap second
-    ):
-        return None
-    return calendar.timegm((year_n, month_n, day_n, hour_n, minute_n, second_n))
-
-
-# --- entity-tag lists (§8.8.3, §13.1.1, §13.1.2) ----------------------------------------
-
-
-def _etag_list_matches(value: str, etag: str, *, weak: bool) -> bool:
-    """Whether the If-Match / If-None-Match ``value`` matches our strong ``etag``.
-
-    Strong comparison (If-Match) needs an identical, non-weak tag; weak comparison
-    (If-None-Match) also accepts ``W/`` + our tag. Our tag contains no comma and no quote,
-    so in a well-formed list an element equal to it can only be a whole element: splitting
-    on commas is exact, even though other tags may contain commas.
-    """
-    value = value.strip()
-    if value == "*":
-        return True
-    if etag not in value:  # the common miss costs one substring search, no allocation
-        return False
-    for element in value.split(","):
-        element = element.strip()
-        if weak and element.startswith("W/"):
-            element = element[2:]
-        if element == etag:
-            return True
-    return False
+    return Validators(size, mtime_ns, etag, format_http_date(seconds), seconds)
 
 
 def _if_range_matches(value: str, v: Validators) -> bool:
@@ -249,7 +160,7 @@ def _if_range_matches(value: str, v: Validators) -> bool:
     an HTTP-date only when it is Last-Modified; anything else does not match."""
     value = value.strip()
     # A (weak or other) entity-tag or junk never parses as a date, so one test covers both.
-    return value == v.etag or _parse_http_date(value) == v.last_modified_s
+    return value == v.etag or parse_http_date(value) == v.last_modified_s
 
 
 # --- Range parsing (§14.1) --------------------------------------------------------------
@@ -412,7 +323,7 @@ def _multipart(
         boundary = secrets.token_hex(16)
     size = v.size
     head = f"--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: bytes "
-    parts = []
+    parts: list[Part] = []
     total = 0
     for first, last in spans:
         preamble = f"{head}{first}-{last}/{size}\r\n\r\n".encode("latin-1")
@@ -464,20 +375,20 @@ def evaluate(
     # §13.2.2 steps 1-2: If-Match, else If-Unmodified-Since.
     if_match = cond.if_match
     if if_match is not None and if_match.strip():
-        if not _etag_list_matches(if_match, v.etag, weak=False):
+        if not etag_list_matches(if_match, v.etag, weak=False):
             return _PRECONDITION_FAILED
     elif cond.if_unmodified_since is not None:
-        date = _parse_http_date(cond.if_unmodified_since)
+        date = parse_http_date(cond.if_unmodified_since)
         if date is not None and v.last_modified_s > date:
             return _PRECONDITION_FAILED
 
     # Steps 3-4: If-None-Match, else If-Modified-Since (§13.1.3: ignored when INM present).
     if_none_match = cond.if_none_match
     if if_none_match is not None and if_none_match.strip():
-        if _etag_list_matches(if_none_match, v.etag, weak=True):
+        if etag_list_matches(if_none_match, v.etag, weak=True):
             return _not_modified(v)
     elif cond.if_modified_since is not None:
-        date = _parse_http_date(cond.if_modified_since)
+        date = parse_http_date(cond.if_modified_since)
         if date is not None and v.last_modified_s <= date:
             return _not_modified(v)
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import tomli_w
 
@@ -252,7 +252,7 @@ def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEnt
             kind = " or ".join(t.__name__ for t in types)
             raise fail(key, f"video {vid}: '{key}' must be {kind}")
         try:
-            facts[key] = float(value) if float in types else value
+            facts[key] = float(cast("float", value)) if float in types else value
         except OverflowError:  # a hand-typed 400-digit integer
             raise fail(key, f"video {vid}: '{key}' is out of range") from None
     known = {"path", "size", "mtime_ns", "status", "error", *_FACT_TYPES}

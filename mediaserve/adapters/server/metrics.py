@@ -1,0 +1,110 @@
+"""``GET /metrics``: the collector's counters in Prometheus text format, via prometheus-client.
+
+Nothing is counted twice: a custom prometheus-client collector reads one snapshot of our
+own :class:`~mediaserve.core.stats.StatsCollector` at scrape time and turns it into metric
+families, so ``/metrics`` and ``/api/stats`` show the same numbers. Each application gets its
+own ``CollectorRegistry`` (never the process-global one), so several apps in one process,
+tests included, cannot see each other's metrics. Per-video series carry a ``video`` label
+only for the videos the collector tracks individually (``max_videos`` at most) plus
+``video="other"``: the label set is bounded by the collector's cap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
+
+from mediaserve.core.stats import StatsCollector
+from mediaserve.core.stats.histogram import (
+    PROMETHEUS_LATENCY_BOUNDS,
+    PROMETHEUS_RANGE_BOUNDS,
+    rebucket,
+)
+
+PREFIX = "mediaserve"
+
+
+def _histogram(name: str, doc: str, hist: dict[str, Any],
+               coarse: tuple[float, ...]) -> HistogramMetricFamily:
+    buckets = [(floatToGoString(le), float(count))
+               for le, count in rebucket(hist["bounds"], hist["counts"], coarse)]
+    return HistogramMetricFamily(name, doc, buckets=buckets,
+                                 sum_value=hist["sum"] * hist["unit"])
+
+
+class SnapshotCollector(Collector):
+    """Metric families from one fresh snapshot of ``stats`` per scrape."""
+
+    def __init__(self, stats: StatsCollector) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.stats.snapshot()
+        glob = snap["global"]
+        p = PREFIX
+        yield GaugeMetricFamily(f"{p}_uptime_seconds", "Seconds since the server started.",
+                                value=snap["uptime_s"])
+        requests = CounterMetricFamily(f"{p}_requests", "Stream requests answered, by status.",
+                                       labels=["status"])
+        for code, count in glob["status"].items():
+            requests.add_metric([code], count)
+        yield requests
+        for name, key, doc in (
+                ("bytes_sent", "bytes_sent", "Body bytes of stream responses sent."),
+                ("ranges_served", "ranges_served", "Byte ranges answered in 206 responses."),
+                ("aborts", "aborts", "Stream responses cut short (client gone, file shrank)."),
+                ("player_seeks", "player_seeks", "Seek positions reported by players.")):
+            yield CounterMetricFamily(f"{p}_{name}", doc, value=glob[key])
+        yield GaugeMetricFamily(f"{p}_active_streams", "Stream responses being sent now.",
+                                value=glob["active_streams"])
+        yield _histogram(f"{p}_range_size_bytes", "Size of each byte range served.",
+                         glob["range_size_histogram"], PROMETHEUS_RANGE_BOUNDS)
+        yield _histogram(f"{p}_time_to_first_byte_seconds",
+                         "From the start of a stream request to its header section sent.",
+                         glob["ttfb_histogram"], PROMETHEUS_LATENCY_BOUNDS)
+        yield _histogram(f"{p}_response_seconds", "Whole stream response time.",
+                         glob["response_histogram"], PROMETHEUS_LATENCY_BOUNDS)
+        throughput = GaugeMetricFamily(f"{p}_throughput_bytes_per_second",
+                                       "Body bytes per second over a recent window.",
+                                       labels=["window"])
+        for window, value in glob["throughput_bps"].items():
+            throughput.add_metric([window], value)
+        yield throughput
+        yield GaugeMetricFamily(f"{p}_tracked_videos",
+                                "Videos counted individually (the rest are 'other').",
+                                value=snap["tracked"])
+        rows = [*snap["videos"], *([snap["other"]] if snap["other"] else [])]
+        families = (
+            (CounterMetricFamily(f"{p}_video_requests", "Stream requests per video.",
+                                 labels=["video"]), "requests"),
+            (CounterMetricFamily(f"{p}_video_bytes_sent", "Body bytes sent per video.",
+                                 labels=["video"]), "bytes_sent"),
+            (GaugeMetricFamily(f"{p}_video_active_streams", "Streams being sent per video.",
+                               labels=["video"]), "active_streams"),
+        )
+        for family, key in families:
+            for row in rows:
+                family.add_metric([row["id"]], row[key])
+            yield family
+
+
+def new_registry(stats: StatsCollector) -> CollectorRegistry:
+    """A registry of this app's own (auto_describe off: describing would take a snapshot)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(stats))
+    return registry
+
+
+def exposition(registry: CollectorRegistry) -> tuple[bytes, str]:
+    """The text exposition and its Content-Type."""
+    return generate_latest(registry), CONTENT_TYPE_LATEST
