@@ -4,6 +4,7 @@ replaced, SIGTERM stops them all gracefully (a stream in flight still completes)
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import socket
@@ -114,3 +115,42 @@ def test_sigterm_stops_every_worker_after_streams_finish(spawn, env, folder: Lib
     assert not any(os.path.exists(f"/proc/{pid}") for pid in workers)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", child.port), timeout=1).close()
+
+
+def test_stats_and_metrics_add_up_across_workers(spawn, env, folder: Lib) -> None:
+    child = spawn(str(folder.root), "--port", "0", "--workers", "2", "--access-log", "off",
+                  env=env).wait_started()
+    workers = children(child.proc.pid)
+    url = folder.stream("a.mp4")
+    # concurrent connections, so the kernel spreads them over both workers
+    held = [socket.create_connection(("127.0.0.1", child.port), timeout=5) for _ in range(30)]
+    for sock in held:
+        sock.sendall(f"GET {url} HTTP/1.1\r\nHost: x\r\nRange: bytes=0-99\r\n"
+                     "Connection: close\r\n\r\n".encode())
+    for sock in held:
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 206") and data.endswith(folder.data["a.mp4"][:100])
+        sock.close()
+    assert all(cpu_ticks(pid) > 0 for pid in workers)
+
+    def totals() -> tuple[int, int, int, int]:
+        _s, _h, body = _get(child.port, "/api/stats")
+        snap = json.loads(body)
+        _s, _h, one = _get(child.port, f"/api/videos/{folder.ids['a.mp4']}/streaming-stats")
+        _s, _h, metrics = _get(child.port, "/metrics")
+        line = next(x for x in metrics.decode().splitlines()
+                    if x.startswith('mediaserve_requests_total{status="206"}'))
+        return (snap["global"]["status"].get("206", 0), snap["global"]["bytes_sent"],
+                json.loads(one)["requests"], int(float(line.split()[-1])))
+
+    # each worker publishes its numbers twice a second; the one answering adds them up
+    assert wait_for(lambda: totals() == (30, 3000, 30, 30)), totals()
+
+
+def cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as handle:
+        data = handle.read()
+    fields = data[data.rindex(b")") + 2:].split()
+    return int(fields[11]) + int(fields[12])

@@ -11,7 +11,7 @@ only for the videos the collector tracks individually (``max_videos`` at most) p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -43,13 +43,14 @@ def _histogram(name: str, doc: str, hist: dict[str, Any],
 
 
 class SnapshotCollector(Collector):
-    """Metric families from one fresh snapshot of ``stats`` per scrape."""
+    """Metric families from one fresh snapshot per scrape: a collector's, or (with
+    ``workers`` > 1) the whole server's merged snapshot."""
 
-    def __init__(self, stats: StatsCollector) -> None:
-        self.stats = stats
+    def __init__(self, stats: StatsCollector | Callable[[], dict[str, Any]]) -> None:
+        self.take = stats.snapshot if isinstance(stats, StatsCollector) else stats
 
     def collect(self) -> Iterator[Metric]:
-        snap = self.stats.snapshot()
+        snap = self.take()
         glob = snap["global"]
         p = PREFIX
         yield GaugeMetricFamily(f"{p}_uptime_seconds", "Seconds since the server started.",
@@ -98,7 +99,7 @@ class SnapshotCollector(Collector):
             yield family
 
 
-def new_registry(stats: StatsCollector) -> CollectorRegistry:
+def new_registry(stats: StatsCollector | Callable[[], dict[str, Any]]) -> CollectorRegistry:
     """A registry of this app's own (auto_describe off: describing would take a snapshot)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(stats))

@@ -17,6 +17,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from mediaserve.adapters.server.metrics import exposition, new_registry
+from mediaserve.adapters.server.shared_stats import server_snapshot, server_video
 from mediaserve.adapters.server.state import STATE, ServerState, json_error
 from mediaserve.core.stats import DisabledCollector, StatsCollector
 from mediaserve.core.stats.analytics import (
@@ -51,8 +52,8 @@ async def get_stats(request: web.Request) -> web.Response:
     limit = state.stats.max_videos
     if not text.isdigit() or int(text) > limit:  # isdigit: no sign, no spaces, no 1e3
         return json_error(400, f"top must be a whole number from 0 to {limit}")
-    return _json(state.stats.snapshot(top=int(text),
-                                      title_of=lambda vid: _title(state, vid)))
+    return _json(server_snapshot(request.app, top=int(text),
+                                 title_of=lambda vid: _title(state, vid)))
 
 
 async def get_video_stats(request: web.Request) -> web.Response:
@@ -62,7 +63,7 @@ async def get_video_stats(request: web.Request) -> web.Response:
         return json_error(404, "unknown video id")
     if not state.stats.enabled:
         return json_error(404, _OFF)
-    return _json(state.stats.video(video_id, _title(state, video_id)))
+    return _json(server_video(request.app, video_id, _title(state, video_id)))
 
 
 async def post_seek_analytics(request: web.Request) -> web.Response:
@@ -118,7 +119,7 @@ def add_stats_routes(app: web.Application) -> None:
     registry and a rate limiter of its own, and register the statistics endpoints."""
     state = app[STATE]
     state.stats = StatsCollector() if state.settings.stats else DisabledCollector()
-    app[REGISTRY] = new_registry(state.stats)
+    app[REGISTRY] = new_registry(lambda: server_snapshot(app))
     app[LIMITER] = RateLimiter()
     router = app.router
     router.add_get("/api/stats", get_stats)

@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -228,7 +229,17 @@ def serve_forever(make_app: Callable[[], Any], settings: Settings,
         run_loop(run_until_signalled(make_app(), settings, on_started), choice)
         return 0
 
-    async def one(worker_settings: Settings, ready: Callable[[str], None]) -> None:
-        await run_until_signalled(make_app(), worker_settings, ready, reuse_port=True)
+    from mediaserve.adapters.server.shared_stats import new_stats_dir, share_stats
 
-    return supervise(count, settings, one, lambda main: run_loop(main, choice), on_started)
+    stats_dir = new_stats_dir()
+
+    async def one(worker_settings: Settings, ready: Callable[[str], None]) -> None:
+        app = make_app()
+        share_stats(app, stats_dir)
+        await run_until_signalled(app, worker_settings, ready, reuse_port=True)
+
+    try:
+        return supervise(count, settings, one, lambda main: run_loop(main, choice),
+                         on_started)
+    finally:
+        shutil.rmtree(stats_dir, ignore_errors=True)
