@@ -58,7 +58,7 @@ class _LazyGroup(click.Group):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.commands = _LazyCommands()  # type: ignore[assignment]
+        self.commands = _LazyCommands()
 
 
 @click.group(cls=_LazyGroup,
