@@ -31,7 +31,8 @@ from pathlib import Path
 
 import av
 
-from mediaserve.adapters.audit.auditor import deep_check_all, run_audit
+from mediaserve.adapters.audit.deep_pool import deep_check_all
+from mediaserve.adapters.audit.run import run_audit
 from mediaserve.adapters.library.locate import Library, open_library
 from mediaserve.adapters.library.scanner import scan
 from mediaserve.adapters.library.store import INDEX_NAME, load_index, save_index

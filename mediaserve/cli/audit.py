@@ -1,13 +1,13 @@
 """``mediaserve audit``: find broken or unplayable library entries, and prune them from the
 index (never touching a media file, except an explicit ``--remux-faststart --in-place``).
 
-The rules are in :mod:`mediaserve.core.audit.rules`, the I/O in
-:mod:`mediaserve.adapters.audit.auditor`; this module parses options, runs the two, and renders.
+The rules are in :mod:`mediaserve.core.audit`, the I/O in :mod:`mediaserve.adapters.audit`
+(``run.run_audit`` gathers evidence and judges, ``fix.apply_fix`` applies the verdict); this
+module parses options, calls the two, and renders.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,53 +15,15 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mediaserve.adapters.audit.auditor import (
-    DEFAULT_DEEP_TIMEOUT,
-    AuditRun,
-    DeepCheckUnavailable,
-    IndexChanged,
-    RemuxError,
-    faststart_name,
-    remux_faststart,
-    reprobe_entry,
-    run_audit,
-    write_fixed_index,
-)
+from mediaserve.adapters.audit.deep import DEFAULT_DEEP_TIMEOUT
+from mediaserve.adapters.audit.deep_pool import DeepCheckUnavailable
+from mediaserve.adapters.audit.fix import FixResult, IndexChanged, RemuxStatus, apply_fix
+from mediaserve.adapters.audit.run import AuditRun, run_audit
 from mediaserve.adapters.library.locate import Library, LibraryError, open_library
 from mediaserve.cli.common import ExitStatus, console, fail, print_json
-from mediaserve.core.audit.rules import (
-    AuditOptions,
-    AuditReport,
-    Change,
-    FailOn,
-    Severity,
-    plan_fix,
-    remux_candidates,
-    replace_entries,
-)
+from mediaserve.core.audit.model import AuditOptions, FailOn, Severity
+from mediaserve.core.audit.report import AuditReport
 from mediaserve.core.library.index import loads
-
-
-@dataclass(slots=True)
-class RemuxOutcome:
-    """What happened (or would happen) to one non-faststart file."""
-
-    path: str
-    output: str
-    in_place: bool
-    status: str  # "planned" | "done" | "failed"
-    error: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "output": self.output, "in_place": self.in_place,
-                "status": self.status, "error": self.error}
-
-
-@dataclass(slots=True)
-class FixOutcome:
-    changes: list[Change] = field(default_factory=list)
-    remux: list[RemuxOutcome] = field(default_factory=list)
-    backup: Path | None = None
 
 
 def _audit(library: Library, options: AuditOptions, deep: bool, deep_timeout: float,
@@ -83,43 +45,6 @@ def _audit(library: Library, options: AuditOptions, deep: bool, deep_timeout: fl
             fail(str(exc), ExitStatus.IO_ERROR)
 
 
-def _fix(library: Library, original: bytes, report: AuditReport, *, dry_run: bool,
-         remux: bool, in_place: bool) -> FixOutcome:
-    """Plan (dry run) or apply: prune errors, update stale entries, remux if asked."""
-    assert library.index is not None
-    new_index, changes = plan_fix(library.index, report)
-    outcome = FixOutcome(changes=changes)
-    if remux:
-        for audit in remux_candidates(report):
-            if audit.entry.id not in new_index.videos:
-                continue
-            source = library.root / audit.entry.path
-            output = source if in_place else faststart_name(source)
-            rel_out = output.relative_to(library.root).as_posix()
-            item = RemuxOutcome(audit.entry.path, rel_out, in_place, "planned")
-            outcome.remux.append(item)
-            if dry_run:
-                continue
-            try:
-                remux_faststart(source, in_place=in_place)
-            except RemuxError as exc:
-                item.status, item.error = "failed", str(exc)
-                continue
-            item.status = "done"
-            if in_place:
-                current = new_index.videos[audit.entry.id]
-                new_index = replace_entries(new_index, [reprobe_entry(library.root, current)])
-                outcome.changes.append(Change("update", audit.entry.id, audit.entry.path,
-                                              "remuxed in place to faststart; re-probed"))
-    if dry_run or not outcome.changes:
-        return outcome
-    try:
-        outcome.backup = write_fixed_index(library.index_path, original, new_index)
-    except IndexChanged as exc:
-        fail(str(exc), ExitStatus.REFUSED)
-    return outcome
-
-
 def _findings_table(report: AuditReport, severity: Severity) -> Table | None:
     pairs = report.findings(severity)
     if not pairs:
@@ -137,7 +62,7 @@ def _findings_table(report: AuditReport, severity: Severity) -> Table | None:
     return table
 
 
-def _render(library: Library, run: AuditRun, fix: FixOutcome, dry_run: bool) -> None:
+def _render(library: Library, run: AuditRun, fix: FixResult, dry_run: bool) -> None:
     out = console()
     report = run.report
     mode = "deep, " if report.deep else ""
@@ -156,8 +81,11 @@ def _render(library: Library, run: AuditRun, fix: FixOutcome, dry_run: bool) -> 
         secs = max(run.deep_elapsed, 1e-9)
         out.print(f"Deep check: {run.deep_files} files, {mb:.1f} MB in {secs:.2f} s "
                   f"({mb / secs:.1f} MB/s, {run.deep_files / secs:.1f} files/s)")
-    removed = [c for c in fix.changes if c.action == "remove"]
-    updated = [c for c in fix.changes if c.action == "update"]
+    if report.duplicates:
+        copies = sum(len(g.ids) for g in report.duplicates)
+        out.print(f"Duplicates: {len(report.duplicates)} group(s), {copies} files "
+                  "(--json lists every group in full under duplicate_groups)")
+    removed, updated = fix.removed(), fix.updated()
     verb = ("Would remove", "Would update") if dry_run else ("Removed", "Updated")
     if removed:
         out.print(f"\n{verb[0]} from the index ({len(removed)}):")
@@ -169,9 +97,9 @@ def _render(library: Library, run: AuditRun, fix: FixOutcome, dry_run: bool) -> 
             out.print(f"  - {change.path}  [dim]({change.reason})[/dim]")
     for item in fix.remux:
         target = "in place" if item.in_place else f"→ {item.output}"
-        if item.status == "planned":
+        if item.status is RemuxStatus.PLANNED:
             out.print(f"Would remux to faststart: {item.path} {target}")
-        elif item.status == "done":
+        elif item.status is RemuxStatus.DONE:
             out.print(f"Remuxed to faststart: {item.path} {target}")
         else:
             out.print(f"[red]Remux failed[/red]: {item.path}: {item.error} "
@@ -183,12 +111,12 @@ def _render(library: Library, run: AuditRun, fix: FixOutcome, dry_run: bool) -> 
         out.print(f"\nIndex written; the previous one is kept as {fix.backup}")
     elif not fix.remux:
         out.print("\nNothing to change in the index.")
-    if any(not r.in_place and r.status == "done" for r in fix.remux):
+    if any(not r.in_place and r.status is RemuxStatus.DONE for r in fix.remux):
         out.print("The originals are untouched: check the .faststart copies, then replace "
                   "the originals yourself or rerun with --in-place.")
 
 
-def _as_json(library: Library, run: AuditRun, fix: FixOutcome, dry_run: bool,
+def _as_json(library: Library, run: AuditRun, fix: FixResult, dry_run: bool,
              code: int) -> dict[str, Any]:
     data: dict[str, Any] = {
         "root": str(library.root),
@@ -260,9 +188,13 @@ def audit(folder: Path | None, index_path: Path | None, dry_run: bool, min_frame
     library.index = loads(original.decode("utf-8"), source=str(library.index_path))
     options = AuditOptions(min_frames=min_frames)
     run = _audit(library, options, deep, deep_timeout, workers, quiet=as_json)
-    fix = _fix(library, original, run.report, dry_run=dry_run, remux=remux, in_place=in_place)
+    try:
+        fix = apply_fix(library, original, run.report, dry_run=dry_run, remux=remux,
+                        in_place=in_place)
+    except IndexChanged as exc:
+        fail(str(exc), ExitStatus.REFUSED)
     code = run.report.exit_code(fail_on)
-    if any(r.status == "failed" for r in fix.remux):
+    if fix.remux_failed:
         code = max(code, ExitStatus.IO_ERROR)
     if as_json:
         print_json(_as_json(library, run, fix, dry_run, code))

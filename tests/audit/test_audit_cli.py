@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
-from mediaserve.adapters.audit.auditor import IndexChanged, backup_path, write_fixed_index
-from mediaserve.adapters.library.store import INDEX_NAME, load_index
+from mediaserve.adapters.audit.fix import IndexChanged, backup_path, write_fixed_index
+from mediaserve.adapters.library.store import INDEX_NAME, load_index, save_index
+from mediaserve.adapters.media.clips import ClipSpec, encode_clip
+from mediaserve.adapters.media.prober import probe
 from mediaserve.cli import main
+from mediaserve.core.audit.duplicates import MAX_NAMED
 from mediaserve.core.audit.rules import RULES
+from mediaserve.core.library.ids import video_id
+from mediaserve.core.library.index import LibraryIndex, VideoEntry
 from tests.audit.conftest import ERROR_CODES, AuditLib, Sources, make_library
 
 REPO = Path(__file__).resolve().parents[2]
@@ -103,6 +109,48 @@ def test_json_report(audit_lib: AuditLib, cli):
     assert set(finding) == {"code", "severity", "message", "fix"}
 
 
+def copies_library(root: Path, copies: int) -> Path:
+    """``copies`` byte-identical copies of one tiny clip, indexed directly (one probe)."""
+    clip = encode_clip(root / "_src", ClipSpec("clip.mp4", frames=12))
+    facts = probe(clip).facts
+    videos = {}
+    for i in range(copies):
+        rel = f"copies/copy{i:03d}.mp4"
+        (root / "copies").mkdir(exist_ok=True)
+        shutil.copyfile(clip, root / rel)
+        st = (root / rel).stat()
+        videos[video_id(rel)] = VideoEntry(video_id(rel), rel, st.st_size, st.st_mtime_ns,
+                                           facts=facts)
+    shutil.rmtree(root / "_src")
+    save_index(root / INDEX_NAME, LibraryIndex(root=str(root), videos=videos))
+    return root
+
+
+def test_duplicates_are_reported_linearly(tmp_path: Path, cli):
+    """Issue 13: 3,009 copies of one clip gave a 9-million-line report, every copy naming
+    every other. Now each copy names at most a few others, so both reports grow linearly:
+    N copies give N findings and O(N) mentions of copies, and --json lists the group once."""
+    n = 300
+    root = copies_library(tmp_path / "lib", n)
+    code, out, _ = cli(root, "--dry-run", "--json", "--fail-on", "never")
+    data = json.loads(out)
+    assert code == 0 and data["summary"]["by_code"] == {"duplicate": n}
+    findings = [f for e in data["entries"] for f in e["findings"]]
+    assert len(findings) == n
+    named = sum(f["message"].count("copies/copy") for f in findings)
+    assert named <= (MAX_NAMED + 1) * n  # was n * (n - 1): 89,700
+    [group] = data["duplicate_groups"]
+    assert group["count"] == n and len(set(group["paths"])) == n
+    assert group["paths"] == sorted(group["paths"])
+    first = group["paths"][0]
+    assert all(first in f["message"] for f in findings[1:])  # each copy names the first
+
+    code, text, _ = cli(root, "--dry-run", "--fail-on", "never")
+    assert code == 0
+    assert text.count("copies/copy") <= (MAX_NAMED + 2) * n
+    assert len(text.splitlines()) <= 4 * n  # a row or two per copy, whatever N is
+
+
 def test_exit_codes_follow_fail_on(audit_sources: Sources, tmp_path: Path, cli):
     clean = make_library(audit_sources, tmp_path / "clean", ["good.mp4", "good.webm"])
     assert cli(clean.root, "--dry-run")[0] == 0
@@ -154,3 +202,15 @@ def test_man_page_documents_every_rule_and_exit_code():
                    "--fail-on", "--remux-faststart", "--in-place", "--index", "--workers"):
         assert option.replace("-", r"\-") in man, option
     assert ".SH EXIT STATUS" in man
+
+
+def test_docs_list_the_rules_as_the_table_declares_them():
+    """The rule table is the one source: README and man page list the same rules, with the
+    same severities, in the same order."""
+    readme = (REPO / "README.md").read_text()
+    rows = re.findall(r"^\| `([a-z-]+)` \| (error|warning) \|", readme, re.MULTILINE)
+    assert rows == [(r.code, str(r.severity)) for r in RULES]
+    man = (REPO / "man" / "mediaserve-audit.1").read_text()
+    table = man[man.index(".SH RULES"):man.index(".TE", man.index(".SH RULES"))]
+    man_rows = re.findall(r"^([a-z\\-]+)\t(error|warning)\t", table, re.MULTILINE)
+    assert [(code.replace("\\-", "-"), sev) for code, sev in man_rows] == rows

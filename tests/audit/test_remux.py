@@ -14,7 +14,7 @@ from pathlib import Path
 import av
 import pytest
 
-from mediaserve.adapters.audit.auditor import RemuxError, faststart_name, remux_faststart
+from mediaserve.adapters.audit.remux import RemuxError, faststart_name, remux_faststart
 from mediaserve.adapters.library.store import load_index
 from mediaserve.adapters.media.clips import ClipSpec, encode_clip
 from mediaserve.adapters.media.containers import mp4_boxes

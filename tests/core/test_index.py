@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mediaserve.core.library.failure import ProbeFailure
 from mediaserve.core.library.ids import ID_LENGTH, is_valid_id, video_id
 from mediaserve.core.library.index import (
     FACT_FIELDS,
@@ -103,7 +104,8 @@ def test_is_valid_id(text: str, valid: bool):
 def test_round_trip_of_a_full_index():
     index = index_of(
         entry("b/clip.mp4", facts=FACTS),
-        entry("a.webm", size=7, mtime_ns=8, status=STATUS_ERROR, error="cannot open container"),
+        entry("a.webm", size=7, mtime_ns=8, status=STATUS_ERROR, error="cannot open container",
+              error_kind=ProbeFailure.NOT_MEDIA),
         entry("gone.mkv", status=STATUS_MISSING, facts=MediaFacts(duration=3.0)),
         settings={"port": 8080, "title": "Home"},
         scanned_at=NOW,

@@ -12,6 +12,7 @@ import pytest
 
 from mediaserve.adapters.media.clips import ClipSpec, encode_clip
 from mediaserve.adapters.media.prober import count_video_packets, probe
+from mediaserve.core.library.failure import ProbeFailure
 from mediaserve.core.library.index import FACT_FIELDS, MediaFacts, ProbeOutcome
 from tests.conftest import (
     ALL_NAMES,
@@ -68,9 +69,11 @@ def test_probe_accepts_str_and_path(corpus: Corpus):
 
 
 def test_empty_and_random_files_give_no_facts(corpus: Corpus):
-    assert probe(corpus.path(EMPTY)) == ProbeOutcome(MediaFacts(), "empty file")
+    assert probe(corpus.path(EMPTY)) == ProbeOutcome(MediaFacts(), "empty file",
+                                                     ProbeFailure.EMPTY)
     random_outcome = probe(corpus.path(RANDOM))
     assert random_outcome.facts == MediaFacts()
+    assert random_outcome.kind is ProbeFailure.NOT_MEDIA
     assert random_outcome.error.startswith("cannot open container (InvalidData)")
     assert "\n" not in random_outcome.error
 
@@ -78,10 +81,12 @@ def test_empty_and_random_files_give_no_facts(corpus: Corpus):
 def test_missing_file_and_folder(tmp_path: Path):
     gone = probe(tmp_path / "nope.mp4")
     assert gone.facts == MediaFacts() and gone.error.startswith("cannot stat")
+    assert gone.kind is ProbeFailure.CANNOT_STAT
     folder = tmp_path / "folder.mp4"
     folder.mkdir()
     outcome = probe(folder)
     assert outcome.facts == MediaFacts() and outcome.error.startswith("cannot read")
+    assert outcome.kind is ProbeFailure.UNREADABLE
 
 
 def test_moov_at_end_cut_in_half_is_an_error_flagged_truncated(corpus: Corpus, tmp_path: Path):
@@ -90,6 +95,7 @@ def test_moov_at_end_cut_in_half_is_an_error_flagged_truncated(corpus: Corpus, t
     cut.write_bytes(data[: len(data) // 2])
     outcome = probe(cut)
     assert outcome.error is not None and outcome.error.startswith("cannot open container")
+    assert outcome.kind is ProbeFailure.NOT_MEDIA
     assert outcome.facts == MediaFacts(truncated=True)
 
 
@@ -111,6 +117,7 @@ def test_no_prefix_of_a_clip_makes_probe_raise(corpus: Corpus, tmp_path: Path, n
         target.write_bytes(data[:cut])
         outcome = probe(target)  # must not raise
         assert outcome.error is None or "\n" not in outcome.error
+        assert (outcome.error is None) is (outcome.kind is None)  # a failure always has a kind
         if outcome.error is None:
             assert outcome.facts.container is not None
 

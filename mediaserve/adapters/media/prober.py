@@ -13,6 +13,7 @@ from typing import Any
 import av
 
 from mediaserve.adapters.media.containers import ebml_layout, mp4_boxes
+from mediaserve.core.library.failure import ProbeFailure
 from mediaserve.core.library.formats import MP4_FAMILY, VIDEO_EXTENSIONS, extension_of
 from mediaserve.core.library.index import MediaFacts, ProbeOutcome
 
@@ -56,15 +57,17 @@ def _container_name(ffmpeg_format: str, ext: str, doctype: str | None) -> str:
 
 
 def probe(path: str | os.PathLike[str]) -> ProbeOutcome:
-    """Probe one file. Never raises for a bad file: the error goes into the outcome."""
+    """Probe one file. Never raises for a bad file: the error goes into the outcome, with
+    its :class:`ProbeFailure` kind (the audit branches on the kind, people read the text)."""
     path = os.fspath(path)
     ext = extension_of(path)
     try:
         size = os.path.getsize(path)
     except OSError as exc:
-        return ProbeOutcome(MediaFacts(), f"cannot stat: {exc.strerror or exc}")
+        return ProbeOutcome(MediaFacts(), f"cannot stat: {exc.strerror or exc}",
+                            ProbeFailure.CANNOT_STAT)
     if size == 0:
-        return ProbeOutcome(MediaFacts(), "empty file")
+        return ProbeOutcome(MediaFacts(), "empty file", ProbeFailure.EMPTY)
 
     faststart = truncated = None
     doctype = None
@@ -78,7 +81,8 @@ def probe(path: str | os.PathLike[str]) -> ProbeOutcome:
                 ebml = ebml_layout(handle, size)
                 doctype, truncated = ebml.doctype, ebml.overrun
     except OSError as exc:
-        return ProbeOutcome(MediaFacts(), f"cannot read: {exc.strerror or exc}")
+        return ProbeOutcome(MediaFacts(), f"cannot read: {exc.strerror or exc}",
+                            ProbeFailure.UNREADABLE)
 
     try:
         with av.open(path, metadata_errors="ignore") as container:
@@ -87,9 +91,11 @@ def probe(path: str | os.PathLike[str]) -> ProbeOutcome:
         reason = type(exc).__name__.removesuffix("Error") or "FFmpeg"
         message = getattr(exc, "strerror", None) or str(exc)
         return ProbeOutcome(MediaFacts(truncated=truncated),
-                            f"cannot open container ({reason}): {message}")
+                            f"cannot open container ({reason}): {message}",
+                            ProbeFailure.NOT_MEDIA)
     except (OSError, ValueError, UnicodeDecodeError) as exc:  # PyAV surfaces a few as these
-        return ProbeOutcome(MediaFacts(truncated=truncated), f"cannot open container: {exc}")
+        return ProbeOutcome(MediaFacts(truncated=truncated), f"cannot open container: {exc}",
+                            ProbeFailure.NOT_MEDIA)
     return ProbeOutcome(facts)
 
 

@@ -17,7 +17,7 @@ from mediaserve.adapters.server.safe_open import RootOpener
 from mediaserve.adapters.server.state import STATE, ServerState, json_error
 from mediaserve.adapters.server.stats_routes import add_stats_routes
 from mediaserve.adapters.server.stream import stream
-from mediaserve.core.audit.rules import findings_from_facts
+from mediaserve.core.audit.rules import FindingsFor, findings_from_facts
 from mediaserve.core.config.settings import Settings
 from mediaserve.core.http.headers import cors_headers, cors_preflight
 from mediaserve.core.library.index import LibraryIndex
@@ -94,7 +94,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 def create_app(index: LibraryIndex, root: Path | str, settings: Settings | None = None, *,
                index_path: str | None = None,
-               findings: Callable[[Any], list[Any]] | None = findings_from_facts,
+               findings: FindingsFor | None = findings_from_facts,
                ) -> web.Application:
     """The application for one library. ``findings(entry)`` attaches audit findings (by
     default the audit rules over the recorded facts; None leaves them out)."""

@@ -11,18 +11,32 @@ import dataclasses
 import os
 import stat
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
+from mediaserve.adapters.server.safe_open import OutsideRoot, RootOpener
+from mediaserve.core.audit.rules import FindingsFor
 from mediaserve.core.http import ranges
 from mediaserve.core.http.headers import content_disposition
+from mediaserve.core.library.failure import ProbeFailure
 from mediaserve.core.library.formats import content_type_for
 from mediaserve.core.library.index import (
     FACT_FIELDS,
+    STATUS_ERROR,
     STATUS_MISSING,
     STATUS_OK,
     LibraryIndex,
     VideoEntry,
 )
+
+
+class Presence(StrEnum):
+    """What the server saw when it last opened the file (the entry's status is what the scan
+    saw). ``missing`` and ``unreadable`` replace the status in the listing."""
+
+    PRESENT = "present"
+    MISSING = "missing"  # gone, not a regular file, or leading out of the root
+    UNREADABLE = "unreadable"  # there, but the server may not open it (streams answer 403)
 
 
 @dataclass(slots=True)
@@ -33,8 +47,17 @@ class Video:
     content_type: str
     disposition: str
     findings: list[dict[str, Any]] = field(default_factory=list)
-    missing: bool = False
+    presence: Presence = Presence.PRESENT
     _validators: ranges.Validators | None = None
+
+    @property
+    def missing(self) -> bool:
+        return self.presence is Presence.MISSING
+
+    @property
+    def status(self) -> str:
+        """The status the API shows: the scan's, unless the server found otherwise."""
+        return self.entry.status if self.presence is Presence.PRESENT else str(self.presence)
 
     def validators(self, size: int, mtime_ns: int) -> ranges.Validators:
         cached = self._validators
@@ -50,7 +73,7 @@ class Video:
             "path": entry.path,
             "size": entry.size,
             "mtime_ns": entry.mtime_ns,
-            "status": STATUS_MISSING if self.missing else entry.status,
+            "status": self.status,
             "error": entry.error,
             "content_type": self.content_type,
             "stream_url": f"{base}/api/videos/{entry.id}/stream",
@@ -64,7 +87,7 @@ class Video:
 class Catalog:
     """Videos by id, as loaded from the index."""
 
-    def __init__(self, index: LibraryIndex, findings: Any = None) -> None:
+    def __init__(self, index: LibraryIndex, findings: FindingsFor | None = None) -> None:
         self.index = index
         self._findings = findings
         self.videos: dict[str, Video] = {}
@@ -73,7 +96,8 @@ class Catalog:
                 entry=entry,
                 content_type=content_type_for(entry.path, entry.facts.container),
                 disposition=content_disposition(entry.path),
-                missing=entry.status == STATUS_MISSING,
+                presence=(Presence.MISSING if entry.status == STATUS_MISSING
+                          else Presence.PRESENT),
             )
             self._refresh_findings(video)
             self.videos[entry.id] = video
@@ -82,47 +106,61 @@ class Catalog:
         return self.videos.get(vid)
 
     def _refresh_findings(self, video: Video) -> None:
-        """Findings from the recorded facts, as the file is now (present or missing)."""
+        """Findings from the recorded facts, as the file is now (present, missing or
+        unreadable by the server)."""
         if self._findings is None:
             return
         entry = video.entry
-        if video.missing and entry.status != STATUS_MISSING:
+        if video.presence is Presence.MISSING and entry.status != STATUS_MISSING:
             entry = dataclasses.replace(entry, status=STATUS_MISSING)
+        elif video.presence is Presence.UNREADABLE:
+            entry = dataclasses.replace(entry, status=STATUS_ERROR,
+                                        error_kind=ProbeFailure.UNREADABLE)
         video.findings = [f.as_dict() for f in self._findings(entry)]
 
+    def _mark(self, video: Video, presence: Presence) -> None:
+        if video.presence is presence:
+            return
+        video.presence = presence
+        if presence is Presence.PRESENT and video.entry.status == STATUS_MISSING:
+            video.entry = dataclasses.replace(video.entry, status=STATUS_OK)
+        self._refresh_findings(video)
+
     def mark_missing(self, video: Video) -> None:
-        if not video.missing:
-            video.missing = True
-            self._refresh_findings(video)
+        self._mark(video, Presence.MISSING)
+
+    def mark_unreadable(self, video: Video) -> None:
+        self._mark(video, Presence.UNREADABLE)
 
     def mark_present(self, video: Video) -> None:
-        if video.missing:
-            video.missing = False
-            if video.entry.status == STATUS_MISSING:
-                video.entry = dataclasses.replace(video.entry, status=STATUS_OK)
-            self._refresh_findings(video)
+        self._mark(video, Presence.PRESENT)
 
-    def check_presence(self, opener: Any) -> int:
+    def check_presence(self, opener: RootOpener) -> int:
         """Open every file once (at start-up, in an executor) the way a stream would, so the
         listing shows files that vanished since the scan, or that now lead out of the root,
-        as missing before anyone tries to play them."""
-        gone = 0
+        as missing, and files the server may not read as unreadable, before anyone tries to
+        play them. Returns how many are not playable."""
+        absent = 0
         for video in self.videos.values():
-            try:
-                fd = opener.open(video.entry.path)
-            except OSError:
-                present = False
-            else:
-                try:
-                    present = stat.S_ISREG(os.fstat(fd).st_mode)
-                finally:
-                    os.close(fd)
-            if present:
-                self.mark_present(video)
-            else:
-                self.mark_missing(video)
-                gone += 1
-        return gone
+            presence = self._probe_presence(opener, video.entry.path)
+            self._mark(video, presence)
+            absent += presence is not Presence.PRESENT
+        return absent
+
+    @staticmethod
+    def _probe_presence(opener: RootOpener, path: str) -> Presence:
+        try:
+            fd = opener.open(path)
+        except OutsideRoot:
+            return Presence.MISSING
+        except PermissionError:
+            return Presence.UNREADABLE
+        except OSError:
+            return Presence.MISSING
+        try:
+            return Presence.PRESENT if stat.S_ISREG(os.fstat(fd).st_mode) else Presence.MISSING
+        finally:
+            os.close(fd)
 
     def listing(self, base: str = "") -> list[dict[str, Any]]:
         return [v.as_json(base) for v in sorted(self.videos.values(), key=lambda v: v.entry.path)]

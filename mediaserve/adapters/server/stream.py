@@ -56,6 +56,7 @@ def _open(state: ServerState, video: Any) -> int | web.Response:
         state.catalog.mark_missing(video)
         return json_error(404, "the video file is missing from disk", missing=True)
     except PermissionError:
+        state.catalog.mark_unreadable(video)
         return json_error(403, "the video file is not readable by the server")
     except OSError as exc:
         if exc.errno in (errno.ENOTDIR, errno.ELOOP, errno.EISDIR):

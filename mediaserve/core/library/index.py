@@ -25,6 +25,7 @@ except ImportError:  # pragma: no cover - the pure stdlib parser gives the same 
     import tomllib  # type: ignore[no-redef]
 
 from mediaserve import __version__
+from mediaserve.core.library.failure import ProbeFailure
 from mediaserve.core.library.ids import video_id
 
 SCHEMA_VERSION = 1
@@ -66,6 +67,7 @@ class VideoEntry:
     status: str = STATUS_OK
     facts: MediaFacts = field(default_factory=MediaFacts)
     error: str | None = None
+    error_kind: ProbeFailure | None = None  # what kind of failure ``error`` describes
 
     def same_file_state(self, size: int, mtime_ns: int) -> bool:
         """True when a fresh stat shows the file unchanged since it was probed."""
@@ -126,6 +128,8 @@ def dumps(index: LibraryIndex) -> str:
         }
         if entry.error:
             table["error"] = entry.error
+        if entry.error_kind is not None:
+            table["error_kind"] = str(entry.error_kind)
         for name in FACT_FIELDS:
             value = getattr(entry.facts, name)
             if value is not None:  # TOML has no null: absent means unknown
@@ -243,6 +247,10 @@ def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEnt
     error = table.get("error")
     if error is not None and not isinstance(error, str):
         raise fail("error", f"video {vid}: 'error' must be a string")
+    try:
+        error_kind = ProbeFailure.recorded(table.get("error_kind"), error)
+    except ValueError as exc:
+        raise fail("error_kind", f"video {vid}: {exc}") from None
     facts: dict[str, Any] = {}
     for key, types in _FACT_TYPES.items():
         if key not in table:
@@ -255,12 +263,13 @@ def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEnt
             facts[key] = float(cast("float", value)) if float in types else value
         except OverflowError:  # a hand-typed 400-digit integer
             raise fail(key, f"video {vid}: '{key}' is out of range") from None
-    known = {"path", "size", "mtime_ns", "status", "error", *_FACT_TYPES}
+    known = {"path", "size", "mtime_ns", "status", "error", "error_kind", *_FACT_TYPES}
     unknown = sorted(set(table) - known)
     if unknown:
         raise fail(unknown[0], f"video {vid}: unknown key '{unknown[0]}'")
     return VideoEntry(id=vid, path=path, size=table["size"], mtime_ns=table["mtime_ns"],
-                      status=status, facts=MediaFacts(**facts), error=error)
+                      status=status, facts=MediaFacts(**facts), error=error,
+                      error_kind=error_kind)
 
 
 # --------------------------------------------------------------------------- incremental scan
@@ -277,10 +286,11 @@ class FileState:
 
 @dataclass(frozen=True, slots=True)
 class ProbeOutcome:
-    """What the prober said about one file: facts, or an error message."""
+    """What the prober said about one file: facts, or an error message and its kind."""
 
     facts: MediaFacts
     error: str | None = None
+    kind: ProbeFailure | None = None  # set with ``error`` by the prober
 
 
 @dataclass(slots=True)
@@ -359,7 +369,7 @@ def apply_scan(
             entry = VideoEntry(
                 id=vid, path=state.path, size=state.size, mtime_ns=state.mtime_ns,
                 status=STATUS_ERROR if outcome.error else STATUS_OK,
-                facts=outcome.facts, error=outcome.error,
+                facts=outcome.facts, error=outcome.error, error_kind=outcome.kind,
             )
             fresh = previous is None or previous.status == STATUS_MISSING
             (summary.new if fresh else summary.changed).append(vid)
