@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.loadgen import LUA_PROBE, WrkResult, lua_ranges, run_wrk
+from benchmarks.loadgen import LUA_PROBE, WrkResult, lua_ranges, rss_bytes, run_wrk
 from benchmarks.peers import Peer, start_mediaserve, start_nginx
 from benchmarks.slow_readers import SlowResult, slow_readers
 from mediaserve.core.library.ids import video_id
@@ -84,6 +84,7 @@ class Server:
     name: str
     peer: Peer
     paths: dict[str, str]  # file key -> URL path
+    rss_start: int = 0  # resident memory (whole process tree) right after start-up
 
 
 @contextmanager
@@ -99,6 +100,9 @@ def servers(media: Path, work: Path, names: dict[str, str], variants: list[tuple
             peer = stack.enter_context(start_mediaserve(media, *extra))
             started.append(Server(label, peer, {
                 key: f"/api/videos/{video_id(name)}/stream" for key, name in names.items()}))
+        time.sleep(1.0)  # start-up work (the presence check) settles
+        for server in started:
+            server.rss_start = rss_bytes(server.peer.pid)
         yield started
 
 
@@ -157,7 +161,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         ramp=0.5 if quick else 1.0)
                     _progress_slow(server.name, slow[server.name])
         order = [server.name for server in running]
+        rss_start = {server.name: server.rss_start for server in running}
     return {"loads": loads, "results": results, "slow": slow, "order": order,
+            "rss_start": rss_start,
             "rounds": rounds, "seconds": seconds, "sizes": sizes}
 
 
@@ -207,12 +213,14 @@ def table(data: dict[str, Any]) -> str:
                 f"{statistics.median(r.p99_ms for r in runs):.2f} | {errors} |")
     slow: dict[str, SlowResult] = data["slow"]
     if slow:
-        lines += ["", "| W5 slow readers (64 KiB/s each) | served | RSS idle / peak / after MB | "
-                  "fds before / after | TTFB p50 / p99 ms | server CPU s |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        lines += ["", "| W5 slow readers (64 KiB/s each) | served | RSS at start MB | "
+                  "RSS idle / peak / after MB | fds before / after | TTFB p50 / p99 ms | "
+                  "server CPU s |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for name, res in slow.items():
             lines.append(
-                f"| {name} | {res.served}/{res.streams} | {res.rss_idle / MIB:.0f} / "
+                f"| {name} | {res.served}/{res.streams} | "
+                f"{data['rss_start'].get(name, 0) / MIB:.0f} | {res.rss_idle / MIB:.0f} / "
                 f"{res.rss_peak / MIB:.0f} / {res.rss_after / MIB:.0f} | {res.fds_before} / "
                 f"{res.fds_after} | {res.ttfb_p50:.2f} / {res.ttfb(0.99):.2f} | "
                 f"{res.cpu_s:.2f} |")

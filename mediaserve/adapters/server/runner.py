@@ -71,7 +71,10 @@ async def run_until_signalled(app: web.Application, settings: Settings,
                               reuse_port: bool = False) -> None:
     """Serve ``app`` on settings.host:settings.port until a signal (or ``stop`` is set).
 
-    ``reuse_port``: listen with SO_REUSEPORT beside the other workers (see workers.py)."""
+    ``reuse_port``: a worker beside others (see workers.py): listen with SO_REUSEPORT, and
+    keep the signal handlers through the drain, because a worker gets Ctrl-C from the
+    terminal *and* SIGTERM from its supervisor, and the second must not cut the drain short.
+    A single process lets a second Ctrl-C interrupt a drain, as a user expects."""
     access = make_access_logger(settings.access_log)
     runner = web.AppRunner(app, handle_signals=False, access_log_class=CombinedLogger,
                            access_log=access, shutdown_timeout=settings.shutdown_timeout,
@@ -92,9 +95,12 @@ async def run_until_signalled(app: web.Application, settings: Settings,
             loop.add_signal_handler(sig, stop.set)
         try:
             await stop.wait()
+            if reuse_port:
+                await drain(app, runner, settings.shutdown_timeout)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
-        await drain(app, runner, settings.shutdown_timeout)
+        if not reuse_port:
+            await drain(app, runner, settings.shutdown_timeout)
     finally:
         await runner.cleanup()
