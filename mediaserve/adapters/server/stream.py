@@ -36,7 +36,7 @@ _BODY_STATUSES = (200, 206)
 #: one ``writev``: one syscall and one TCP segment fewer than headers + ``sendfile``, which
 #: for a probe (``bytes=0-1``) or a seek's first read is most of the kernel's work. Larger
 #: spans go through ``sendfile`` (no copy). See benchmarks/RESULTS.md for the measurement.
-SMALL_BODY = 64 * 1024
+SMALL_BODY = 16 * 1024
 
 
 class _Answer(web.StreamResponse):
