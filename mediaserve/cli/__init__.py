@@ -7,6 +7,7 @@ one line on stderr, never a traceback (unless ``--traceback`` or MEDIASERVE_DEBU
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from collections.abc import Iterator, MutableMapping
 from typing import Any
@@ -22,7 +23,14 @@ from mediaserve.core.library.index import IndexFormatError
 #: command name -> module under mediaserve.cli; imported only when that command runs, so
 #: ``serve`` never loads what ``audit`` and ``scan`` need (PyAV/FFmpeg: ~15 MB of RSS in a
 #: process that only sends bytes)
-_COMMANDS = {"scan": "scan", "serve": "serve", "audit": "audit", "probe": "probe"}
+_COMMANDS = {"scan": "scan", "serve": "serve", "audit": "audit", "probe": "probe",
+             "stats": "stats"}
+
+
+def _available() -> list[str]:
+    """The commands whose module is present (a command may land on its own branch later)."""
+    return [name for name, module in _COMMANDS.items()
+            if importlib.util.find_spec(f"mediaserve.cli.{module}") is not None]
 
 
 class _LazyCommands(MutableMapping[str, click.Command]):
@@ -34,7 +42,7 @@ class _LazyCommands(MutableMapping[str, click.Command]):
 
     def __getitem__(self, name: str) -> click.Command:
         if name not in self._loaded:
-            if name not in _COMMANDS:
+            if name not in _COMMANDS or name not in _available():
                 raise KeyError(name)
             module = importlib.import_module(f"mediaserve.cli.{_COMMANDS[name]}")
             self._loaded[name] = getattr(module, name)
@@ -47,10 +55,10 @@ class _LazyCommands(MutableMapping[str, click.Command]):
         del self._loaded[name]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(dict.fromkeys([*_COMMANDS, *self._loaded]))
+        return iter(dict.fromkeys([*_available(), *self._loaded]))
 
     def __len__(self) -> int:
-        return len(set(_COMMANDS) | set(self._loaded))
+        return len(set(_available()) | set(self._loaded))
 
 
 class _LazyGroup(click.Group):
