@@ -7,10 +7,12 @@ import os
 import sys
 import traceback
 from enum import IntEnum
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from rich.console import Console
+
+if TYPE_CHECKING:  # rich is imported when a console is made: `serve` never makes one
+    from rich.console import Console
 
 
 class ExitStatus(IntEnum):
@@ -43,6 +45,8 @@ def console(stderr: bool = False, verbatim: bool = False) -> Console:
     """``verbatim``: plain strings are printed as they are, without rich markup or emoji
     codes; for text from outside (``probe`` prints what servers send: "[/]" in a header
     would otherwise be a markup error)."""
+    from rich.console import Console
+
     return Console(stderr=stderr, highlight=False, markup=not verbatim, emoji=not verbatim)
 
 

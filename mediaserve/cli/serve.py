@@ -114,11 +114,10 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
     can see it work in a browser right away. A folder that has no index yet is scanned first.
     Settings: flags > MEDIASERVE_* environment variables > [server] table > defaults.
     """
-    out = console(stderr=True)
     demo = folder is None and index_path is None
     if demo:
         folder = default_demo_folder()
-        out.print(f"No folder given: using the demo library in {folder}")
+        click.echo(f"No folder given: using the demo library in {folder}", err=True)
         folder.mkdir(parents=True, exist_ok=True)
     library = open_library(folder, index_path)
     if demo or library.index is None or rescan:
