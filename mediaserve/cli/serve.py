@@ -10,8 +10,10 @@ from typing import Any
 
 import click
 
+from mediaserve.adapters.library.idsecret import ensure_id_secret
 from mediaserve.adapters.library.locate import Library, default_demo_folder, open_library
 from mediaserve.adapters.server import create_app
+from mediaserve.adapters.server.access import AccessError
 from mediaserve.adapters.server.runner import configure_logging
 from mediaserve.adapters.server.workers import serve_forever
 from mediaserve.cli.common import ExitStatus, console, fail, human_duration, human_size
@@ -22,6 +24,7 @@ from mediaserve.core.config.settings import (
     SettingSpec,
     resolve,
 )
+from mediaserve.core.http.auth import exposure_warning
 
 
 def _file_settings(config: Path | None, index_settings: dict[str, Any]) -> tuple[dict, str]:
@@ -124,6 +127,16 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
         library = _prepare_in_child(library, demo=demo, rescan=rescan)
     index = library.index
     assert index is not None
+    try:
+        index, mapping = ensure_id_secret(library.index_path, index)
+    except OSError as exc:
+        click.echo(f"mediaserve: WARNING: cannot write {library.index_path} to give it an id "
+                   f"secret ({exc.strerror or exc}): serving the old ids, which can be guessed "
+                   "from paths; run `mediaserve scan` with write access once", err=True)
+    else:
+        if mapping:
+            click.echo(f"Gave {library.index_path} an id secret: {len(mapping)} video ids "
+                       "changed once (they can no longer be guessed from paths)", err=True)
     cli_values = {name: (value or None) if SPECS_BY_NAME[name].kind == "multiple" else value
                   for name, value in options.items()}
     file_values, file_name = _file_settings(config, index.settings)
@@ -132,7 +145,18 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
     except SettingsError as exc:
         fail(str(exc), ExitStatus.USAGE)
 
+    try:  # built here, so a bad access setting is a usage error before anything listens
+        apps = [create_app(index, library.root, settings, index_path=str(library.index_path))]
+    except AccessError as exc:
+        fail(str(exc), ExitStatus.USAGE)
+    warning = exposure_warning(settings.host, bool(settings.auth_token or settings.auth_users))
+    if warning:
+        print(f"mediaserve: WARNING: {warning}", file=sys.stderr, flush=True)
+
     def make_app() -> Any:
+        """The app built above (a forked worker takes its own copy of it), or a new one."""
+        if apps:
+            return apps.pop()
         return create_app(index, library.root, settings, index_path=str(library.index_path))
 
     count, duration, size = index.totals()

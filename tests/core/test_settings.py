@@ -32,6 +32,9 @@ SAMPLES = {
     "workers": (2, "auto", "3"),
     "event_loop": ("asyncio", "UVLOOP", "auto"),
     "stats": (False, "off", False),
+    "auth_token": ("flag-token-0123456789", "env-token-0123456789", "file-token-0123456789"),
+    "auth_users": ("/tmp/flag.users", "/tmp/env.users", "/tmp/file.users"),
+    "allowed_hosts": (("a.example",), "b.example,B2.example", ["c.example"]),
 }
 EXPECTED = {
     "host": ("127.0.0.2", "127.0.0.3", "127.0.0.4"),
@@ -46,6 +49,9 @@ EXPECTED = {
     "workers": (2, 0, 3),  # "auto" is 0: one per CPU, counted by the server at start-up
     "event_loop": ("asyncio", "uvloop", "auto"),
     "stats": (False, False, False),
+    "auth_token": ("flag-token-0123456789", "env-token-0123456789", "file-token-0123456789"),
+    "auth_users": ("/tmp/flag.users", "/tmp/env.users", "/tmp/file.users"),
+    "allowed_hosts": (("a.example",), ("b.example", "b2.example"), ("c.example",)),
 }
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from mediaserve.adapters.library.store import INDEX_NAME, load_index
-from mediaserve.core.library.ids import video_id
 from mediaserve.core.library.index import STATUS_MISSING
 from tests.conftest import Corpus, without_dac_override
 
@@ -123,7 +122,7 @@ def test_vanished_file_is_reported_missing(corpus: Corpus, library: Path, run):
     (library / name).unlink()
     summary = scan_json(run, library)
     assert summary["missing"] == 1 and summary["videos"] == len(corpus.indexed()) - 1
-    entry = load_index(library / INDEX_NAME).videos[video_id(name)]
+    entry = load_index(library / INDEX_NAME).by_path()[name]
     assert entry.status == STATUS_MISSING
 
 

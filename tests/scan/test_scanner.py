@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -36,6 +37,11 @@ from mediaserve.core.library.index import (
     dumps,
 )
 from tests.conftest import DURATION_TOLERANCE, Corpus, unprivileged_python
+
+
+def key(index: LibraryIndex, path: str) -> str:
+    """The id a scan gives ``path``: keyed with the index's own secret."""
+    return video_id(path, secret=index.id_secret)
 
 
 class CountingProbe:
@@ -117,7 +123,7 @@ def test_walk_of_an_empty_or_missing_root(tmp_path: Path):
 def test_first_scan_indexes_every_video_with_its_facts(corpus: Corpus, library: Path):
     index, summary = scan(library, None, workers=4)
     assert index.root == str(library.resolve())
-    expected = {video_id(f.name): f for f in corpus.indexed()}
+    expected = {key(index, f.name): f for f in corpus.indexed()}
     assert set(index.videos) == set(expected)
     for vid, video in index.videos.items():
         item = expected[vid]
@@ -134,7 +140,7 @@ def test_first_scan_indexes_every_video_with_its_facts(corpus: Corpus, library: 
         else:
             assert video.status == STATUS_ERROR and item.probe_error in video.error
     failed = {f.name for f in corpus.indexed() if not f.playable}
-    assert sorted(summary.failed) == sorted(video_id(n) for n in failed)
+    assert sorted(summary.failed) == sorted(key(index, n) for n in failed)
     assert sorted(summary.new) == sorted(expected)
     assert summary.total_size == sum((library / f.name).stat().st_size
                                      for f in corpus.indexed())
@@ -161,34 +167,34 @@ def test_rescan_probes_only_what_changed(corpus: Corpus, library: Path):
     new.write_bytes((library / corpus.require("h264_aac.mkv").name).read_bytes())
     index, summary = scan(library, index, workers=2, probe=counting)
     assert counting.reset() == sorted([clip, "empty.mp4", "new.mkv"])
-    assert sorted(summary.changed) == sorted([video_id(clip), video_id("empty.mp4")])
-    assert summary.new == [video_id("Sub/new.mkv")]
-    assert index.videos[video_id("Sub/new.mkv")].facts.video_codec == "h264"
-    assert index.videos[video_id("empty.mp4")].error != "empty file"
+    assert sorted(summary.changed) == sorted([key(index, clip), key(index, "empty.mp4")])
+    assert summary.new == [key(index, "Sub/new.mkv")]
+    assert index.videos[key(index, "Sub/new.mkv")].facts.video_codec == "h264"
+    assert index.videos[key(index, "empty.mp4")].error != "empty file"
 
 
 def test_vanished_file_is_flagged_missing_and_keeps_its_facts(corpus: Corpus, library: Path):
     name = corpus.require("vp9_opus.webm").name
     index, _ = scan(library, None)
-    before = index.videos[video_id(name)]
+    before = index.videos[key(index, name)]
     (library / name).unlink()
     counting = CountingProbe()
     index, summary = scan(library, index, probe=counting)
     assert counting.reset() == []
-    gone = index.videos[video_id(name)]
+    gone = index.videos[key(index, name)]
     assert gone.status == STATUS_MISSING
     assert (gone.path, gone.facts, gone.size) == (before.path, before.facts, before.size)
-    assert summary.missing == [video_id(name)]
+    assert summary.missing == [key(index, name)]
     assert summary.as_dict()["videos"] == len(corpus.indexed()) - 1
     # still there, still missing, on the next scan; back to ok (re-probed) when it returns
     index, summary = scan(library, index, probe=counting)
-    assert index.videos[video_id(name)].status == STATUS_MISSING
-    assert summary.missing == [video_id(name)]
+    assert index.videos[key(index, name)].status == STATUS_MISSING
+    assert summary.missing == [key(index, name)]
     (library / name).write_bytes(corpus.path(name).read_bytes())
     index, summary = scan(library, index, probe=counting)
     assert counting.reset() == [name]
-    assert index.videos[video_id(name)].status == STATUS_OK
-    assert summary.new == [video_id(name)] and summary.missing == []
+    assert index.videos[key(index, name)].status == STATUS_OK
+    assert summary.new == [key(index, name)] and summary.missing == []
 
 
 def test_unmounted_root_is_refused(corpus: Corpus, library: Path, tmp_path: Path):
@@ -232,12 +238,12 @@ def test_ids_are_stable_across_nfc_and_nfd_names(corpus: Corpus, tmp_path: Path)
     root.mkdir()
     (root / nfc).write_bytes(source.read_bytes())
     index, _ = scan(root, None)
-    assert list(index.videos) == [video_id(nfc)]
+    assert list(index.videos) == [key(index, nfc)]
     # the same library copied from a Mac: the name is now NFD on disk
     os.rename(root / nfc, root / nfd)
     index, summary = scan(root, index)
-    assert list(index.videos) == [video_id(nfc)]
-    video = index.videos[video_id(nfc)]
+    assert list(index.videos) == [key(index, nfc)]
+    video = index.videos[key(index, nfc)]
     assert video.status == STATUS_OK and video.path == nfd
     assert summary.missing == []
 
@@ -259,7 +265,9 @@ def test_thread_and_process_executors_agree(library: Path):
     serial, _ = scan(library, None, workers=1)
     threads, _ = scan(library, None, workers=4, executor="thread")
     processes, _ = scan(library, None, workers=2, executor="process")
-    assert serial.videos == threads.videos == processes.videos
+    by_path = [{e.path: dataclasses.replace(e, id="") for e in index.videos.values()}
+               for index in (serial, threads, processes)]  # ids: each scan drew a secret
+    assert by_path[0] == by_path[1] == by_path[2]
 
 
 def test_progress_is_reported(corpus: Corpus, library: Path):

@@ -12,7 +12,6 @@ import pytest
 import mediaserve.adapters.server.stream as stream
 from mediaserve.adapters.library.scanner import scan
 from mediaserve.adapters.server import create_app
-from mediaserve.core.library.ids import video_id
 
 
 async def test_a_bug_mid_body_drops_the_connection_instead_of_a_500_in_the_body(
@@ -27,7 +26,7 @@ async def test_a_bug_mid_body_drops_the_connection_instead_of_a_500_in_the_body(
 
     monkeypatch.setattr(stream, "send_span", broken)
     monkeypatch.setattr(stream, "write_span_chunked", broken)
-    url = f"/api/videos/{video_id('v.mp4')}/stream"
+    url = f"/api/videos/{index.by_path()['v.mp4'].id}/stream"
     with caplog.at_level(logging.ERROR, logger="mediaserve"):
         response = await client.get(url, headers={"Range": "bytes=0-99999"})
         assert response.status == 206  # the headers had left before the bug

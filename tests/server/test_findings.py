@@ -9,7 +9,6 @@ from mediaserve.adapters.library.scanner import scan
 from mediaserve.adapters.media.clips import ClipSpec, encode_clip
 from mediaserve.adapters.server import create_app
 from mediaserve.core.audit.rules import findings_from_facts
-from mediaserve.core.library.ids import video_id
 
 
 def codes(doc: dict[str, Any]) -> list[str]:
@@ -28,7 +27,7 @@ async def test_findings_reflect_recorded_facts_and_presence(tmp_path: Path,
     client = await aiohttp_client(create_app(index, tmp_path, findings=findings_from_facts))
 
     async def doc(name: str) -> dict[str, Any]:
-        response = await client.get(f"/api/videos/{video_id(name)}")
+        response = await client.get(f"/api/videos/{index.by_path()[name].id}")
         assert response.status == 200
         return await response.json()
 
@@ -42,7 +41,7 @@ async def test_findings_reflect_recorded_facts_and_presence(tmp_path: Path,
     assert codes(by_name["gone.mp4"]) == ["missing"]
 
     (tmp_path / "gone.mp4").write_bytes(saved)  # the file is back: serving it clears the flag
-    response = await client.get(f"/api/videos/{video_id('gone.mp4')}/stream")
+    response = await client.get(f"/api/videos/{index.by_path()['gone.mp4'].id}/stream")
     assert response.status == 200
     assert await response.read() == saved
     back = await doc("gone.mp4")
@@ -64,5 +63,5 @@ async def test_listing_at_start_up_judges_files_the_way_streaming_does(
     listing = await (await client.get("/api/videos")).json()
     statuses = {v["name"]: v["status"] for v in listing["videos"]}
     assert statuses == {"kept.mp4": "ok", "swapped.mp4": "missing"}
-    response = await client.get(f"/api/videos/{video_id('swapped.mp4')}/stream")
+    response = await client.get(f"/api/videos/{index.by_path()['swapped.mp4'].id}/stream")
     assert response.status == 404

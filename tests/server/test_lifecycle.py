@@ -195,7 +195,7 @@ def _slow_client(port: int, target: str, got: dict, release: threading.Event) ->
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
     sock.settimeout(20)
     sock.connect(("127.0.0.1", port))
-    sock.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    sock.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
     data = b""
     try:
         while b"\r\n\r\n" not in data:
@@ -267,7 +267,8 @@ def test_shutdown_timeout_cuts_a_stalled_client(spawn, env, folder: Lib) -> None
     stalled = socket.socket()
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
     stalled.connect(("127.0.0.1", child.port))
-    stalled.sendall(f"GET {folder.stream('a.mp4')} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    stalled.sendall(
+        f"GET {folder.stream('a.mp4')} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
     stalled.settimeout(5)
     assert stalled.recv(100).startswith(b"HTTP/1.1 200")
     time.sleep(0.2)  # the server fills the socket buffers and blocks
@@ -303,7 +304,7 @@ def test_malformed_request_gets_400_and_one_log_line(spawn, env, folder: Lib) ->
     child = spawn(str(folder.root), "--port", "0", "--access-log", "off",
                   env=env).wait_started()
     with socket.create_connection(("127.0.0.1", child.port), timeout=5) as sock:
-        sock.sendall(b"GET /api/videos HTTP/1.1\r\nHost: x\r\nBad Header\x01: y\r\n\r\n")
+        sock.sendall(b"GET /api/videos HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\x01: y\r\n\r\n")
         answer = sock.recv(1000)
     assert answer.split(b"\r\n", 1)[0].split()[1] == b"400"
     status, _, _ = _get(child.port, "/api/videos")  # the server is still fine

@@ -14,7 +14,6 @@ from typing import Any
 from mediaserve.adapters.library.scanner import scan
 from mediaserve.adapters.library.store import INDEX_NAME, save_index
 from mediaserve.adapters.media.clips import ClipSpec, encode_clip
-from mediaserve.core.library.ids import video_id
 
 
 def _get(port: int, path: str) -> tuple[int, Any]:
@@ -43,7 +42,7 @@ def test_a_file_the_server_cannot_read_is_unreadable_not_missing(spawn, tmp_path
     index, _ = scan(root, None, workers=1)
     save_index(root / INDEX_NAME, index)
     locked = root / "locked.mp4"
-    stream = f"/api/videos/{video_id('locked.mp4')}/stream"
+    stream = f"/api/videos/{index.by_path()['locked.mp4'].id}/stream"
     locked.chmod(0)
     try:
         child = spawn(str(root), "--port", "0", "--access-log", "off",
@@ -54,7 +53,7 @@ def test_a_file_the_server_cannot_read_is_unreadable_not_missing(spawn, tmp_path
                                        "open.mp4": ("ok", [])}
         status, body = _get(child.port, stream)
         assert status == 403 and "not readable" in body["error"] and "missing" not in body
-        _, doc = _get(child.port, f"/api/videos/{video_id('locked.mp4')}")
+        _, doc = _get(child.port, f"/api/videos/{index.by_path()['locked.mp4'].id}")
         assert doc["status"] == "unreadable"
 
         locked.chmod(0o644)  # fixed: the next stream serves it and clears the flag

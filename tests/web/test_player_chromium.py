@@ -14,13 +14,13 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.parse
 from collections.abc import Iterator
 
 import pytest
 
-from benchmarks.peers import run_mediaserve
+from benchmarks.peers import run_mediaserve, stream_url
 from mediaserve.adapters.media.clips import ClipSpec, encode_clip
-from mediaserve.core.library.ids import video_id
 
 CHROMIUM = "/usr/bin/chromium"
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
@@ -79,8 +79,8 @@ def test_library_page_lists_videos_and_flags_the_missing_one(server: str, browse
 @pytest.mark.parametrize("clip", CLIPS, ids=["faststart-mp4", "moov-at-end-mp4", "vp9-webm"])
 def test_seek_in_chromium_uses_206_ranges_from_the_seek_point(server: str, browser,
                                                               clip: ClipSpec) -> None:
-    vid = video_id(clip.name)
-    stream_path = f"/api/videos/{vid}/stream"
+    stream_path = urllib.parse.urlsplit(stream_url(server, clip.name)).path
+    vid = stream_path.split("/")[3]
     exchanges: list[tuple[str | None, int, str | None]] = []
     page = browser.new_page()
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
+from mediaserve.adapters.library.idsecret import new_id_secret
 from mediaserve.adapters.media import prober
 from mediaserve.core.library.formats import is_video_name
 from mediaserve.core.library.index import (
@@ -24,6 +25,7 @@ from mediaserve.core.library.index import (
     files_to_probe,
     looks_unmounted,
 )
+from mediaserve.core.library.rekey import needs_rekey, rekey
 
 ProgressCallback = Callable[[int, int], None]  # (done, total)
 
@@ -130,6 +132,8 @@ def scan(root: Path, old: LibraryIndex | None, *, workers: int = 0, executor: st
             f"{root} holds no video files but the index lists "
             f"{len(old.videos) if old else 0}; is the drive mounted? "
             "(use --allow-empty to flag them all missing)")
+    if old is not None and needs_rekey(old):  # written before ids were keyed: once
+        old, _mapping = rekey(old, new_id_secret())
     todo = files_to_probe(old, found)
     # one thread per CPU: 2 threads scanned 1,000 clips in 0.45 s here, 4 in 0.50 s, 8 in
     # 0.62 s; processes were ~10% faster on that batch but pay ~0.1 s to start, which a
@@ -137,7 +141,7 @@ def scan(root: Path, old: LibraryIndex | None, *, workers: int = 0, executor: st
     workers = workers or min(8, os.cpu_count() or 1)
     outcomes = probe_all(root, todo, workers, executor, on_progress, probe)
     index, summary = apply_scan(old, str(Path(root).resolve()), found, outcomes,
-                                unreadable_dirs=unreadable)
+                                unreadable_dirs=unreadable, id_secret=new_id_secret())
     summary.unreadable = unreadable
     summary.skipped = skipped
     summary.elapsed = time.perf_counter() - started

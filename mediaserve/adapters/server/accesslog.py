@@ -21,6 +21,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from mediaserve.core.http.auth import redact
+
 SENT_KEY = web.RequestKey("mediaserve_bytes_sent", int)
 
 
@@ -86,7 +88,7 @@ class CombinedLogger(AbstractAccessLogger):
             f'"{_quote(request.headers.get("Referer", "-"))}" '
             f'"{_quote(request.headers.get("User-Agent", "-"))}"'
         )
-        self.emit(line)
+        self.emit(redact(line))  # ?token= (in the path or a Referer) never logged
 
 
 class _NoLock:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
+from mediaserve.adapters.server.access import auth_middleware, hosts_middleware, install_access
 from mediaserve.adapters.server.catalog import Catalog
+from mediaserve.adapters.server.listing import json_with_etag, listing_response
 from mediaserve.adapters.server.safe_open import RootOpener
 from mediaserve.adapters.server.state import STATE, ServerState, json_error
 from mediaserve.adapters.server.stats_routes import add_stats_routes
@@ -31,22 +31,16 @@ _WEB_FILES = {  # the whole web UI: a fixed table, so no request path ever reach
 }
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, text=json.dumps(data, ensure_ascii=False),
-                        content_type="application/json", charset="utf-8")
-
-
-async def list_videos(request: web.Request) -> web.Response:
-    catalog = request.app[STATE].catalog
-    videos = catalog.listing()
-    return _json({"count": len(videos), "videos": videos})
+async def list_videos(request: web.Request) -> web.StreamResponse:
+    """The whole listing, encoded once per catalog version (see ``listing.py``)."""
+    return await listing_response(request, request.app[STATE].catalog.listing_cache)
 
 
 async def get_video(request: web.Request) -> web.Response:
     video = request.app[STATE].catalog.get(request.match_info["id"])
     if video is None:
         return json_error(404, "unknown video id")
-    return _json(video.as_json())
+    return json_with_etag(request, video.as_json())
 
 
 async def preflight(request: web.Request) -> web.Response:
@@ -99,7 +93,11 @@ def create_app(index: LibraryIndex, root: Path | str, settings: Settings | None 
     """The application for one library. ``findings(entry)`` attaches audit findings (by
     default the audit rules over the recorded facts; None leaves them out)."""
     settings = settings or Settings()
-    app = web.Application(middlewares=[errors_middleware], client_max_size=64 * 1024)
+    # hosts first (a rebinding page learns nothing), then errors (so a 401 gets CORS
+    # headers a cross-origin client can read), then authentication around every route
+    app = web.Application(middlewares=[hosts_middleware, errors_middleware, auth_middleware],
+                          client_max_size=64 * 1024)
+    install_access(app, settings)
     state = ServerState(catalog=Catalog(index, findings), opener=RootOpener(root),
                         settings=settings, index_path=index_path,
                         logger=logging.getLogger("mediaserve"))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from mediaserve.adapters.server.listing import ListingCache
 from mediaserve.adapters.server.safe_open import OutsideRoot, RootOpener
 from mediaserve.core.audit.rules import FindingsFor
 from mediaserve.core.http import ranges
@@ -85,12 +86,19 @@ class Video:
 
 
 class Catalog:
-    """Videos by id, as loaded from the index."""
+    """Videos by id, as loaded from the index.
+
+    ``version`` changes whenever :meth:`listing` would return something else (a file found
+    missing, unreadable or back), so ``listing_cache`` re-encodes the listing only then.
+    """
 
     def __init__(self, index: LibraryIndex, findings: FindingsFor | None = None) -> None:
         self.index = index
         self._findings = findings
         self.videos: dict[str, Video] = {}
+        self.version = 0
+        self.listing_cache = ListingCache(self.listing, lambda: self.version,
+                                          lambda: len(self.videos))
         for entry in index.videos.values():
             video = Video(
                 entry=entry,
@@ -125,6 +133,7 @@ class Catalog:
         if presence is Presence.PRESENT and video.entry.status == STATUS_MISSING:
             video.entry = dataclasses.replace(video.entry, status=STATUS_OK)
         self._refresh_findings(video)
+        self.version += 1  # the listing shows presence: encode it again
 
     def mark_missing(self, video: Video) -> None:
         self._mark(video, Presence.MISSING)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from mediaserve.adapters.server.access import RedactTokens
 from mediaserve.adapters.server.accesslog import CombinedLogger, make_access_logger
 from mediaserve.adapters.server.state import STATE
 from mediaserve.core.config.settings import Settings
@@ -39,6 +40,7 @@ def configure_logging() -> None:
     """Warnings and errors of the server on stderr, one line each."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("mediaserve: %(levelname)s: %(message)s"))
+    handler.addFilter(RedactTokens())  # a bad request's line may carry ?token=
     for name in ("mediaserve", "aiohttp.server", "aiohttp.web"):
         logger = logging.getLogger(name)
         if not logger.handlers:

@@ -10,9 +10,12 @@ three places a port can be set.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
+
+from mediaserve.core.http.auth import check_token
 
 ENV_PREFIX = "MEDIASERVE_"
 _T = TypeVar("_T")
@@ -79,6 +82,20 @@ def _to_str(value: Any) -> str:
     return value
 
 
+def _to_token(value: Any) -> str:
+    token = _to_str(value)
+    return check_token(token) if token else ""  # "" (the default): no token required
+
+
+def _to_hosts(value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    hosts = tuple(str(item).strip().lower() for item in items if str(item).strip())
+    for host in hosts:
+        if host != "*" and not re.fullmatch(r"[a-z0-9.\-_]+|\[[0-9a-f:.]+\]", host):
+            raise ValueError(f"{host!r} is not a host name (no scheme, port or path)")
+    return hosts
+
+
 def _to_host(value: Any) -> str:
     host = _to_str(value)
     if not host.strip():  # asyncio binds every interface for "": never by accident
@@ -117,6 +134,7 @@ class SettingSpec:
     flag: str  # without the leading dashes
     kind: str  # "value", "multiple" (repeatable flag, comma list in the variable), "switch"
     metavar: str
+    secret: bool = False  # never echoed: not in errors, --help or repr
 
     @property
     def option(self) -> str:
@@ -128,6 +146,8 @@ class SettingSpec:
 
     def shown_default(self) -> str:
         """The default as ``--help`` and the docs show it."""
+        if self.secret or self.default == "":
+            return "none"
         if self.kind == "switch":
             return "on" if self.default else "off"
         if self.kind == "multiple":
@@ -138,11 +158,11 @@ class SettingSpec:
 
 
 def setting(default: _T, convert: Callable[[Any], Any], help: str, *, flag: str | None = None,
-            kind: str = "value", metavar: str = "TEXT") -> _T:
+            kind: str = "value", metavar: str = "TEXT", secret: bool = False) -> _T:
     """A ``Settings`` field carrying its :class:`SettingSpec` (name filled in later)."""
     spec = {"default": default, "convert": convert, "help": help, "flag": flag, "kind": kind,
-            "metavar": metavar}
-    return field(default=default, metadata={"setting": spec})
+            "metavar": metavar, "secret": secret}
+    return field(default=default, metadata={"setting": spec}, repr=not secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +202,17 @@ class Settings:
     stats: bool = setting(True, _to_bool,
                           "Streaming statistics (/api/stats, /metrics, seek analytics); "
                           "--no-stats turns the collector off.", kind="switch")
+    auth_token: str = setting(
+        "", _to_token, "Require this token from every client (Authorization: Bearer, "
+        "?token= or the /login cookie); prefer the variable: flags show in `ps`.",
+        metavar="TOKEN", secret=True)
+    auth_users: str = setting(
+        "", _to_str, "File of HTTP Basic users with scrypt-hashed passwords "
+        "(create entries with `mediaserve passwd FILE USER`).", metavar="FILE")
+    allowed_hosts: tuple[str, ...] = setting(
+        (), _to_hosts, "Also accept this Host name (repeatable; '*': any). Always accepted: "
+        "IP addresses, localhost and the --host name; others get 421 (DNS rebinding).",
+        flag="allowed-host", kind="multiple", metavar="NAME")
     extra: dict[str, Any] = field(default_factory=dict, compare=False)  # unknown keys
 
 
@@ -205,6 +236,8 @@ def _convert(spec: SettingSpec, value: Any, source: str) -> Any:
     try:
         return spec.convert(value)
     except (TypeError, ValueError) as exc:
+        if spec.secret:
+            raise SettingsError(f"{source}: invalid value: {exc}") from None
         shown = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
         raise SettingsError(f"{source}: invalid value {shown!r}: {exc}") from None
 

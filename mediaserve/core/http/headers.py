@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 _CORS_EXPOSE = "Content-Range, Content-Length, Accept-Ranges, ETag, Last-Modified"
 _CORS_ALLOW_HEADERS = "Range, If-Range, If-Match, If-None-Match, If-Modified-Since, " \
-                      "If-Unmodified-Since"
+                      "If-Unmodified-Since, Authorization"
 
 
 def content_disposition(filename: str, disposition: str = "inline") -> str:

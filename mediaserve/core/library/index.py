@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - the pure stdlib parser gives the same 
 
 from mediaserve import __version__
 from mediaserve.core.library.failure import ProbeFailure
-from mediaserve.core.library.ids import video_id
+from mediaserve.core.library.ids import is_valid_secret, video_id
 
 SCHEMA_VERSION = 1
 
@@ -82,6 +82,8 @@ class LibraryIndex:
     videos: dict[str, VideoEntry] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)  # the [server] table, kept verbatim
     scanned_at: datetime | None = None
+    #: key of the ids (hex); None in indexes written before ids were keyed (see ids.py)
+    id_secret: str | None = None
 
     def by_path(self) -> dict[str, VideoEntry]:
         return {entry.path: entry for entry in self.videos.values()}
@@ -114,6 +116,8 @@ def dumps(index: LibraryIndex) -> str:
         "generated_by": f"mediaserve {__version__}",
         "root": index.root,
     }
+    if index.id_secret is not None:
+        doc["id_secret"] = index.id_secret
     if index.scanned_at is not None:
         doc["scanned_at"] = index.scanned_at
     if index.settings:
@@ -216,6 +220,9 @@ def loads(text: str, source: str = "<index>") -> LibraryIndex:
     scanned_at = doc.get("scanned_at")
     if scanned_at is not None and not isinstance(scanned_at, datetime):
         raise fail(None, "scanned_at", "'scanned_at' must be a TOML date-time")
+    id_secret = doc.get("id_secret")
+    if id_secret is not None and not is_valid_secret(id_secret):
+        raise fail(None, "id_secret", "'id_secret' must be 64 lower-case hex digits")
     raw_videos = doc.get("videos", {})
     if not isinstance(raw_videos, dict):
         raise fail(None, "videos", "'videos' must be a table of tables")
@@ -226,7 +233,8 @@ def loads(text: str, source: str = "<index>") -> LibraryIndex:
         if not isinstance(table, dict):
             raise fail("videos", vid, f"video {vid!r} must be a table")
         videos[vid] = _entry_from_table(vid, table, lambda key, msg, n=name: fail(n, key, msg))
-    return LibraryIndex(root=root, videos=videos, settings=settings, scanned_at=scanned_at)
+    return LibraryIndex(root=root, videos=videos, settings=settings, scanned_at=scanned_at,
+                        id_secret=id_secret)
 
 
 def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEntry:
@@ -343,6 +351,7 @@ def apply_scan(
     probed: Mapping[str, ProbeOutcome],
     now: datetime | None = None,
     unreadable_dirs: Iterable[str] = (),
+    id_secret: str | None = None,
 ) -> tuple[LibraryIndex, ScanSummary]:
     """Merge a walk and its probe results into a new index.
 
@@ -351,14 +360,18 @@ def apply_scan(
     settings a person wrote survive the rescan. Entries under a folder the walk could not
     read (``unreadable_dirs``, relative POSIX paths) are kept as they were: not seeing a file
     is not evidence that it is gone, and a "missing" flag would invite the audit to prune it.
+    Known files keep the id they have; new files get one keyed with the old index's
+    ``id_secret`` (or ``id_secret`` for a first scan; an old index without one must be
+    re-keyed first, see ``core.library.rekey``).
     """
+    secret = old.id_secret if old is not None else id_secret
     blind = tuple(d.rstrip("/") + "/" for d in unreadable_dirs)
     known = old.by_path() if old else {}
     summary = ScanSummary()
     videos: dict[str, VideoEntry] = {}
     for state in found:
-        vid = video_id(state.path)
         previous = known.pop(state.path, None)
+        vid = previous.id if previous is not None else video_id(state.path, secret=secret)
         outcome = probed.get(state.path)
         if outcome is None and previous is not None:
             entry = previous
@@ -395,7 +408,8 @@ def apply_scan(
         summary.missing.append(gone.id)
     settings = dict(old.settings) if old else {}
     index = LibraryIndex(root=root, videos=videos, settings=settings,
-                         scanned_at=(now or datetime.now(UTC)).replace(microsecond=0))
+                         scanned_at=(now or datetime.now(UTC)).replace(microsecond=0),
+                         id_secret=secret)
     return index, summary
 
 

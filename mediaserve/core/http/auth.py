@@ -1,0 +1,237 @@
+"""Access-control decisions, without a web framework: credentials, hosts, redaction.
+
+Everything a client sends is compared in constant time (``hmac.compare_digest``), so the
+time an answer takes says nothing about how much of a guess was right. Passwords are kept as
+scrypt hashes with a salt per user; the cookie the login form sets is derived from the token
+(or the user's stored hash) with HMAC, so it is never the token itself and stops working
+when the token or password changes. Nothing here reads a file or draws random bytes: the
+callers pass salts in.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import ipaddress
+import re
+from dataclasses import dataclass
+
+#: token68 (RFC 9110 §11.2): fits a header, a cookie and a query string without escaping
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
+MIN_TOKEN_LENGTH = 16
+COOKIE_NAME = "mediaserve_auth"
+_COOKIE_CONTEXT = b"mediaserve login cookie v1"
+#: scrypt cost: 16 MiB and ~50 ms per hash, so a stolen users file is slow to crack
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 14, 8, 1
+_SCRYPT_MAXMEM = 64 * 1024 * 1024
+_USER_RE = re.compile(r"^[^:\s]{1,64}$")
+
+
+def check_token(token: str) -> str:
+    """The token, or ValueError saying what is wrong, *without* repeating the token."""
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise ValueError(f"must be at least {MIN_TOKEN_LENGTH} characters (e.g. the output "
+                         "of: python3 -c 'import secrets; print(secrets.token_urlsafe())')")
+    if not _TOKEN_RE.fullmatch(token):
+        raise ValueError("may hold only letters, digits and - . _ ~ + / (then = padding)")
+    return token
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time equality of two strings (as UTF-8 bytes)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"),
+                               expected.encode("utf-8", "surrogatepass"))
+
+
+# --------------------------------------------------------------------------- passwords
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def hash_password(password: str, salt: bytes, n: int = SCRYPT_N, r: int = SCRYPT_R,
+                  p: int = SCRYPT_P) -> str:
+    """``scrypt$N$r$p$SALT$HASH`` (base64): what a users file stores for one user."""
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p,
+                            maxmem=_SCRYPT_MAXMEM, dklen=32)
+    return f"scrypt${n}${r}${p}${_b64(salt)}${_b64(digest)}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Whether ``password`` hashes to ``stored`` (slow on purpose: run it off the loop)."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest, validate=True)
+        computed = hashlib.scrypt(password.encode("utf-8"),
+                                  salt=base64.b64decode(salt, validate=True), n=int(n),
+                                  r=int(r), p=int(p), maxmem=_SCRYPT_MAXMEM,
+                                  dklen=len(expected))
+    except (ValueError, binascii.Error, MemoryError):
+        return False
+    return hmac.compare_digest(computed, expected)
+
+
+def parse_users(text: str, source: str = "users file") -> dict[str, str]:
+    """``user:scrypt$...`` lines (``#`` comments, blank lines) -> {user: stored hash}.
+
+    A line that is not a hashed entry is an error naming its line: a plaintext password
+    must never be accepted by accident (the message does not repeat the line)."""
+    users: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        user, sep, stored = line.partition(":")
+        parts = stored.split("$")
+        if (not sep or not _USER_RE.fullmatch(user) or len(parts) != 6
+                or parts[0] != "scrypt" or not all(x.isdigit() for x in parts[1:4])):
+            raise ValueError(f"{source}:{number}: not a 'user:scrypt$N$r$p$salt$hash' entry "
+                             "(create entries with: mediaserve passwd FILE USER)")
+        users[user] = stored
+    return users
+
+
+def set_user(text: str, user: str, stored: str) -> str:
+    """The users file ``text`` with ``user``'s entry added or replaced, other lines kept."""
+    if not _USER_RE.fullmatch(user):
+        raise ValueError("a user name is 1-64 characters without ':' or spaces")
+    lines = []
+    replaced = False
+    for line in text.splitlines():
+        if line.strip().partition(":")[0] == user and not line.strip().startswith("#"):
+            if not replaced:
+                lines.append(f"{user}:{stored}")
+            replaced = True
+            continue
+        lines.append(line)
+    if not replaced:
+        lines.append(f"{user}:{stored}")
+    return "\n".join(lines) + "\n"
+
+
+def parse_basic(value: str) -> tuple[str, str] | None:
+    """(user, password) from ``Authorization: Basic ...`` credentials, None if malformed."""
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
+
+
+def split_authorization(header: str | None) -> tuple[str, str] | None:
+    """(lower-case scheme, credentials) of an Authorization header."""
+    if not header:
+        return None
+    scheme, _, credentials = header.strip().partition(" ")
+    return scheme.lower(), credentials.strip()
+
+
+# --------------------------------------------------------------------------- cookies
+
+
+def token_cookie(token: str) -> str:
+    """The login cookie for the token: an HMAC of it, never the token."""
+    return "t." + hmac.new(token.encode(), _COOKIE_CONTEXT, hashlib.sha256).hexdigest()
+
+
+def user_cookie(user: str, stored: str) -> str:
+    """The login cookie for a Basic user; changes when the password (hash) changes."""
+    name = base64.urlsafe_b64encode(user.encode()).decode("ascii").rstrip("=")
+    mac = hmac.new(stored.encode(), _COOKIE_CONTEXT + b"\0" + user.encode(), hashlib.sha256)
+    return f"u.{name}.{mac.hexdigest()}"
+
+
+def cookie_user(value: str) -> str | None:
+    """The user a ``u.`` cookie claims (to look up the hash to check it against)."""
+    kind, _, rest = value.partition(".")
+    name, _, _mac = rest.partition(".")
+    if kind != "u" or not name:
+        return None
+    try:
+        user = base64.b64decode(name + "=" * (-len(name) % 4), altchars=b"-_",
+                                validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return user or None
+
+
+# --------------------------------------------------------------------------- hosts
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _host_only(host_header: str) -> str:
+    """``example.org:8080`` -> ``example.org``; ``[::1]:80`` -> ``::1``; lower case."""
+    host = host_header.strip().lower()
+    if _is_ip(host):  # a bare IPv6 address (as --host gives it) has colons but no port
+        return host
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host
+    name, _, port = host.rpartition(":")
+    return name if name and port.isdigit() else host.rstrip(":")
+
+
+@dataclass(frozen=True, slots=True)
+class HostPolicy:
+    """Which ``Host`` names are ours. DNS rebinding needs a *name* (the attacker's domain,
+    re-pointed at us); a browser that reached us by an IP literal is on that IP's origin, so
+    IP literals are always accepted, and names only when listed (``*`` accepts any)."""
+
+    names: frozenset[str]
+
+    @classmethod
+    def build(cls, bound_host: str, extra: tuple[str, ...]) -> HostPolicy:
+        names = {"localhost", _host_only(bound_host)}
+        names.update(_host_only(name) for name in extra)
+        return cls(frozenset(name for name in names if name))
+
+    def allows(self, host_header: str | None) -> bool:
+        if host_header is None:  # HTTP/1.0 without Host: not a browser, nothing to rebind
+            return True
+        if "*" in self.names:
+            return True
+        host = _host_only(host_header).rstrip(".")
+        return _is_ip(host) or host in self.names
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the server to this machine."""
+    host = _host_only(host)
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
+def exposure_warning(host: str, protected: bool) -> str | None:
+    """The start-up warning for a server reachable from other machines without auth."""
+    if protected or is_loopback(host):
+        return None
+    return (f"listening on {host} without --auth-token or --auth-users: anyone who can reach "
+            "this address can list and stream every video (see README, Security)")
+
+
+# --------------------------------------------------------------------------- redaction
+
+_SECRET_PARAM = re.compile(r"((?:^|[?&;\s\"'])token=)[^&;\s\"']*", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``token=...`` values in a URL or a log line replaced with ``REDACTED``."""
+    if "token=" not in text.lower():
+        return text
+    return _SECRET_PARAM.sub(r"\1REDACTED", text)

@@ -1,0 +1,121 @@
+"""Pure access-control pieces: password hashes, users files, cookies, hosts, redaction,
+content-coding negotiation."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mediaserve.core.http import auth
+from mediaserve.core.http.encoding import choose_encoding, etag_matches
+
+FAST = {"n": 1 << 4, "r": 1, "p": 1}  # scrypt's cost parameters do not change the logic
+
+
+def test_password_hash_round_trip_with_a_salt_per_user() -> None:
+    one = auth.hash_password("pw", b"s" * 16, **FAST)
+    two = auth.hash_password("pw", b"t" * 16, **FAST)
+    assert one != two and "pw" not in one
+    assert auth.verify_password("pw", one) and auth.verify_password("pw", two)
+    assert not auth.verify_password("pW", one)
+    assert not auth.verify_password("pw", "plain-text")
+    assert not auth.verify_password("pw", "scrypt$x$1$1$AAAA$AAAA")
+    default = auth.hash_password("pw", b"s" * 16)
+    assert default.startswith(f"scrypt${auth.SCRYPT_N}${auth.SCRYPT_R}${auth.SCRYPT_P}$")
+
+
+def test_users_file_accepts_hashes_only() -> None:
+    entry = auth.hash_password("secret", b"salt" * 4, **FAST)
+    text = auth.set_user("# users\n", "alice", entry)
+    text = auth.set_user(text, "bob", entry)
+    text = auth.set_user(text, "alice", entry.replace("scrypt$16", "scrypt$32"))
+    users = auth.parse_users(text)
+    assert list(users) == ["alice", "bob"] and users["alice"].startswith("scrypt$32$")
+    assert text.startswith("# users\n")
+    with pytest.raises(ValueError, match=r"users file:1: not a") as info:
+        auth.parse_users("carol:hunter2\n")
+    assert "hunter2" not in str(info.value)
+    with pytest.raises(ValueError):
+        auth.set_user("", "a:b", entry)
+
+
+def test_tokens_and_their_errors_never_echo_the_token() -> None:
+    assert auth.check_token("A" * 16) == "A" * 16
+    for bad in ("short", "has space in it!!", "quote\"quote-quote-quote"):
+        with pytest.raises(ValueError) as info:
+            auth.check_token(bad)
+        assert bad not in str(info.value)
+
+
+def test_cookies_are_macs_not_secrets() -> None:
+    token = "t" * 20
+    cookie = auth.token_cookie(token)
+    assert token not in cookie and cookie != auth.token_cookie(token + "x")
+    user = auth.user_cookie("Zoë", "scrypt$1$1$1$a$b")
+    assert auth.cookie_user(user) == "Zoë"
+    assert user != auth.user_cookie("Zoë", "scrypt$1$1$1$a$c")  # new password, new cookie
+    assert auth.cookie_user("t.abc") is None and auth.cookie_user("u.%%%.x") is None
+
+
+def test_basic_and_authorization_parsing() -> None:
+    creds = base64.b64encode(b"alice:pa:ss").decode()
+    assert auth.split_authorization(f"Basic {creds}") == ("basic", creds)
+    assert auth.parse_basic(creds) == ("alice", "pa:ss")
+    assert auth.parse_basic("!!!") is None
+    assert auth.parse_basic(base64.b64encode(b"nocolon").decode()) is None
+    assert auth.split_authorization(None) is None
+
+
+@pytest.mark.parametrize(("host", "ok"), [
+    ("localhost", True), ("localhost:8080", True), ("127.0.0.1:80", True), ("[::1]:8080", True),
+    ("10.1.2.3", True), ("media.lan", True), ("MEDIA.LAN.", True), ("evil.example", False),
+    ("evil.example:8080", False), ("localhost.evil.example", False), ("", False),
+    (None, True),
+])
+def test_host_policy(host: str | None, ok: bool) -> None:
+    policy = auth.HostPolicy.build("127.0.0.1", ("media.lan",))
+    assert policy.allows(host) is ok
+    assert auth.HostPolicy.build("127.0.0.1", ("*",)).allows("anything.example")
+    assert auth.HostPolicy.build("myhost.lan", ()).allows("myhost.lan:8080")
+
+
+def test_exposure_warning() -> None:
+    for host in ("127.0.0.1", "127.1.2.3", "::1", "localhost"):
+        assert auth.exposure_warning(host, protected=False) is None
+    for host in ("0.0.0.0", "::", "192.168.1.2", "myhost.lan"):
+        assert host in (auth.exposure_warning(host, protected=False) or "")
+        assert auth.exposure_warning(host, protected=True) is None
+
+
+@given(st.text(alphabet="abcXYZ019-_.~", min_size=1, max_size=40))
+def test_redact_removes_any_token_value(value: str) -> None:
+    for text in (f"GET /a?token={value} HTTP/1.1", f'"http://h/?x=1&token={value}" "ua"',
+                 f"/p?Token={value}&b=2"):
+        cleaned = auth.redact(text)
+        assert f"token={value}" not in cleaned.lower() or value.lower() == "redacted"
+        assert "REDACTED" in cleaned
+    assert auth.redact("/p?mytoken=abc") == "/p?mytoken=abc"  # not our parameter
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    (None, "identity"), ("", "identity"), ("gzip", "gzip"), ("GZIP, deflate", "gzip"),
+    ("gzip;q=0", "identity"), ("*", "gzip"), ("*;q=0", "identity"), ("deflate", "identity"),
+    ("gzip;q=0.5, identity", "gzip"), ("gzip;q=bad", "identity"), ("br", "identity"),
+])
+def test_choose_encoding(header: str | None, expected: str) -> None:
+    assert choose_encoding(header, ("gzip",)) == expected
+
+
+def test_choose_encoding_prefers_our_order_on_ties_and_the_client_weights() -> None:
+    assert choose_encoding("gzip, br", ("br", "gzip")) == "br"
+    assert choose_encoding("gzip, br;q=0.5", ("br", "gzip")) == "gzip"
+
+
+def test_etag_matches() -> None:
+    tags = ('"abc"', '"abc-gzip"')
+    assert etag_matches('"abc"', tags) and etag_matches('W/"abc-gzip"', tags)
+    assert etag_matches('"x", "abc"', tags) and etag_matches("*", tags)
+    assert not etag_matches('"ab"', tags) and not etag_matches(None, tags)
