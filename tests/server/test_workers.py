@@ -100,7 +100,7 @@ def test_sigterm_stops_every_worker_after_streams_finish(spawn, env, folder: Lib
     slow = socket.socket()
     slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
     slow.connect(("127.0.0.1", child.port))
-    slow.sendall(f"GET {folder.stream('a.mp4')} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    slow.sendall(f"GET {folder.stream('a.mp4')} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
     slow.settimeout(10)
     data = slow.recv(64 * 1024)
     assert data.startswith(b"HTTP/1.1 200")
@@ -125,7 +125,7 @@ def test_stats_and_metrics_add_up_across_workers(spawn, env, folder: Lib) -> Non
     # concurrent connections, so the kernel spreads them over both workers
     held = [socket.create_connection(("127.0.0.1", child.port), timeout=5) for _ in range(30)]
     for sock in held:
-        sock.sendall(f"GET {url} HTTP/1.1\r\nHost: x\r\nRange: bytes=0-99\r\n"
+        sock.sendall(f"GET {url} HTTP/1.1\r\nHost: 127.0.0.1\r\nRange: bytes=0-99\r\n"
                      "Connection: close\r\n\r\n".encode())
     for sock in held:
         data = b""
