@@ -32,16 +32,17 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from benchmarks.loadgen import LUA_PROBE, WrkResult, lua_ranges, rss_bytes, run_wrk
-from benchmarks.peers import Peer, start_mediaserve, start_nginx
+from benchmarks.peers import Peer, start_mediaserve, start_nginx, stream_url
 from benchmarks.slow_readers import SlowResult, slow_readers
-from mediaserve.core.library.ids import video_id
 
 MIB = 1024 * 1024
 
@@ -98,12 +99,25 @@ def servers(media: Path, work: Path, names: dict[str, str], variants: list[tuple
             {key: f"/{name}" for key, name in names.items()})]
         for label, extra in variants:
             peer = stack.enter_context(start_mediaserve(media, *extra))
+            # ids are secret-salted per library: ask the server, as a client would
             started.append(Server(label, peer, {
-                key: f"/api/videos/{video_id(name)}/stream" for key, name in names.items()}))
+                key: urlsplit(stream_url(peer.base, name)).path for key, name in names.items()}))
+        for server in started:
+            for key in names:
+                _check(server.peer.base + server.paths[key], server.name)
         time.sleep(1.0)  # start-up work (the presence check) settles
         for server in started:
             server.rss_start = rss_bytes(server.peer.pid)
         yield started
+
+
+def _check(url: str, name: str) -> None:
+    """Every server answers the benchmark's URLs with 206 before anything is measured: a
+    benchmark of 404s would print fine-looking numbers (this is what keeps it from rotting)."""
+    request = urllib.request.Request(url, headers={"Range": "bytes=0-1"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        if response.status != 206 or len(response.read()) != 2:
+            raise RuntimeError(f"{name}: {url} answered {response.status}, not 206")
 
 
 def _fmt_ratio(values: list[float]) -> str:
