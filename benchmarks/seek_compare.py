@@ -17,7 +17,7 @@ What it does, in order:
 5. prints each run's table (the same as ``mediaserve probe --seeks``) and a side-by-side
    summary; stops both servers.
 
-The probe runs in this process (``adapters.probe_runner.run_seeks``), the servers in their
+The probe runs in this process (``adapters.probe.runner.run_seeks``), the servers in their
 own processes. On a 2-CPU machine the client competes with the server for CPU: compare the
 two servers with each other, not with numbers from elsewhere.
 """

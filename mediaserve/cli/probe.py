@@ -3,7 +3,8 @@
 Three modes over one set of connection options: a plain probe (HEAD + a 1-byte range, or
 the ``--range`` requests given), ``--check`` (the conformance battery) and ``--seeks N``
 (latency of random ranges). This module parses options and renders; the requests are made
-by ``adapters/probe_runner.py`` and judged by ``core/conformance.py`` / ``core/seeks.py``.
+by ``adapters/probe/runner.py`` and judged by ``core/probe/`` (the battery's table in
+``battery.py``, seek classification in ``seeks.py``).
 
 Exit codes (like httpie's): 0 all good (WARNs allowed); 1 a check FAILed, the server does
 not support ranges, or a seek failed; 2 usage error; 3 network error or timeout.
@@ -16,7 +17,6 @@ import random
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import click
@@ -27,7 +27,7 @@ from mediaserve.adapters.probe.client import NetworkError
 from mediaserve.adapters.probe.runner import (
     CheckOutcome,
     FileReference,
-    ProbeOutcome,
+    PlainProbeOutcome,
     SeekOutcome,
     Target,
     run_check,
@@ -35,9 +35,8 @@ from mediaserve.adapters.probe.runner import (
     run_seeks,
 )
 from mediaserve.cli.common import ExitStatus, console, fail, human_size, print_json
-from mediaserve.core.probe.battery import Level
 from mediaserve.core.probe.content_range import ByteRangeSpec, parse_range_set
-from mediaserve.core.probe.exchange import Exchange
+from mediaserve.core.probe.exchange import End, Exchange
 from mediaserve.core.probe.seeks import (
     MAX_CONCURRENCY,
     MAX_SEEK_SIZE,
@@ -46,6 +45,7 @@ from mediaserve.core.probe.seeks import (
     TARGET_MEAN_S,
     SeekReport,
 )
+from mediaserve.core.probe.verdicts import Level
 
 SHOWN_HEADERS = (
     "Accept-Ranges", "Content-Range", "Content-Length", "Content-Type", "ETag",
@@ -71,7 +71,7 @@ class ByteSize(click.ParamType):
     def __init__(self, low: int, high: int) -> None:
         self.low, self.high = low, high
 
-    def convert(self, value: Any, param: click.Parameter | None,
+    def convert(self, value: object, param: click.Parameter | None,
                 ctx: click.Context | None) -> int:
         if isinstance(value, int):
             number = value
@@ -219,7 +219,7 @@ def _do_probe(target: Target, range_sets: Sequence[tuple[ByteRangeSpec, ...]], h
     return code
 
 
-def _render_probe(outcome: ProbeOutcome, target: Target, verify: Path | None) -> None:
+def _render_probe(outcome: PlainProbeOutcome, target: Target, verify: Path | None) -> None:
     out = console(verbatim=True)  # servers' text: never markup
     table = Table(title=f"probe {target.url}", title_justify="left")
     table.add_column("", style="bold", no_wrap=True)
@@ -266,9 +266,9 @@ def _render_probe(outcome: ProbeOutcome, target: Target, verify: Path | None) ->
 
 
 def _bytes_cell(ex: Exchange) -> str:
-    if ex.end == "none":
+    if ex.end == End.NONE:
         return "— (no content)"
-    note = {"capped": " (stopped: --max-body)", "truncated": " (cut off)"}.get(ex.end, "")
+    note = {End.CAPPED: " (stopped: --max-body)", End.TRUNCATED: " (cut off)"}.get(ex.end, "")
     return f"{ex.received}{note}"
 
 
@@ -329,7 +329,7 @@ def _do_seeks(target: Target, count: int, concurrency: int, length: int, seed: i
     report = outcome.report
     code = ExitStatus.PROBLEMS if outcome.failed else ExitStatus.SUCCESS
     if as_json:
-        body: dict[str, Any] = {"mode": "seeks", "url": target.url}
+        body: dict[str, object] = {"mode": "seeks", "url": target.url}
         if report is None:
             body.update(error=outcome.reason, discovery=outcome.discovery.as_dict())
         else:

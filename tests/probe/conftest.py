@@ -37,6 +37,8 @@ from tests.conftest import Corpus
 
 NGINX = Path("/usr/sbin/nginx")
 VIDEO_SIZE = 2 * 1024 * 1024
+Handler = http.server.BaseHTTPRequestHandler
+Script = Callable[[Handler], None]  # a scripted server's answer, written to handler.wfile
 FLIP_OFFSET = 1_234_567  # the byte the "flip" server corrupts
 
 
@@ -175,7 +177,7 @@ class _Scripted(http.server.BaseHTTPRequestHandler):
     would, or nothing at all. Keep-alive unless the script sets ``close_connection``."""
 
     protocol_version = "HTTP/1.1"
-    script: Callable[[http.server.BaseHTTPRequestHandler], None]
+    script: Script
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -194,7 +196,7 @@ class _Scripted(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def scripted() -> Iterator[Callable[[Callable[[Any], None]], str]]:
+def scripted() -> Iterator[Callable[[Script], str]]:
     """``start(script) -> URL``: a threaded server whose every answer is ``script(handler)``
     (``handler.command``, ``handler.headers``, ``handler.wfile``). Scripts that trickle must
     stop on their own within a few seconds, so no thread outlives its test for long."""

@@ -11,20 +11,14 @@ import random
 
 import pytest
 
-from mediaserve.core.probe.battery import (
-    CaseRequest,
-    Level,
-    Resource,
-    judge_case,
-    judge_keepalive,
-    judge_partial,
-    judge_range_get,
-    plan_cases,
-    verdict,
-)
+from mediaserve.core.probe.battery import CaseRequest, judge_case, plan_cases
 from mediaserve.core.probe.content_range import ByteRangeSpec, parse_range_set
 from mediaserve.core.probe.exchange import Exchange
+from mediaserve.core.probe.judges import judge_range_get
+from mediaserve.core.probe.partial import judge_partial
+from mediaserve.core.probe.rows import judge_keepalive
 from mediaserve.core.probe.seeks import classify_seek
+from mediaserve.core.probe.verdicts import Level, Resource, verdict
 
 DATA = random.Random(9).randbytes(10_000)
 SIZE = len(DATA)

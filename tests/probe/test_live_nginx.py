@@ -78,7 +78,8 @@ def test_seeks(probe, nginx_url: str, video: Path) -> None:
     assert (report["requested"], report["ok"], report["failed"]) == (300, 300, 0)
     assert report["bytes"] == 300 * 32 * 1024
     lat = report["latency_ms"]
-    assert 0 < lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"] < 5000
+    assert 0 < lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
+    assert lat["count"] == 300  # statistics over every seek; how fast is benchmarks/' job
     assert sum(b["count"] for b in report["histogram"]) == 300
     assert 1 <= report["connections"] <= 8  # keep-alive: the pool, not one per request
     assert report["seed"] == 7

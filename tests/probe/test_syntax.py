@@ -7,7 +7,7 @@ import random
 import statistics
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mediaserve.core.probe.content_range import (
@@ -21,6 +21,9 @@ from mediaserve.core.probe.exchange import Exchange
 from mediaserve.core.probe.latency import histogram, percentile, summarise
 from mediaserve.core.probe.multipart import MultipartError, boundary_of, parse_byteranges
 from mediaserve.core.probe.seeks import plan_seeks
+
+# no time limit per example: a loaded 2-core machine must not fail a test by timing
+NO_DEADLINE = settings(deadline=None)
 
 # --- Range as typed by the operator -----------------------------------------------------
 
@@ -55,6 +58,7 @@ def test_resolve(spec: ByteRangeSpec, size: int, span: tuple[int, int] | None) -
     assert spec.resolve(size) == span
 
 
+@NO_DEADLINE
 @given(st.lists(st.tuples(st.integers(0, 10**15), st.integers(0, 10**6)), min_size=1,
                 max_size=5))
 def test_range_header_round_trips(pairs: list[tuple[int, int]]) -> None:
@@ -97,6 +101,7 @@ def test_parse_content_range_is_strict(value: str) -> None:
 _CR_ALPHABET = "0123456789-/* \t\xa0\x85\n\u0660\u0661\u0969bytesBYTES"
 
 
+@NO_DEADLINE
 @given(st.one_of(st.text(), st.text(_CR_ALPHABET), st.text(_CR_ALPHABET).map("bytes ".__add__)))
 def test_parse_content_range_accepts_only_what_it_can_print(value: str) -> None:
     """Any text: a ValueError, or a span that is consistent and prints back to itself."""
@@ -114,6 +119,7 @@ def test_parse_content_range_accepts_only_what_it_can_print(value: str) -> None:
         assert parsed.length == parsed.last - parsed.first + 1
 
 
+@NO_DEADLINE
 @given(st.text())
 def test_parse_range_set_raises_only_value_error(text: str) -> None:
     try:
@@ -123,6 +129,7 @@ def test_parse_range_set_raises_only_value_error(text: str) -> None:
     assert specs and parse_range_set(range_header(specs)) == specs
 
 
+@NO_DEADLINE
 @given(st.lists(st.text(_CR_ALPHABET + "\xb2\xb3\xb9,"), max_size=3))
 def test_content_length_is_a_number_or_none(values: list[str]) -> None:
     exchange = Exchange("GET", "http://t/", (), 200,
@@ -164,6 +171,7 @@ def test_parse_byteranges(leading_crlf: bool) -> None:
 _PART_BODY = st.binary(max_size=40).filter(lambda b: b"\r\n--BND" not in b)
 
 
+@NO_DEADLINE
 @given(st.lists(st.tuples(st.integers(0, 10**12), _PART_BODY), min_size=1, max_size=8),
        st.booleans())
 def test_parse_byteranges_round_trips(parts: list[tuple[int, bytes]], leading_crlf: bool) -> None:
@@ -173,6 +181,7 @@ def test_parse_byteranges_round_trips(parts: list[tuple[int, bytes]], leading_cr
     assert [(p.header("Content-Range"), p.body) for p in parsed] == built
 
 
+@NO_DEADLINE
 @given(st.binary(max_size=300), st.text(max_size=6))
 def test_parse_byteranges_raises_only_multipart_error(body: bytes, boundary: str) -> None:
     try:
@@ -182,6 +191,7 @@ def test_parse_byteranges_raises_only_multipart_error(body: bytes, boundary: str
     assert all(p.body in body for p in parts)
 
 
+@NO_DEADLINE
 @given(st.lists(st.sampled_from([b"\r\n--B", b"\r\n", b"--", b"Content-Range: bytes 0-0/9",
                                  b"\r\n\r\n", b"x", b" ", b"--B--", b"a:"]), max_size=40))
 def test_parse_byteranges_on_near_multipart_raises_only_multipart_error(
@@ -222,6 +232,7 @@ def test_boundary_of(content_type: str | None, boundary: str | None) -> None:
 # --- latency -------------------------------------------------------------------------------
 
 
+@NO_DEADLINE
 @given(st.lists(st.floats(0, 10, allow_nan=False), min_size=1, max_size=200),
        st.floats(0, 100))
 def test_percentile_matches_statistics_and_is_monotonic(values: list[float], q: float) -> None:

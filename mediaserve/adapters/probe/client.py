@@ -16,23 +16,22 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from types import SimpleNamespace
 
 import aiohttp
 
 from mediaserve import __version__
-from mediaserve.core.probe.exchange import (
-    END_CAPPED,
-    END_COMPLETE,
-    END_NONE,
-    END_TRUNCATED,
-    Exchange,
-)
+from mediaserve.adapters.probe.content import Content
+from mediaserve.core.probe.bytecheck import ByteCheck, comparable_offset
+from mediaserve.core.probe.exchange import Body, End, Exchange
+from mediaserve.core.probe.verdicts import ReadBytes
 
 __all__ = [
     "DEFAULT_HEADERS",
     "ConnectionStats",
     "NetworkError",
+    "NetworkErrorKind",
     "fetch",
     "merge_headers",
     "new_session",
@@ -53,15 +52,24 @@ def _one_line(text: str) -> str:
     return line if len(line) <= _MESSAGE_CHARS else line[:_MESSAGE_CHARS - 1] + "…"
 
 
+class NetworkErrorKind(StrEnum):
+    """Why no response arrived (the value is what ``--json`` prints as ``error.kind``)."""
+
+    CONNECT = "connect"  # refused, unreachable, DNS
+    TIMEOUT = "timeout"  # nothing (or too little) within --timeout
+    DISCONNECTED = "disconnected"  # the server closed the connection before a status line
+    PROTOCOL = "protocol"  # an answer that is not HTTP, or too many redirects
+
+
 class NetworkError(Exception):
-    """No response at all: connection refused, DNS, reset before the status line, timeout.
+    """No response at all: connection refused, DNS, reset before the status line, timeout."""
 
-    ``kind`` is one of ``connect``, ``timeout``, ``disconnected``, ``protocol``.
-    """
-
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: NetworkErrorKind, message: str) -> None:
         super().__init__(_one_line(message))
         self.kind = kind
+
+
+_Kind = NetworkErrorKind
 
 
 @dataclass(slots=True)
@@ -115,13 +123,18 @@ def merge_headers(*layers: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], 
 
 async def fetch(session: aiohttp.ClientSession, method: str, url: str,
                 headers: Sequence[tuple[str, str]], *, max_body: int,
-                max_other_body: int | None = None, follow: bool = False) -> Exchange:
+                max_other_body: int | None = None, follow: bool = False,
+                reference: ReadBytes | None = None) -> Exchange:
     """Send one request and read its answer into an :class:`Exchange`.
 
     Reading stops after ``max_body`` bytes (``max_other_body`` for a status other than 206,
     e.g. 0 in a seek run, where a 200 would otherwise stream the whole file) and the
     connection is then dropped rather than drained. Raises NetworkError when no response
     header section arrives; a failure later is recorded in the exchange (``end``).
+
+    With a ``reference``, content the judges would compare as one piece (a 200, a single-part
+    206) is compared as it arrives and not kept (``Exchange.checked``); a multipart answer is
+    kept for parsing; content of other statuses, which no judge reads, is only counted.
     """
     ctx = SimpleNamespace(new_connection=False)
     sent = merge_headers(DEFAULT_HEADERS, headers)
@@ -134,44 +147,53 @@ async def fetch(session: aiohttp.ClientSession, method: str, url: str,
                                          trace_request_ctx=ctx)
         async with resp:
             ttfb = time.perf_counter() - start
-            body = bytearray()
-            end, detail = END_COMPLETE, ""
+            received = tuple((k.decode("latin-1"), v.decode("latin-1"))
+                             for k, v in resp.raw_headers)
+            body: Body = b""
+            released, check = 0, None  # check: a ByteCheck while content is compared
+            end, detail = End.COMPLETE, ""
             if method == "HEAD" or resp.status in (204, 304) or resp.status < 200:
-                end = END_NONE
+                end = End.NONE
             else:
                 limit = max_body if max_other_body is None or resp.status == 206 else (
                     max_other_body)
-                end, detail = await _read(resp, body, limit, timeout)
-                if end != END_COMPLETE:
+                offset = comparable_offset(resp.status, received)
+                if reference is not None and offset is not None:
+                    check = ByteCheck(offset, reference)
+                content = Content(limit, resp.content_length, check=check,
+                                  keep=resp.status in (200, 206))
+                end, detail = await _read(resp, content, timeout)
+                body = content.body()
+                released = 0 if content.kept else len(content)
+                if end != End.COMPLETE:
                     resp.close()  # unread content left on the socket: never reuse it
             total = time.perf_counter() - start
             return Exchange(
                 method=method, url=str(resp.url), request_headers=sent, status=resp.status,
-                reason=resp.reason or "",
-                headers=tuple((k.decode("latin-1"), v.decode("latin-1"))
-                              for k, v in resp.raw_headers),
-                body=bytes(body), end=end, end_detail=detail, ttfb=ttfb, total=total,
+                reason=resp.reason or "", headers=received, body=body, end=end,
+                end_detail=detail, ttfb=ttfb, total=total,
                 http_version=f"HTTP/{resp.version.major}.{resp.version.minor}"
-                if resp.version else "", new_connection=ctx.new_connection)
+                if resp.version else "", new_connection=ctx.new_connection,
+                released=released, checked=check.result() if check else None)
     except TimeoutError as exc:
-        raise NetworkError("timeout", f"no response within the timeout ({url})") from exc
+        raise NetworkError(_Kind.TIMEOUT, f"no response within the timeout ({url})") from exc
     except aiohttp.ClientConnectorError as exc:
-        raise NetworkError("connect", f"cannot connect to {exc.host}:{exc.port}: "
-                                      f"{exc.os_error.strerror or exc.os_error}") from exc
+        raise NetworkError(_Kind.CONNECT, f"cannot connect to {exc.host}:{exc.port}: "
+                                          f"{exc.os_error.strerror or exc.os_error}") from exc
     except aiohttp.ServerDisconnectedError as exc:
-        raise NetworkError("disconnected", "the server closed the connection without "
-                                           "a response") from exc
+        raise NetworkError(_Kind.DISCONNECTED, "the server closed the connection without "
+                                               "a response") from exc
     except aiohttp.TooManyRedirects as exc:
-        raise NetworkError("protocol", "more than 10 redirects") from exc
+        raise NetworkError(_Kind.PROTOCOL, "more than 10 redirects") from exc
     except aiohttp.ClientResponseError as exc:
-        raise NetworkError("protocol", f"malformed response: {exc.message}") from exc
+        raise NetworkError(_Kind.PROTOCOL, f"malformed response: {exc.message}") from exc
     except aiohttp.ClientError as exc:
-        raise NetworkError("protocol", f"{type(exc).__name__}: {exc}") from exc
+        raise NetworkError(_Kind.PROTOCOL, f"{type(exc).__name__}: {exc}") from exc
 
 
-async def _read(resp: aiohttp.ClientResponse, body: bytearray, limit: int,
-                timeout: float) -> tuple[str, str]:
-    """Read content into ``body`` up to ``limit`` bytes; returns ``(end, detail)``.
+async def _read(resp: aiohttp.ClientResponse, body: Content,
+                timeout: float) -> tuple[End, str]:
+    """Read content into ``body`` up to its limit; returns ``(end, detail)``.
 
     Besides the session's per-read timeout, the content must keep pace: the n-th
     ``PACE_BYTES`` must have arrived within ``n * timeout`` seconds of the header section.
@@ -187,19 +209,19 @@ async def _read(resp: aiohttp.ClientResponse, body: bytearray, limit: int,
             except TimeoutError:
                 if loop.time() < deadline:
                     raise  # the per-read timeout: a stall
-                return END_TRUNCATED, (f"too slow: {len(body)} bytes in "
+                return End.TRUNCATED, (f"too slow: {len(body)} bytes in "
                                        f"{loop.time() - begun:.1f} s, less than "
                                        f"{PACE_BYTES // 1024} KiB per {timeout:g} s")
             if not chunk:
-                return END_COMPLETE, ""
-            room = limit - len(body)
+                return End.COMPLETE, ""
+            room = body.limit - len(body)
             if len(chunk) > room:
-                body += chunk[:room]
-                return END_CAPPED, f"more than {limit} bytes"
-            body += chunk
+                body.append(chunk[:room])
+                return End.CAPPED, f"more than {body.limit} bytes"
+            body.append(chunk)
     except TimeoutError:
-        return END_TRUNCATED, "timed out waiting for content"
+        return End.TRUNCATED, "timed out waiting for content"
     except aiohttp.ClientPayloadError as exc:
-        return END_TRUNCATED, _one_line(str(exc.__cause__ or exc)) or "content cut short"
+        return End.TRUNCATED, _one_line(str(exc.__cause__ or exc)) or "content cut short"
     except aiohttp.ClientError as exc:
-        return END_TRUNCATED, _one_line(f"{type(exc).__name__}: {exc}")
+        return End.TRUNCATED, _one_line(f"{type(exc).__name__}: {exc}")

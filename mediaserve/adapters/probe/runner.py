@@ -1,6 +1,14 @@
 """Run ``mediaserve probe``'s three modes against a URL: which requests, in which order, on
-which connections. What the answers *mean* is decided in ``core/conformance.py`` and
-``core/seeks.py``; rendering is ``cli/probe.py``'s.
+which connections. What the answers *mean* is decided in ``core/probe/`` (the battery's table
+in ``battery.py``, seek classification in ``seeks.py``); rendering is ``cli/probe.py``'s.
+
+Memory: the content of an answer the judges compare as one piece (a 200, a single-part 206)
+is compared with the reference while it arrives and not kept; other content is kept only
+until its answer is judged (:meth:`Exchange.without_body`), never while the next one is
+read. So a run holds at most ``--max-body`` of content at a time however many requests it
+makes, plus :data:`KEPT_BODY_BYTES` of small bodies kept on the outcome for callers.
+``--check`` keeps the plain GET's content as the reference for the other cases; what it
+reads besides is compared as it arrives, except a multipart answer, parsed whole.
 """
 
 from __future__ import annotations
@@ -21,31 +29,22 @@ from mediaserve.adapters.probe.client import (
     merge_headers,
     new_session,
 )
-from mediaserve.core.probe.battery import (
-    CaseResult,
-    Finding,
-    Level,
-    ReadBytes,
-    Resource,
-    failed_case,
-    judge_case,
-    judge_head,
-    judge_head_range,
-    judge_keepalive,
-    judge_plain_get,
-    judge_range_get,
+from mediaserve.core.probe.battery import failed_case, judge_case, plan_cases, skipped_case
+from mediaserve.core.probe.checks import (
     judge_reference_size,
-    judge_validators,
     no_response,
-    plan_cases,
-    plan_keepalive,
     range_support,
     size_hint,
-    skipped_case,
-    verdict,
 )
 from mediaserve.core.probe.content_range import ByteRangeSpec, range_header
-from mediaserve.core.probe.exchange import Exchange
+from mediaserve.core.probe.exchange import Body, Exchange
+from mediaserve.core.probe.judges import judge_head, judge_head_range, judge_range_get
+from mediaserve.core.probe.rows import (
+    judge_plain_get,
+    judge_validators,
+    keepalive_result,
+    plan_keepalive,
+)
 from mediaserve.core.probe.seeks import (
     SeekReport,
     SeekResult,
@@ -53,11 +52,20 @@ from mediaserve.core.probe.seeks import (
     plan_seeks,
     summarise_seeks,
 )
+from mediaserve.core.probe.verdicts import (
+    CaseResult,
+    Level,
+    ProbeFinding,
+    ReadBytes,
+    Resource,
+    verdict,
+)
 
 __all__ = [
+    "KEPT_BODY_BYTES",
     "CheckOutcome",
     "FileReference",
-    "ProbeOutcome",
+    "PlainProbeOutcome",
     "ProbeStep",
     "SeekOutcome",
     "Target",
@@ -65,6 +73,24 @@ __all__ = [
     "run_probe",
     "run_seeks",
 ]
+
+
+KEPT_BODY_BYTES = 64 * 1024
+"""Judged bodies a plain probe keeps on its outcome, in total, for a caller to look at."""
+
+
+class _Keeper:
+    """Keeps judged bodies while they fit in :data:`KEPT_BODY_BYTES` together; the content
+    of the others is let go (their byte counts stay)."""
+
+    def __init__(self) -> None:
+        self.room = KEPT_BODY_BYTES
+
+    def __call__(self, ex: Exchange) -> Exchange:
+        if len(ex.body) <= self.room:
+            self.room -= len(ex.body)
+            return ex
+        return ex.without_body()
 
 
 class FileReference:
@@ -104,7 +130,7 @@ class Target:
     reference_size: int | None = None
 
 
-def _size_vs_reference(target: Target, size: int | None) -> list[Finding]:
+def _size_vs_reference(target: Target, size: int | None) -> list[ProbeFinding]:
     return judge_reference_size(size, target.reference_size)
 
 
@@ -112,7 +138,7 @@ def _size_vs_reference(target: Target, size: int | None) -> list[Finding]:
 class ProbeStep:
     exchange: Exchange
     specs: tuple[ByteRangeSpec, ...] | None
-    findings: list[Finding]
+    findings: list[ProbeFinding]
 
     @property
     def verdict(self) -> Level:
@@ -120,14 +146,14 @@ class ProbeStep:
 
 
 @dataclass(slots=True)
-class ProbeOutcome:
+class PlainProbeOutcome:
     steps: list[ProbeStep]
     size: int | None
     ranges_supported: bool | None
-    findings: list[Finding] = field(default_factory=list)  # about the run, not one step
+    findings: list[ProbeFinding] = field(default_factory=list)  # about the run, not one step
 
     @property
-    def all_findings(self) -> list[Finding]:
+    def all_findings(self) -> list[ProbeFinding]:
         return [*self.findings, *(f for step in self.steps for f in step.findings)]
 
     @property
@@ -141,15 +167,16 @@ class ProbeOutcome:
 
 
 async def run_probe(target: Target, range_sets: Sequence[tuple[ByteRangeSpec, ...]],
-                    head: bool = False) -> ProbeOutcome:
+                    head: bool = False) -> PlainProbeOutcome:
     """Without ranges: HEAD, then a 1-byte range (unless ``head``). With ranges: one request
     per set (HEAD instead of GET with ``head``). Raises NetworkError only when the first
     request gets no answer; a later one left unanswered is a FAIL finding."""
     stats = ConnectionStats()
     steps: list[ProbeStep] = []
-    unanswered: list[Finding] = []
+    unanswered: list[ProbeFinding] = []
     res = Resource(reference=target.reference)
     supported: bool | None = None
+    keep = _Keeper()
     async with new_session(limit=1, timeout=target.timeout, stats=stats) as session:
         plan: list[tuple[str, tuple[ByteRangeSpec, ...] | None]]
         if range_sets:
@@ -161,7 +188,8 @@ async def run_probe(target: Target, range_sets: Sequence[tuple[ByteRangeSpec, ..
             try:
                 ex = await fetch(session, method, target.url,
                                  merge_headers(target.headers, extra),
-                                 max_body=target.max_body, follow=target.follow)
+                                 max_body=target.max_body, follow=target.follow,
+                                 reference=target.reference)
             except NetworkError as exc:
                 if not steps:
                     raise
@@ -181,8 +209,9 @@ async def run_probe(target: Target, range_sets: Sequence[tuple[ByteRangeSpec, ..
                 satisfiable = res.size is None or specs[0].resolve(res.size) is not None
                 if supported is None and len(specs) == 1 and satisfiable:
                     supported = range_support(ex)
-            steps.append(ProbeStep(ex, specs, findings))
-    return ProbeOutcome(steps, res.size, supported,
+            steps.append(ProbeStep(keep(ex), specs, findings))
+            del ex  # judged: not held while the next answer is read
+    return PlainProbeOutcome(steps, res.size, supported,
                         [*unanswered, *_size_vs_reference(target, res.size)])
 
 
@@ -192,7 +221,7 @@ class CheckOutcome:
     size: int | None
     results: list[CaseResult]
     stopped: str = ""  # why the battery stopped after the plain GET
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[ProbeFinding] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -214,19 +243,21 @@ async def run_check(target: Target) -> CheckOutcome:
     stats = ConnectionStats()
     async with new_session(limit=1, timeout=target.timeout, stats=stats) as session:
         base = await fetch(session, "GET", target.url, target.headers,
-                           max_body=target.max_body, follow=target.follow)
+                           max_body=target.max_body, follow=target.follow,
+                           reference=target.reference)  # without one: kept, it becomes one
         size = base.received if base.status == 200 and base.complete else base.content_length
         reference = target.reference
         if reference is None and base.status == 200 and base.complete:
-            body = base.body
-            reference = lambda offset, length: body[offset:offset + length]  # noqa: E731
+            reference = _BodyReference(base.body)
         res = Resource(size=size if base.status == 200 else None, headers=base.headers,
                        reference=reference)
         results = [judge_plain_get(base, res)]
+        status = base.status
+        del base  # judged: its content lives on only as the reference
         outcome = CheckOutcome(target.url, res.size, results,
                                findings=_size_vs_reference(target, res.size))
-        if base.status != 200 or res.size is None:
-            outcome.stopped = ("the plain GET did not return 200" if base.status != 200 else
+        if status != 200 or res.size is None:
+            outcome.stopped = ("the plain GET did not return 200" if status != 200 else
                                "the size is unknown (no Content-Length; raise --max-body)")
             return outcome
         results.append(judge_validators(res))
@@ -237,35 +268,54 @@ async def run_check(target: Target) -> CheckOutcome:
             try:
                 ex = await fetch(session, case.method, target.url,
                                  merge_headers(target.headers, case.headers),
-                                 max_body=target.max_body, follow=target.follow)
+                                 max_body=target.max_body, follow=target.follow,
+                                 reference=res.reference)
             except NetworkError as exc:
                 results.append(failed_case(case.id, case.title, case.request_text(),
                                            case.section, str(exc)))
                 continue
             results.append(judge_case(ex, case, res))
-            if case.id == "single-range":
+            if case.primary:
                 res = replace(res, ranges_supported=range_support(ex))
+            del ex  # judged: not held while the next answer is read
     results.append(await _keepalive(target, res))
     return outcome
 
 
+class _BodyReference:
+    """The plain GET's content as the reference for the battery's other answers; slices
+    are views, so comparing a whole 200 with it copies nothing."""
+
+    def __init__(self, body: Body) -> None:
+        self.body = memoryview(body)
+
+    def __call__(self, offset: int, length: int) -> memoryview:
+        return self.body[offset:offset + length]
+
+
 async def _keepalive(target: Target, res: Resource) -> CaseResult:
-    """Three ranges in a row over a pool of one connection; count the connections opened."""
-    assert res.size is not None
+    """Three ranges in a row over a pool of one connection; count the connections opened.
+    Each answer is judged as it arrives, so only its findings outlive it."""
+    if res.size is None:
+        raise ValueError("keep-alive needs the representation's size")
     specs = plan_keepalive(res.size)
     stats = ConnectionStats()
-    exchanges = []
+    exchanges: list[Exchange] = []
+    findings: list[list[ProbeFinding]] = []
     async with new_session(limit=1, timeout=target.timeout, stats=stats) as session:
         for spec in specs:
+            asked = (("Range", range_header((spec,))),)
             try:
-                exchanges.append(await fetch(
-                    session, "GET", target.url,
-                    merge_headers(target.headers, (("Range", range_header((spec,))),)),
-                    max_body=target.max_body, follow=target.follow))
+                ex = await fetch(session, "GET", target.url, merge_headers(target.headers, asked),
+                                 max_body=target.max_body, follow=target.follow,
+                                 reference=res.reference)
             except NetworkError as exc:
                 return failed_case("keep-alive", "keep-alive, 3 ranges", "GET ×3",
                                    "RFC 9112 §9.3", str(exc))
-    return judge_keepalive(exchanges, specs, stats.opened, res)
+            findings.append(judge_range_get(ex, (spec,), res))
+            exchanges.append(ex.without_body())
+            del ex
+    return keepalive_result(exchanges, specs, findings, stats.opened)
 
 
 @dataclass(slots=True)
@@ -313,6 +363,7 @@ async def run_seeks(target: Target, *, count: int, concurrency: int, length: int
                     continue
                 kind, detail = classify_seek(ex, a, b, target.reference)
                 results[index] = SeekResult(a, b, ex.total, ex.ttfb, ex.received, kind, detail)
+                del ex  # not held while the next answer is read
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(min(concurrency, count))))

@@ -15,10 +15,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from mediaserve.core.probe.battery import ReadBytes
 from mediaserve.core.probe.content_range import parse_content_range
-from mediaserve.core.probe.exchange import Exchange
+from mediaserve.core.probe.exchange import End, Exchange
 from mediaserve.core.probe.latency import Bucket, LatencySummary, histogram, summarise
+from mediaserve.core.probe.verdicts import ReadBytes
 
 __all__ = [
     "MAX_CONCURRENCY",
@@ -75,9 +75,9 @@ def classify_seek(ex: Exchange, first: int, last: int,
         return "content-range", f"Content-Range {value!r}"
     if parsed.first != first or not first <= parsed.last <= last:
         return "content-range", f"asked {first}-{last}, got {parsed.first}-{parsed.last}"
-    if ex.end == "truncated":
+    if ex.end == End.TRUNCATED:
         return "truncated", ex.end_detail or "connection closed mid-content"
-    if ex.end == "capped":
+    if ex.end == End.CAPPED:
         return "length", f"more content than the {last - first + 1} bytes asked for"
     declared = ex.content_length
     if ex.received != parsed.length or (declared is not None and declared != ex.received):
