@@ -8,6 +8,7 @@ module parses options, calls the two, and renders.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from mediaserve.adapters.audit.deep_pool import DeepCheckUnavailable
 from mediaserve.adapters.audit.fix import FixResult, IndexChanged, RemuxStatus, apply_fix
 from mediaserve.adapters.audit.run import AuditRun, run_audit
 from mediaserve.adapters.library.locate import Library, LibraryError, open_library
+from mediaserve.adapters.library.lock import IndexLocked, writer_lock
+from mediaserve.cli.audit_ignore import unignore
 from mediaserve.cli.common import ExitStatus, console, fail, print_json
 from mediaserve.core.audit.model import AuditOptions, FailOn, Severity
 from mediaserve.core.audit.report import AuditReport
@@ -160,9 +163,15 @@ def _as_json(library: Library, run: AuditRun, fix: FixResult, dry_run: bool,
                    "verified) as NAME.faststart.mp4 beside the original.")
 @click.option("--in-place", is_flag=True,
               help="With --remux-faststart: replace the original atomically instead.")
+@click.option("--unignore", "unignore_paths", multiple=True, metavar="PATH",
+              help="Forget that the audit pruned PATH (repeatable), so the next scan indexes "
+                   "it again. Runs no audit.")
+@click.option("--unignore-all", is_flag=True,
+              help="Forget every pruned file (see --unignore).")
 def audit(folder: Path | None, index_path: Path | None, dry_run: bool, min_frames: int,
           deep: bool, deep_timeout: float, workers: int, as_json: bool, fail_on: str,
-          remux: bool, in_place: bool) -> None:
+          remux: bool, in_place: bool, unignore_paths: tuple[str, ...],
+          unignore_all: bool) -> None:
     """Find broken and unplayable entries in a library's index and prune them.
 
     Without --dry-run, entries with errors are removed from the index (the previous index
@@ -182,6 +191,21 @@ def audit(folder: Path | None, index_path: Path | None, dry_run: bool, min_frame
     if library.index is None:
         raise LibraryError(f"no index for {library.root} (looked for {library.index_path}); "
                            f"run `mediaserve scan {library.root}` first")
+    if unignore_paths or unignore_all:
+        unignore(library, unignore_paths, unignore_all, as_json)
+        return
+    try:  # a fix writes: one writer at a time (a dry run only reads, and takes no lock)
+        with contextlib.nullcontext() if dry_run else writer_lock(library.index_path):
+            _audit_and_fix(library, dry_run=dry_run, min_frames=min_frames, deep=deep,
+                           deep_timeout=deep_timeout, workers=workers, as_json=as_json,
+                           fail_on=fail_on, remux=remux, in_place=in_place)
+    except IndexLocked as exc:
+        fail(str(exc), ExitStatus.REFUSED)
+
+
+def _audit_and_fix(library: Library, *, dry_run: bool, min_frames: int, deep: bool,
+                   deep_timeout: float, workers: int, as_json: bool, fail_on: str,
+                   remux: bool, in_place: bool) -> None:
     # parse the very bytes a fix will later check and back up, so that a scan writing the
     # index meanwhile is detected instead of silently overwritten
     original = library.index_path.read_bytes()

@@ -30,6 +30,7 @@ class ExitStatus(IntEnum):
 
 #: set by ``--traceback`` (or MEDIASERVE_DEBUG=1): one-line errors also show the traceback
 debug = os.environ.get("MEDIASERVE_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+PIPE_WIDTH = 10_000  # "unlimited" width of output that is not a terminal
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -47,7 +48,12 @@ def console(stderr: bool = False, verbatim: bool = False) -> Console:
     would otherwise be a markup error)."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, markup=not verbatim, emoji=not verbatim)
+    out = Console(stderr=stderr, highlight=False, markup=not verbatim, emoji=not verbatim)
+    if not out.is_terminal and not os.environ.get("COLUMNS"):
+        # rich wraps at 80 columns when it cannot ask a terminal: a pipe or a log file
+        # would get paths and messages cut in two; lines are as long as they need to be
+        out.width = PIPE_WIDTH
+    return out
 
 
 def print_json(data: Any) -> None:

@@ -10,11 +10,13 @@ from typing import Any
 
 import click
 
+from mediaserve.adapters.data_dir import default_demo_folder
 from mediaserve.adapters.library.idsecret import ensure_id_secret
-from mediaserve.adapters.library.locate import Library, default_demo_folder, open_library
+from mediaserve.adapters.library.locate import Library, open_library
+from mediaserve.adapters.library.watch_child import start_watcher, stop_watcher
 from mediaserve.adapters.server import create_app
 from mediaserve.adapters.server.access import AccessError
-from mediaserve.adapters.server.runner import configure_logging
+from mediaserve.adapters.server.runner import configure_logging, make_ssl_context
 from mediaserve.adapters.server.workers import serve_forever
 from mediaserve.cli.common import ExitStatus, console, fail, human_duration, human_size
 from mediaserve.core.config.settings import (
@@ -109,8 +111,11 @@ def _prepare_in_child(library: Library, *, demo: bool, rescan: bool) -> Library:
 @settings_options
 @click.option("--rescan/--no-rescan", default=False,
               help="Rescan the folder before serving (new files appear).")
+@click.option("--watch", is_flag=True,
+              help="Watch FOLDER (in a child process: `mediaserve scan --watch`) and keep the "
+                   "index current; new videos appear within seconds.")
 def serve(folder: Path | None, index_path: Path | None, config: Path | None, rescan: bool,
-          **options: Any) -> None:
+          watch: bool, **options: Any) -> None:
     """Serve FOLDER's videos over HTTP with full RFC 9110 range support.
 
     Without FOLDER (and without --index) a small demo library is generated first, so you
@@ -173,14 +178,30 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
         except OSError as exc:
             fail(f"cannot open the access log {settings.access_log}: {exc.strerror or exc}",
                  ExitStatus.USAGE)
-    configure_logging()
     try:
-        code = serve_forever(make_app, settings, started)
+        make_ssl_context(settings)  # a bad certificate is a usage error, not a listen error
+    except ValueError as exc:
+        fail(str(exc), ExitStatus.USAGE)
+    except OSError as exc:
+        fail(f"cannot load the TLS certificate {settings.tls_cert} or key {settings.tls_key}: "
+             f"{exc.strerror or exc}", ExitStatus.USAGE)
+    configure_logging()
+    watcher = start_watcher(library.root, library.index_path) if watch else None
+    try:
+        code = serve_forever(make_app, settings, started, announce=_announce)
     except OSError as exc:
         fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
              ExitStatus.USAGE)
     except RuntimeError as exc:  # event_loop = uvloop without uvloop installed
         fail(str(exc), ExitStatus.USAGE)
+    finally:
+        if watcher is not None:
+            stop_watcher(watcher)
     if code:
         sys.exit(code)
+    _announce("stopped")
+
+
+def _announce(line: str) -> None:
+    print(f"mediaserve: {line}", file=sys.stderr, flush=True)
 

@@ -437,7 +437,7 @@ def test_summary_as_dict():
                           failed=["b"], total_duration=12.34567, total_size=99, elapsed=0.12345)
     assert summary.as_dict() == {
         "new": 2, "changed": 1, "unchanged": 1, "missing": 1, "failed": 1, "skipped": [],
-        "unreadable_folders": [], "videos": 4,
+        "ignored": 0, "failed_files": [], "unreadable_folders": [], "videos": 4,
         "total_duration_s": 12.346, "total_size_bytes": 99, "elapsed_s": 0.123,
     }
 

@@ -537,7 +537,7 @@ def test_make_validators() -> None:
         Validators(
             size=10_000,
             mtime_ns=MTIME_NS,
-            etag=f'"{MTIME_NS:x}-2710"',
+            etag=f'"{MTIME_NS:x}-2710-0-0"',
             last_modified=LM,
             last_modified_s=784_111_777,
         )
@@ -547,6 +547,10 @@ def test_make_validators() -> None:
     # §8.8.3: strong, so it must change with any change of size or mtime (ns resolution).
     assert make_validators(SIZE + 1, MTIME_NS).etag != ETAG
     assert make_validators(SIZE, MTIME_NS + 1).etag != ETAG
+    # and with what a same-size copy carrying the mtime (cp -p, rsync -t) cannot fake
+    assert make_validators(SIZE, MTIME_NS, inode=7).etag != ETAG
+    assert make_validators(SIZE, MTIME_NS, ctime_ns=1).etag != ETAG
+    assert make_validators(SIZE, MTIME_NS, 7, 1).etag != make_validators(SIZE, MTIME_NS, 8, 1).etag
     assert make_validators(0, 0).last_modified == "Thu, 01 Jan 1970 00:00:00 GMT"
     assert make_validators(0, 5 * 10**9 + 999_999_999).last_modified_s == 5
     with pytest.raises(ValueError):

@@ -35,6 +35,13 @@ SAMPLES = {
     "auth_token": ("flag-token-0123456789", "env-token-0123456789", "file-token-0123456789"),
     "auth_users": ("/tmp/flag.users", "/tmp/env.users", "/tmp/file.users"),
     "allowed_hosts": (("a.example",), "b.example,B2.example", ["c.example"]),
+    "header_timeout": (1.5, "2", 3),
+    "keepalive_timeout": (4, "5.5", 6),
+    "send_timeout": (7, "8", 9.5),
+    "max_connections": (10, "11", 12),
+    "tls_cert": ("/a.pem", "/b.pem", "/c.pem"),
+    "tls_key": ("/a.key", "/b.key", "/c.key"),
+    "hsts_max_age": (100, "200", 300),
 }
 EXPECTED = {
     "host": ("127.0.0.2", "127.0.0.3", "127.0.0.4"),
@@ -52,6 +59,13 @@ EXPECTED = {
     "auth_token": ("flag-token-0123456789", "env-token-0123456789", "file-token-0123456789"),
     "auth_users": ("/tmp/flag.users", "/tmp/env.users", "/tmp/file.users"),
     "allowed_hosts": (("a.example",), ("b.example", "b2.example"), ("c.example",)),
+    "header_timeout": (1.5, 2.0, 3.0),
+    "keepalive_timeout": (4.0, 5.5, 6.0),
+    "send_timeout": (7.0, 8.0, 9.5),
+    "max_connections": (10, 11, 12),
+    "tls_cert": ("/a.pem", "/b.pem", "/c.pem"),
+    "tls_key": ("/a.key", "/b.key", "/c.key"),
+    "hsts_max_age": (100, 200, 300),
 }
 
 
@@ -304,3 +318,19 @@ def test_serve_help_shows_defaults_from_settings() -> None:
 def test_bad_workers_and_event_loop_name_their_source(name: str, value: object) -> None:
     with pytest.raises(SettingsError, match=env_name(name)):
         resolve({}, {env_name(name): value}, {})  # type: ignore[dict-item]
+
+
+def test_limits_default_to_nginx() -> None:
+    settings = Settings()
+    # client_header_timeout, keepalive_timeout, send_timeout
+    assert (settings.header_timeout, settings.keepalive_timeout, settings.send_timeout) == (
+        60.0, 75.0, 60.0)
+    assert settings.max_connections == 0  # derived from the descriptor limit at start
+    assert (settings.tls_cert, settings.tls_key, settings.hsts_max_age) == ("", "", 0)
+
+
+@pytest.mark.parametrize("name", ["header_timeout", "keepalive_timeout", "send_timeout"])
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "86401", "soon"])
+def test_connection_timeouts_must_be_positive_and_bounded(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=env_name(name)):
+        resolve({}, {env_name(name): value}, {})

@@ -6,14 +6,12 @@ read per duplicate candidate.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat as stat_mod
 from pathlib import Path
 
+from mediaserve.adapters.library.hashing import HASH_SPAN, content_key
 from mediaserve.core.audit.model import FreshStat
-
-HASH_SPAN = 1 << 20  # bytes hashed at each end of a duplicate candidate
 
 
 def fresh_stat(path: Path) -> FreshStat:
@@ -28,20 +26,6 @@ def fresh_stat(path: Path) -> FreshStat:
     regular = stat_mod.S_ISREG(st.st_mode)
     return FreshStat(exists=True, size=st.st_size, mtime_ns=st.st_mtime_ns,
                      readable=os.access(path, os.R_OK), regular=regular)
-
-
-def content_key(path: Path, size: int, span: int = HASH_SPAN) -> tuple[int, str]:
-    """(size, BLAKE2b of the first and last ``span`` bytes): equal keys mean identical
-    content for all practical purposes, at the cost of at most 2 MiB read per file."""
-    digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as handle:
-        if size <= 2 * span:
-            digest.update(handle.read())
-        else:
-            digest.update(handle.read(span))
-            handle.seek(size - span)
-            digest.update(handle.read(span))
-    return size, digest.hexdigest()
 
 
 __all__ = ["HASH_SPAN", "content_key", "fresh_stat"]

@@ -19,6 +19,7 @@ from typing import Any
 
 from mediaserve.adapters.audit.remux import RemuxError, faststart_name, remux_faststart
 from mediaserve.adapters.audit.run import reprobe_entry
+from mediaserve.adapters.library.ignore import ignore_pruned
 from mediaserve.adapters.library.locate import Library
 from mediaserve.adapters.library.store import save_index, write_atomic
 from mediaserve.core.audit.plan import (
@@ -105,6 +106,9 @@ def fix_index(root: Path, index: LibraryIndex, report: AuditReport, *, dry_run: 
     original, whose entry is then re-probed). Writes no index; ``dry_run`` remuxes nothing
     and reports the remuxes as planned. ``index`` is not modified."""
     new_index, changes = plan_fix(index, report)
+    # pruned stays pruned: a removed entry whose file is on disk is recorded as ignored
+    ignore_pruned(new_index, [(index.videos[c.id], c.reason) for c in changes
+                              if c.action is ChangeAction.REMOVE], root)
     result = FixResult(new_index, changes)
     if not remux:
         return result

@@ -12,21 +12,13 @@ import hashlib
 import os
 import shutil
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
+from mediaserve.adapters.data_dir import data_dir
 from mediaserve.core.library.index import IndexFormatError, LibraryIndex, dumps, loads
 
 INDEX_NAME = ".mediaserve-index.toml"
-ENV_DATA_DIR = "MEDIASERVE_DATA_DIR"
-
-
-def data_dir() -> Path:
-    """Per-user data folder for indexes of read-only libraries ($XDG_DATA_HOME/mediaserve)."""
-    override = os.environ.get(ENV_DATA_DIR)
-    if override:
-        return Path(override)
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
-    return Path(base) / "mediaserve"
 
 
 def _data_dir_index(root: Path) -> Path:
@@ -78,7 +70,9 @@ def write_atomic(path: Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         if path.exists():
-            shutil.copymode(path, tmp)
+            shutil.copymode(path, tmp)  # a rewrite keeps the mode the user gave the file
+        else:  # mkstemp makes 0600; a new index gets what the user's umask says
+            os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -89,6 +83,46 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def current_umask() -> int:
+    """The process umask, read from /proc (setting it to read it would race with threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # pragma: no cover - kernels before 4.7
+    os.umask(mask)
+    return mask
+
+
+def move_aside(path: Path, now: datetime | None = None) -> Path:
+    """Rename a corrupt index to ``NAME.corrupt-YYYYmmdd-HHMMSS`` (kept for a person to
+    look at) so a rebuild can start afresh; returns the new name."""
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    target = Path(path).with_name(f"{Path(path).name}.corrupt-{stamp}")
+    os.replace(path, target)
+    return target
+
+
+def recovery_hint(index_path: Path, root: Path | None) -> str:
+    """How to get going again after a corrupt index, as commands to copy: restore the
+    audit's backup when there is one, or rebuild by scanning afresh."""
+    from shlex import quote
+
+    backup = Path(index_path).with_name(Path(index_path).name + ".bak")
+    steps = []
+    if backup.exists():
+        steps.append(f"restore the previous index: cp {quote(str(backup))} "
+                     f"{quote(str(index_path))}")
+    where = quote(str(root)) if root is not None else "FOLDER"
+    steps.append(f"rebuild it: mediaserve scan --rebuild {where} --index "
+                 f"{quote(str(index_path))} (the corrupt file is kept as "
+                 f"{Path(index_path).name}.corrupt-DATE-TIME)")
+    return "; or ".join(steps)
 
 
 def save_index(path: Path, index: LibraryIndex) -> None:
@@ -102,6 +136,8 @@ __all__ = [
     "default_index_path",
     "load_index",
     "load_index_if_exists",
+    "move_aside",
+    "recovery_hint",
     "save_index",
     "write_atomic",
 ]

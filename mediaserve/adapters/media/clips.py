@@ -143,3 +143,10 @@ def make_demo_library(folder: Path) -> list[Path]:
             encode_clip(folder, tmp_spec)
         made.append(target)
     return made
+
+
+def default_demo_folder() -> Path:
+    """Where ``serve`` without a folder puts its demo library (see adapters/data_dir.py)."""
+    from mediaserve.adapters.data_dir import default_demo_folder as where
+
+    return where()

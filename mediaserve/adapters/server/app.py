@@ -12,6 +12,8 @@ from aiohttp import web
 
 from mediaserve.adapters.server.access import auth_middleware, hosts_middleware, install_access
 from mediaserve.adapters.server.catalog import Catalog
+from mediaserve.adapters.server.connections import install_server_headers
+from mediaserve.adapters.server.follow import follow_index
 from mediaserve.adapters.server.listing import json_with_etag, listing_response
 from mediaserve.adapters.server.safe_open import RootOpener
 from mediaserve.adapters.server.state import STATE, ServerState, json_error
@@ -89,7 +91,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 def create_app(index: LibraryIndex, root: Path | str, settings: Settings | None = None, *,
                index_path: str | None = None,
                findings: FindingsFor | None = findings_from_facts,
-               ) -> web.Application:
+               follow: bool = True) -> web.Application:
     """The application for one library. ``findings(entry)`` attaches audit findings (by
     default the audit rules over the recorded facts; None leaves them out)."""
     settings = settings or Settings()
@@ -111,7 +113,10 @@ def create_app(index: LibraryIndex, root: Path | str, settings: Settings | None 
         await loop.run_in_executor(None, state.catalog.check_presence, state.opener)
 
     app.on_startup.append(check_presence)
+    install_server_headers(app, settings.hsts_max_age)
     app.on_cleanup.append(close_opener)
+    if index_path is not None and follow:  # reload when scan/audit/watcher replace it
+        follow_index(app, index_path, findings)
     router = app.router
     for path, handler in (("/api/videos", list_videos),
                           (r"/api/videos/{id:[0-9a-f]{12,64}}", get_video),

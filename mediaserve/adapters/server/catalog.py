@@ -2,7 +2,8 @@
 
 Everything a request needs that does not change per request is computed once at start-up:
 the relative path, Content-Type, Content-Disposition and the JSON document. Validators are
-cached per (size, mtime_ns) so formatting an HTTP date is not on the hot path either.
+cached per file version (size, mtime, inode, ctime) so formatting an HTTP date is not on the
+hot path either.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Video:
     findings: list[dict[str, Any]] = field(default_factory=list)
     presence: Presence = Presence.PRESENT
     _validators: ranges.Validators | None = None
+    _validators_key: tuple[int, int, int, int] = (-1, -1, -1, -1)
 
     @property
     def missing(self) -> bool:
@@ -60,10 +62,15 @@ class Video:
         """The status the API shows: the scan's, unless the server found otherwise."""
         return self.entry.status if self.presence is Presence.PRESENT else str(self.presence)
 
-    def validators(self, size: int, mtime_ns: int) -> ranges.Validators:
+    def validators(self, size: int, mtime_ns: int, inode: int = 0,
+                   ctime_ns: int = 0) -> ranges.Validators:
+        """Cached per file version; the key is what the ETag is made of (see
+        :func:`ranges.make_validators`: inode and ctime tell a ``cp -p`` copy apart)."""
+        key = (size, mtime_ns, inode, ctime_ns)
         cached = self._validators
-        if cached is None or cached.size != size or cached.mtime_ns != mtime_ns:
-            cached = self._validators = ranges.make_validators(size, mtime_ns)
+        if cached is None or self._validators_key != key:
+            cached = self._validators = ranges.make_validators(*key)
+            self._validators_key = key
         return cached
 
     def as_json(self, base: str = "") -> dict[str, Any]:

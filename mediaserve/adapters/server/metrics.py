@@ -11,7 +11,8 @@ only for the videos the collector tracks individually (``max_videos`` at most) p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -39,18 +40,20 @@ def _histogram(name: str, doc: str, hist: dict[str, Any],
     buckets = [(floatToGoString(le), float(count))
                for le, count in rebucket(hist["bounds"], hist["counts"], coarse)]
     return HistogramMetricFamily(name, doc, buckets=buckets,
-                                 sum_value=hist["sum"] * hist["unit"])
+                                 sum_value=hist["sum"])
 
 
 class SnapshotCollector(Collector):
-    """Metric families from one fresh snapshot per scrape: a collector's, or (with
-    ``workers`` > 1) the whole server's merged snapshot."""
+    """Metric families from a snapshot of ``stats``: the one :func:`exposition` was given,
+    else a fresh one (the collector is not thread-safe, so a fresh one only on the loop)."""
 
-    def __init__(self, stats: StatsCollector | Callable[[], dict[str, Any]]) -> None:
-        self.take = stats.snapshot if isinstance(stats, StatsCollector) else stats
+    def __init__(self, stats: StatsCollector) -> None:
+        self.stats = stats
+        self.lock = threading.Lock()
+        self.given: dict[str, Any] | None = None
 
     def collect(self) -> Iterator[Metric]:
-        snap = self.take()
+        snap = self.given if self.given is not None else self.stats.snapshot()
         glob = snap["global"]
         p = PREFIX
         yield GaugeMetricFamily(f"{p}_uptime_seconds", "Seconds since the server started.",
@@ -99,13 +102,22 @@ class SnapshotCollector(Collector):
             yield family
 
 
-def new_registry(stats: StatsCollector | Callable[[], dict[str, Any]]) -> CollectorRegistry:
+def new_registry(stats: StatsCollector) -> tuple[CollectorRegistry, SnapshotCollector]:
     """A registry of this app's own (auto_describe off: describing would take a snapshot)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(stats))
-    return registry
+    collector = SnapshotCollector(stats)
+    registry.register(collector)
+    return registry, collector
 
 
-def exposition(registry: CollectorRegistry) -> tuple[bytes, str]:
-    """The text exposition and its Content-Type."""
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+def exposition(registry: CollectorRegistry, collector: SnapshotCollector,
+               snapshot: dict[str, Any]) -> tuple[bytes, str]:
+    """The text exposition of ``snapshot`` and its Content-Type. Formatting a few hundred
+    samples takes milliseconds, so the server calls this in a thread, with a snapshot it
+    took on the loop; the lock keeps two scrapes from swapping snapshots."""
+    with collector.lock:
+        collector.given = snapshot
+        try:
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        finally:
+            collector.given = None

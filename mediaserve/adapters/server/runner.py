@@ -1,10 +1,17 @@
 """Run the application until SIGINT/SIGTERM, then shut down gracefully.
 
+Start-up raises the soft descriptor limit to the hard one, derives the connection cap from it
+(see :mod:`connections`), installs an event-loop exception handler that logs one line per
+kind of error and interval (never a traceback per failed ``accept()``), and listens through a
+:class:`~mediaserve.adapters.server.connections.GuardedSite`, over TLS when a certificate is
+configured.
+
 On a signal the listening socket closes first (no new connections) and idle keep-alive
-connections are closed; streams in flight get ``shutdown_timeout`` seconds to finish, then the
-connections still writing are cut. We sequence this ourselves because aiohttp's own
-shutdown waits the timeout once for the handler and then once more after cancelling only the
-request payload: a stalled client would hold the process for twice the timeout.
+connections are closed at once; streams in flight get ``shutdown_timeout`` seconds to finish,
+then the connections still writing are cut. We sequence this ourselves because aiohttp's own
+shutdown closes idle connections only after the drain, and waits the timeout once for the
+handler and then once more after cancelling only the request payload: a stalled client would
+hold the process for twice the timeout.
 """
 
 from __future__ import annotations
@@ -12,12 +19,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import ssl
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
 from mediaserve.adapters.server.access import RedactTokens
 from mediaserve.adapters.server.accesslog import CombinedLogger, make_access_logger
+from mediaserve.adapters.server.connections import (
+    ConnectionGuard,
+    RateLimitedLog,
+    make_exception_handler,
+)
+from mediaserve.adapters.server.listener import (
+    GuardedSite,
+    connection_cap,
+    raise_nofile_limit,
+)
 from mediaserve.adapters.server.state import STATE
 from mediaserve.core.config.settings import Settings
 
@@ -50,11 +69,36 @@ def configure_logging() -> None:
     logging.getLogger("aiohttp.server").addFilter(_OneLineErrors())
 
 
-async def drain(app: web.Application, runner: web.AppRunner, timeout: float) -> None:
-    """Stop listening, give running streams ``timeout`` seconds, abort what is left."""
+def make_ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """The server's TLS context, or None without ``tls_cert``. Raises ValueError for half a
+    configuration and OSError (ssl.SSLError) for files that do not load."""
+    if not settings.tls_cert and not settings.tls_key:
+        return None
+    if not (settings.tls_cert and settings.tls_key):
+        raise ValueError("--tls-cert and --tls-key go together")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)  # TLS 1.2+, no client cert
+    context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return context
+
+
+async def drain(app: web.Application, runner: web.AppRunner, timeout: float,
+                guard: ConnectionGuard | None = None,
+                announce: Callable[[str], None] | None = None) -> None:
+    """Stop listening, close idle connections, give running streams ``timeout`` seconds,
+    abort what is left. ``announce`` gets one line saying what shutdown waits for."""
     for site in list(runner.sites):
         await site.stop()
+    if guard is not None:
+        guard.shutdown_idle()
     inflight = app[STATE].inflight
+    if announce is not None:
+        count = len(inflight)
+        announce(f"shutting down: {count} stream{'s' if count != 1 else ''} finishing, for up "
+                 f"to {timeout:g} s" if count else "shutting down: no streams in flight")
+    if announce is not None:
+        count = len(inflight)
+        announce(f"shutting down: {count} stream{'s' if count != 1 else ''} finishing, for up "
+                 f"to {timeout:g} s" if count else "shutting down: no streams in flight")
     if inflight:
         await asyncio.wait(list(inflight), timeout=timeout)
     left = list(inflight)
@@ -67,30 +111,54 @@ async def drain(app: web.Application, runner: web.AppRunner, timeout: float) -> 
         await asyncio.wait(left, timeout=1.0)
 
 
+async def start_server(app: web.Application, settings: Settings, *, reuse_port: bool = False
+                       ) -> tuple[web.AppRunner, ConnectionGuard, str]:
+    """Set the runner up and listen; returns the runner, the guard and the base URL.
+    ``reuse_port``: listen with SO_REUSEPORT beside the other workers (workers.py)."""
+    loop = asyncio.get_running_loop()
+    limited = RateLimitedLog(logging.getLogger("mediaserve"))
+    loop.set_exception_handler(make_exception_handler(limited))
+    cap = connection_cap(settings.max_connections, raise_nofile_limit())
+    context = make_ssl_context(settings)
+    access = make_access_logger(settings.access_log)
+    # what the runner's own Server would hand each RequestHandler, plus our limits
+    handler_kwargs: dict[str, Any] = {
+        "access_log_class": CombinedLogger, "access_log": access,
+        "keepalive_timeout": settings.keepalive_timeout, "debug": False}
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=settings.shutdown_timeout,
+                           **handler_kwargs)
+    await runner.setup()
+    assert runner.server is not None
+    guard = ConnectionGuard(runner.server, handler_kwargs, cap, settings.header_timeout,
+                            limited, settings.send_timeout)
+    site = GuardedSite(runner, guard, settings.host, settings.port, ssl_context=context,
+                       backlog=1024, reuse_port=reuse_port)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    host, port = runner.addresses[0][0], runner.addresses[0][1]
+    shown = f"[{host}]" if ":" in host else host
+    return runner, guard, f"{'https' if context else 'http'}://{shown}:{port}/"
+
+
 async def run_until_signalled(app: web.Application, settings: Settings,
                               on_started: Callable[[str], None] | None = None,
-                              stop: asyncio.Event | None = None, *,
+                              stop: asyncio.Event | None = None,
+                              announce: Callable[[str], None] | None = None, *,
                               reuse_port: bool = False) -> None:
     """Serve ``app`` on settings.host:settings.port until a signal (or ``stop`` is set).
+    ``announce`` gets one line when shutdown starts (the caller prints the last one).
 
     ``reuse_port``: a worker beside others (see workers.py): listen with SO_REUSEPORT, and
     keep the signal handlers through the drain, because a worker gets Ctrl-C from the
     terminal *and* SIGTERM from its supervisor, and the second must not cut the drain short.
     A single process lets a second Ctrl-C interrupt a drain, as a user expects."""
-    access = make_access_logger(settings.access_log)
-    runner = web.AppRunner(app, handle_signals=False, access_log_class=CombinedLogger,
-                           access_log=access, shutdown_timeout=settings.shutdown_timeout,
-                           keepalive_timeout=75.0)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_address=True,
-                       reuse_port=reuse_port or None)
+    runner, guard, url = await start_server(app, settings, reuse_port=reuse_port)
     try:
-        await site.start()
-        addresses = runner.addresses
-        host, port = addresses[0][0], addresses[0][1]
-        shown = f"[{host}]" if ":" in host else host
         if on_started:
-            on_started(f"http://{shown}:{port}/")
+            on_started(url)
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -98,11 +166,11 @@ async def run_until_signalled(app: web.Application, settings: Settings,
         try:
             await stop.wait()
             if reuse_port:
-                await drain(app, runner, settings.shutdown_timeout)
+                await drain(app, runner, settings.shutdown_timeout, guard, announce)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
         if not reuse_port:
-            await drain(app, runner, settings.shutdown_timeout)
+            await drain(app, runner, settings.shutdown_timeout, guard, announce)
     finally:
         await runner.cleanup()

@@ -42,6 +42,18 @@ def _load_syscall() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
         return None
 
 
+def _realpath(path: str) -> str:
+    """``os.path.realpath``, whose ``readlink`` fails with EINVAL when a symlink it has just
+    seen is swapped back for a directory (a folder-to-symlink swap while a request resolves
+    it): the path is changing under us, which to the client is "not there" (404), not a
+    server failure (it was 503 "Invalid argument" for ~1 in 3,000 requests during swaps)."""
+    try:
+        return os.path.realpath(path)
+    except OSError as exc:
+        raise FileNotFoundError(errno.ENOENT, "the path changed while it was resolved",
+                                path) from exc
+
+
 class RootOpener:
     """Opens relative paths beneath one root directory, returning raw file descriptors."""
 
@@ -89,12 +101,12 @@ class RootOpener:
                 # inside the root (which the scanner indexes). Resolve it here, then let the
                 # kernel check the resolved path beneath the root again: realpath only finds
                 # the way, it never grants access.
-                real = os.path.realpath(os.path.join(self.root, relpath))
+                real = _realpath(os.path.join(self.root, relpath))
                 if not real.startswith(self._prefix):
                     raise
                 return self._openat2(os.fsencode(real[len(self._prefix):]))
         full = os.path.join(self.root, relpath)
-        if not os.path.realpath(full).startswith(self._prefix):
+        if not _realpath(full).startswith(self._prefix):
             raise OutsideRoot(errno.EXDEV, "path resolves outside the library root")
         return os.open(full, _FLAGS)
 

@@ -9,14 +9,16 @@ millisecond for the default cap of tracked videos.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from mediaserve.adapters.server.metrics import exposition, new_registry
+from mediaserve.adapters.server.metrics import SnapshotCollector, exposition, new_registry
 from mediaserve.adapters.server.shared_stats import server_snapshot, server_video
 from mediaserve.adapters.server.state import STATE, ServerState, json_error
 from mediaserve.core.stats import DisabledCollector, StatsCollector
@@ -31,6 +33,7 @@ DEFAULT_TOP = 20
 _VIDEO = r"/api/videos/{id:[0-9a-f]{12,64}}"
 _OFF = "statistics are turned off on this server (setting stats = false)"
 REGISTRY = web.AppKey("mediaserve_metrics_registry", CollectorRegistry)
+METRICS = web.AppKey("mediaserve_metrics_collector", SnapshotCollector)
 LIMITER = web.AppKey("mediaserve_seek_limiter", RateLimiter)
 
 
@@ -109,9 +112,29 @@ async def get_metrics(request: web.Request) -> web.Response:
     state: ServerState = request.app[STATE]
     if not state.stats.enabled:
         return json_error(404, _OFF)
-    body, content_type = exposition(request.app[REGISTRY])
+    # on the loop: the collector is not thread-safe; with workers, the whole server's
+    snapshot = server_snapshot(request.app)
+    body, content_type = await asyncio.get_running_loop().run_in_executor(
+        None, exposition, request.app[REGISTRY], request.app[METRICS], snapshot)
     return web.Response(body=body, headers={"Content-Type": content_type,
                                             "Cache-Control": "no-store"})
+
+
+async def _ticking(app: web.Application) -> AsyncIterator[None]:
+    """Tick the collector every second while the app runs: it credits the bytes of running
+    streams and takes the throughput sample the 10 s and 60 s windows are made of."""
+    stats = app[STATE].stats
+
+    async def tick_forever() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            stats.tick()
+
+    task = asyncio.create_task(tick_forever())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def add_stats_routes(app: web.Application) -> None:
@@ -119,7 +142,9 @@ def add_stats_routes(app: web.Application) -> None:
     registry and a rate limiter of its own, and register the statistics endpoints."""
     state = app[STATE]
     state.stats = StatsCollector() if state.settings.stats else DisabledCollector()
-    app[REGISTRY] = new_registry(lambda: server_snapshot(app))
+    if state.stats.enabled:
+        app.cleanup_ctx.append(_ticking)
+    app[REGISTRY], app[METRICS] = new_registry(state.stats)
     app[LIMITER] = RateLimiter()
     router = app.router
     router.add_get("/api/stats", get_stats)

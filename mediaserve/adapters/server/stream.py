@@ -26,12 +26,15 @@ from mediaserve.adapters.server.sendfile import (
     sendfile_capable,
     write_span_chunked,
 )
+from mediaserve.adapters.server.sendtimeout import SendTimeout, reset_on_close
 from mediaserve.adapters.server.state import STATE, ServerState, json_error
 from mediaserve.core.http import ranges
 from mediaserve.core.http.headers import cors_headers
 from mediaserve.core.stats import Hit
 
 _BODY_STATUSES = (200, 206)
+#: what resolving a path that is not (or no longer) a file beneath the root fails with: the
+#: client's answer is 404, whatever the race (EINVAL: a symlink swapped mid-resolution)
 #: a single span up to this size is read with one ``pread`` and leaves *with the headers* in
 #: one ``writev``: one syscall and one TCP segment fewer than headers + ``sendfile``, which
 #: for a probe (``bytes=0-1``) or a seek's first read is most of the kernel's work. Larger
@@ -44,6 +47,10 @@ class _Answer(web.StreamResponse):
     both with one ``writelines``) instead of leaving on their own at ``prepare``."""
 
     _send_headers_immediately = False
+
+
+_PATH_GONE = frozenset((errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EISDIR, errno.EINVAL,
+                        errno.ENAMETOOLONG, errno.EXDEV))
 
 
 def _open(state: ServerState, video: Any) -> int | web.Response:
@@ -59,10 +66,13 @@ def _open(state: ServerState, video: Any) -> int | web.Response:
         state.catalog.mark_unreadable(video)
         return json_error(403, "the video file is not readable by the server")
     except OSError as exc:
-        if exc.errno in (errno.ENOTDIR, errno.ELOOP, errno.EISDIR):
+        if exc.errno in _PATH_GONE:
             state.catalog.mark_missing(video)
             return json_error(404, "the video file is missing from disk", missing=True)
-        return json_error(503, f"cannot open the video file: {exc.strerror}")
+        # the server's own trouble (out of descriptors or memory, I/O errors): worth a retry
+        response = json_error(503, f"cannot open the video file: {exc.strerror}")
+        response.headers["Retry-After"] = "1"
+        return response
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
@@ -96,7 +106,8 @@ async def _stream(request: web.Request, state: ServerState, video: Any,
             state.catalog.mark_missing(video)
             return json_error(404, "the video file is missing from disk", missing=True)
         state.catalog.mark_present(video)
-        validators = video.validators(info.st_size, info.st_mtime_ns)
+        validators = video.validators(info.st_size, info.st_mtime_ns, info.st_ino,
+                                      info.st_ctime_ns)
         settings = state.settings
         plan = ranges.evaluate(
             request.method, ranges.Conditionals.from_headers(request.headers), validators,
@@ -161,28 +172,16 @@ async def _write_body(request: web.Request, response: web.StreamResponse, plan: 
     zero_copy = use_sendfile and sendfile_capable(transport)
     # ``meter`` counts as it goes, so an abort (or a cancel) still logs what left
     try:
-        if zero_copy:
-            assert transport is not None
-            for part in plan.parts:
-                if part.preamble:
-                    transport.write(part.preamble)
-                    meter.sent += len(part.preamble)
-                await send_span(loop, transport, fd, part.span.first, part.span.length, meter)
-            if plan.epilogue:
-                transport.write(plan.epilogue)
-                meter.sent += len(plan.epilogue)
-        else:
-            for part in plan.parts:
-                if part.preamble:
-                    meter.sent += len(part.preamble)
-                    await response.write(part.preamble)
-                await write_span_chunked(loop, response, fd, part.span.first,
-                                         part.span.length, meter)
-            if plan.epilogue:
-                meter.sent += len(plan.epilogue)
-                await response.write(plan.epilogue)
+        async with SendTimeout(transport, meter, request.app[STATE].settings.send_timeout):
+            await _write_parts(response, transport, plan, fd, zero_copy, meter, loop)
     except ShortFile as exc:
         request.app[STATE].logger.warning("%s: %s; connection dropped", request.path, exc)
+        _drop(request, response)
+    except TimeoutError:  # before OSError, which it is: the client stopped reading
+        request.app[STATE].logger.info("%s: no write progress for %g s (send timeout); "
+                                       "connection reset", request.path,
+                                       request.app[STATE].settings.send_timeout)
+        reset_on_close(request.transport)
         _drop(request, response)
     except OSError:  # ConnectionResetError, BrokenPipeError: the client went away
         _drop(request, response)
@@ -207,7 +206,8 @@ def _send_headers(response: web.StreamResponse) -> None:
 
 async def _write_small(request: web.Request, response: web.StreamResponse, fd: int,
                        span: ranges.Span, meter: Meter) -> None:
-    """One short span: ``pread`` it and let it leave with the headers in one write."""
+    """One short span: ``pread`` it and let it leave with the headers in one write (at most
+    SMALL_BODY bytes, handed to the transport at once: nothing for a send timeout to watch)."""
     try:
         data = os.pread(fd, span.length, span.first)
         if len(data) < span.length:
@@ -222,6 +222,32 @@ async def _write_small(request: web.Request, response: web.StreamResponse, fd: i
         _drop(request, response)
     except OSError:
         _drop(request, response)
+
+
+async def _write_parts(response: web.StreamResponse, transport: Any, plan: ranges.Plan,
+                       fd: int, zero_copy: bool, meter: Meter,
+                       loop: asyncio.AbstractEventLoop) -> None:
+    """The body itself: each part's preamble and span, then the multipart epilogue."""
+    if zero_copy:
+        assert transport is not None
+        for part in plan.parts:
+            if part.preamble:
+                transport.write(part.preamble)
+                meter.sent += len(part.preamble)
+            await send_span(loop, transport, fd, part.span.first, part.span.length, meter)
+        if plan.epilogue:
+            transport.write(plan.epilogue)
+            meter.sent += len(plan.epilogue)
+    else:
+        for part in plan.parts:
+            if part.preamble:
+                meter.sent += len(part.preamble)
+                await response.write(part.preamble)
+            await write_span_chunked(loop, response, fd, part.span.first,
+                                     part.span.length, meter)
+        if plan.epilogue:
+            meter.sent += len(plan.epilogue)
+            await response.write(plan.epilogue)
 
 
 def _drop(request: web.Request, response: web.StreamResponse) -> None:

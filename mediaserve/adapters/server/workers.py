@@ -89,8 +89,8 @@ class Supervisor:
         """The worker's whole life; never returns into the supervisor's code."""
         code = 0
         try:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                signal.signal(sig, signal.SIG_DFL)
             os.close(self._ready_r)
             os.environ["MEDIASERVE_WORKER"] = str(slot)
 
@@ -125,6 +125,11 @@ class Supervisor:
         for pid in list(self.workers):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
+
+    def _forward(self, signum: int, _frame: Any) -> None:
+        for pid in list(self.workers):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
 
     def _wait_ready(self, wanted: int, timeout: float = 60.0) -> bool:
         """Wait until every worker listens; False if one died first (it cannot serve: a
@@ -176,6 +181,7 @@ class Supervisor:
         self._worker_settings = dataclasses.replace(self.settings, port=port)
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGHUP, self._forward)  # "reload the index now", to every worker
         try:
             for slot in range(self.count):
                 self._fork(slot, self._worker_settings)
@@ -217,16 +223,20 @@ def supervise(count: int, settings: Settings, serve_one: ServeOne,
 
 
 def serve_forever(make_app: Callable[[], Any], settings: Settings,
-                  on_started: Callable[[str], None] | None = None) -> int:
+                  on_started: Callable[[str], None] | None = None,
+                  announce: Callable[[str], None] | None = None) -> int:
     """Serve until SIGTERM/SIGINT: in this process (``workers`` = 1) or with a supervisor
-    and N forked workers, each building its own app with ``make_app()``. The exit code."""
+    and N forked workers, each building its own app with ``make_app()``. The exit code.
+    ``announce`` gets the shutdown line of a single process (workers shut down quietly; the
+    caller announces the end)."""
     from mediaserve.adapters.server.loops import run as run_loop
     from mediaserve.adapters.server.runner import run_until_signalled
 
     count = worker_count(settings.workers)
     choice = settings.event_loop
     if count == 1:
-        run_loop(run_until_signalled(make_app(), settings, on_started), choice)
+        run_loop(run_until_signalled(make_app(), settings, on_started, announce=announce),
+                 choice)
         return 0
 
     from mediaserve.adapters.server.shared_stats import new_stats_dir, share_stats

@@ -80,7 +80,8 @@ def replace_entries(index: LibraryIndex, entries: Iterable[VideoEntry]) -> Libra
 def _with_videos(index: LibraryIndex, videos: dict[str, VideoEntry]) -> LibraryIndex:
     """A copy of ``index`` with other videos; every other field (root, settings, and any
     table added later) is carried over."""
-    return dataclasses.replace(index, videos=videos, settings=dict(index.settings))
+    return dataclasses.replace(index, videos=videos, settings=dict(index.settings),
+                               ignored=dict(index.ignored))
 
 
 __all__ = ["Change", "ChangeAction", "plan_fix", "remux_candidates", "replace_entries"]

@@ -52,6 +52,15 @@ def _to_float(value: Any) -> float:
     return number
 
 
+def _to_timeout(value: Any) -> float:
+    """Seconds for a connection timeout: positive (0 would mean "never", which is exactly
+    what a timeout is there to prevent) and at most a day."""
+    number = _to_float(value)
+    if not 0 < number <= 86_400:
+        raise ValueError("must be more than 0 and at most 86400 seconds")
+    return number
+
+
 def _to_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -213,6 +222,29 @@ class Settings:
         (), _to_hosts, "Also accept this Host name (repeatable; '*': any). Always accepted: "
         "IP addresses, localhost and the --host name; others get 421 (DNS rebinding).",
         flag="allowed-host", kind="multiple", metavar="NAME")
+    # Limits and timeouts: nginx's defaults, so a client meets what it would meet there.
+    header_timeout: float = setting(
+        60.0, _to_timeout, "Seconds a client has to send a whole request head, counted from "
+        "the connection (or its first byte after a keep-alive wait); nginx's "
+        "client_header_timeout.", metavar="SECONDS")
+    keepalive_timeout: float = setting(
+        75.0, _to_timeout, "Seconds an idle keep-alive connection stays open; nginx's "
+        "keepalive_timeout.", metavar="SECONDS")
+    send_timeout: float = setting(
+        60.0, _to_timeout, "Seconds a response may make no write progress (a client that "
+        "stopped reading) before the connection is dropped and the file closed; nginx's "
+        "send_timeout.", metavar="SECONDS")
+    max_connections: int = setting(
+        0, _to_int(0, 1 << 24), "Open client connections at most; at the cap the longest-idle "
+        "one makes room for a newcomer, and accepting waits while all are busy. 0: half the "
+        "descriptor limit less 64 (a stream holds a socket and a file).", metavar="N")
+    tls_cert: str = setting("", _to_str, "PEM certificate chain: serve HTTPS (with --tls-key).",
+                            metavar="FILE")
+    tls_key: str = setting("", _to_str, "PEM private key of --tls-cert.", metavar="FILE")
+    hsts_max_age: int = setting(
+        0, _to_int(0, 1 << 31), "With TLS, send Strict-Transport-Security with this max-age "
+        "(0: off, the default: once sent, browsers refuse plain HTTP for that long).",
+        metavar="SECONDS")
     extra: dict[str, Any] = field(default_factory=dict, compare=False)  # unknown keys
 
 

@@ -76,7 +76,7 @@ class Validators:
 
     size: int
     mtime_ns: int
-    etag: str  # strong and quoted: changes whenever size or mtime_ns changes
+    etag: str  # strong and quoted: changes with size, mtime_ns, inode or ctime_ns
     last_modified: str  # IMF-fixdate
     last_modified_s: int  # whole seconds since the epoch (mtime floored)
 
@@ -141,17 +141,22 @@ class Plan:
 
 # --- validators -------------------------------------------------------------------------
 
-def make_validators(size: int, mtime_ns: int) -> Validators:
+def make_validators(size: int, mtime_ns: int, inode: int = 0, ctime_ns: int = 0) -> Validators:
     """Build the validators from ``os.stat`` data.
 
-    The ETag is strong: it changes when either the size or the nanosecond mtime changes,
-    which is what makes it safe for If-Range (a browser resuming a video must never get
-    bytes of a different version spliced into its cache).
+    The ETag is strong: it changes when the size, the nanosecond mtime, the inode or the
+    nanosecond ctime changes, which is what makes it safe for If-Range (a browser resuming a
+    video must never get bytes of a different version spliced into its cache). Size and mtime
+    alone are not enough: ``cp -p`` or ``rsync -t`` of a different file of the same size
+    copies the mtime too. A copy cannot fake the inode (a rename-into-place makes a new one)
+    or the ctime (the kernel sets it on every write, chmod and utimensat, and no call sets it
+    back), so a replaced file always gets a new ETag. A chmod changes it needlessly, which
+    costs one full download, never a splice.
     """
     if not 0 <= size <= _MAX_SIZE:
         raise ValueError(f"size out of range: {size}")
     seconds = mtime_ns // 1_000_000_000
-    etag = f'"{mtime_ns:x}-{size:x}"'
+    etag = f'"{mtime_ns:x}-{size:x}-{inode:x}-{ctime_ns:x}"'
     return Validators(size, mtime_ns, etag, format_http_date(seconds), seconds)
 
 

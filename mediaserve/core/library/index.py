@@ -27,6 +27,14 @@ except ImportError:  # pragma: no cover - the pure stdlib parser gives the same 
 from mediaserve import __version__
 from mediaserve.core.library.failure import ProbeFailure
 from mediaserve.core.library.ids import is_valid_secret, video_id
+from mediaserve.core.library.ignored import (
+    IgnoredFile,
+    ignored_from_doc,
+    ignored_to_doc,
+    is_ignored,
+    skip_ignored,
+)
+from mediaserve.core.library.summary import ScanSummary
 
 SCHEMA_VERSION = 1
 
@@ -68,6 +76,8 @@ class VideoEntry:
     facts: MediaFacts = field(default_factory=MediaFacts)
     error: str | None = None
     error_kind: ProbeFailure | None = None  # what kind of failure ``error`` describes
+    #: hash of the first and last MiB when probed: a file moved behind the watcher keeps its id
+    content_hash: str | None = None
 
     def same_file_state(self, size: int, mtime_ns: int) -> bool:
         """True when a fresh stat shows the file unchanged since it was probed."""
@@ -84,9 +94,22 @@ class LibraryIndex:
     scanned_at: datetime | None = None
     #: key of the ids (hex); None in indexes written before ids were keyed (see ids.py)
     id_secret: str | None = None
+    ignored: dict[str, IgnoredFile] = field(default_factory=dict)  # by path
 
     def by_path(self) -> dict[str, VideoEntry]:
         return {entry.path: entry for entry in self.videos.values()}
+
+    def ignore(self, entry: VideoEntry, reason: str, size: int | None = None,
+               mtime_ns: int | None = None) -> None:
+        """Drop ``entry``; scans skip its file while it keeps this size and mtime (.ignored)."""
+        self.videos.pop(entry.id, None)
+        self.ignored[entry.path] = IgnoredFile(
+            entry.path, entry.size if size is None else size,
+            entry.mtime_ns if mtime_ns is None else mtime_ns, reason)
+
+    def unignore(self, path: str) -> bool:
+        """Forget that ``path`` is ignored (the next scan indexes it). False if it was not."""
+        return self.ignored.pop(path, None) is not None
 
     def totals(self) -> tuple[int, float, int]:
         """(videos, seconds, bytes) of the entries not flagged missing."""
@@ -138,8 +161,12 @@ def dumps(index: LibraryIndex) -> str:
             value = getattr(entry.facts, name)
             if value is not None:  # TOML has no null: absent means unknown
                 table[name] = value
+        if entry.content_hash:
+            table["content_hash"] = entry.content_hash
         videos[entry.id] = table
     doc["videos"] = videos
+    if index.ignored:
+        doc["ignored"] = ignored_to_doc(index.ignored)
     return tomli_w.dumps(doc)
 
 
@@ -234,7 +261,7 @@ def loads(text: str, source: str = "<index>") -> LibraryIndex:
             raise fail("videos", vid, f"video {vid!r} must be a table")
         videos[vid] = _entry_from_table(vid, table, lambda key, msg, n=name: fail(n, key, msg))
     return LibraryIndex(root=root, videos=videos, settings=settings, scanned_at=scanned_at,
-                        id_secret=id_secret)
+                        id_secret=id_secret, ignored=ignored_from_doc(doc.get("ignored", []), fail))
 
 
 def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEntry:
@@ -259,6 +286,8 @@ def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEnt
         error_kind = ProbeFailure.recorded(table.get("error_kind"), error)
     except ValueError as exc:
         raise fail("error_kind", f"video {vid}: {exc}") from None
+    if not isinstance(content_hash := table.get("content_hash"), str | None):
+        raise fail("content_hash", f"video {vid}: 'content_hash' must be a string")
     facts: dict[str, Any] = {}
     for key, types in _FACT_TYPES.items():
         if key not in table:
@@ -271,13 +300,14 @@ def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEnt
             facts[key] = float(cast("float", value)) if float in types else value
         except OverflowError:  # a hand-typed 400-digit integer
             raise fail(key, f"video {vid}: '{key}' is out of range") from None
-    known = {"path", "size", "mtime_ns", "status", "error", "error_kind", *_FACT_TYPES}
+    known = {"path", "size", "mtime_ns", "status", "error", "error_kind", "content_hash",
+             *_FACT_TYPES}
     unknown = sorted(set(table) - known)
     if unknown:
         raise fail(unknown[0], f"video {vid}: unknown key '{unknown[0]}'")
     return VideoEntry(id=vid, path=path, size=table["size"], mtime_ns=table["mtime_ns"],
                       status=status, facts=MediaFacts(**facts), error=error,
-                      error_kind=error_kind)
+                      error_kind=error_kind, content_hash=content_hash)
 
 
 # --------------------------------------------------------------------------- incremental scan
@@ -299,46 +329,19 @@ class ProbeOutcome:
     facts: MediaFacts
     error: str | None = None
     kind: ProbeFailure | None = None  # set with ``error`` by the prober
+    content_hash: str | None = None  # see VideoEntry.content_hash
 
 
-@dataclass(slots=True)
-class ScanSummary:
-    """Counts for the table `scan` prints; lists are of ids."""
-
-    new: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # paths left out (names not UTF-8)
-    unreadable: list[str] = field(default_factory=list)  # folders the walk could not list
-    total_duration: float = 0.0
-    total_size: int = 0
-    elapsed: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "new": len(self.new),
-            "changed": len(self.changed),
-            "unchanged": len(self.unchanged),
-            "missing": len(self.missing),
-            "failed": len(self.failed),
-            "skipped": self.skipped,
-            "unreadable_folders": self.unreadable,
-            "videos": len(self.new) + len(self.changed) + len(self.unchanged),
-            "total_duration_s": round(self.total_duration, 3),
-            "total_size_bytes": self.total_size,
-            "elapsed_s": round(self.elapsed, 3),
-        }
-
-
-def files_to_probe(old: LibraryIndex | None, found: Iterable[FileState]) -> list[FileState]:
-    """The files whose facts we do not have yet: new, or changed in size or mtime."""
+def files_to_probe(old: LibraryIndex | None, found: Iterable[FileState],
+                   force: bool = False) -> list[FileState]:
+    """New files, and changed ones (all with ``force``); unchanged ignored ones are left out."""
     known = old.by_path() if old else {}
     todo = []
     for state in found:
+        if old is not None and is_ignored(old.ignored, state):
+            continue
         entry = known.get(state.path)
-        if (entry is None or entry.status == STATUS_MISSING
+        if (force or entry is None or entry.status == STATUS_MISSING
                 or not entry.same_file_state(state.size, state.mtime_ns)):
             todo.append(state)
     return todo
@@ -368,6 +371,7 @@ def apply_scan(
     blind = tuple(d.rstrip("/") + "/" for d in unreadable_dirs)
     known = old.by_path() if old else {}
     summary = ScanSummary()
+    found, ignored, summary.ignored = skip_ignored(old.ignored if old else {}, found, blind)
     videos: dict[str, VideoEntry] = {}
     for state in found:
         previous = known.pop(state.path, None)
@@ -383,11 +387,13 @@ def apply_scan(
                 id=vid, path=state.path, size=state.size, mtime_ns=state.mtime_ns,
                 status=STATUS_ERROR if outcome.error else STATUS_OK,
                 facts=outcome.facts, error=outcome.error, error_kind=outcome.kind,
+                content_hash=outcome.content_hash,
             )
             fresh = previous is None or previous.status == STATUS_MISSING
             (summary.new if fresh else summary.changed).append(vid)
         if entry.status == STATUS_ERROR:
             summary.failed.append(vid)
+            summary.failed_files.append((entry.path, entry.error or "unknown error"))
         if vid in videos:  # 48 bits of sha256 colliding inside one library: refuse loudly
             raise ValueError(f"id collision between {videos[vid].path!r} and {state.path!r}")
         videos[vid] = entry
@@ -409,7 +415,7 @@ def apply_scan(
     settings = dict(old.settings) if old else {}
     index = LibraryIndex(root=root, videos=videos, settings=settings,
                          scanned_at=(now or datetime.now(UTC)).replace(microsecond=0),
-                         id_secret=secret)
+                         id_secret=secret, ignored=ignored)
     return index, summary
 
 

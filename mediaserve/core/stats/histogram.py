@@ -55,30 +55,29 @@ def range_bucket(size: int) -> int:
 
 
 class Histogram:
-    """Counts per fixed bucket plus the sum of what was recorded (for means and Prometheus).
+    """Counts per fixed bucket plus the sum of what was recorded (Prometheus's ``_sum``).
 
-    ``total`` is kept as an integer in ``unit`` steps (microseconds for seconds, 1 for bytes)
-    so that sums merge exactly, in any order."""
+    Counts merge exactly; the sum is a float (seconds), so merged sums agree to rounding."""
 
-    __slots__ = ("bounds", "counts", "total", "unit")
+    __slots__ = ("bounds", "counts", "total")
 
-    def __init__(self, bounds: tuple[float, ...], unit: float = 1.0) -> None:
+    def __init__(self, bounds: tuple[float, ...]) -> None:
         self.bounds = bounds
         self.counts = [0] * (len(bounds) + 1)
-        self.total = 0
-        self.unit = unit
+        self.total = 0.0
 
     def observe(self, value: float) -> None:
         self.counts[bisect_left(self.bounds, value)] += 1
-        self.total += int(value / self.unit)
+        self.total += value
 
     @property
     def count(self) -> int:
         return sum(self.counts)
 
-    def to_json(self) -> dict[str, Any]:
-        return {"bounds": list(self.bounds), "counts": list(self.counts), "sum": self.total,
-                "unit": self.unit}
+    def to_json(self, total: float | None = None) -> dict[str, Any]:
+        """``{"bounds", "counts", "sum"}``; ``total`` replaces a sum kept elsewhere."""
+        return {"bounds": list(self.bounds), "counts": list(self.counts),
+                "sum": round(self.total if total is None else total, 6)}
 
 
 def percentile(bounds: Sequence[float], counts: Sequence[int], q: float) -> float:
@@ -111,19 +110,19 @@ def quantiles_ms(hist: dict[str, Any]) -> dict[str, float]:
 
 
 def merge_histograms(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Bucket-wise sum of histograms in JSON form; they must share bounds and unit."""
+    """Bucket-wise sum of histograms in JSON form; they must share bounds."""
     first = parts[0]
     counts = [0] * len(first["counts"])
-    total = 0
+    total = 0.0
     for part in parts:
-        if part["bounds"] != first["bounds"] or part.get("unit") != first.get("unit"):
+        if part["bounds"] != first["bounds"]:
             raise ValueError("histograms with different bounds cannot be merged")
         for index, count in enumerate(part["counts"]):
             counts[index] += count
         total += part.get("sum", 0)
     merged = dict(first)
     merged["counts"] = counts
-    merged["sum"] = total
+    merged["sum"] = round(total, 6)
     return merged
 
 

@@ -9,7 +9,7 @@ no average of percentiles anywhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from mediaserve.core.stats.histogram import merge_histograms, quantiles_ms
@@ -85,28 +85,6 @@ def add_rows(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         total["folded"] = folded
     total["status"] = dict(sorted(total["status"].items(), key=lambda item: int(item[0])))
     return finish_row(total)
-
-
-def subtract_rows(total: dict[str, Any], rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """``total`` minus ``rows`` (additive fields only; ``last_seen`` is left to the caller)."""
-    rest = dict(total)
-    rest["status"] = dict(total["status"])
-    for name in _ROW_LISTS:
-        rest[name] = list(total[name])
-    for row in rows:
-        for name in _ROW_SUMS:
-            rest[name] -= row[name]
-        for name in _ROW_LISTS:
-            bucket = rest[name]
-            for index, count in enumerate(row[name]):
-                bucket[index] -= count
-        for code, count in row["status"].items():
-            left = rest["status"].get(code, 0) - count
-            if left:
-                rest["status"][code] = left
-            else:
-                rest["status"].pop(code, None)
-    return finish_row(rest)
 
 
 def _busiest(row: dict[str, Any]) -> tuple[int, int, str]:

@@ -1,0 +1,186 @@
+"""Accepting connections within the descriptor budget, the way nginx does.
+
+asyncio's own accept loop takes up to ``backlog`` connections per wake-up before any protocol
+is created, so a cap checked in the protocol comes too late: 1,100 waiting clients against a
+1,024-descriptor limit still end in ``accept()`` failing with EMFILE, and asyncio then logs a
+traceback per failed call (~1,000 per wake-up). So the site accepts itself:
+
+* below the cap, it accepts (at most ``_BATCH`` per wake-up) and hands each socket to
+  ``loop.connect_accepted_socket`` with the guard as protocol factory (TLS included);
+* at the cap, it first closes the longest-idle connection (one waiting for a request, with no
+  byte of it received), as nginx reuses idle keep-alive connections when it runs out; when
+  none is idle it stops accepting until a connection ends (the kernel queues newcomers);
+* EMFILE and its kin (descriptors used elsewhere) pause accepting for a second, with one
+  rate-limited log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import resource
+import socket
+import ssl
+from typing import Any
+
+from aiohttp import web
+
+from mediaserve.adapters.server.connections import ConnectionGuard
+
+#: descriptors kept back from the connection cap: the listening sockets, the library root,
+#: the event loop's own, log files, the index when it is saved, executor work
+FD_RESERVE = 64
+_BATCH = 64  # connections accepted per wake-up, so accepting never starves the streams
+_OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+
+def raise_nofile_limit() -> int:
+    """Raise the soft ``RLIMIT_NOFILE`` to the hard limit (systemd's default soft limit of
+    1,024 is far below what a server needs) and return the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):  # a container may forbid it; keep what we have
+            pass
+    return int(soft if soft != resource.RLIM_INFINITY else 1 << 20)
+
+
+def connection_cap(setting: int, nofile: int) -> int:
+    """The effective cap: the setting, or (0) half of what the descriptor limit leaves after
+    the reserve, since a connection that streams holds two descriptors (socket and file).
+    Never above that either, so a cap set too high cannot bring back accept() failing."""
+    room = max(1, (nofile - FD_RESERVE) // 2)
+    return room if setting <= 0 else min(setting, room)
+
+
+class _Listener:
+    """The listening sockets and their accept loop; quacks like the ``asyncio.Server`` that
+    aiohttp's runner expects in a site (``sockets``, ``close``)."""
+
+    def __init__(self, guard: ConnectionGuard, context: ssl.SSLContext | None,
+                 handshake_timeout: float) -> None:
+        self.guard = guard
+        self.context = context
+        self.handshake_timeout = handshake_timeout
+        self.sockets: list[socket.socket] = []
+        self._loop = asyncio.get_running_loop()
+        self._paused: set[socket.socket] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        guard.on_closed = self._resume_all
+
+    async def bind(self, host: str, port: int, backlog: int, reuse_port: bool = False) -> None:
+        infos = await self._loop.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                             flags=socket.AI_PASSIVE)
+        seen = set()
+        try:
+            for family, kind, proto, _name, address in infos:
+                if (family, address) in seen:
+                    continue
+                seen.add((family, address))
+                if port:  # port 0: the first socket's free port for every address
+                    address = (address[0], port, *address[2:])
+                sock = socket.socket(family, kind, proto)
+                self.sockets.append(sock)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if reuse_port:  # several worker processes on one port
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind(address)
+                port = port or sock.getsockname()[1]
+                sock.listen(backlog)
+                sock.setblocking(False)
+        except BaseException:
+            self.close()
+            raise
+        for sock in self.sockets:
+            self._loop.add_reader(sock.fileno(), self._accept, sock)
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            if sock.fileno() >= 0:
+                self._loop.remove_reader(sock.fileno())
+                sock.close()
+        self.sockets = []
+        self._paused.clear()
+        self.guard.on_closed = None
+
+    def _pause(self, sock: socket.socket) -> None:
+        if sock not in self._paused and sock.fileno() >= 0:
+            self._loop.remove_reader(sock.fileno())
+            self._paused.add(sock)
+
+    def _resume(self, sock: socket.socket) -> None:
+        if sock in self._paused and sock.fileno() >= 0:
+            self._paused.discard(sock)
+            self._loop.add_reader(sock.fileno(), self._accept, sock)
+
+    def _resume_all(self) -> None:
+        for sock in list(self._paused):
+            self._resume(sock)
+
+    def _accept(self, sock: socket.socket) -> None:
+        for _ in range(_BATCH):
+            if self.guard.full() and not self.guard.reclaim_idle():
+                self.guard.limited(logging.WARNING, "cap", f"{self.guard.cap} connections "
+                                   "open (--max-connections), none idle: accepting paused "
+                                   "until one ends")
+                self._pause(sock)
+                return
+            try:
+                conn, _address = sock.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as exc:
+                self.guard.limited(logging.ERROR, f"accept|{exc.errno}",
+                                   f"accept() failed: {exc.strerror}; pausing for 1 s")
+                if exc.errno in _OUT_OF_RESOURCES:
+                    self._pause(sock)
+                    self._loop.call_later(1.0, self._resume, sock)
+                return
+            conn.setblocking(False)
+            task = self._loop.create_task(self._connect(conn))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _connect(self, conn: socket.socket) -> None:
+        self.guard.pending += 1
+        try:
+            await self._loop.connect_accepted_socket(
+                self.guard, conn, ssl=self.context,
+                ssl_handshake_timeout=self.handshake_timeout if self.context else None)
+        except (OSError, ValueError):  # ssl.SSLError and TimeoutError are OSErrors
+            conn.close()  # a failed TLS handshake or a client gone before it began
+        finally:
+            self.guard.pending -= 1
+            if not self.guard.full():
+                self._resume_all()
+
+
+class GuardedSite(web.BaseSite):
+    """A TCP site whose connections are accepted by a :class:`_Listener` (aiohttp's
+    ``TCPSite`` leaves accepting to asyncio, which cannot be told to hold back)."""
+
+    def __init__(self, runner: web.BaseRunner, guard: ConnectionGuard, host: str, port: int,
+                 *, ssl_context: ssl.SSLContext | None = None, backlog: int = 1024,
+                 reuse_port: bool = False) -> None:
+        super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
+        self._guard = guard
+        self._host = host
+        self._port = port
+        self._reuse_port = reuse_port
+
+    @property
+    def name(self) -> str:
+        scheme = "https" if self._ssl_context else "http"
+        return f"{scheme}://{self._host}:{self._port}"
+
+    async def start(self) -> None:
+        await super().start()
+        listener = _Listener(self._guard, self._ssl_context, self._guard.header_timeout)
+        await listener.bind(self._host, self._port, self._backlog, self._reuse_port)
+        self._server = listener  # type: ignore[assignment]  # what runner.addresses reads

@@ -1,0 +1,141 @@
+"""``scan --watch`` and ``serve --watch`` on a real folder, with real inotify: a file copied
+in slowly is probed only once complete, a rename keeps the id, a delete marks it missing,
+and a file dropped in shows up in the server's listing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks.peers import stop_process
+from mediaserve.adapters.library.store import load_index_if_exists
+from mediaserve.core.library.index import STATUS_MISSING, STATUS_OK
+from tests.library.conftest import mediaserve, poll
+
+SETTLE = 2.0
+
+
+def _by_path(index_path: Path) -> dict:
+    index = load_index_if_exists(index_path)
+    return {e.path: e for e in index.videos.values()} if index else {}
+
+
+@pytest.fixture
+def watched(tmp_path: Path, clips: dict[str, bytes]):
+    root = tmp_path / "lib"
+    root.mkdir()
+    (root / "a.mp4").write_bytes(clips["a.mp4"])
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen([sys.executable, "-m", "mediaserve", "scan", "--watch",
+                                 str(root), "--settle", str(SETTLE)], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=errors)
+
+        def stderr() -> str:
+            errors.seek(0)
+            return errors.read().decode(errors="replace")
+
+        try:
+            poll(lambda: "watching" in stderr() or proc.poll() is not None)
+            assert proc.poll() is None, stderr()
+            yield root, root / ".mediaserve-index.toml", stderr, proc
+        finally:
+            stop_process(proc, 10)
+
+
+def test_slow_copy_is_probed_once_complete_rename_keeps_id_delete_marks_missing(
+        watched, clips: dict[str, bytes]) -> None:
+    root, index_path, stderr, proc = watched
+    data = clips["big.mp4"]
+    pieces = [data[i:i + len(data) // 12] for i in range(0, len(data), len(data) // 12)]
+    with open(root / "slow.mp4", "wb") as out:  # a copy that takes a few seconds
+        for piece in pieces[:-1]:
+            out.write(piece)
+            out.flush()
+            time.sleep(0.25)
+            assert "slow.mp4" not in _by_path(index_path), "probed while still being copied"
+        time.sleep(0.25)
+        assert "slow.mp4" not in _by_path(index_path)
+        out.write(pieces[-1])
+    entry = poll(lambda: _by_path(index_path).get("slow.mp4"))
+    assert entry.size == len(data) and entry.status == STATUS_OK
+    assert entry.facts.duration and entry.facts.duration > 3.5  # the whole clip, not a part
+    assert stderr().count("added slow.mp4") == 1
+
+    os.makedirs(root / "sub")
+    os.rename(root / "slow.mp4", root / "sub" / "renamed.mp4")
+    moved = poll(lambda: _by_path(index_path).get("sub/renamed.mp4"))
+    assert moved.id == entry.id and moved.status == STATUS_OK
+    assert "slow.mp4" not in _by_path(index_path)
+    assert "moved slow.mp4 → sub/renamed.mp4" in stderr()
+
+    os.unlink(root / "a.mp4")
+    gone = poll(lambda: (_by_path(index_path).get("a.mp4") or None)
+                if _by_path(index_path)["a.mp4"].status == STATUS_MISSING else None)
+    assert gone.status == STATUS_MISSING
+
+    os.rename(root / "sub", root.parent / "moved-out")  # a whole folder leaves the library
+    poll(lambda: _by_path(index_path)["sub/renamed.mp4"].status == STATUS_MISSING)
+    assert _by_path(index_path)["sub/renamed.mp4"].id == entry.id
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(15) == 0
+    assert "Traceback" not in stderr()
+
+
+def test_copy_then_delete_keeps_the_id_by_content_hash(watched, clips) -> None:
+    """``cp`` + ``rm`` (a move across file systems) changes the mtime: the content hash of
+    the first and last MiB recognises the file."""
+    root, index_path, _stderr, _proc = watched
+    first = poll(lambda: _by_path(index_path).get("a.mp4"))
+    (root / "elsewhere.mp4").write_bytes((root / "a.mp4").read_bytes())
+    os.unlink(root / "a.mp4")
+    moved = poll(lambda: _by_path(index_path).get("elsewhere.mp4"))
+    assert moved.id == first.id
+    assert "a.mp4" not in _by_path(index_path)
+
+
+def test_ignored_file_stays_out_of_the_watcher_until_touched(
+        tmp_path: Path, clips: dict[str, bytes]) -> None:
+    root = tmp_path / "lib"
+    root.mkdir()
+    (root / "a.mp4").write_bytes(clips["a.mp4"])
+    (root / "short.mp4").write_bytes(clips["short.mp4"])
+    assert mediaserve("scan", str(root)).returncode == 0
+    assert mediaserve("audit", str(root)).returncode == 1  # prunes short.mp4: ignored
+    index_path = root / ".mediaserve-index.toml"
+    assert "short.mp4" not in _by_path(index_path)
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen([sys.executable, "-m", "mediaserve", "scan", "--watch",
+                                 str(root), "--settle", "0.5"], stdout=subprocess.DEVNULL,
+                                stderr=errors)
+        try:
+            poll(lambda: errors.seek(0) == 0 and b"watching" in errors.read())
+            (root / "b.mp4").write_bytes(clips["b.mp4"])  # an event after the watch starts
+            poll(lambda: "b.mp4" in _by_path(index_path))
+            assert "short.mp4" not in _by_path(index_path)
+            os.utime(root / "short.mp4")  # touched: no longer the file the audit pruned
+            poll(lambda: "short.mp4" in _by_path(index_path))
+        finally:
+            stop_process(proc, 10)
+
+
+def test_serve_watch_shows_a_dropped_file(tmp_path: Path, clips: dict[str, bytes],
+                                          server) -> None:
+    root = tmp_path / "lib"
+    root.mkdir()
+    (root / "a.mp4").write_bytes(clips["a.mp4"])
+    srv = server(root, "--watch")
+    assert set(srv.videos()) == {"a.mp4"}
+    poll(lambda: "watching" in srv.stderr)
+    (root / "new.mp4").write_bytes(clips["b.mp4"])
+    video = poll(lambda: srv.videos().get("new.mp4"))
+    assert video["status"] == "ok" and video["size"] == len(clips["b.mp4"])
+    srv.proc.send_signal(signal.SIGTERM)
+    assert srv.proc.wait(30) == 0
+    assert "watch stopped" in srv.stderr and "Traceback" not in srv.stderr
