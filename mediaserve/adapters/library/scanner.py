@@ -28,6 +28,7 @@ from mediaserve.core.library.index import (
 )
 from mediaserve.core.library.rekey import needs_rekey, rekey
 from mediaserve.core.library.summary import ScanSummary
+from mediaserve.core.web.subtitles import match_subtitles
 
 ProgressCallback = Callable[[int, int], None]  # (done, total)
 
@@ -62,6 +63,7 @@ def walk(root: Path, skipped: list[str] | None = None,
     for dirpath, dirnames, filenames in os.walk(real_root, onerror=on_error,
                                                 followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        sidecars = match_subtitles((n for n in filenames if is_video_name(n)), filenames)
         for name in sorted(filenames):
             if name.startswith(".") or not is_video_name(name):
                 continue
@@ -80,7 +82,7 @@ def walk(root: Path, skipped: list[str] | None = None,
                     skipped.append(rel.encode("utf-8", "surrogateescape").decode(
                         "utf-8", "backslashreplace"))
                 continue
-            yield FileState(rel, st.st_size, st.st_mtime_ns)
+            yield FileState(rel, st.st_size, st.st_mtime_ns, sidecars.get(name, ()))
 
 
 def probe_and_hash(path: str) -> ProbeOutcome:

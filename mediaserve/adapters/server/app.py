@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from importlib import resources
 from pathlib import Path
 
 from aiohttp import web
@@ -15,10 +14,12 @@ from mediaserve.adapters.server.catalog import Catalog
 from mediaserve.adapters.server.connections import install_server_headers
 from mediaserve.adapters.server.follow import follow_index
 from mediaserve.adapters.server.listing import json_with_etag, listing_response
+from mediaserve.adapters.server.listing_views import listing_view
 from mediaserve.adapters.server.safe_open import RootOpener
 from mediaserve.adapters.server.state import STATE, ServerState, json_error
 from mediaserve.adapters.server.stats_routes import add_stats_routes
 from mediaserve.adapters.server.stream import stream
+from mediaserve.adapters.web.routes import register as register_web
 from mediaserve.core.audit.rules import FindingsFor, findings_from_facts
 from mediaserve.core.config.settings import Settings
 from mediaserve.core.http.headers import cors_headers, cors_preflight
@@ -26,16 +27,16 @@ from mediaserve.core.library.index import LibraryIndex
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-_WEB_FILES = {  # the whole web UI: a fixed table, so no request path ever reaches the disk
-    "": ("index.html", "text/html"),
-    "app.js": ("app.js", "text/javascript"),
-    "style.css": ("style.css", "text/css"),
-}
-
 
 async def list_videos(request: web.Request) -> web.StreamResponse:
-    """The whole listing, encoded once per catalog version (see ``listing.py``)."""
-    return await listing_response(request, request.app[STATE].catalog.listing_cache)
+    """The whole listing, encoded once per catalog version (see ``listing.py``); with a
+    query, the card view or a page (``listing_views.py``)."""
+    catalog = request.app[STATE].catalog
+    if request.query_string:
+        answer = await listing_view(request, catalog)
+        if answer is not None:
+            return answer
+    return await listing_response(request, catalog.listing_cache)
 
 
 async def get_video(request: web.Request) -> web.Response:
@@ -53,16 +54,6 @@ async def preflight(request: web.Request) -> web.Response:
     if headers is None:
         return json_error(403, "CORS preflight refused for this origin or method")
     return web.Response(status=204, headers=dict(headers))
-
-
-async def web_file(request: web.Request) -> web.Response:
-    name = request.match_info.get("name", "")
-    known = _WEB_FILES.get(name)
-    if known is None:
-        return json_error(404, "not found")
-    body = resources.files("mediaserve.web").joinpath(known[0]).read_bytes()
-    return web.Response(body=body, content_type=known[1],
-                        charset="utf-8", headers={"Cache-Control": "no-cache"})
 
 
 @web.middleware
@@ -126,6 +117,5 @@ def create_app(index: LibraryIndex, root: Path | str, settings: Settings | None 
         # unknown /api/ path (a mangled id, `..`) into 405 instead of 404
         router.add_route("OPTIONS", path, preflight)
     add_stats_routes(app)
-    router.add_get("/", web_file)
-    router.add_get("/static/{name}", web_file)
+    register_web(app, state)  # pages, posters, seek previews, subtitles
     return app

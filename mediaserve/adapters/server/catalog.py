@@ -30,6 +30,7 @@ from mediaserve.core.library.index import (
     LibraryIndex,
     VideoEntry,
 )
+from mediaserve.core.web.media import media_json
 
 
 class Presence(StrEnum):
@@ -89,6 +90,7 @@ class Video:
         for name in FACT_FIELDS:
             doc[name] = getattr(entry.facts, name)
         doc["findings"] = self.findings
+        doc.update(media_json(entry, base))  # title, poster_url, subtitles (the web UI's)
         return doc
 
 

@@ -122,7 +122,10 @@ def apply_probe(index: LibraryIndex, state: FileState, outcome: ProbeOutcome,
     entry = VideoEntry(id=vid, path=state.path, size=state.size, mtime_ns=state.mtime_ns,
                        status=STATUS_ERROR if outcome.error else STATUS_OK,
                        facts=outcome.facts, error=outcome.error,
-                       content_hash=outcome.content_hash)
+                       content_hash=outcome.content_hash,
+                       # a changed file keeps its subtitles (the watcher does not look for
+                       # new ones: the next scan does)
+                       subtitles=previous.subtitles if previous is not None else ())
     index.videos[vid] = entry
     fresh = previous is None or previous.status == STATUS_MISSING
     (log.added if fresh else log.updated).append(state.path)

@@ -78,6 +78,8 @@ class VideoEntry:
     error_kind: ProbeFailure | None = None  # what kind of failure ``error`` describes
     #: hash of the first and last MiB when probed: a file moved behind the watcher keeps its id
     content_hash: str | None = None
+    #: subtitle files beside the video (names in its folder), found by the walk
+    subtitles: tuple[str, ...] = ()
 
     def same_file_state(self, size: int, mtime_ns: int) -> bool:
         """True when a fresh stat shows the file unchanged since it was probed."""
@@ -157,6 +159,8 @@ def dumps(index: LibraryIndex) -> str:
             table["error"] = entry.error
         if entry.error_kind is not None:
             table["error_kind"] = str(entry.error_kind)
+        if entry.subtitles:
+            table["subtitles"] = list(entry.subtitles)
         for name in FACT_FIELDS:
             value = getattr(entry.facts, name)
             if value is not None:  # TOML has no null: absent means unknown
@@ -300,14 +304,21 @@ def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEnt
             facts[key] = float(cast("float", value)) if float in types else value
         except OverflowError:  # a hand-typed 400-digit integer
             raise fail(key, f"video {vid}: '{key}' is out of range") from None
+    subtitles = table.get("subtitles", [])
+    if not isinstance(subtitles, list) or not all(
+            isinstance(name, str) and name and "/" not in name and name not in (".", "..")
+            for name in subtitles):
+        raise fail("subtitles", f"video {vid}: 'subtitles' must be a list of file names "
+                   "in the video's folder")
     known = {"path", "size", "mtime_ns", "status", "error", "error_kind", "content_hash",
-             *_FACT_TYPES}
+             "subtitles", *_FACT_TYPES}
     unknown = sorted(set(table) - known)
     if unknown:
         raise fail(unknown[0], f"video {vid}: unknown key '{unknown[0]}'")
     return VideoEntry(id=vid, path=path, size=table["size"], mtime_ns=table["mtime_ns"],
                       status=status, facts=MediaFacts(**facts), error=error,
-                      error_kind=error_kind, content_hash=content_hash)
+                      error_kind=error_kind, content_hash=content_hash,
+                      subtitles=tuple(subtitles))
 
 
 # --------------------------------------------------------------------------- incremental scan
@@ -320,6 +331,7 @@ class FileState:
     path: str  # POSIX, relative to the root
     size: int
     mtime_ns: int
+    subtitles: tuple[str, ...] = ()  # subtitle files beside it (names in its folder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,6 +391,8 @@ def apply_scan(
         outcome = probed.get(state.path)
         if outcome is None and previous is not None:
             entry = previous
+            if entry.subtitles != state.subtitles:  # a subtitle file came or went
+                entry = dataclasses.replace(entry, subtitles=state.subtitles)
             summary.unchanged.append(vid)
         elif outcome is None:
             raise ValueError(f"no probe result for new file {state.path!r}")
@@ -388,6 +402,7 @@ def apply_scan(
                 status=STATUS_ERROR if outcome.error else STATUS_OK,
                 facts=outcome.facts, error=outcome.error, error_kind=outcome.kind,
                 content_hash=outcome.content_hash,
+                subtitles=state.subtitles,
             )
             fresh = previous is None or previous.status == STATUS_MISSING
             (summary.new if fresh else summary.changed).append(vid)

@@ -1,0 +1,246 @@
+"""Posters and seek-preview sprites: cached on disk, made on demand in worker processes.
+
+Why worker processes: decoding is CPU work that would stall every stream if it ran on the
+event loop, FFmpeg can hang or crash on a hostile file, and the serving process stays lean
+when it never loads FFmpeg (``framegen`` imports PyAV only inside the workers). A pool is
+started on first use with the ``spawn`` method (forking a process that runs an event loop
+and threads is unsafe) and shut down again after a minute without work.
+
+Cache: ``DATA_DIR/cache/LIBRARY-KEY/{posters,sprites}/ID-VERSION[-LAYOUT].jpg`` where
+VERSION is derived from the file's current size and mtime (a fresh ``fstat`` on every
+request), so a changed video gets a new picture and the old one is removed. A video no frame
+can be read from gets an ``.none`` marker instead, and the placeholder image, until it
+changes. Nothing is ever written into the library folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import hashlib
+import logging
+import multiprocessing
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mediaserve.adapters.web import framegen
+from mediaserve.core.web.media import version_token
+
+log = logging.getLogger("mediaserve")
+
+IDLE_SHUTDOWN_S = 60.0
+POSTER_TIMEOUT_S = 30.0
+SPRITE_TIMEOUT_S = 300.0
+
+
+def cache_root(data_dir: Path, library_root: str) -> Path:
+    """This library's cache folder inside the data folder."""
+    real = os.path.realpath(library_root)
+    digest = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return data_dir / "cache" / digest
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A video opened beneath the root: paths a worker can open, and its current version."""
+
+    paths: tuple[str, ...]
+    version: str
+
+
+class _Pool:
+    """A lazily started, self-stopping process pool with a kill switch for hung jobs."""
+
+    def __init__(self, name: str, workers: int) -> None:
+        self.name = name
+        self.workers = workers
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._busy = 0
+        self._idle: asyncio.TimerHandle | None = None
+        # at most one job per worker is handed to the pool, so a job's time limit counts its
+        # own run and not the queue in front of it (60 posters asked at once must not time
+        # out for waiting, nor get their neighbour killed)
+        self._slots = asyncio.Semaphore(workers)
+
+    def _get(self) -> concurrent.futures.ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
+
+    async def run(self, timeout: float, func: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        self._busy += 1
+        try:
+            async with self._slots:
+                pool = self._get()
+                future = loop.run_in_executor(pool, func, *args)
+                try:
+                    return await asyncio.wait_for(future, timeout)
+                except (TimeoutError, concurrent.futures.process.BrokenProcessPool):
+                    if self._pool is pool:  # not a pool another job already replaced
+                        self.kill()
+                    raise
+        finally:
+            self._busy -= 1
+            if self._busy == 0 and self._pool is not None:
+                self._idle = loop.call_later(IDLE_SHUTDOWN_S, self.stop)
+
+    def kill(self) -> None:
+        """Stop the workers now (a job ran over its time, or a worker died)."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        processes = getattr(pool, "_processes", None) or {}
+        for process in list(processes.values()):
+            with contextlib.suppress(Exception):
+                process.kill()
+        # queued jobs fail with BrokenProcessPool (not cancelled): their callers retry once
+        pool.shutdown(wait=False)
+
+    def stop(self) -> None:
+        self._idle = None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+class FrameService:
+    """Posters and sprites for one library; one instance per server process."""
+
+    def __init__(self, cache: Path, opener: Any) -> None:
+        self.cache = cache
+        self.opener = opener
+        workers = max(1, min(2, (os.cpu_count() or 1) // 2))
+        self._posters = _Pool("posters", workers)
+        self._sprites = _Pool("sprites", 1)  # background work: never more than one CPU
+        self._jobs: dict[Path, asyncio.Future[bool]] = {}
+
+    # -- files -------------------------------------------------------------------------
+
+    def open_source(self, relpath: str) -> tuple[int, Source] | None:
+        """Open the video beneath the root (the way a stream does); None when it is gone.
+        The worker opens the same open file through ``/proc/PID/fd/N`` (no path is resolved
+        twice), or the resolved path if /proc is not available to it."""
+        try:
+            fd = self.opener.open(relpath)
+        except OSError:
+            return None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            return None
+        paths = [f"/proc/{os.getpid()}/fd/{fd}"]
+        with contextlib.suppress(OSError):
+            paths.append(os.readlink(paths[0]))
+        return fd, Source(tuple(paths), version_token(info.st_size, info.st_mtime_ns))
+
+    def version(self, relpath: str) -> str | None:
+        """The video's current version token (fresh fstat), None when it is gone."""
+        opened = self.open_source(relpath)
+        if opened is None:
+            return None
+        os.close(opened[0])
+        return opened[1].version
+
+    def poster_path(self, vid: str, version: str) -> Path:
+        return self.cache / "posters" / f"{vid}-{version}.jpg"
+
+    def sprite_path(self, vid: str, version: str, layout: str) -> Path:
+        return self.cache / "sprites" / f"{vid}-{version}-{layout}.jpg"
+
+    @staticmethod
+    def _forget_others(target: Path, vid: str) -> None:
+        """Remove cached pictures of older versions of this video."""
+        with contextlib.suppress(OSError):
+            for old in target.parent.glob(f"{vid}-*"):
+                if old.name != target.name and old.name != target.name + ".none":
+                    old.unlink(missing_ok=True)
+
+    # -- jobs --------------------------------------------------------------------------
+
+    async def ensure(self, kind: str, vid: str, relpath: str, target: Path,
+                     func: Callable[..., bool], *args: Any) -> Path | None:
+        """``target`` once it exists (made now if needed), or None when no picture can be
+        made (cached as a ``.none`` marker until the video changes)."""
+        loop = asyncio.get_running_loop()
+        marker = target.with_name(target.name + ".none")
+        if await loop.run_in_executor(None, target.exists):
+            return target
+        if await loop.run_in_executor(None, marker.exists):
+            return None
+        job = self._jobs.get(target)
+        if job is None:
+            job = asyncio.ensure_future(self._make(kind, vid, relpath, target, func, *args))
+            self._jobs[target] = job
+            job.add_done_callback(lambda _f: self._jobs.pop(target, None))
+        made = await asyncio.shield(job)
+        return target if made else None
+
+    async def _make(self, kind: str, vid: str, relpath: str, target: Path,
+                    func: Callable[..., bool], *args: Any) -> bool:
+        loop = asyncio.get_running_loop()
+        opened = await loop.run_in_executor(None, self.open_source, relpath)
+        if opened is None:
+            return False
+        fd, source = opened
+        pool, timeout = ((self._posters, POSTER_TIMEOUT_S) if kind == "poster"
+                         else (self._sprites, SPRITE_TIMEOUT_S))
+        try:
+            for attempt in (1, 2):
+                try:
+                    made = bool(await pool.run(timeout, func, source.paths, str(target),
+                                               *args))
+                    break
+                except concurrent.futures.process.BrokenProcessPool:
+                    # a worker died: this file crashed FFmpeg, or another job's did (or ran
+                    # over its time) while this one waited; only a second death is ours
+                    if attempt == 2:
+                        raise
+        except (TimeoutError, concurrent.futures.process.BrokenProcessPool) as exc:
+            log.warning("%s for %s failed (%s); using a placeholder until it changes",
+                        kind, relpath, type(exc).__name__)
+            made = False
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s for %s failed", kind, relpath)
+            made = False
+        finally:
+            os.close(fd)
+        marker = target.with_name(target.name + ".none")
+
+        def settle() -> None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not made:
+                marker.touch()
+            self._forget_others(target, vid)
+
+        with contextlib.suppress(OSError):
+            await loop.run_in_executor(None, settle)
+        return made
+
+    async def poster(self, vid: str, relpath: str, version: str, times: list[float]
+                     ) -> Path | None:
+        return await self.ensure("poster", vid, relpath, self.poster_path(vid, version),
+                                 framegen.make_poster, times)
+
+    async def sprite(self, vid: str, relpath: str, version: str, layout: str,
+                     times: list[float], tile: tuple[int, int], columns: int) -> Path | None:
+        return await self.ensure("sprite", vid, relpath,
+                                 self.sprite_path(vid, version, layout),
+                                 framegen.make_sprite, times, tile, columns)
+
+    def close(self) -> None:
+        for job in list(self._jobs.values()):
+            job.cancel()
+        self._posters.kill()
+        self._sprites.kill()

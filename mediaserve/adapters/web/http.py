@@ -1,0 +1,40 @@
+"""Small response helpers shared by the web routes (the web wing does not import the server
+wing, which imports it: no cycle)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from aiohttp import web
+
+#: strict Content-Security-Policy for the pages: nothing inline, nothing from elsewhere
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+       "media-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; "
+       "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-cache",
+}
+#: for pictures whose URL carries the video's version: they never change under that URL
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+class LibraryState(Protocol):
+    """What the web routes read from the server state (``ServerState`` satisfies it)."""
+
+    catalog: Any
+    opener: Any
+
+
+def json_error(status: int, message: str, **extra: Any) -> web.Response:
+    return web.Response(status=status, text=json.dumps({"error": message, **extra}),
+                        content_type="application/json", charset="utf-8")
+
+
+def etag_matches(request: web.Request, etag: str) -> bool:
+    header = request.headers.get("If-None-Match", "")
+    return header.strip() == "*" or etag in (
+        tag.strip().removeprefix("W/") for tag in header.split(","))

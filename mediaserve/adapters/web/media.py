@@ -1,0 +1,171 @@
+"""Routes for posters, seek-preview thumbnails and subtitle tracks.
+
+URLs carry the video id only; every file is opened beneath the library root the way a
+stream is. Pictures are versioned by the video's size and mtime (the ``v`` query parameter
+the listing hands out): when ``v`` matches the file as it is now, the answer may be cached
+for a year; otherwise it is revalidated with its ETag.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from mediaserve.adapters.web.frames import FrameService
+from mediaserve.adapters.web.http import IMMUTABLE, LibraryState, etag_matches, json_error
+from mediaserve.core.web.sprites import (
+    SpriteLayout,
+    plan_sprite,
+    poster_times,
+    thumbnails_vtt,
+)
+from mediaserve.core.web.subtitles import normalise_vtt, srt_to_vtt
+
+#: a flat grey 32x18 JPEG: the neutral poster for videos without a decodable frame
+PLACEHOLDER_JPEG = base64.b64decode(
+    "/9j//gAQTGF2YzYyLjI4LjEwMgD/2wBDAAgEBAQEBAUFBQUFBQYGBgYGBgYGBgYGBgYHBwcICAgHBwcGBgcH"
+    "CAgICAkJCQgICAgJCQoKCgwMCwsODg4RERT/3QAEAAL/xAGiAAABBQEBAQEBAQAAAAAAAAAAAQIDBAUGBwgJ"
+    "CgsBAAMBAQEBAQEBAQEAAAAAAAABAgMEBQYHCAkKCxAAAgEDAwIEAwUFBAQAAAF9AQIDAAQRBRIhMUEGE1Fh"
+    "ByJxFDKBkaEII0KxwRVS0fAkM2JyggkKFhcYGRolJicoKSo0NTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZn"
+    "aGlqc3R1dnd4eXqDhIWGh4iJipKTlJWWl5iZmqKjpKWmp6ipqrKztLW2t7i5usLDxMXGx8jJytLT1NXW19jZ"
+    "2uHi4+Tl5ufo6erx8vP09fb3+Pn6EQACAQIEBAMEBwUEBAABAncAAQIDEQQFITEGEkFRB2FxEyIygQgUQpGh"
+    "scEJIzNS8BVictEKFiQ04SXxFxgZGiYnKCkqNTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4"
+    "eXqCg4SFhoeIiYqSk5SVlpeYmZqio6Slpqeoqaqys7S1tre4ubrCw8TFxsfIycrS09TV1tfY2dri4+Tl5ufo"
+    "6ery8/T19vf4+fr/wAARCAASACADASIAAhEAAxEA/9oADAMBAAIRAxEAPwDn6KKKACiiigD/0OfooooAKKKK"
+    "AP/Z")
+PLACEHOLDER_ETAG = '"placeholder-1"'
+#: subtitle files larger than this are refused (a real one is < 1 MB)
+MAX_SUBTITLE_BYTES = 8 * 1024 * 1024
+
+
+def _picture(request: web.Request, path: Path | None, version: str | None, etag: str
+             ) -> web.Response:
+    """Answer with the cached JPEG at ``path`` (read by the caller's executor), or the
+    placeholder when there is none."""
+    if path is None:
+        headers = {"ETag": PLACEHOLDER_ETAG, "Cache-Control": "no-cache",
+                   "X-Mediaserve-Placeholder": "1"}
+        if etag_matches(request, PLACEHOLDER_ETAG):
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=PLACEHOLDER_JPEG, content_type="image/jpeg", headers=headers)
+    cache = IMMUTABLE if request.query.get("v") == version else "no-cache"
+    headers = {"ETag": etag, "Cache-Control": cache}
+    if etag_matches(request, etag):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=path.read_bytes(), content_type="image/jpeg", headers=headers)
+
+
+class MediaRoutes:
+    """Handlers bound to one server's state and frame service."""
+
+    def __init__(self, state: LibraryState, frames: FrameService) -> None:
+        self.state = state
+        self.frames = frames
+
+    def _video(self, request: web.Request) -> Any:
+        return self.state.catalog.get(request.match_info["id"])
+
+    async def poster(self, request: web.Request) -> web.StreamResponse:
+        video = self._video(request)
+        if video is None:
+            return json_error(404, "unknown video id")
+        entry = video.entry
+        loop = asyncio.get_running_loop()
+        version = await loop.run_in_executor(None, self.frames.version, entry.path)
+        path = None
+        if version is not None:
+            facts = entry.facts
+            path = await self.frames.poster(entry.id, entry.path, version,
+                                            poster_times(facts.duration))
+        etag = f'"poster-{version}"'
+        return await loop.run_in_executor(None, _picture, request, path, version, etag)
+
+    def _layout(self, video: Any) -> SpriteLayout | None:
+        facts = video.entry.facts
+        if not facts.video_codec:
+            return None
+        return plan_sprite(facts.duration, facts.width, facts.height)
+
+    async def thumbnails_vtt(self, request: web.Request) -> web.StreamResponse:
+        video = self._video(request)
+        if video is None:
+            return json_error(404, "unknown video id")
+        layout = self._layout(video)
+        if layout is None:
+            return json_error(404, "no seek previews for this video (no picture or duration)")
+        entry = video.entry
+        loop = asyncio.get_running_loop()
+        version = await loop.run_in_executor(None, self.frames.version, entry.path)
+        if version is None:
+            return json_error(404, "the video file is missing from disk", missing=True)
+        url = f"/api/videos/{entry.id}/thumbnails.jpg?v={version}"
+        # start the sprite now, in the background: by the time the pointer hovers the seek
+        # bar it is usually there
+        task = asyncio.ensure_future(self._sprite(entry, version, layout))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return web.Response(text=thumbnails_vtt(layout, url), content_type="text/vtt",
+                            charset="utf-8", headers={"Cache-Control": "no-cache"})
+
+    async def _sprite(self, entry: Any, version: str, layout: SpriteLayout) -> Path | None:
+        times = [layout.sample_time(i) for i in range(layout.count)]
+        return await self.frames.sprite(
+            entry.id, entry.path, version, layout.signature(), times,
+            (layout.tile_width, layout.tile_height), layout.columns)
+
+    async def thumbnails_jpg(self, request: web.Request) -> web.StreamResponse:
+        video = self._video(request)
+        if video is None:
+            return json_error(404, "unknown video id")
+        layout = self._layout(video)
+        if layout is None:
+            return json_error(404, "no seek previews for this video (no picture or duration)")
+        entry = video.entry
+        loop = asyncio.get_running_loop()
+        version = await loop.run_in_executor(None, self.frames.version, entry.path)
+        if version is None:
+            return json_error(404, "the video file is missing from disk", missing=True)
+        path = await self._sprite(entry, version, layout)
+        if path is None:
+            return json_error(404, "no frame of this video could be decoded")
+        etag = f'"sprite-{version}-{layout.signature()}"'
+        return await loop.run_in_executor(None, _picture, request, path, version, etag)
+
+    async def subtitles(self, request: web.Request) -> web.StreamResponse:
+        video = self._video(request)
+        if video is None:
+            return json_error(404, "unknown video id")
+        entry = video.entry
+        number = int(request.match_info["n"])
+        if number >= len(entry.subtitles):
+            return json_error(404, "this video has no such subtitle track")
+        name = entry.subtitles[number]
+        folder = entry.path.rsplit("/", 1)[0] + "/" if "/" in entry.path else ""
+        loop = asyncio.get_running_loop()
+        try:
+            text = await loop.run_in_executor(None, self._read_text, folder + name)
+        except FileNotFoundError:
+            return json_error(404, "the subtitle file is missing from disk", missing=True)
+        except OSError as exc:
+            return json_error(403 if isinstance(exc, PermissionError) else 404,
+                              f"cannot read the subtitle file: {exc.strerror or exc}")
+        except ValueError as exc:
+            return json_error(413, str(exc))
+        body = srt_to_vtt(text) if name.lower().endswith(".srt") else normalise_vtt(text)
+        return web.Response(text=body, content_type="text/vtt", charset="utf-8",
+                            headers={"Cache-Control": "no-cache"})
+
+    def _read_text(self, relpath: str) -> str:
+        fd = self.state.opener.open(relpath)
+        with os.fdopen(fd, "rb") as handle:
+            data = handle.read(MAX_SUBTITLE_BYTES + 1)
+        if len(data) > MAX_SUBTITLE_BYTES:
+            raise ValueError("the subtitle file is too large")
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError:  # older .srt files are often Windows-1252
+            return data.decode("cp1252", errors="replace")
