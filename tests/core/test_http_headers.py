@@ -176,3 +176,12 @@ def test_allow_origin_only_ever_names_an_allowed_origin(origin: str | None,
         assert origin is not None and origin.rstrip("/") in allowed
     else:
         assert origin is None or origin.rstrip("/") not in allowed
+
+
+@pytest.mark.parametrize("name", [";;", "a;;b.mp4", ";", "x; y;.webm"])
+def test_semicolons_survive_a_naive_client_parser(name: str) -> None:
+    """Found by the property test above: aiohttp's parser dropped the whole header for
+    `filename=";;"`. The ASCII fallback now avoids `;`; filename* carries the exact name."""
+    _, params = parse_content_disposition(content_disposition(name))
+    assert content_disposition_filename(params) == name
+    assert ";" not in params["filename"]

@@ -20,7 +20,9 @@ def content_disposition(filename: str, disposition: str = "inline") -> str:
     """``inline; filename="safe ascii"; filename*=UTF-8''exact%20name``."""
     name = filename.rsplit("/", 1)[-1]
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    ascii_name = "".join(c if 0x20 <= ord(c) < 0x7F and c not in '"\\' else "_"
+    # `;` is legal inside a quoted filename, but naive client parsers split on it (aiohttp's
+    # gives up on `filename=";;"`): the fallback avoids it, filename* keeps the exact name
+    ascii_name = "".join(c if 0x20 <= ord(c) < 0x7F and c not in '"\\;' else "_"
                          for c in ascii_name).strip() or "video"
     exact = quote(name, safe="!#$&+-.^_`|~")
     if exact == ascii_name:
