@@ -27,14 +27,8 @@ from mediaserve.core.audit.rules import (
     needs_reprobe,
 )
 from mediaserve.core.library.failure import ProbeFailure
-from mediaserve.core.library.index import (
-    STATUS_ERROR,
-    STATUS_MISSING,
-    LibraryIndex,
-    MediaFacts,
-    ProbeOutcome,
-    VideoEntry,
-)
+from mediaserve.core.library.index import LibraryIndex, MediaFacts, ProbeOutcome, VideoEntry
+from mediaserve.core.library.status import EntryStatus
 from tests.complexity import growth
 
 GOOD = MediaFacts(container="mp4", duration=10.0, video_codec="h264", width=640, height=360,
@@ -66,13 +60,13 @@ def test_good_entry_has_no_findings_with_or_without_evidence():
 
 @pytest.mark.parametrize(("stat", "kw", "code"), [
     (FreshStat(exists=False), {}, "missing"),
-    (None, {"status": STATUS_MISSING}, "missing"),
+    (None, {"status": EntryStatus.MISSING}, "missing"),
     (FreshStat(exists=True, size=1000, mtime_ns=5, regular=False), {}, "not-regular"),
     (FreshStat(exists=True, size=0, mtime_ns=5), {}, "empty"),
-    (None, {"status": STATUS_ERROR, "error": "empty file", "error_kind": ProbeFailure.EMPTY,
+    (None, {"status": EntryStatus.ERROR, "error": "empty file", "error_kind": ProbeFailure.EMPTY,
             "facts": MediaFacts()}, "empty"),
     (FreshStat(exists=True, size=1000, mtime_ns=5, readable=False), {}, "unreadable"),
-    (None, {"status": STATUS_ERROR, "error": "cannot read: Permission denied",
+    (None, {"status": EntryStatus.ERROR, "error": "cannot read: Permission denied",
             "error_kind": ProbeFailure.UNREADABLE, "facts": MediaFacts()}, "unreadable"),
 ])
 def test_file_rules_fire_alone(stat, kw, code):
@@ -96,7 +90,7 @@ def test_recorded_facts_only_never_touch_the_disk():
 def test_findings_from_facts_is_the_recorded_facts_audit():
     slow = entry(facts=dataclasses.replace(GOOD, faststart=False))
     assert findings_from_facts(slow) == audit_entry(slow, None, None)
-    assert codes(findings_from_facts(entry(status=STATUS_MISSING))) == ["missing"]
+    assert codes(findings_from_facts(entry(status=EntryStatus.MISSING))) == ["missing"]
     few = entry(facts=dataclasses.replace(GOOD, frames=5))
     assert findings_from_facts(few, AuditOptions(min_frames=5)) == []
 
@@ -119,7 +113,7 @@ def test_recorded_facts_only_call_is_cheap(monkeypatch: pytest.MonkeyPatch):
 
     monkeypatch.setattr(Rule, "judge", counting)
     slow = entry(facts=dataclasses.replace(GOOD, faststart=False, video_codec="hevc"))
-    for e in (entry(), slow, entry(status=STATUS_MISSING), entry(facts=MediaFacts())):
+    for e in (entry(), slow, entry(status=EntryStatus.MISSING), entry(facts=MediaFacts())):
         calls.clear()
         audit_entry(e)
         assert 0 < len(calls) == len(set(calls)) <= len(RULES)
@@ -145,7 +139,7 @@ def test_stale_entry_is_judged_on_fresh_facts():
 
 
 def test_entry_flagged_missing_that_came_back_is_stale_not_missing():
-    back = entry(status=STATUS_MISSING)
+    back = entry(status=EntryStatus.MISSING)
     assert codes(audit_entry(back, SAME)) == ["stale"]
     assert codes(audit_entry(back, SAME, reprobed=ProbeOutcome(GOOD))) == ["stale"]
     assert needs_reprobe(back, SAME)
@@ -172,7 +166,7 @@ def test_truncated_from_recorded_layout():
 
 
 def test_truncated_explains_an_unopenable_file_and_missing_frames():
-    cut = entry(status=STATUS_ERROR, error="cannot open container (InvalidData): x",
+    cut = entry(status=EntryStatus.ERROR, error="cannot open container (InvalidData): x",
                 facts=MediaFacts(truncated=True))
     assert codes(audit_entry(cut, SAME)) == ["truncated"]
     short = entry(facts=dataclasses.replace(GOOD, truncated=True, frames=2))
@@ -199,7 +193,7 @@ def test_truncation_slack_is_an_option():
 
 
 def test_not_media_from_recorded_error_and_from_deep_open():
-    broken = entry(status=STATUS_ERROR, error="cannot open container (InvalidData): junk",
+    broken = entry(status=EntryStatus.ERROR, error="cannot open container (InvalidData): junk",
                    facts=MediaFacts(truncated=False))
     found = audit_entry(broken)
     assert codes(found) == ["not-media"] and "junk" in found[0].message
@@ -300,7 +294,7 @@ def library(*entries: VideoEntry) -> LibraryIndex:
 
 def test_report_counts_summary_and_exit_codes():
     idx = library(entry("ok.mp4"), entry("slow.mp4", dataclasses.replace(GOOD, faststart=False)),
-                  entry("gone.mp4", status=STATUS_MISSING))
+                  entry("gone.mp4", status=EntryStatus.MISSING))
     report = audit_library(idx)
     assert (report.total, report.valid, report.invalid, report.warned) == (3, 2, 1, 1)
     assert report.summary_line() == "Total: 3 | Valid: 2 | Invalid: 1 | With warnings: 1"
@@ -317,7 +311,7 @@ def test_report_counts_summary_and_exit_codes():
 
 def test_findings_sorted_errors_first():
     idx = library(entry("a.mp4", dataclasses.replace(GOOD, faststart=False)),
-                  entry("b.mp4", status=STATUS_MISSING))
+                  entry("b.mp4", status=EntryStatus.MISSING))
     pairs = audit_library(idx).findings()
     assert [f.code for _, f in pairs] == ["missing", "not-faststart"]
 

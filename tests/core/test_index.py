@@ -15,9 +15,6 @@ from mediaserve.core.library.ids import ID_LENGTH, is_valid_id, video_id
 from mediaserve.core.library.index import (
     FACT_FIELDS,
     SCHEMA_VERSION,
-    STATUS_ERROR,
-    STATUS_MISSING,
-    STATUS_OK,
     FileState,
     IndexFormatError,
     LibraryIndex,
@@ -31,6 +28,7 @@ from mediaserve.core.library.index import (
     loads,
     looks_unmounted,
 )
+from mediaserve.core.library.status import EntryStatus
 
 NOW = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
 FACTS = MediaFacts(container="mp4", duration=2.005, video_codec="h264", width=160, height=120,
@@ -104,9 +102,9 @@ def test_is_valid_id(text: str, valid: bool):
 def test_round_trip_of_a_full_index():
     index = index_of(
         entry("b/clip.mp4", facts=FACTS),
-        entry("a.webm", size=7, mtime_ns=8, status=STATUS_ERROR, error="cannot open container",
+        entry("a.webm", size=7, mtime_ns=8, status=EntryStatus.ERROR, error="cannot open container",
               error_kind=ProbeFailure.NOT_MEDIA),
-        entry("gone.mkv", status=STATUS_MISSING, facts=MediaFacts(duration=3.0)),
+        entry("gone.mkv", status=EntryStatus.MISSING, facts=MediaFacts(duration=3.0)),
         settings={"port": 8080, "title": "Home"},
         scanned_at=NOW,
     )
@@ -156,7 +154,7 @@ _facts = st.builds(
 _entries = st.builds(
     lambda path, size, mtime, status, facts, error: VideoEntry(
         video_id(path), path, size, mtime, status, facts, error),
-    _paths, _ints, _ints, st.sampled_from([STATUS_OK, STATUS_ERROR, STATUS_MISSING]), _facts,
+    _paths, _ints, _ints, st.sampled_from(list(EntryStatus)), _facts,
     st.none() | st.text(min_size=1),
 )
 
@@ -308,13 +306,13 @@ def test_files_to_probe_picks_new_and_changed_only():
 
 
 def test_files_to_probe_reprobes_a_file_that_was_missing():
-    old = index_of(entry("back.mp4", 10, 100, status=STATUS_MISSING))
+    old = index_of(entry("back.mp4", 10, 100, status=EntryStatus.MISSING))
     assert files_to_probe(old, [FileState("back.mp4", 10, 100)]) == [
         FileState("back.mp4", 10, 100)]
 
 
 def test_files_to_probe_does_not_retry_an_unchanged_failure():
-    old = index_of(entry("bad.mp4", 10, 100, status=STATUS_ERROR, error="x"))
+    old = index_of(entry("bad.mp4", 10, 100, status=EntryStatus.ERROR, error="x"))
     assert files_to_probe(old, [FileState("bad.mp4", 10, 100)]) == []
 
 
@@ -330,11 +328,11 @@ def test_apply_scan_first_scan():
     assert index.scanned_at == NOW
     assert set(index.videos) == {video_id("a.mp4"), video_id("b/c.mkv"), video_id("bad.mp4")}
     a = index.videos[video_id("a.mp4")]
-    assert (a.path, a.size, a.mtime_ns, a.status, a.error) == ("a.mp4", 10, 1, STATUS_OK, None)
+    assert (a.path, a.size, a.mtime_ns, a.status, a.error) == ("a.mp4", 10, 1, EntryStatus.OK, None)
     assert a.facts == ok(1.5).facts
     bad = index.videos[video_id("bad.mp4")]
     assert (bad.status, bad.error, bad.facts.truncated) == (
-        STATUS_ERROR, "cannot open container", True)
+        EntryStatus.ERROR, "cannot open container", True)
     assert sorted(summary.new) == sorted(index.videos)
     assert summary.failed == [video_id("bad.mp4")]
     assert summary.changed == summary.unchanged == summary.missing == []
@@ -355,7 +353,7 @@ def test_apply_scan_rescan_keeps_unchanged_replaces_changed_flags_missing():
     assert by_path["edit.mp4"].facts == ok(7.0).facts
     assert (by_path["edit.mp4"].size, by_path["edit.mp4"].mtime_ns) == (12, 2)
     gone = by_path["gone.mp4"]
-    assert gone.status == STATUS_MISSING and gone.facts == FACTS  # kept for the audit
+    assert gone.status == EntryStatus.MISSING and gone.facts == FACTS  # kept for the audit
     assert summary.unchanged == [video_id("keep.mp4")]
     assert summary.changed == [video_id("edit.mp4")]
     assert summary.new == [video_id("new.mp4")]
@@ -376,20 +374,20 @@ def test_apply_scan_keeps_entries_under_a_folder_it_could_not_read():
     by_path = index.by_path()
     # not seeing a file is no evidence it is gone: no "missing" flag for the audit to prune
     assert by_path["locked/a.mp4"] == old.by_path()["locked/a.mp4"]
-    assert by_path["locked/deeper/b.mp4"].status == STATUS_OK
-    assert by_path["lockedness/c.mp4"].status == STATUS_MISSING  # a sibling, not inside
+    assert by_path["locked/deeper/b.mp4"].status == EntryStatus.OK
+    assert by_path["lockedness/c.mp4"].status == EntryStatus.MISSING  # a sibling, not inside
     assert summary.missing == [video_id("lockedness/c.mp4")]
     assert sorted(summary.unchanged) == sorted(
         video_id(p) for p in ("locked/a.mp4", "locked/deeper/b.mp4", "open/d.mp4"))
 
 
 def test_apply_scan_missing_stays_missing_and_returning_file_is_new():
-    old = index_of(entry("gone.mp4", status=STATUS_MISSING), entry("back.mp4",
-                                                                    status=STATUS_MISSING))
+    old = index_of(entry("gone.mp4", status=EntryStatus.MISSING), entry("back.mp4",
+                                                                    status=EntryStatus.MISSING))
     index, summary = apply_scan(old, "/m", [FileState("back.mp4", 100, 5)],
                                 {"back.mp4": ok()}, now=NOW)
-    assert index.by_path()["gone.mp4"].status == STATUS_MISSING
-    assert index.by_path()["back.mp4"].status == STATUS_OK
+    assert index.by_path()["gone.mp4"].status == EntryStatus.MISSING
+    assert index.by_path()["back.mp4"].status == EntryStatus.OK
     assert summary.missing == [video_id("gone.mp4")]
     assert summary.new == [video_id("back.mp4")]
 
@@ -419,7 +417,7 @@ def test_apply_scan_keeps_a_file_renamed_to_another_unicode_normalisation():
     index, summary = apply_scan(old, "/m", found, {s.path: ok() for s in todo}, now=NOW)
     assert list(index.videos) == [video_id(nfc)]
     video = index.videos[video_id(nfc)]
-    assert video.status == STATUS_OK  # the file is on disk: it must not be flagged missing
+    assert video.status == EntryStatus.OK  # the file is on disk: it must not be flagged missing
     assert video.path == nfd  # the name the disk has, so the server can open it
     assert summary.missing == []
 
@@ -447,13 +445,13 @@ def test_summary_as_dict():
 
 def test_looks_unmounted():
     present = index_of(entry("a.mp4"))
-    all_missing = index_of(entry("a.mp4", status=STATUS_MISSING))
+    all_missing = index_of(entry("a.mp4", status=EntryStatus.MISSING))
     assert looks_unmounted(present, 0) is True
     assert looks_unmounted(present, 1) is False
     assert looks_unmounted(None, 0) is False  # first scan of an empty folder is fine
     assert looks_unmounted(index_of(), 0) is False
     assert looks_unmounted(all_missing, 0) is False  # nothing left to lose
-    failed = index_of(entry("a.mp4", status=STATUS_ERROR, error="x"))
+    failed = index_of(entry("a.mp4", status=EntryStatus.ERROR, error="x"))
     assert looks_unmounted(failed, 0) is True
 
 
@@ -472,5 +470,5 @@ def test_scanned_at_keeps_its_offset():
 
 def test_totals_count_present_videos_only():
     index = index_of(entry("a.mp4", 10, facts=FACTS), entry("b.mp4", 5),
-                     entry("gone.mp4", 99, status=STATUS_MISSING, facts=FACTS))
+                     entry("gone.mp4", 99, status=EntryStatus.MISSING, facts=FACTS))
     assert index.totals() == (2, pytest.approx(FACTS.duration), 15)

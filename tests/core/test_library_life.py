@@ -15,8 +15,6 @@ from mediaserve.core.library.changes import (
 )
 from mediaserve.core.library.ids import video_id
 from mediaserve.core.library.index import (
-    STATUS_MISSING,
-    STATUS_OK,
     FileState,
     IndexFormatError,
     LibraryIndex,
@@ -28,6 +26,7 @@ from mediaserve.core.library.index import (
     files_to_probe,
     loads,
 )
+from mediaserve.core.library.status import EntryStatus
 
 FACTS = MediaFacts(container="mp4", duration=2.0, video_codec="h264", frames=50)
 
@@ -102,7 +101,7 @@ def test_a_move_keeps_the_id_by_hash_or_by_mtime() -> None:
     mark_gone(index, ["old"], log)
     assert log.missing == ["old/a.mp4"]
     mark_gone(index, ["b.mp4"], log)
-    assert index.videos[hashed.id].status == STATUS_MISSING
+    assert index.videos[hashed.id].status == EntryStatus.MISSING
 
     new_a = FileState("new/a.mp4", 100, 999)  # copied: another mtime, same content
     assert find_move(index, new_a, "other") is None
@@ -110,7 +109,7 @@ def test_a_move_keeps_the_id_by_hash_or_by_mtime() -> None:
     assert found is not None and found.id == hashed.id
     apply_move(index, found, new_a, "h1", log)
     assert index.videos[hashed.id].path == "new/a.mp4"
-    assert index.videos[hashed.id].status == STATUS_OK
+    assert index.videos[hashed.id].status == EntryStatus.OK
     assert log.moved == [("old/a.mp4", "new/a.mp4")] and log.missing == ["b.mp4"]
 
     assert find_move(index, FileState("c.mp4", 200, 8), "x") is None  # no hash: mtime too

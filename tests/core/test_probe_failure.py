@@ -7,7 +7,6 @@ import pytest
 from mediaserve.core.library.failure import ProbeFailure
 from mediaserve.core.library.ids import video_id
 from mediaserve.core.library.index import (
-    STATUS_ERROR,
     IndexFormatError,
     LibraryIndex,
     MediaFacts,
@@ -17,6 +16,7 @@ from mediaserve.core.library.index import (
     dumps,
     loads,
 )
+from mediaserve.core.library.status import EntryStatus
 
 OLD = """\
 schema_version = 1
@@ -51,7 +51,7 @@ def test_an_index_without_kinds_gets_them_from_the_messages(error: str, kind: Pr
 
 def test_the_kind_round_trips_and_outranks_the_message():
     vid = video_id("a.mp4")
-    entry = VideoEntry(vid, "a.mp4", 10, 20, STATUS_ERROR, MediaFacts(),
+    entry = VideoEntry(vid, "a.mp4", 10, 20, EntryStatus.ERROR, MediaFacts(),
                        error="the words changed", error_kind=ProbeFailure.UNREADABLE)
     index = LibraryIndex(root="/media", videos={vid: entry})
     assert loads(dumps(index)) == index

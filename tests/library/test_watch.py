@@ -16,7 +16,7 @@ import pytest
 
 from benchmarks.peers import stop_process
 from mediaserve.adapters.library.store import load_index_if_exists
-from mediaserve.core.library.index import STATUS_MISSING, STATUS_OK
+from mediaserve.core.library.status import EntryStatus
 from tests.library.conftest import mediaserve, poll
 
 SETTLE = 2.0
@@ -64,24 +64,24 @@ def test_slow_copy_is_probed_once_complete_rename_keeps_id_delete_marks_missing(
         assert "slow.mp4" not in _by_path(index_path)
         out.write(pieces[-1])
     entry = poll(lambda: _by_path(index_path).get("slow.mp4"))
-    assert entry.size == len(data) and entry.status == STATUS_OK
+    assert entry.size == len(data) and entry.status == EntryStatus.OK
     assert entry.facts.duration and entry.facts.duration > 3.5  # the whole clip, not a part
     assert stderr().count("added slow.mp4") == 1
 
     os.makedirs(root / "sub")
     os.rename(root / "slow.mp4", root / "sub" / "renamed.mp4")
     moved = poll(lambda: _by_path(index_path).get("sub/renamed.mp4"))
-    assert moved.id == entry.id and moved.status == STATUS_OK
+    assert moved.id == entry.id and moved.status == EntryStatus.OK
     assert "slow.mp4" not in _by_path(index_path)
     assert "moved slow.mp4 → sub/renamed.mp4" in stderr()
 
     os.unlink(root / "a.mp4")
     gone = poll(lambda: (_by_path(index_path).get("a.mp4") or None)
-                if _by_path(index_path)["a.mp4"].status == STATUS_MISSING else None)
-    assert gone.status == STATUS_MISSING
+                if _by_path(index_path)["a.mp4"].status == EntryStatus.MISSING else None)
+    assert gone.status == EntryStatus.MISSING
 
     os.rename(root / "sub", root.parent / "moved-out")  # a whole folder leaves the library
-    poll(lambda: _by_path(index_path)["sub/renamed.mp4"].status == STATUS_MISSING)
+    poll(lambda: _by_path(index_path)["sub/renamed.mp4"].status == EntryStatus.MISSING)
     assert _by_path(index_path)["sub/renamed.mp4"].id == entry.id
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(15) == 0

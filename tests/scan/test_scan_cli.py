@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mediaserve.adapters.library.store import INDEX_NAME, load_index
-from mediaserve.core.library.index import STATUS_MISSING
+from mediaserve.core.library.status import EntryStatus
 from tests.conftest import Corpus, without_dac_override
 
 EXIT_OK, EXIT_IO, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
@@ -123,7 +123,7 @@ def test_vanished_file_is_reported_missing(corpus: Corpus, library: Path, run):
     summary = scan_json(run, library)
     assert summary["missing"] == 1 and summary["videos"] == len(corpus.indexed()) - 1
     entry = load_index(library / INDEX_NAME).by_path()[name]
-    assert entry.status == STATUS_MISSING
+    assert entry.status == EntryStatus.MISSING
 
 
 # ------------------------------------------------------------------------- refusals
@@ -198,7 +198,7 @@ def test_an_unreadable_subfolder_keeps_its_entries(corpus: Corpus, library: Path
     assert summary["missing"] == 0 and summary["unreadable_folders"] == ["locked"]
     assert "cannot read the folder locked/" in done.stderr
     entry = load_index(library / INDEX_NAME).by_path()["locked/inside.mp4"]
-    assert entry.status != STATUS_MISSING
+    assert entry.status != EntryStatus.MISSING
 
 
 def test_folder_whose_path_is_not_utf8(run, tmp_path: Path):

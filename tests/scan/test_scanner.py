@@ -25,9 +25,6 @@ from mediaserve.adapters.library.store import (
 from mediaserve.adapters.media import prober
 from mediaserve.core.library.ids import video_id
 from mediaserve.core.library.index import (
-    STATUS_ERROR,
-    STATUS_MISSING,
-    STATUS_OK,
     FileState,
     IndexFormatError,
     LibraryIndex,
@@ -36,6 +33,7 @@ from mediaserve.core.library.index import (
     apply_scan,
     dumps,
 )
+from mediaserve.core.library.status import EntryStatus
 from tests.conftest import DURATION_TOLERANCE, Corpus, unprivileged_python
 
 
@@ -131,14 +129,14 @@ def test_first_scan_indexes_every_video_with_its_facts(corpus: Corpus, library: 
         assert video.size == (library / item.name).stat().st_size
         assert video.mtime_ns == (library / item.name).stat().st_mtime_ns
         if item.playable:
-            assert (video.status, video.error) == (STATUS_OK, None), item.name
+            assert (video.status, video.error) == (EntryStatus.OK, None), item.name
             assert video.facts.duration == pytest.approx(item.expected["duration"],
                                                          rel=DURATION_TOLERANCE)
             for field in ("container", "video_codec", "audio_codec", "width", "height",
                           "frames", "faststart", "truncated"):
                 assert getattr(video.facts, field) == item.expected[field], (item.name, field)
         else:
-            assert video.status == STATUS_ERROR and item.probe_error in video.error
+            assert video.status == EntryStatus.ERROR and item.probe_error in video.error
     failed = {f.name for f in corpus.indexed() if not f.playable}
     assert sorted(summary.failed) == sorted(key(index, n) for n in failed)
     assert sorted(summary.new) == sorted(expected)
@@ -182,18 +180,18 @@ def test_vanished_file_is_flagged_missing_and_keeps_its_facts(corpus: Corpus, li
     index, summary = scan(library, index, probe=counting)
     assert counting.reset() == []
     gone = index.videos[key(index, name)]
-    assert gone.status == STATUS_MISSING
+    assert gone.status == EntryStatus.MISSING
     assert (gone.path, gone.facts, gone.size) == (before.path, before.facts, before.size)
     assert summary.missing == [key(index, name)]
     assert summary.as_dict()["videos"] == len(corpus.indexed()) - 1
     # still there, still missing, on the next scan; back to ok (re-probed) when it returns
     index, summary = scan(library, index, probe=counting)
-    assert index.videos[key(index, name)].status == STATUS_MISSING
+    assert index.videos[key(index, name)].status == EntryStatus.MISSING
     assert summary.missing == [key(index, name)]
     (library / name).write_bytes(corpus.path(name).read_bytes())
     index, summary = scan(library, index, probe=counting)
     assert counting.reset() == [name]
-    assert index.videos[key(index, name)].status == STATUS_OK
+    assert index.videos[key(index, name)].status == EntryStatus.OK
     assert summary.new == [key(index, name)] and summary.missing == []
 
 
@@ -206,7 +204,7 @@ def test_unmounted_root_is_refused(corpus: Corpus, library: Path, tmp_path: Path
     with pytest.raises(LibraryUnavailable, match=r"no video files.*--allow-empty"):
         scan(mountpoint, index)
     flagged, summary = scan(mountpoint, index, allow_empty=True)
-    assert {v.status for v in flagged.videos.values()} == {STATUS_MISSING}
+    assert {v.status for v in flagged.videos.values()} == {EntryStatus.MISSING}
     assert len(summary.missing) == len(index.videos)
     # an empty folder scanned for the first time is not an error
     fresh, summary = scan(mountpoint, None)
@@ -244,7 +242,7 @@ def test_ids_are_stable_across_nfc_and_nfd_names(corpus: Corpus, tmp_path: Path)
     index, summary = scan(root, index)
     assert list(index.videos) == [key(index, nfc)]
     video = index.videos[key(index, nfc)]
-    assert video.status == STATUS_OK and video.path == nfd
+    assert video.status == EntryStatus.OK and video.path == nfd
     assert summary.missing == []
 
 

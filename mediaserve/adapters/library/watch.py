@@ -37,7 +37,8 @@ from mediaserve.core.library.changes import (
     under,
 )
 from mediaserve.core.library.formats import is_video_name
-from mediaserve.core.library.index import STATUS_MISSING, FileState, LibraryIndex, ProbeOutcome
+from mediaserve.core.library.index import FileState, LibraryIndex, ProbeOutcome
+from mediaserve.core.library.status import EntryStatus
 
 DEFAULT_SETTLE = 3.0  # seconds a file's size must stay put before it is probed
 DEBOUNCE_MS = 300
@@ -140,7 +141,7 @@ class FolderWatcher:
         # (size, mtime) of entries that are gone: a file that shows up with one of them is a
         # rename (mv keeps both) and need not wait to settle
         vanished = {(e.size, e.mtime_ns) for e in index.videos.values()
-                    if e.status == STATUS_MISSING or e.path in self.gone} if index else set()
+                    if e.status == EntryStatus.MISSING or e.path in self.gone} if index else set()
         known = index.by_path() if index else {}
         for rel, seen in list(self.pending.items()):
             try:

@@ -22,14 +22,8 @@ from mediaserve.core.http import ranges
 from mediaserve.core.http.headers import content_disposition
 from mediaserve.core.library.failure import ProbeFailure
 from mediaserve.core.library.formats import content_type_for
-from mediaserve.core.library.index import (
-    FACT_FIELDS,
-    STATUS_ERROR,
-    STATUS_MISSING,
-    STATUS_OK,
-    LibraryIndex,
-    VideoEntry,
-)
+from mediaserve.core.library.index import FACT_FIELDS, LibraryIndex, VideoEntry
+from mediaserve.core.library.status import EntryStatus
 from mediaserve.core.web.media import media_json
 
 
@@ -113,7 +107,7 @@ class Catalog:
                 entry=entry,
                 content_type=content_type_for(entry.path, entry.facts.container),
                 disposition=content_disposition(entry.path),
-                presence=(Presence.MISSING if entry.status == STATUS_MISSING
+                presence=(Presence.MISSING if entry.status == EntryStatus.MISSING
                           else Presence.PRESENT),
             )
             self._refresh_findings(video)
@@ -128,10 +122,10 @@ class Catalog:
         if self._findings is None:
             return
         entry = video.entry
-        if video.presence is Presence.MISSING and entry.status != STATUS_MISSING:
-            entry = dataclasses.replace(entry, status=STATUS_MISSING)
+        if video.presence is Presence.MISSING and entry.status != EntryStatus.MISSING:
+            entry = dataclasses.replace(entry, status=EntryStatus.MISSING)
         elif video.presence is Presence.UNREADABLE:
-            entry = dataclasses.replace(entry, status=STATUS_ERROR,
+            entry = dataclasses.replace(entry, status=EntryStatus.ERROR,
                                         error_kind=ProbeFailure.UNREADABLE)
         video.findings = [f.as_dict() for f in self._findings(entry)]
 
@@ -139,8 +133,8 @@ class Catalog:
         if video.presence is presence:
             return
         video.presence = presence
-        if presence is Presence.PRESENT and video.entry.status == STATUS_MISSING:
-            video.entry = dataclasses.replace(video.entry, status=STATUS_OK)
+        if presence is Presence.PRESENT and video.entry.status == EntryStatus.MISSING:
+            video.entry = dataclasses.replace(video.entry, status=EntryStatus.OK)
         self._refresh_findings(video)
         self.version += 1  # the listing shows presence: encode it again
 

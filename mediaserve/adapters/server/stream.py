@@ -13,11 +13,11 @@ import contextlib
 import errno
 import os
 import stat
-from typing import Any
 
 from aiohttp import web
 
 from mediaserve.adapters.server.accesslog import SENT_KEY
+from mediaserve.adapters.server.catalog import Video
 from mediaserve.adapters.server.safe_open import OutsideRoot
 from mediaserve.adapters.server.sendfile import (
     Meter,
@@ -53,7 +53,7 @@ _PATH_GONE = frozenset((errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EISDIR, 
                         errno.ENAMETOOLONG, errno.EXDEV))
 
 
-def _open(state: ServerState, video: Any) -> int | web.Response:
+def _open(state: ServerState, video: Video) -> int | web.Response:
     """The fd, or the JSON error response that explains why there is none."""
     try:
         return state.opener.open(video.entry.path)
@@ -91,7 +91,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         state.stats.end(hit, status)
 
 
-async def _stream(request: web.Request, state: ServerState, video: Any,
+async def _stream(request: web.Request, state: ServerState, video: Video,
                   hit: Hit) -> web.StreamResponse:
     opened = _open(state, video)
     if isinstance(opened, web.Response):
@@ -224,8 +224,8 @@ async def _write_small(request: web.Request, response: web.StreamResponse, fd: i
         _drop(request, response)
 
 
-async def _write_parts(response: web.StreamResponse, transport: Any, plan: ranges.Plan,
-                       fd: int, zero_copy: bool, meter: Meter,
+async def _write_parts(response: web.StreamResponse, transport: asyncio.Transport | None,
+                       plan: ranges.Plan, fd: int, zero_copy: bool, meter: Meter,
                        loop: asyncio.AbstractEventLoop) -> None:
     """The body itself: each part's preamble and span, then the multipart epilogue."""
     if zero_copy:

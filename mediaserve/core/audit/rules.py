@@ -48,14 +48,8 @@ from mediaserve.core.audit.model import (
 from mediaserve.core.audit.playability import TRANSCODE, Playback, playback
 from mediaserve.core.library.failure import ProbeFailure
 from mediaserve.core.library.formats import MP4_FAMILY, VIDEO_EXTENSIONS, extension_of
-from mediaserve.core.library.index import (
-    STATUS_ERROR,
-    STATUS_MISSING,
-    STATUS_OK,
-    MediaFacts,
-    ProbeOutcome,
-    VideoEntry,
-)
+from mediaserve.core.library.index import MediaFacts, ProbeOutcome, VideoEntry
+from mediaserve.core.library.status import EntryStatus
 
 
 class Tier(IntEnum):
@@ -143,7 +137,7 @@ class Rule:
 
 def check_missing(v: EntryView) -> str | None:
     gone = (not v.stat.exists) if v.stat is not None else (
-        v.entry.status == STATUS_MISSING or v.failure is ProbeFailure.CANNOT_STAT)
+        v.entry.status == EntryStatus.MISSING or v.failure is ProbeFailure.CANNOT_STAT)
     return f"file not found: {v.entry.path}" if gone else None
 
 
@@ -173,7 +167,7 @@ def check_stale(v: EntryView) -> str | None:
     changed = not v.entry.same_file_state(v.stat.size, v.stat.mtime_ns)
     # the index recorded a failure (missing, unreadable...) and the file is fine now
     revived = (v.entry.status != v.status if v.reprobed
-               else v.entry.status == STATUS_MISSING)
+               else v.entry.status == EntryStatus.MISSING)
     if not (changed or revived):
         return None
     if changed:
@@ -230,7 +224,7 @@ def check_not_media(v: EntryView) -> str | None:
         if deep.opened:
             return None
         reason = deep.error or "unknown error"
-    elif v.status == STATUS_ERROR:
+    elif v.status == EntryStatus.ERROR:
         reason = v.error or "unknown error"
     else:
         return None
@@ -353,14 +347,14 @@ def needs_reprobe(entry: VideoEntry, stat: FreshStat) -> bool:
     if not (stat.exists and stat.regular and stat.readable and stat.size > 0):
         return False
     return (not entry.same_file_state(stat.size, stat.mtime_ns)
-            or entry.status != STATUS_OK)
+            or entry.status != EntryStatus.OK)
 
 
 def refreshed_entry(entry: VideoEntry, stat: FreshStat, outcome: ProbeOutcome) -> VideoEntry:
     """The entry as a rescan would write it, from a fresh stat and probe."""
     return dataclasses.replace(
         entry, size=stat.size, mtime_ns=stat.mtime_ns,
-        status=STATUS_ERROR if outcome.error else STATUS_OK,
+        status=EntryStatus.ERROR if outcome.error else EntryStatus.OK,
         facts=outcome.facts, error=outcome.error, error_kind=outcome.kind)
 
 
@@ -376,12 +370,12 @@ def audit_entry(entry: VideoEntry, stat: FreshStat | None = None,
     facts, status, error, failure = entry.facts, entry.status, entry.error, entry.error_kind
     if reprobed is not None:
         facts, error, failure = reprobed.facts, reprobed.error, reprobed.kind
-        status = STATUS_ERROR if reprobed.error else STATUS_OK
+        status = EntryStatus.ERROR if reprobed.error else EntryStatus.OK
     view = EntryView(entry, stat, deep, facts, status, error, failure, reprobed is not None,
                      options)
     findings: list[AuditFinding] = []
     for tier, rules in _BY_TIER:
-        if tier > Tier.INDEX and view.status == STATUS_MISSING:
+        if tier > Tier.INDEX and view.status == EntryStatus.MISSING:
             break  # back on disk but not re-probed: no facts to judge
         found: list[AuditFinding] = []
         for one in rules:

@@ -19,15 +19,8 @@ from dataclasses import dataclass, field
 
 from mediaserve.core.library.ids import video_id
 from mediaserve.core.library.ignored import is_ignored
-from mediaserve.core.library.index import (
-    STATUS_ERROR,
-    STATUS_MISSING,
-    STATUS_OK,
-    FileState,
-    LibraryIndex,
-    ProbeOutcome,
-    VideoEntry,
-)
+from mediaserve.core.library.index import FileState, LibraryIndex, ProbeOutcome, VideoEntry
+from mediaserve.core.library.status import EntryStatus
 
 
 @dataclass(slots=True)
@@ -58,8 +51,8 @@ def mark_gone(index: LibraryIndex, paths: list[str], log: ChangeLog) -> None:
     """Flag the entries at ``paths`` (files, or folders: everything under them) missing, as
     a rescan would; the audit prunes them. Ignored records there are forgotten."""
     for vid, entry in list(index.videos.items()):
-        if entry.status != STATUS_MISSING and any(under(entry.path, p) for p in paths):
-            index.videos[vid] = dataclasses.replace(entry, status=STATUS_MISSING)
+        if entry.status != EntryStatus.MISSING and any(under(entry.path, p) for p in paths):
+            index.videos[vid] = dataclasses.replace(entry, status=EntryStatus.MISSING)
             log.missing.append(entry.path)
     for path in list(index.ignored):
         if any(under(path, p) for p in paths):
@@ -73,7 +66,7 @@ def needs_probe(index: LibraryIndex, state: FileState,
     if is_ignored(index.ignored, state):
         return False
     entry = (index.by_path() if by_path is None else by_path).get(state.path)
-    return entry is None or entry.status == STATUS_MISSING or not entry.same_file_state(
+    return entry is None or entry.status == EntryStatus.MISSING or not entry.same_file_state(
         state.size, state.mtime_ns)
 
 
@@ -84,7 +77,7 @@ def find_move(index: LibraryIndex, state: FileState,
     name = state.path.rsplit("/", 1)[-1]
     best: VideoEntry | None = None
     for entry in index.videos.values():
-        if entry.status != STATUS_MISSING or entry.size != state.size:
+        if entry.status != EntryStatus.MISSING or entry.size != state.size:
             continue
         if entry.content_hash is not None and content_hash is not None:
             same = entry.content_hash == content_hash
@@ -102,7 +95,7 @@ def apply_move(index: LibraryIndex, entry: VideoEntry, state: FileState,
     """Re-point ``entry`` (same id, same facts) at the file's new path."""
     index.videos[entry.id] = dataclasses.replace(
         entry, path=state.path, size=state.size, mtime_ns=state.mtime_ns,
-        status=STATUS_ERROR if entry.error else STATUS_OK,
+        status=EntryStatus.ERROR if entry.error else EntryStatus.OK,
         content_hash=entry.content_hash or content_hash)
     log.moved.append((entry.path, state.path))
     if entry.path in log.missing:  # flagged in this very batch: it moved, it is not missing
@@ -120,13 +113,13 @@ def apply_probe(index: LibraryIndex, state: FileState, outcome: ProbeOutcome,
         raise ValueError(f"id collision between {index.videos[vid].path!r} and "
                          f"{state.path!r}")
     entry = VideoEntry(id=vid, path=state.path, size=state.size, mtime_ns=state.mtime_ns,
-                       status=STATUS_ERROR if outcome.error else STATUS_OK,
+                       status=EntryStatus.ERROR if outcome.error else EntryStatus.OK,
                        facts=outcome.facts, error=outcome.error,
                        content_hash=outcome.content_hash,
                        # a changed file keeps its subtitles (the watcher does not look for
                        # new ones: the next scan does)
                        subtitles=previous.subtitles if previous is not None else ())
     index.videos[vid] = entry
-    fresh = previous is None or previous.status == STATUS_MISSING
+    fresh = previous is None or previous.status == EntryStatus.MISSING
     (log.added if fresh else log.updated).append(state.path)
     return entry

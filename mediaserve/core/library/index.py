@@ -34,14 +34,11 @@ from mediaserve.core.library.ignored import (
     is_ignored,
     skip_ignored,
 )
+from mediaserve.core.library.status import EntryStatus
 from mediaserve.core.library.summary import ScanSummary
 
 SCHEMA_VERSION = 1
 
-STATUS_OK = "ok"
-STATUS_ERROR = "error"  # indexed, but probing failed; ``error`` says why
-STATUS_MISSING = "missing"  # indexed earlier, gone from disk now; kept for the audit to prune
-STATUSES = (STATUS_OK, STATUS_ERROR, STATUS_MISSING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +69,7 @@ class VideoEntry:
     path: str  # POSIX, relative to the root
     size: int
     mtime_ns: int
-    status: str = STATUS_OK
+    status: EntryStatus = EntryStatus.OK
     facts: MediaFacts = field(default_factory=MediaFacts)
     error: str | None = None
     error_kind: ProbeFailure | None = None  # what kind of failure ``error`` describes
@@ -115,7 +112,7 @@ class LibraryIndex:
 
     def totals(self) -> tuple[int, float, int]:
         """(videos, seconds, bytes) of the entries not flagged missing."""
-        present = [e for e in self.videos.values() if e.status != STATUS_MISSING]
+        present = [e for e in self.videos.values() if e.status != EntryStatus.MISSING]
         return (len(present), sum(e.facts.duration or 0.0 for e in present),
                 sum(e.size for e in present))
 
@@ -280,9 +277,9 @@ def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEnt
     mtime_ns = table.get("mtime_ns")  # negative for files dated before 1970
     if not isinstance(mtime_ns, int) or isinstance(mtime_ns, bool):
         raise fail("mtime_ns", f"video {vid}: 'mtime_ns' must be an integer")
-    status = table.get("status", STATUS_OK)
-    if status not in STATUSES:
-        raise fail("status", f"video {vid}: 'status' must be one of {', '.join(STATUSES)}")
+    status = table.get("status", EntryStatus.OK)
+    if status not in set(EntryStatus):
+        raise fail("status", f"video {vid}: 'status' must be one of {', '.join(EntryStatus)}")
     error = table.get("error")
     if error is not None and not isinstance(error, str):
         raise fail("error", f"video {vid}: 'error' must be a string")
@@ -316,7 +313,7 @@ def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEnt
     if unknown:
         raise fail(unknown[0], f"video {vid}: unknown key '{unknown[0]}'")
     return VideoEntry(id=vid, path=path, size=table["size"], mtime_ns=table["mtime_ns"],
-                      status=status, facts=MediaFacts(**facts), error=error,
+                      status=EntryStatus(status), facts=MediaFacts(**facts), error=error,
                       error_kind=error_kind, content_hash=content_hash,
                       subtitles=tuple(subtitles))
 
@@ -353,7 +350,7 @@ def files_to_probe(old: LibraryIndex | None, found: Iterable[FileState],
         if old is not None and is_ignored(old.ignored, state):
             continue
         entry = known.get(state.path)
-        if (force or entry is None or entry.status == STATUS_MISSING
+        if (force or entry is None or entry.status == EntryStatus.MISSING
                 or not entry.same_file_state(state.size, state.mtime_ns)):
             todo.append(state)
     return todo
@@ -399,14 +396,14 @@ def apply_scan(
         else:
             entry = VideoEntry(
                 id=vid, path=state.path, size=state.size, mtime_ns=state.mtime_ns,
-                status=STATUS_ERROR if outcome.error else STATUS_OK,
+                status=EntryStatus.ERROR if outcome.error else EntryStatus.OK,
                 facts=outcome.facts, error=outcome.error, error_kind=outcome.kind,
                 content_hash=outcome.content_hash,
                 subtitles=state.subtitles,
             )
-            fresh = previous is None or previous.status == STATUS_MISSING
+            fresh = previous is None or previous.status == EntryStatus.MISSING
             (summary.new if fresh else summary.changed).append(vid)
-        if entry.status == STATUS_ERROR:
+        if entry.status == EntryStatus.ERROR:
             summary.failed.append(vid)
             summary.failed_files.append((entry.path, entry.error or "unknown error"))
         if vid in videos:  # 48 bits of sha256 colliding inside one library: refuse loudly
@@ -423,8 +420,8 @@ def apply_scan(
             summary.total_size += entry.size
             summary.total_duration += entry.facts.duration or 0.0
             continue
-        gone = entry if entry.status == STATUS_MISSING else dataclasses.replace(
-            entry, status=STATUS_MISSING)
+        gone = entry if entry.status == EntryStatus.MISSING else dataclasses.replace(
+            entry, status=EntryStatus.MISSING)
         videos[gone.id] = gone
         summary.missing.append(gone.id)
     settings = dict(old.settings) if old else {}
@@ -439,4 +436,4 @@ def looks_unmounted(old: LibraryIndex | None, found_count: int) -> bool:
     drive that is not mounted: rescanning would flag the whole library missing."""
     if old is None or found_count:
         return False
-    return any(entry.status != STATUS_MISSING for entry in old.videos.values())
+    return any(entry.status != EntryStatus.MISSING for entry in old.videos.values())
