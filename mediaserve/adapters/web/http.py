@@ -30,6 +30,8 @@ class LibraryState(Protocol):
 
 
 def json_error(status: int, message: str, **extra: Any) -> web.Response:
+    """``{"error": message, ...}`` with the given status; what every API failure looks like
+    (the server routes use this one too, through ``adapters.server.state``)."""
     return web.Response(status=status, text=json.dumps({"error": message, **extra}),
                         content_type="application/json", charset="utf-8")
 
