@@ -28,9 +28,8 @@ import threading
 import urllib.request
 from pathlib import Path
 
-from benchmarks.peers import LOOPBACK, free_port, stop_process, wait_for_port
+from benchmarks.peers import LOOPBACK, free_port, random_library, stop_process, wait_for_port
 from benchmarks.stream_bench import LUA_RANGES, run_wrk
-from mediaserve.core.library.ids import video_id
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -86,15 +85,10 @@ def main() -> int:
         media = work / "media"
         media.mkdir()
         size = args.size_mib * 1024 * 1024
-        with open(media / "video.mp4", "wb") as handle:
-            block = os.urandom(1024 * 1024)
-            for _ in range(args.size_mib):
-                handle.write(block)
+        _video, vid = random_library(media, args.size_mib)
         script = work / "ranges.lua"
         script.write_text(LUA_RANGES % {"seed": 7, "size": size, "span": args.span})
-        subprocess.run([sys.executable, "-m", "mediaserve", "scan", str(media), "--json"],
-                       check=True, capture_output=True)
-        path = f"/api/videos/{video_id('video.mp4')}/stream"
+        path = f"/api/videos/{vid}/stream"
         results: dict[str, list[float]] = {"on": [], "off": []}
         cpu: dict[str, list[float]] = {"on": [], "off": []}  # µs of server CPU per request
         servers = {"on": _serve(media, *(["--no-stats"] if args.same else [])),

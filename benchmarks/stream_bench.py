@@ -16,7 +16,6 @@ Shared machines are noisy, so only the ratios mean much. Needs ``nginx`` and ``w
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -26,8 +25,7 @@ from contextlib import AbstractContextManager
 from functools import partial
 from pathlib import Path
 
-from benchmarks.peers import free_port, run_mediaserve, run_nginx, run_peer
-from mediaserve.core.library.ids import video_id
+from benchmarks.peers import free_port, random_library, run_mediaserve, run_nginx, run_peer
 
 LUA_RANGES = """
 math.randomseed(%(seed)d)
@@ -105,18 +103,10 @@ def main() -> int:
         work = Path(tmp)
         media = work / "media"
         media.mkdir()
-        video = media / "video.mp4"
         size = args.size_mib * 1024 * 1024
-        with open(video, "wb") as handle:  # random bytes: nothing compresses or caches oddly
-            block = os.urandom(1024 * 1024)
-            for _ in range(args.size_mib):
-                handle.write(block)
+        video, vid = random_library(media, args.size_mib)
         script = work / "ranges.lua"
         script.write_text(LUA_RANGES % {"seed": 7, "size": size, "span": args.span})
-
-        subprocess.run([sys.executable, "-m", "mediaserve", "scan", str(media), "--json"],
-                       check=True, capture_output=True)
-        vid = video_id("video.mp4")
         # name -> (start the server: a context manager yielding its base URL, the file's path)
         servers: dict[str, tuple[Callable[[], AbstractContextManager[str]], str]] = {
             "nginx": (partial(run_nginx, media, work, log_level="warn",
