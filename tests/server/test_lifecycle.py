@@ -18,6 +18,7 @@ import pytest
 from mediaserve.adapters.library.store import load_index, save_index
 from mediaserve.cli.common import human_size
 from tests.server.conftest import MIB, Lib, blob
+from tests.server.rawhttp import slow_read
 
 
 @pytest.fixture
@@ -189,47 +190,13 @@ def test_port_in_use_is_a_one_line_error(spawn, env, folder: Lib) -> None:
     assert "Traceback" not in child.stderr
 
 
-def _slow_client(port: int, target: str, got: dict, release: threading.Event) -> None:
-    """Read the response in small sips until ``release`` is set, then at full speed."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
-    sock.settimeout(20)
-    sock.connect(("127.0.0.1", port))
-    sock.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-    data = b""
-    try:
-        while b"\r\n\r\n" not in data:
-            data += sock.recv(4096)
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = int(re.search(rb"Content-Length: (\d+)", head)[1])
-        got["head"] = head
-        chunks = [body]
-        received = len(body)
-        while received < length:
-            chunk = sock.recv(8192 if not release.is_set() else 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            received += len(chunk)
-            got["received"] = received
-            if not release.is_set():
-                time.sleep(0.005)
-        got["body"] = b"".join(chunks)
-        got["length"] = length
-        got["eof"] = sock.recv(1) == b""  # the server closes after shutdown
-    except OSError as exc:
-        got["error"] = exc
-    finally:
-        sock.close()
-
-
 @pytest.mark.parametrize("sendfile", [True, False], ids=["sendfile", "chunked"])
 def test_sigterm_lets_a_slow_stream_finish(spawn, env, folder: Lib, sendfile: bool) -> None:
     args = [str(folder.root), "--port", "0", "--shutdown-timeout", "15"]
     child = spawn(*args, *([] if sendfile else ["--no-sendfile"]), env=env).wait_started()
     got: dict = {}
     release = threading.Event()
-    reader = threading.Thread(target=_slow_client,
+    reader = threading.Thread(target=slow_read,
                               args=(child.port, folder.stream("a.mp4"), got, release))
     reader.start()
     deadline = time.monotonic() + 10
