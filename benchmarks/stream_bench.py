@@ -10,7 +10,7 @@ Serves one file with nginx, with mediaserve and (as a reference) with aiohttp's 
 Shared machines are noisy, so only the ratios mean much. Needs ``nginx`` and ``wrk``
 (Debian packages). Everything runs on 127.0.0.1 and stops by itself.
 
-    python benchmarks/stream_bench.py [--size-mib 256] [--seconds 5] [--connections 16]
+    python -m benchmarks.stream_bench [--size-mib 256] [--seconds 5] [--connections 16]
 """
 
 from __future__ import annotations
