@@ -190,6 +190,26 @@ def content_range(value: str) -> tuple[int, int, int]:
     return first, last, size
 
 
+def get_closing(port: int, target: str, headers: dict[str, str] | None = None,
+                timeout: float = 5) -> tuple[int, dict[str, str], bytes]:
+    """One blocking ``GET`` with ``Connection: close``, read to EOF: status, headers (lower-case
+    names) and body. For tests that talk to a server process from plain threads."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        lines = [f"GET {target} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        data = b""
+        while chunk := sock.recv(1 << 20):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers_out = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers_out[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers_out, body
+
+
 def slow_read(port: int, target: str, got: dict, release: threading.Event) -> None:
     """GET ``target`` over a small receive buffer, sipping until ``release`` is set, then at
     full speed: the server stays blocked mid-body for as long as a test needs a stream in
