@@ -28,6 +28,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -130,10 +131,22 @@ def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> int:
     return proc.wait(5)
 
 
+@dataclass(frozen=True)
+class Peer:
+    """A running peer: its base URL and its process (benchmarks read its CPU from /proc)."""
+
+    base: str
+    proc: subprocess.Popen[Any]
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+
 @contextmanager
-def run_peer(cmd: Sequence[str], port: int, *, env: Mapping[str, str] | None = None,
-             timeout: float = 30.0, stop_timeout: float = 10.0) -> Iterator[str]:
-    """Run ``cmd`` (a server that will listen on ``port``); yield ``http://127.0.0.1:PORT``.
+def start_peer(cmd: Sequence[str], port: int, *, env: Mapping[str, str] | None = None,
+               timeout: float = 30.0, stop_timeout: float = 10.0) -> Iterator[Peer]:
+    """Run ``cmd`` (a server that will listen on ``port``); yield it as a :class:`Peer`.
 
     stderr goes to a temporary file rather than a pipe: nobody reads a pipe while the server
     runs, and one that fills (a log line per request) would block the server mid-benchmark.
@@ -145,9 +158,17 @@ def run_peer(cmd: Sequence[str], port: int, *, env: Mapping[str, str] | None = N
                                 stderr=errors, env={**os.environ, **env} if env else None)
         try:
             wait_for_port(port, proc, timeout, stderr=errors)
-            yield f"http://{LOOPBACK}:{port}"
+            yield Peer(f"http://{LOOPBACK}:{port}", proc)
         finally:
             stop_process(proc, stop_timeout)
+
+
+@contextmanager
+def run_peer(cmd: Sequence[str], port: int, *, env: Mapping[str, str] | None = None,
+             timeout: float = 30.0, stop_timeout: float = 10.0) -> Iterator[str]:
+    """:func:`start_peer`, yielding only ``http://127.0.0.1:PORT``."""
+    with start_peer(cmd, port, env=env, timeout=timeout, stop_timeout=stop_timeout) as peer:
+        yield peer.base
 
 
 def nginx_binary() -> Path | None:
@@ -196,7 +217,15 @@ http {{
 @contextmanager
 def run_nginx(root: Path, workdir: Path, *, binary: Path | None = None, timeout: float = 30.0,
               **options: Any) -> Iterator[str]:
-    """nginx serving ``root`` on a free port; yield ``http://127.0.0.1:PORT``.
+    """:func:`start_nginx`, yielding only ``http://127.0.0.1:PORT``."""
+    with start_nginx(root, workdir, binary=binary, timeout=timeout, **options) as peer:
+        yield peer.base
+
+
+@contextmanager
+def start_nginx(root: Path, workdir: Path, *, binary: Path | None = None,
+                timeout: float = 30.0, **options: Any) -> Iterator[Peer]:
+    """nginx serving ``root`` on a free port, as a :class:`Peer`.
 
     Its config, pid, error log (``nginx-error.log``) and temp files go in ``workdir``
     (created if missing). ``options`` go to ``nginx_config``. ``binary`` defaults to
@@ -209,15 +238,24 @@ def run_nginx(root: Path, workdir: Path, *, binary: Path | None = None, timeout:
     port = free_port()
     conf = workdir / "nginx.conf"
     conf.write_text(nginx_config(root, port, workdir, **options))
-    with run_peer([str(nginx), "-c", str(conf), "-p", str(workdir)], port,
-                  timeout=timeout) as base:
-        yield base
+    with start_peer([str(nginx), "-c", str(conf), "-p", str(workdir)], port,
+                    timeout=timeout) as peer:
+        yield peer
 
 
 @contextmanager
 def run_mediaserve(folder: Path, *args: str, env: Mapping[str, str] | None = None,
                    timeout: float = 30.0, stop_timeout: float = 15.0) -> Iterator[str]:
-    """``python -m mediaserve serve FOLDER ARGS`` on a free port; yield ``http://127.0.0.1:PORT``.
+    """:func:`start_mediaserve`, yielding only ``http://127.0.0.1:PORT``."""
+    with start_mediaserve(folder, *args, env=env, timeout=timeout,
+                          stop_timeout=stop_timeout) as peer:
+        yield peer.base
+
+
+@contextmanager
+def start_mediaserve(folder: Path, *args: str, env: Mapping[str, str] | None = None,
+                     timeout: float = 30.0, stop_timeout: float = 15.0) -> Iterator[Peer]:
+    """``python -m mediaserve serve FOLDER ARGS`` on a free port, as a :class:`Peer`.
 
     The access log is off unless ``args`` say otherwise (the last ``--access-log`` wins): a
     line per request costs a benchmark time and nobody reads it. ``stop_timeout`` is longer
@@ -227,8 +265,8 @@ def run_mediaserve(folder: Path, *args: str, env: Mapping[str, str] | None = Non
     port = free_port()
     cmd = [sys.executable, "-m", "mediaserve", "serve", str(folder), "--host", LOOPBACK,
            "--port", str(port), "--access-log", "off", *args]
-    with run_peer(cmd, port, env=env, timeout=timeout, stop_timeout=stop_timeout) as base:
-        yield base
+    with start_peer(cmd, port, env=env, timeout=timeout, stop_timeout=stop_timeout) as peer:
+        yield peer
 
 
 def random_library(media: Path, size_mib: int, name: str = "video.mp4") -> tuple[Path, str]:

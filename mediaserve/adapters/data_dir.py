@@ -19,3 +19,10 @@ def data_dir() -> Path:
         return Path(override)
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
     return Path(base) / "mediaserve"
+
+
+def default_demo_folder() -> Path:
+    """Where ``serve`` without a folder puts its demo library (``MEDIASERVE_DEMO_DIR``
+    overrides it). Here, not beside the clip encoder, so that finding it never loads PyAV
+    in the serving process."""
+    return Path(os.environ.get("MEDIASERVE_DEMO_DIR") or data_dir() / "demo-library")

@@ -6,7 +6,11 @@ one line on stderr, never a traceback (unless ``--traceback`` or MEDIASERVE_DEBU
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import sys
+from collections.abc import Iterator, MutableMapping
+from typing import Any
 
 import click
 
@@ -16,8 +20,57 @@ from mediaserve.cli import common
 from mediaserve.cli.common import ExitStatus, fail
 from mediaserve.core.library.index import IndexFormatError
 
+#: command name -> module under mediaserve.cli; imported only when that command runs, so
+#: ``serve`` never loads what ``audit`` and ``scan`` need (PyAV/FFmpeg: ~15 MB of RSS in a
+#: process that only sends bytes)
+_COMMANDS = {"scan": "scan", "serve": "serve", "audit": "audit", "probe": "probe",
+             "passwd": "passwd", "stats": "stats"}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+def _available() -> list[str]:
+    """The commands whose module is present (a command may land on its own branch later)."""
+    return [name for name, module in _COMMANDS.items()
+            if importlib.util.find_spec(f"mediaserve.cli.{module}") is not None]
+
+
+class _LazyCommands(MutableMapping[str, click.Command]):
+    """``Group.commands`` whose entries import their module on first access, so code that
+    walks ``cli.commands`` (help, the man-page check) sees every command."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            if name not in _COMMANDS or name not in _available():
+                raise KeyError(name)
+            module = importlib.import_module(f"mediaserve.cli.{_COMMANDS[name]}")
+            self._loaded[name] = getattr(module, name)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*_available(), *self._loaded]))
+
+    def __len__(self) -> int:
+        return len(set(_available()) | set(self._loaded))
+
+
+class _LazyGroup(click.Group):
+    """A group whose commands are imported on first use."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = _LazyCommands()
+
+
+@click.group(cls=_LazyGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="mediaserve")
 @click.option("--traceback", is_flag=True, expose_value=False, is_eager=True,
               callback=lambda _ctx, _param, value: _set_debug(value),
@@ -34,20 +87,6 @@ def cli() -> None:
 def _set_debug(value: bool) -> None:
     if value:
         common.debug = True
-
-
-def _register() -> None:
-    from mediaserve.cli import audit, passwd, probe, scan, serve, stats
-
-    cli.add_command(scan.scan)
-    cli.add_command(serve.serve)
-    cli.add_command(audit.audit)
-    cli.add_command(probe.probe)
-    cli.add_command(stats.stats)
-    cli.add_command(passwd.passwd)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,10 +7,12 @@ import os
 import sys
 import traceback
 from enum import IntEnum
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from rich.console import Console
+
+if TYPE_CHECKING:  # rich is imported when a console is made: `serve` never makes one
+    from rich.console import Console
 
 
 class ExitStatus(IntEnum):
@@ -44,6 +46,8 @@ def console(stderr: bool = False, verbatim: bool = False) -> Console:
     """``verbatim``: plain strings are printed as they are, without rich markup or emoji
     codes; for text from outside (``probe`` prints what servers send: "[/]" in a header
     would otherwise be a markup error)."""
+    from rich.console import Console
+
     out = Console(stderr=stderr, highlight=False, markup=not verbatim, emoji=not verbatim)
     if not out.is_terminal and not os.environ.get("COLUMNS"):
         # rich wraps at 80 columns when it cannot ask a terminal: a pipe or a log file

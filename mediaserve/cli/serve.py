@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Callable
@@ -11,19 +10,15 @@ from typing import Any
 
 import click
 
+from mediaserve.adapters.data_dir import default_demo_folder
 from mediaserve.adapters.library.idsecret import ensure_id_secret
-from mediaserve.adapters.library.locate import open_library
+from mediaserve.adapters.library.locate import Library, open_library
 from mediaserve.adapters.library.watch_child import start_watcher, stop_watcher
-from mediaserve.adapters.media.clips import default_demo_folder, make_demo_library
 from mediaserve.adapters.server import create_app
 from mediaserve.adapters.server.access import AccessError
-from mediaserve.adapters.server.runner import (
-    configure_logging,
-    make_ssl_context,
-    run_until_signalled,
-)
+from mediaserve.adapters.server.runner import configure_logging, make_ssl_context
+from mediaserve.adapters.server.workers import serve_forever
 from mediaserve.cli.common import ExitStatus, console, fail, human_duration, human_size
-from mediaserve.cli.scan import run_scan
 from mediaserve.core.config.settings import (
     SETTING_SPECS,
     SPECS_BY_NAME,
@@ -68,6 +63,45 @@ def settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+def _prepare(root: Path, index_path: Path, demo: bool, rescan: bool) -> None:
+    """In a child process: encode the demo clips and scan, with PyAV loaded there only."""
+    from mediaserve.adapters.library.store import load_index_if_exists
+    from mediaserve.cli.scan import run_scan
+
+    out = console(stderr=True)
+    if demo:
+        from mediaserve.adapters.media.clips import make_demo_library
+
+        make_demo_library(root)
+    library = Library(root, index_path, load_index_if_exists(index_path))
+    if library.index is None or rescan or demo:
+        summary = run_scan(library, show_progress=True)
+        out.print(f"Scanned {library.root}: {summary.as_dict()['videos']} videos, "
+                  f"{len(summary.failed)} failed, index {library.index_path}")
+
+
+def _prepare_in_child(library: Library, *, demo: bool, rescan: bool) -> Library:
+    """Generate/scan in a spawned child, then load the index it wrote.
+
+    The serving process must not load PyAV (FFmpeg's libraries cost ~15 MB of RSS in every
+    worker for nothing: serving bytes never decodes). A spawned child, not a fork, so no
+    import leaks back; it writes the index atomically, so reading it afterwards is safe. A
+    ``fail()`` in the child (exit code, one line on stderr) ends this process the same way.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        try:
+            pool.submit(_prepare, library.root, library.index_path, demo, rescan).result()
+        except SystemExit as exc:
+            sys.exit(exc.code)
+    prepared = open_library(library.root, library.index_path)
+    if prepared.index is None:
+        fail(f"no index at {library.index_path} after scanning", ExitStatus.USAGE)
+    return prepared
+
+
 @click.command()
 @click.argument("folder", required=False, type=click.Path(path_type=Path, readable=False))
 @click.option("--index", "index_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -88,28 +122,26 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
     can see it work in a browser right away. A folder that has no index yet is scanned first.
     Settings: flags > MEDIASERVE_* environment variables > [server] table > defaults.
     """
-    out = console(stderr=True)
-    if folder is None and index_path is None:
+    demo = folder is None and index_path is None
+    if demo:
         folder = default_demo_folder()
-        out.print(f"No folder given: using the demo library in {folder}")
-        make_demo_library(folder)
+        click.echo(f"No folder given: using the demo library in {folder}", err=True)
+        folder.mkdir(parents=True, exist_ok=True)
     library = open_library(folder, index_path)
-    if library.index is None or rescan:
-        summary = run_scan(library, show_progress=True)
-        out.print(f"Scanned {library.root}: {summary.as_dict()['videos']} videos, "
-                  f"{len(summary.failed)} failed, index {library.index_path}")
+    if demo or library.index is None or rescan:
+        library = _prepare_in_child(library, demo=demo, rescan=rescan)
     index = library.index
     assert index is not None
     try:
         index, mapping = ensure_id_secret(library.index_path, index)
     except OSError as exc:
-        out.print(f"mediaserve: WARNING: cannot write {library.index_path} to give it an id "
-                  f"secret ({exc.strerror or exc}): serving the old ids, which can be guessed "
-                  "from paths; run `mediaserve scan` with write access once")
+        click.echo(f"mediaserve: WARNING: cannot write {library.index_path} to give it an id "
+                   f"secret ({exc.strerror or exc}): serving the old ids, which can be guessed "
+                   "from paths; run `mediaserve scan` with write access once", err=True)
     else:
         if mapping:
-            out.print(f"Gave {library.index_path} an id secret: {len(mapping)} video ids "
-                      "changed once (they can no longer be guessed from paths)")
+            click.echo(f"Gave {library.index_path} an id secret: {len(mapping)} video ids "
+                       "changed once (they can no longer be guessed from paths)", err=True)
     cli_values = {name: (value or None) if SPECS_BY_NAME[name].kind == "multiple" else value
                   for name, value in options.items()}
     file_values, file_name = _file_settings(config, index.settings)
@@ -118,13 +150,20 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
     except SettingsError as exc:
         fail(str(exc), ExitStatus.USAGE)
 
-    try:
-        app = create_app(index, library.root, settings, index_path=str(library.index_path))
+    try:  # built here, so a bad access setting is a usage error before anything listens
+        apps = [create_app(index, library.root, settings, index_path=str(library.index_path))]
     except AccessError as exc:
         fail(str(exc), ExitStatus.USAGE)
     warning = exposure_warning(settings.host, bool(settings.auth_token or settings.auth_users))
     if warning:
         print(f"mediaserve: WARNING: {warning}", file=sys.stderr, flush=True)
+
+    def make_app() -> Any:
+        """The app built above (a forked worker takes its own copy of it), or a new one."""
+        if apps:
+            return apps.pop()
+        return create_app(index, library.root, settings, index_path=str(library.index_path))
+
     count, duration, size = index.totals()
 
     def started(url: str) -> None:
@@ -149,13 +188,17 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
     configure_logging()
     watcher = start_watcher(library.root, library.index_path) if watch else None
     try:
-        asyncio.run(run_until_signalled(app, settings, started, announce=_announce))
+        code = serve_forever(make_app, settings, started, announce=_announce)
     except OSError as exc:
         fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
              ExitStatus.USAGE)
+    except RuntimeError as exc:  # event_loop = uvloop without uvloop installed
+        fail(str(exc), ExitStatus.USAGE)
     finally:
         if watcher is not None:
             stop_watcher(watcher)
+    if code:
+        sys.exit(code)
     _announce("stopped")
 
 

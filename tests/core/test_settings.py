@@ -29,6 +29,8 @@ SAMPLES = {
     "access_log": ("off", "/tmp/env.log", "/tmp/file.log"),
     "shutdown_timeout": (1.5, "2.5", 3),
     "sendfile": (False, "false", False),
+    "workers": (2, "auto", "3"),
+    "event_loop": ("asyncio", "UVLOOP", "auto"),
     "stats": (False, "off", False),
     "auth_token": ("flag-token-0123456789", "env-token-0123456789", "file-token-0123456789"),
     "auth_users": ("/tmp/flag.users", "/tmp/env.users", "/tmp/file.users"),
@@ -51,6 +53,8 @@ EXPECTED = {
     "access_log": ("off", "/tmp/env.log", "/tmp/file.log"),
     "shutdown_timeout": (1.5, 2.5, 3.0),
     "sendfile": (False, False, False),
+    "workers": (2, 0, 3),  # "auto" is 0: one per CPU, counted by the server at start-up
+    "event_loop": ("asyncio", "uvloop", "auto"),
     "stats": (False, False, False),
     "auth_token": ("flag-token-0123456789", "env-token-0123456789", "file-token-0123456789"),
     "auth_users": ("/tmp/flag.users", "/tmp/env.users", "/tmp/file.users"),
@@ -307,6 +311,13 @@ def test_serve_help_shows_defaults_from_settings() -> None:
     for spec in SETTING_SPECS:
         assert spec.option in text
         assert f"[default: {spec.shown_default()}; env: {spec.variable}]" in text
+
+
+@pytest.mark.parametrize(("name", "value"), [("workers", "0"), ("workers", "two"),
+                                             ("workers", 1.5), ("event_loop", "trio")])
+def test_bad_workers_and_event_loop_name_their_source(name: str, value: object) -> None:
+    with pytest.raises(SettingsError, match=env_name(name)):
+        resolve({}, {env_name(name): value}, {})  # type: ignore[dict-item]
 
 
 def test_limits_default_to_nginx() -> None:

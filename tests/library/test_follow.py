@@ -99,6 +99,6 @@ def test_server_follows_audit_scan_and_refuses_a_corrupt_index(
 
     srv.proc.send_signal(signal.SIGTERM)
     assert srv.proc.wait(30) == 0
-    assert "shutting down: no streams in flight" in srv.stderr
+    assert srv.stderr.count("shutting down: no streams in flight") == 1, srv.stderr
     assert srv.stderr.rstrip().endswith("mediaserve: stopped")
     assert "Traceback" not in srv.stderr

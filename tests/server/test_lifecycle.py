@@ -208,6 +208,7 @@ def test_sigterm_lets_a_slow_stream_finish(spawn, env, folder: Lib, sendfile: bo
         folder.data["a.mp4"]).digest()
     assert child.wait(15) == 0
     assert "Traceback" not in child.stderr
+    assert child.stderr.count("mediaserve: shutting down: ") == 1, child.stderr  # one line
     assert "mediaserve: shutting down: 1 stream finishing, for up to 15 s" in child.stderr
     assert child.stderr.rstrip().endswith("mediaserve: stopped")
 

@@ -146,7 +146,7 @@ def make_demo_library(folder: Path) -> list[Path]:
 
 
 def default_demo_folder() -> Path:
-    """Where ``serve`` without a folder puts its demo library."""
-    from mediaserve.adapters.data_dir import data_dir
+    """Where ``serve`` without a folder puts its demo library (see adapters/data_dir.py)."""
+    from mediaserve.adapters.data_dir import default_demo_folder as where
 
-    return Path(os.environ.get("MEDIASERVE_DEMO_DIR") or data_dir() / "demo-library")
+    return where()

@@ -3,6 +3,12 @@
 aiohttp's own ``%b`` counts what went through its writer, which misses every byte we send
 with ``sendfile``; the stream handler records the bytes it really sent on the request, and
 this logger prefers that number.
+
+A line per request is on the hot path, so it is kept cheap (the benchmark measures it): the
+timestamp is formatted once per second, and when the log goes to a plain stream or file (the
+``serve`` case) the line is written to the handler's stream directly, without a LogRecord
+and a Formatter per request. Any other logger set-up (tests capture records) goes through
+``logging`` as usual.
 """
 
 from __future__ import annotations
@@ -25,15 +31,55 @@ def _quote(value: str) -> str:
         "\r", "\\r")
 
 
+_clock: list[Any] = [-1, ""]  # the second last formatted, and its text
+
+
+def _now() -> str:
+    second = int(time.time())
+    if second != _clock[0]:
+        _clock[0] = second
+        _clock[1] = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second))
+    return str(_clock[1])
+
+
+_PLAIN = (logging.StreamHandler, logging.FileHandler)
+
+
+def _direct(logger: logging.Logger) -> logging.StreamHandler[Any] | None:
+    """The handler whose stream takes our lines verbatim, if the logger is that simple."""
+    handlers = logger.handlers
+    if len(handlers) != 1 or logger.filters or not logger.isEnabledFor(logging.INFO):
+        return None
+    handler = handlers[0]
+    if type(handler) not in _PLAIN or handler.filters or getattr(handler, "stream", None) is None:
+        return None
+    formatter = handler.formatter
+    if formatter is None or formatter._fmt != "%(message)s":
+        return None
+    return handler  # type: ignore[return-value]
+
+
 class CombinedLogger(AbstractAccessLogger):
     """``host - - [time] "request" status bytes "referer" "user-agent"``."""
+
+    def emit(self, line: str) -> None:
+        handler = _direct(self.logger)
+        if handler is None:
+            self.logger.info(line)
+            return
+        with handler.lock or _NO_LOCK:  # one writer at a time, as logging does
+            try:
+                handler.stream.write(line + "\n")
+                handler.flush()
+            except (OSError, ValueError):  # a full disk or a closed stream: as logging would
+                handler.handleError(logging.makeLogRecord({"msg": line}))
 
     def log(self, request: Any, response: Any, duration: float) -> None:
         sent = request.get(SENT_KEY) if hasattr(request, "get") else None
         if sent is None:  # not a stream: aiohttp wrote it (its body_length counts headers)
             body = getattr(response, "body", None)
             sent = len(body) if isinstance(body, bytes) and request.method != "HEAD" else 0
-        now = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+        now = _now()
         line = (
             f'{request.remote or "-"} - - [{now}] '
             f'"{_quote(request.method)} {_quote(request.raw_path)} '
@@ -42,7 +88,18 @@ class CombinedLogger(AbstractAccessLogger):
             f'"{_quote(request.headers.get("Referer", "-"))}" '
             f'"{_quote(request.headers.get("User-Agent", "-"))}"'
         )
-        self.logger.info(redact(line))  # ?token= (in the path or a Referer) never logged
+        self.emit(redact(line))  # ?token= (in the path or a Referer) never logged
+
+
+class _NoLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_LOCK = _NoLock()
 
 
 def make_access_logger(target: str) -> logging.Logger | None:

@@ -95,26 +95,22 @@ async def drain(app: web.Application, runner: web.AppRunner, timeout: float,
         count = len(inflight)
         announce(f"shutting down: {count} stream{'s' if count != 1 else ''} finishing, for up "
                  f"to {timeout:g} s" if count else "shutting down: no streams in flight")
-    if announce is not None:
-        count = len(inflight)
-        announce(f"shutting down: {count} stream{'s' if count != 1 else ''} finishing, for up "
-                 f"to {timeout:g} s" if count else "shutting down: no streams in flight")
     if inflight:
         await asyncio.wait(list(inflight), timeout=timeout)
     left = list(inflight)
     for task in left:
-        # Cancelling unwinds a handler parked in loop.sendfile (waiting for a stalled
-        # client's window) cleanly: asyncio drops its writer callback, our finally closes
-        # the file, and aiohttp closes the connection. Aborting the transport first would
-        # remove that callback and leave the handler waiting forever.
+        # Cancelling unwinds a handler parked waiting for a stalled client's window
+        # cleanly: sendfile.py drops its writer callback and the duplicate descriptor, our
+        # finally closes the file, and aiohttp closes the connection.
         task.cancel()
     if left:
         await asyncio.wait(left, timeout=1.0)
 
 
-async def start_server(app: web.Application, settings: Settings
+async def start_server(app: web.Application, settings: Settings, *, reuse_port: bool = False
                        ) -> tuple[web.AppRunner, ConnectionGuard, str]:
-    """Set the runner up and listen; returns the runner, the guard and the base URL."""
+    """Set the runner up and listen; returns the runner, the guard and the base URL.
+    ``reuse_port``: listen with SO_REUSEPORT beside the other workers (workers.py)."""
     loop = asyncio.get_running_loop()
     limited = RateLimitedLog(logging.getLogger("mediaserve"))
     loop.set_exception_handler(make_exception_handler(limited))
@@ -132,7 +128,7 @@ async def start_server(app: web.Application, settings: Settings
     guard = ConnectionGuard(runner.server, handler_kwargs, cap, settings.header_timeout,
                             limited, settings.send_timeout)
     site = GuardedSite(runner, guard, settings.host, settings.port, ssl_context=context,
-                       backlog=1024)
+                       backlog=1024, reuse_port=reuse_port)
     try:
         await site.start()
     except BaseException:
@@ -146,10 +142,16 @@ async def start_server(app: web.Application, settings: Settings
 async def run_until_signalled(app: web.Application, settings: Settings,
                               on_started: Callable[[str], None] | None = None,
                               stop: asyncio.Event | None = None,
-                              announce: Callable[[str], None] | None = None) -> None:
+                              announce: Callable[[str], None] | None = None, *,
+                              reuse_port: bool = False) -> None:
     """Serve ``app`` on settings.host:settings.port until a signal (or ``stop`` is set).
-    ``announce`` gets one line when shutdown starts (the caller prints the last one)."""
-    runner, guard, url = await start_server(app, settings)
+    ``announce`` gets one line when shutdown starts (the caller prints the last one).
+
+    ``reuse_port``: a worker beside others (see workers.py): listen with SO_REUSEPORT, and
+    keep the signal handlers through the drain, because a worker gets Ctrl-C from the
+    terminal *and* SIGTERM from its supervisor, and the second must not cut the drain short.
+    A single process lets a second Ctrl-C interrupt a drain, as a user expects."""
+    runner, guard, url = await start_server(app, settings, reuse_port=reuse_port)
     try:
         if on_started:
             on_started(url)
@@ -159,9 +161,12 @@ async def run_until_signalled(app: web.Application, settings: Settings,
             loop.add_signal_handler(sig, stop.set)
         try:
             await stop.wait()
+            if reuse_port:
+                await drain(app, runner, settings.shutdown_timeout, guard, announce)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
-        await drain(app, runner, settings.shutdown_timeout, guard, announce)
+        if not reuse_port:
+            await drain(app, runner, settings.shutdown_timeout, guard, announce)
     finally:
         await runner.cleanup()

@@ -3,8 +3,9 @@
 The fast path calls ``os.sendfile`` directly when the transport's buffer is empty: on a
 keep-alive connection with room in the socket buffer a 64 KiB seek read leaves in one syscall
 and no await, where ``loop.sendfile`` always pays for a waiter future and a loop iteration.
-When the socket is full we hand the rest to ``loop.sendfile``, which waits for writability
-without copying. The fallback (TLS, or ``sendfile = false``) reads bounded 256 KiB chunks with
+When the socket is full we wait for writability ourselves (uvloop has no native
+``loop.sendfile``), so one code path serves both event loops without copying. The
+fallback (TLS, or ``sendfile = false``) reads bounded 256 KiB chunks with
 ``os.pread`` in the default executor and writes them with back-pressure, so memory per stream
 stays constant either way.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import IO, Any, cast
+from typing import Any
 
 CHUNK = 256 * 1024
 
@@ -39,61 +40,82 @@ def sendfile_capable(transport: asyncio.BaseTransport | None) -> bool:
     return transport.get_extra_info("socket") is not None
 
 
-class _FdFile:
-    """The minimum of a file object ``loop.sendfile`` needs, over a borrowed fd."""
+#: how often a stream parked on a full socket checks that its connection still exists:
+#: the transport may close (shutdown, an aborted peer) without the socket turning writable
+_PARK_CHECK = 1.0
 
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-        self.mode = "rb"
 
-    def fileno(self) -> int:
-        return self._fd
+async def _writable(loop: asyncio.AbstractEventLoop, transport: asyncio.WriteTransport,
+                    sock_fd: int) -> None:
+    """Return once the socket can take more bytes; ConnectionResetError if it is gone.
 
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return os.lseek(self._fd, offset, whence)
+    Our own wait rather than ``loop.sendfile``: uvloop has no native ``loop.sendfile``, and
+    asyncio's costs a waiter and a loop iteration even when the socket has room. The
+    transport owns the socket's fd in the loop's selector, so we watch a duplicate of it
+    (same socket, another descriptor number), only while parked, and drop it at once.
+    """
+    watched = os.dup(sock_fd)
+    try:
+        while True:
+            waiter = loop.create_future()
+            loop.add_writer(watched, _wake, waiter)
+            try:
+                await asyncio.wait_for(waiter, _PARK_CHECK)
+                return
+            except TimeoutError:
+                if transport.is_closing():
+                    raise ConnectionResetError("connection lost while waiting to send") from None
+            finally:
+                loop.remove_writer(watched)
+    finally:
+        os.close(watched)
 
-    def tell(self) -> int:
-        return os.lseek(self._fd, 0, os.SEEK_CUR)
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 async def send_span(loop: asyncio.AbstractEventLoop, transport: asyncio.WriteTransport,
                     fd: int, offset: int, count: int, meter: Meter | None = None) -> int:
     """Send ``count`` bytes of ``fd`` from ``offset`` with sendfile; returns bytes sent.
 
+    The fast path is one ``os.sendfile`` with no await: a seek read on a socket with room
+    leaves in one syscall. Anything the transport still buffers (headers, a multipart
+    preamble) must leave first, so we wait for its buffer to drain before the first call.
     Raises OSError when the connection is gone (ShortFile when the file ended early)."""
     meter = meter or Meter()
+    sock: Any = transport.get_extra_info("socket")
+    sock_fd = sock.fileno()
     sent_total = 0
-    if transport.get_write_buffer_size() == 0:
-        sock: Any = transport.get_extra_info("socket")
-        try:
-            sent = os.sendfile(sock.fileno(), fd, offset, count)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        sent_total = sent  # 0 means EAGAIN (socket full) or EOF: loop.sendfile tells which
-        meter.sent += sent
-        offset += sent
-        count -= sent
-    if count:
+    if transport.get_write_buffer_size():
+        await _drained(loop, transport, sock_fd)
+    while count:
         if transport.is_closing():
             raise ConnectionResetError("connection lost")
-        file = _FdFile(fd)
-        file.seek(offset)  # loop.sendfile leaves the position after what it sent, error or not
         try:
-            more = await loop.sendfile(transport, cast("IO[bytes]", file), offset, count,
-                                      fallback=False)
-        except asyncio.SendfileNotAvailableError as exc:
-            # asyncio reports *any* failure of its first os.sendfile call this way, a peer
-            # that reset the connection while we waited for room included; the fd is a
-            # regular file, so it is the connection that failed.
-            raise ConnectionResetError(f"sendfile failed: {exc}") from exc
-        except OSError:
-            meter.sent += file.tell() - offset
-            raise
-        meter.sent += more
-        sent_total += more
-        if more < count:
-            raise ShortFile(f"file ended {count - more} bytes early")
+            sent = os.sendfile(sock_fd, fd, offset, count)
+        except (BlockingIOError, InterruptedError):
+            await _writable(loop, transport, sock_fd)
+            continue
+        if sent == 0:
+            raise ShortFile(f"file ended {count} bytes early")
+        meter.sent += sent
+        sent_total += sent
+        offset += sent
+        count -= sent
     return sent_total
+
+
+async def _drained(loop: asyncio.AbstractEventLoop, transport: asyncio.WriteTransport,
+                   sock_fd: int) -> None:
+    """Wait until the transport has flushed what it buffered (a multipart preamble written
+    while the previous part still filled the socket): bytes must leave in order."""
+    while transport.get_write_buffer_size():
+        if transport.is_closing():
+            raise ConnectionResetError("connection lost")
+        await _writable(loop, transport, sock_fd)
+        await asyncio.sleep(0)  # let the transport's own writer callback flush first
 
 
 async def write_span_chunked(loop: asyncio.AbstractEventLoop, writer: Any, fd: int,

@@ -19,6 +19,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from mediaserve.adapters.server.metrics import SnapshotCollector, exposition, new_registry
+from mediaserve.adapters.server.shared_stats import server_snapshot, server_video
 from mediaserve.adapters.server.state import STATE, ServerState, json_error
 from mediaserve.core.stats import DisabledCollector, StatsCollector
 from mediaserve.core.stats.analytics import (
@@ -54,8 +55,8 @@ async def get_stats(request: web.Request) -> web.Response:
     limit = state.stats.max_videos
     if not text.isdigit() or int(text) > limit:  # isdigit: no sign, no spaces, no 1e3
         return json_error(400, f"top must be a whole number from 0 to {limit}")
-    return _json(state.stats.snapshot(top=int(text),
-                                      title_of=lambda vid: _title(state, vid)))
+    return _json(server_snapshot(request.app, top=int(text),
+                                 title_of=lambda vid: _title(state, vid)))
 
 
 async def get_video_stats(request: web.Request) -> web.Response:
@@ -65,7 +66,7 @@ async def get_video_stats(request: web.Request) -> web.Response:
         return json_error(404, "unknown video id")
     if not state.stats.enabled:
         return json_error(404, _OFF)
-    return _json(state.stats.video(video_id, _title(state, video_id)))
+    return _json(server_video(request.app, video_id, _title(state, video_id)))
 
 
 async def post_seek_analytics(request: web.Request) -> web.Response:
@@ -111,7 +112,8 @@ async def get_metrics(request: web.Request) -> web.Response:
     state: ServerState = request.app[STATE]
     if not state.stats.enabled:
         return json_error(404, _OFF)
-    snapshot = state.stats.snapshot()  # on the loop: the collector is not thread-safe
+    # on the loop: the collector is not thread-safe; with workers, the whole server's
+    snapshot = server_snapshot(request.app)
     body, content_type = await asyncio.get_running_loop().run_in_executor(
         None, exposition, request.app[REGISTRY], request.app[METRICS], snapshot)
     return web.Response(body=body, headers={"Content-Type": content_type,

@@ -112,6 +112,24 @@ def _to_host(value: Any) -> str:
     return host
 
 
+def _to_workers(value: Any) -> int:
+    """A count of worker processes; "auto" is kept as 0 (one per CPU, counted at start-up:
+    the core does not look at the machine)."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return 0
+    return _to_int(1, 512)(value)
+
+
+def _to_choice(*choices: str) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        text = _to_str(value).strip().lower()
+        if text not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return text
+
+    return convert
+
+
 @dataclass(frozen=True, slots=True)
 class SettingSpec:
     """How one setting is given and checked: the single declaration that the ``serve``
@@ -184,6 +202,12 @@ class Settings:
     sendfile: bool = setting(True, _to_bool,
                              "Zero-copy bodies with sendfile; --no-sendfile forces the chunked "
                              "fallback (for debugging).", kind="switch")
+    workers: int = setting(1, _to_workers,
+                           "Processes serving the port (a supervisor restarts one that dies); "
+                           "'auto' = one per CPU.", metavar="N|auto")
+    event_loop: str = setting("auto", _to_choice("auto", "uvloop", "asyncio"),
+                              "Event loop: 'auto' uses uvloop when installed (faster per "
+                              "request), else asyncio's.", metavar="auto|uvloop|asyncio")
     stats: bool = setting(True, _to_bool,
                           "Streaming statistics (/api/stats, /metrics, seek analytics); "
                           "--no-stats turns the collector off.", kind="switch")

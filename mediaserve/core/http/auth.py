@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -164,6 +165,7 @@ def cookie_user(value: str) -> str | None:
 # --------------------------------------------------------------------------- hosts
 
 
+@functools.lru_cache(maxsize=512)  # per request, twice, on the stream hot path; bounded
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
