@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 #: token68 (RFC 9110 §11.2): fits a header, a cookie and a query string without escaping
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
@@ -185,9 +185,6 @@ def _host_only(host_header: str) -> str:
     return name if name and port.isdigit() else host.rstrip(":")
 
 
-_VERDICT_LIMIT = 256
-
-
 @dataclass(frozen=True, slots=True)
 class HostPolicy:
     """Which ``Host`` names are ours. DNS rebinding needs a *name* (the attacker's domain,
@@ -195,10 +192,6 @@ class HostPolicy:
     IP literals are always accepted, and names only when listed (``*`` accepts any)."""
 
     names: frozenset[str]
-    #: verdicts by Host header: every request is checked, and parsing the header (two
-    #: ``ip_address`` attempts, one raising) costs ~7 µs, while a server sees a handful of
-    #: distinct values; bounded, so a client sending many cannot grow it
-    _verdicts: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, bound_host: str, extra: tuple[str, ...]) -> HostPolicy:
@@ -209,15 +202,6 @@ class HostPolicy:
     def allows(self, host_header: str | None) -> bool:
         if host_header is None:  # HTTP/1.0 without Host: not a browser, nothing to rebind
             return True
-        verdict = self._verdicts.get(host_header)
-        if verdict is None:
-            verdict = self._judge(host_header)
-            if len(self._verdicts) >= _VERDICT_LIMIT:
-                self._verdicts.clear()
-            self._verdicts[host_header] = verdict
-        return verdict
-
-    def _judge(self, host_header: str) -> bool:
         if "*" in self.names:
             return True
         host = _host_only(host_header).rstrip(".")
