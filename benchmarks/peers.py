@@ -269,6 +269,27 @@ def start_mediaserve(folder: Path, *args: str, env: Mapping[str, str] | None = N
         yield peer
 
 
+def random_library(media: Path, size_mib: int, name: str = "video.mp4") -> tuple[Path, str]:
+    """Write ``media/name``, ``size_mib`` MiB of random bytes (nothing compresses or caches
+    oddly), scan ``media`` and return the file and the id the scan gave it.
+
+    The id is read back from the index, not computed: a scan keys ids with the library's
+    own random secret, so ``video_id(name)`` alone names no video (the stream benchmarks
+    measured 404s that way).
+    """
+    from mediaserve.adapters.library.store import default_index_path, load_index
+
+    video = media / name
+    with open(video, "wb") as handle:
+        block = os.urandom(1024 * 1024)
+        for _ in range(size_mib):
+            handle.write(block)
+    subprocess.run([sys.executable, "-m", "mediaserve", "scan", str(media), "--json"],
+                   check=True, capture_output=True)
+    index = load_index(default_index_path(media))
+    return video, next(v.id for v in index.videos.values() if v.path == name)
+
+
 def stream_url(base: str, path: str, timeout: float = 30.0) -> str:
     """The absolute stream URL of the video at ``path`` (relative to the library root), as
     mediaserve's own ``GET /api/videos`` lists it: what a client would follow."""

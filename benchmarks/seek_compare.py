@@ -1,7 +1,7 @@
 """Seek latency, mediaserve vs nginx, on the same big file, measured back to back.
 
-    python benchmarks/seek_compare.py                 # 1 GiB file, 1000 seeks, 16 at a time
-    python benchmarks/seek_compare.py --size 4GiB --seeks 2000 --json
+    python -m benchmarks.seek_compare                 # 1 GiB file, 1000 seeks, 16 at a time
+    python -m benchmarks.seek_compare --size 4GiB --seeks 2000 --json
 
 What it does, in order:
 

@@ -18,7 +18,6 @@ that, and it is far less sensitive to the neighbours.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -28,15 +27,8 @@ import threading
 import urllib.request
 from pathlib import Path
 
-from benchmarks.peers import LOOPBACK, free_port, stop_process, wait_for_port
-from benchmarks.stream_bench import LUA_RANGES, run_wrk
-from mediaserve.core.library.ids import video_id
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of ``pid`` so far (fields 14 and 15 of /proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+from benchmarks.loadgen import lua_ranges, run_wrk
+from benchmarks.peers import LOOPBACK, free_port, random_library, stop_process, wait_for_port
 
 
 def _serve(media: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
@@ -86,22 +78,17 @@ def main() -> int:
         media = work / "media"
         media.mkdir()
         size = args.size_mib * 1024 * 1024
-        with open(media / "video.mp4", "wb") as handle:
-            block = os.urandom(1024 * 1024)
-            for _ in range(args.size_mib):
-                handle.write(block)
+        _video, vid = random_library(media, args.size_mib)
         script = work / "ranges.lua"
-        script.write_text(LUA_RANGES % {"seed": 7, "size": size, "span": args.span})
-        subprocess.run([sys.executable, "-m", "mediaserve", "scan", str(media), "--json"],
-                       check=True, capture_output=True)
-        path = f"/api/videos/{video_id('video.mp4')}/stream"
+        script.write_text(lua_ranges(size, args.span))
+        path = f"/api/videos/{vid}/stream"
         results: dict[str, list[float]] = {"on": [], "off": []}
         cpu: dict[str, list[float]] = {"on": [], "off": []}  # µs of server CPU per request
         servers = {"on": _serve(media, *(["--no-stats"] if args.same else [])),
                    "off": _serve(media, "--no-stats")}
         try:
-            for _proc, base in servers.values():  # warm the page cache and both servers
-                run_wrk(base + path, 1, args.connections, script)
+            for proc, base in servers.values():  # warm the page cache and both servers
+                run_wrk(base + path, 1, args.connections, script, proc.pid)
             on = servers["on"][1]
             for round_no in range(args.rounds):
                 order = list(servers.items())
@@ -112,9 +99,8 @@ def main() -> int:
                     poller = threading.Thread(target=_poll, args=(on, stop), daemon=True)
                     if name == "on" and not (args.no_poll or args.same):
                         poller.start()
-                    before = _cpu_seconds(proc.pid)
-                    rps = run_wrk(base + path, args.seconds, args.connections, script)["rps"]
-                    used = _cpu_seconds(proc.pid) - before
+                    run = run_wrk(base + path, args.seconds, args.connections, script, proc.pid)
+                    rps, used = run.rps, run.cpu_s  # server CPU over the run, from /proc
                     stop.set()
                     if poller.is_alive():
                         poller.join()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import re
 import shutil
@@ -23,8 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.peers import LOOPBACK, free_port, stop_process, wait_for_port
-from mediaserve.core.library.ids import video_id
+from benchmarks.peers import LOOPBACK, free_port, random_library, stop_process, wait_for_port
 
 SPAN = 64 * 1024
 
@@ -98,10 +96,8 @@ def main() -> int:
         media = work / "media"
         media.mkdir()
         size = args.size_mib * 1024 * 1024
-        (media / "video.mp4").write_bytes(os.urandom(size))
-        subprocess.run([sys.executable, "-m", "mediaserve", "scan", str(media), "--json"],
-                       check=True, capture_output=True)
-        path = f"/api/videos/{video_id('video.mp4')}/stream"
+        _video, vid = random_library(media, args.size_mib)
+        path = f"/api/videos/{vid}/stream"
         on = measure(media, work, "on", [], args.requests, size, path)
         off = measure(media, work, "off", ["--no-stats"], args.requests, size, path)
     print(f"{args.requests} random 64 KiB ranges, server instructions per request: "

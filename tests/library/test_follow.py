@@ -10,7 +10,6 @@ import random
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -18,38 +17,9 @@ from pathlib import Path
 
 from mediaserve.adapters.library.store import load_index
 from tests.library.conftest import mediaserve, poll
+from tests.server.rawhttp import slow_read
 
 INDEX = ".mediaserve-index.toml"
-
-
-def _slow_read(port: int, target: str, got: dict, release: threading.Event) -> None:
-    """Read a stream slowly until ``release``, then at full speed; record what came."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=60)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
-    try:
-        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                     "Connection: close\r\n\r\n".encode())
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += sock.recv(4096)
-        head, _, body = data.partition(b"\r\n\r\n")
-        got["status"] = int(head.split()[1])
-        length = int(re.search(rb"Content-Length: (\d+)", head)[1])
-        chunks, received = [body], len(body)
-        while received < length:
-            chunk = sock.recv(4096 if not release.is_set() else 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            received += len(chunk)
-            got["received"] = received
-            if not release.is_set():
-                time.sleep(0.01)
-        got["body"], got["length"] = b"".join(chunks), length
-    except OSError as exc:
-        got["error"] = exc
-    finally:
-        sock.close()
 
 
 def test_server_follows_audit_scan_and_refuses_a_corrupt_index(
@@ -68,7 +38,7 @@ def test_server_follows_audit_scan_and_refuses_a_corrupt_index(
     got: dict = {}
     release = threading.Event()
     target = srv.videos()["broken.mp4"]["stream_url"]
-    reader = threading.Thread(target=_slow_read, args=(srv.port, target, got, release))
+    reader = threading.Thread(target=slow_read, args=(srv.port, target, got, release))
     reader.start()
     poll(lambda: got.get("received", 0) > 100_000 or "error" in got or "length" in got)
     assert got["status"] == 200 and "length" not in got, got.get("status")

@@ -12,6 +12,8 @@ import contextlib
 import re
 import socket
 import struct
+import threading
+import time
 from dataclasses import dataclass, field
 
 from multidict import CIMultiDict
@@ -186,3 +188,58 @@ def content_range(value: str) -> tuple[int, int, int]:
     first, last, size = (int(g) for g in match.groups())
     assert first <= last < size, value
     return first, last, size
+
+
+def get_closing(port: int, target: str, headers: dict[str, str] | None = None,
+                timeout: float = 5) -> tuple[int, dict[str, str], bytes]:
+    """One blocking ``GET`` with ``Connection: close``, read to EOF: status, headers (lower-case
+    names) and body. For tests that talk to a server process from plain threads."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        lines = [f"GET {target} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        data = b""
+        while chunk := sock.recv(1 << 20):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers_out = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers_out[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers_out, body
+
+
+def slow_read(port: int, target: str, got: dict, release: threading.Event) -> None:
+    """GET ``target`` over a small receive buffer, sipping until ``release`` is set, then at
+    full speed: the server stays blocked mid-body for as long as a test needs a stream in
+    flight. Blocking, for a thread; records into ``got``: ``status``, ``received`` (as it
+    grows), then ``body`` and ``length``, or ``error``."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+    try:
+        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(4096)
+        head, _, body = data.partition(b"\r\n\r\n")
+        got["status"] = int(head.split()[1])
+        match = re.search(rb"Content-Length: (\d+)", head)
+        assert match, head
+        length = int(match[1])
+        chunks, received = [body], len(body)
+        while received < length:
+            chunk = sock.recv(4096 if not release.is_set() else 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            received += len(chunk)
+            got["received"] = received
+            if not release.is_set():
+                time.sleep(0.01)
+        got["body"], got["length"] = b"".join(chunks), length
+    except OSError as exc:
+        got["error"] = exc
+    finally:
+        sock.close()

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.server.conftest import MIB, blob
-from tests.server.test_lifecycle import _get
+from tests.server.rawhttp import get_closing
 
 
 def _mapped_ffmpeg(pid: int) -> list[str]:
@@ -30,7 +30,7 @@ def test_serve_scans_in_a_child_and_never_maps_ffmpeg(spawn: Callable[..., objec
     child.wait_started()  # type: ignore[attr-defined]
     assert "Scanned" in child.stderr  # type: ignore[attr-defined]
     assert (root / ".mediaserve-index.toml").exists()
-    status, _headers, body = _get(child.port, "/api/videos")  # type: ignore[attr-defined]
+    status, _headers, body = get_closing(child.port, "/api/videos")  # type: ignore[attr-defined]
     assert status == 200 and b"clip.mp4" in body
     pid = child.proc.pid  # type: ignore[attr-defined]
     assert _mapped_ffmpeg(pid) == []

@@ -18,6 +18,7 @@ import pytest
 from mediaserve.adapters.library.store import load_index, save_index
 from mediaserve.cli.common import human_size
 from tests.server.conftest import MIB, Lib, blob
+from tests.server.rawhttp import get_closing, slow_read
 
 
 @pytest.fixture
@@ -33,24 +34,6 @@ def folder(tmp_path: Path, library_maker: Callable[[Path, dict], Lib]) -> Lib:
                                            "b/c.webm": blob(100_000, seed=12)})
     save_index(lib.root / ".mediaserve-index.toml", lib.index)
     return lib
-
-
-def _get(port: int, target: str, headers: dict[str, str] | None = None,
-         timeout: float = 5) -> tuple[int, dict[str, str], bytes]:
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        lines = [f"GET {target} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
-        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        data = b""
-        while chunk := sock.recv(1 << 20):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers_out = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        headers_out[name.strip().lower()] = value.strip()
-    return int(status_line.split()[1]), headers_out, body
 
 
 def _listening_addresses(port: int) -> set[str]:
@@ -79,7 +62,7 @@ def test_startup_line_and_loopback_only(spawn, env, folder: Lib) -> None:
     assert Path(index) == folder.root / ".mediaserve-index.toml"
     assert url == f"http://127.0.0.1:{child.port}/"
     assert _listening_addresses(child.port) == {"0100007F"}  # 127.0.0.1, nothing else
-    status, _, body = _get(child.port, "/api/videos")
+    status, _, body = get_closing(child.port, "/api/videos")
     assert status == 200
     assert b'"count": 2' in body
 
@@ -107,7 +90,7 @@ def test_demo_library_when_no_folder_is_given(spawn, env, corpus, tmp_path: Path
     assert child.match is not None
     assert int(child.match[1]) == len(DEMO_CLIPS)
     assert Path(child.match[3]) == demo.resolve()
-    status, _, body = _get(child.port, "/")
+    status, _, body = get_closing(child.port, "/")
     assert status == 200 and b"<html" in body.lower()
 
 
@@ -124,15 +107,15 @@ def test_settings_precedence_and_access_log_file(spawn, env, folder: Lib,
                   "--open-ended-cap", "0", "--config", str(config),
                   env={**env, "MEDIASERVE_CACHE_CONTROL": "from-env"}).wait_started()
     stream = folder.stream("a.mp4")
-    status, headers, body = _get(child.port, stream, {"Range": "bytes=100-"})
+    status, headers, body = get_closing(child.port, stream, {"Range": "bytes=100-"})
     assert status == 206
     assert headers["cache-control"] == "from-env"  # env beats --config and the index
     assert len(body) == 6 * MIB - 100  # the flag's 0 (off) beats the index's cap
-    status, _, _ = _get(child.port, stream, {"Range": "bytes=0-0,5-5"})
+    status, _, _ = get_closing(child.port, stream, {"Range": "bytes=0-0,5-5"})
     assert status == 206  # --config's max_ranges 2 beats the index's 1
-    status, _, _ = _get(child.port, stream, {"Range": "bytes=0-0,5-5,9-9"})
+    status, _, _ = get_closing(child.port, stream, {"Range": "bytes=0-0,5-5,9-9"})
     assert status == 200
-    status, _, _ = _get(child.port, "/api/videos/0123456789ab")
+    status, _, _ = get_closing(child.port, "/api/videos/0123456789ab")
     assert status == 404
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and len(log.read_text().splitlines()) < 4:
@@ -189,47 +172,13 @@ def test_port_in_use_is_a_one_line_error(spawn, env, folder: Lib) -> None:
     assert "Traceback" not in child.stderr
 
 
-def _slow_client(port: int, target: str, got: dict, release: threading.Event) -> None:
-    """Read the response in small sips until ``release`` is set, then at full speed."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
-    sock.settimeout(20)
-    sock.connect(("127.0.0.1", port))
-    sock.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-    data = b""
-    try:
-        while b"\r\n\r\n" not in data:
-            data += sock.recv(4096)
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = int(re.search(rb"Content-Length: (\d+)", head)[1])
-        got["head"] = head
-        chunks = [body]
-        received = len(body)
-        while received < length:
-            chunk = sock.recv(8192 if not release.is_set() else 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            received += len(chunk)
-            got["received"] = received
-            if not release.is_set():
-                time.sleep(0.005)
-        got["body"] = b"".join(chunks)
-        got["length"] = length
-        got["eof"] = sock.recv(1) == b""  # the server closes after shutdown
-    except OSError as exc:
-        got["error"] = exc
-    finally:
-        sock.close()
-
-
 @pytest.mark.parametrize("sendfile", [True, False], ids=["sendfile", "chunked"])
 def test_sigterm_lets_a_slow_stream_finish(spawn, env, folder: Lib, sendfile: bool) -> None:
     args = [str(folder.root), "--port", "0", "--shutdown-timeout", "15"]
     child = spawn(*args, *([] if sendfile else ["--no-sendfile"]), env=env).wait_started()
     got: dict = {}
     release = threading.Event()
-    reader = threading.Thread(target=_slow_client,
+    reader = threading.Thread(target=slow_read,
                               args=(child.port, folder.stream("a.mp4"), got, release))
     reader.start()
     deadline = time.monotonic() + 10
@@ -308,7 +257,7 @@ def test_malformed_request_gets_400_and_one_log_line(spawn, env, folder: Lib) ->
         sock.sendall(b"GET /api/videos HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\x01: y\r\n\r\n")
         answer = sock.recv(1000)
     assert answer.split(b"\r\n", 1)[0].split()[1] == b"400"
-    status, _, _ = _get(child.port, "/api/videos")  # the server is still fine
+    status, _, _ = get_closing(child.port, "/api/videos")  # the server is still fine
     assert status == 200
     child.proc.send_signal(signal.SIGTERM)
     assert child.wait(15) == 0

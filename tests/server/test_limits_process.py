@@ -15,6 +15,7 @@ import pytest
 
 from mediaserve.adapters.library.store import save_index
 from tests.server.conftest import MIB, Lib, ServeProcess, blob
+from tests.server.rawhttp import get_closing
 
 BOUND = 15.0
 
@@ -35,19 +36,9 @@ def _limited_serve(nofile: int, *args: str, hard: int = 0) -> list[str]:
     return [sys.executable, "-c", code, *args]
 
 
-def _request(port: int, target: str = "/api/videos", timeout: float = 5) -> int:
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                     "Connection: close\r\n\r\n".encode())
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    return int(data.split(b"\r\n", 1)[0].split()[1])
-
-
 def _answers(port: int) -> bool:
     try:
-        return _request(port, timeout=2) == 200
+        return get_closing(port, "/api/videos", timeout=2)[0] == 200
     except OSError:
         return False
 

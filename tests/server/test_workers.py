@@ -16,7 +16,7 @@ import pytest
 
 from mediaserve.adapters.library.store import save_index
 from tests.server.conftest import MIB, Lib, blob
-from tests.server.test_lifecycle import _get
+from tests.server.rawhttp import get_closing
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_workers_share_the_port_and_a_killed_worker_is_replaced(spawn, env, fold
     assert wait_for(lambda: "worker" in child.stderr and "restarting" in child.stderr)
     whole = hashlib.sha256(folder.data["a.mp4"]).hexdigest()
     for _ in range(20):  # every connection is answered, whichever worker takes it
-        status, _headers, body = _get(child.port, folder.stream("a.mp4"))
+        status, _headers, body = get_closing(child.port, folder.stream("a.mp4"))
         assert status == 200 and hashlib.sha256(body).hexdigest() == whole
 
 
@@ -136,10 +136,10 @@ def test_stats_and_metrics_add_up_across_workers(spawn, env, folder: Lib) -> Non
     assert all(cpu_ticks(pid) > 0 for pid in workers)
 
     def totals() -> tuple[int, int, int, int]:
-        _s, _h, body = _get(child.port, "/api/stats")
+        _s, _h, body = get_closing(child.port, "/api/stats")
         snap = json.loads(body)
-        _s, _h, one = _get(child.port, f"/api/videos/{folder.ids['a.mp4']}/streaming-stats")
-        _s, _h, metrics = _get(child.port, "/metrics")
+        _s, _h, one = get_closing(child.port, f"/api/videos/{folder.ids['a.mp4']}/streaming-stats")
+        _s, _h, metrics = get_closing(child.port, "/metrics")
         line = next(x for x in metrics.decode().splitlines()
                     if x.startswith('mediaserve_requests_total{status="206"}'))
         return (snap["global"]["status"].get("206", 0), snap["global"]["bytes_sent"],

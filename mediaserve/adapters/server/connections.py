@@ -26,6 +26,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from mediaserve.adapters.server.sendtimeout import bytes_acked, check_interval, reset_on_close
+from mediaserve.adapters.web.http import json_error
 
 SERVER_NAME = "mediaserve"  # the Server header: no Python or aiohttp version for scanners
 log = logging.getLogger("mediaserve")
@@ -275,8 +276,7 @@ class GuardedHandler(RequestHandler):
         self._guard.client_error(self, f"{status} from {request.remote}: {first}")
         if request.writer.output_size > 0:
             raise ConnectionError("response already started; cannot answer the error")
-        response = web.Response(status=status, text=json.dumps({"error": first}),
-                                content_type="application/json", charset="utf-8")
+        response = json_error(status, first)
         response.headers["Server"] = SERVER_NAME
         response.force_close()
         return response

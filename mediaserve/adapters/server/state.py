@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +11,7 @@ from aiohttp import web
 
 from mediaserve.adapters.server.catalog import Catalog
 from mediaserve.adapters.server.safe_open import RootOpener
+from mediaserve.adapters.web.http import json_error
 from mediaserve.core.config.settings import Settings
 from mediaserve.core.stats import StatsCollector
 
@@ -33,10 +33,6 @@ class ServerState:
         return self.settings.sendfile
 
 
+__all__ = ["STATE", "ServerState", "json_error"]  # json_error: one definition, in web.http
+
 STATE = web.AppKey("mediaserve_state", ServerState)
-
-
-def json_error(status: int, message: str, **extra: Any) -> web.Response:
-    """``{"error": message, ...}`` with the given status; what every API failure looks like."""
-    return web.Response(status=status, text=json.dumps({"error": message, **extra}),
-                        content_type="application/json", charset="utf-8")

@@ -8,6 +8,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from mediaserve.core.http.etags import etag_list_matches
+
 #: strict Content-Security-Policy for the pages: nothing inline, nothing from elsewhere
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "media-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; "
@@ -30,11 +32,13 @@ class LibraryState(Protocol):
 
 
 def json_error(status: int, message: str, **extra: Any) -> web.Response:
+    """``{"error": message, ...}`` with the given status; what every API failure looks like
+    (the server routes use this one too, through ``adapters.server.state``)."""
     return web.Response(status=status, text=json.dumps({"error": message, **extra}),
                         content_type="application/json", charset="utf-8")
 
 
 def etag_matches(request: web.Request, etag: str) -> bool:
-    header = request.headers.get("If-None-Match", "")
-    return header.strip() == "*" or etag in (
-        tag.strip().removeprefix("W/") for tag in header.split(","))
+    """``If-None-Match`` matches ``etag`` (weak comparison, §13.1.2), by the core's parser:
+    the same one the stream and the listing answer 304 with."""
+    return etag_list_matches(request.headers.get("If-None-Match", ""), etag, weak=True)

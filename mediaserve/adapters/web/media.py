@@ -91,7 +91,10 @@ class MediaRoutes:
             return None
         return plan_sprite(facts.duration, facts.width, facts.height)
 
-    async def thumbnails_vtt(self, request: web.Request) -> web.StreamResponse:
+    async def _sprite_target(
+            self, request: web.Request) -> web.Response | tuple[Any, SpriteLayout, str]:
+        """The entry, sprite layout and file version behind a seek-preview request, or the
+        404 that explains why there is none; the VTT and the sprite answer the same way."""
         video = self._video(request)
         if video is None:
             return json_error(404, "unknown video id")
@@ -103,6 +106,13 @@ class MediaRoutes:
         version = await loop.run_in_executor(None, self.frames.version, entry.path)
         if version is None:
             return json_error(404, "the video file is missing from disk", missing=True)
+        return entry, layout, version
+
+    async def thumbnails_vtt(self, request: web.Request) -> web.StreamResponse:
+        target = await self._sprite_target(request)
+        if isinstance(target, web.Response):
+            return target
+        entry, layout, version = target
         url = f"/api/videos/{entry.id}/thumbnails.jpg?v={version}"
         # start the sprite now, in the background: by the time the pointer hovers the seek
         # bar it is usually there
@@ -118,17 +128,11 @@ class MediaRoutes:
             (layout.tile_width, layout.tile_height), layout.columns)
 
     async def thumbnails_jpg(self, request: web.Request) -> web.StreamResponse:
-        video = self._video(request)
-        if video is None:
-            return json_error(404, "unknown video id")
-        layout = self._layout(video)
-        if layout is None:
-            return json_error(404, "no seek previews for this video (no picture or duration)")
-        entry = video.entry
+        target = await self._sprite_target(request)
+        if isinstance(target, web.Response):
+            return target
+        entry, layout, version = target
         loop = asyncio.get_running_loop()
-        version = await loop.run_in_executor(None, self.frames.version, entry.path)
-        if version is None:
-            return json_error(404, "the video file is missing from disk", missing=True)
         path = await self._sprite(entry, version, layout)
         if path is None:
             return json_error(404, "no frame of this video could be decoded")

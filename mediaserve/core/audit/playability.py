@@ -27,16 +27,17 @@ class PlaybackVerdict:
     fix: str
 
 
-#: (container, video codecs, audio codecs) that Chromium and Firefox both play natively;
-#: ``None`` in the audio set means "no audio stream"
-PLAYS_EVERYWHERE: tuple[tuple[str, frozenset[str], frozenset[str | None]], ...] = (
-    ("mp4", frozenset({"h264", "av1", "vp9"}),
-     frozenset({None, "aac", "mp3", "opus", "flac"})),
-    ("webm", frozenset({"vp8", "vp9", "av1"}), frozenset({None, "opus", "vorbis"})),
-)
+_MP4_VIDEO = frozenset({"h264", "av1", "vp9"})
+_MP4_AUDIO: frozenset[str | None] = frozenset({None, "aac", "mp3", "opus", "flac"})
 _WEBM_VIDEO = frozenset({"vp8", "vp9", "av1"})
 _WEBM_AUDIO: frozenset[str | None] = frozenset({None, "opus", "vorbis"})
-_MP4_AUDIO: frozenset[str | None] = frozenset({None, "aac", "mp3", "opus", "flac"})
+#: (container, video codecs, audio codecs) that Chromium and Firefox both play natively;
+#: ``None`` in the audio set means "no audio stream". The Matroska and QuickTime verdicts
+#: below reuse the same sets, so the table and the advice cannot drift apart.
+PLAYS_EVERYWHERE: tuple[tuple[str, frozenset[str], frozenset[str | None]], ...] = (
+    ("mp4", _MP4_VIDEO, _MP4_AUDIO),
+    ("webm", _WEBM_VIDEO, _WEBM_AUDIO),
+)
 
 CODEC_NOTES: dict[str, str] = {
     "hevc": "HEVC (H.265) plays in Safari, and in Chromium only with a hardware decoder",

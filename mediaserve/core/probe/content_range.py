@@ -49,10 +49,6 @@ class ByteRangeSpec:
         last = "" if self.last is None else str(self.last)
         return f"{first}-{last}"
 
-    @property
-    def is_suffix(self) -> bool:
-        return self.first is None
-
     def resolve(self, size: int) -> tuple[int, int] | None:
         """The inclusive byte span this spec selects in a representation of ``size`` bytes,
         or None when it selects nothing (unsatisfiable, §14.1.1)."""

@@ -79,10 +79,6 @@ class Exchange:
         wanted = name.lower()
         return [value for key, value in self.headers if key.lower() == wanted]
 
-    def request_header(self, name: str) -> str | None:
-        wanted = name.lower()
-        return next((v for k, v in self.request_headers if k.lower() == wanted), None)
-
     @property
     def content_length(self) -> int | None:
         """The Content-Length as a number; None when absent or not a valid single value."""
