@@ -154,3 +154,23 @@ def cpu_ticks(pid: int) -> int:
         data = handle.read()
     fields = data[data.rindex(b")") + 2:].split()
     return int(fields[11]) + int(fields[12])
+
+
+def test_workers_do_not_outlive_a_killed_supervisor(spawn, env, folder: Lib) -> None:
+    """A supervisor killed outright (SIGKILL, the OOM killer) must take its workers along:
+    they found themselves orphaned and kept serving the port, unsupervised, forever."""
+    child = spawn(str(folder.root), "--port", "0", "--workers", "2", "--access-log", "off",
+                  env=env).wait_started()
+    workers = children(child.proc.pid)
+    assert len(workers) == 2
+    os.kill(child.proc.pid, signal.SIGKILL)
+    child.proc.wait(10)
+
+    def gone(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+                return handle.read().rsplit(")", 1)[1].split()[0] == "Z"  # a zombie is gone
+        except FileNotFoundError:
+            return True
+
+    assert wait_for(lambda: all(gone(pid) for pid in workers), timeout=30), workers

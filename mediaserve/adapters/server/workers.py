@@ -17,6 +17,7 @@ supervisor never runs an event loop or starts a thread, so forking it is safe.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import logging
 import os
@@ -65,6 +66,20 @@ def reserve_port(host: str, port: int) -> socket.socket:
 ServeOne = Callable[[Settings, Callable[[str], None]], Coroutine[Any, Any, None]]
 
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with(supervisor: int) -> None:
+    """Make the kernel send this worker SIGTERM (a graceful drain) when its supervisor dies,
+    however it dies: a SIGKILLed or OOM-killed supervisor must not leave workers serving
+    the port on their own, unsupervised and never restarted. The getppid check closes the
+    race of a supervisor that died before the request was made."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != supervisor:
+        os._exit(0)
+
+
 class Supervisor:
     """Forks ``count`` workers running ``serve_one(settings, on_started)`` and keeps them up.
 
@@ -83,11 +98,13 @@ class Supervisor:
         self.restarts = 0
         self._ready_r, self._ready_w = os.pipe()
         os.set_blocking(self._ready_r, False)
+        self.supervisor_pid = os.getpid()
 
     # ---------------------------------------------------------------- in the worker
     def _child(self, slot: int, settings: Settings) -> None:
         """The worker's whole life; never returns into the supervisor's code."""
         code = 0
+        _die_with(self.supervisor_pid)
         try:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 signal.signal(sig, signal.SIG_DFL)
