@@ -29,6 +29,7 @@ SAMPLES = {
     "access_log": ("off", "/tmp/env.log", "/tmp/file.log"),
     "shutdown_timeout": (1.5, "2.5", 3),
     "sendfile": (False, "false", False),
+    "fast_path": (False, "no", False),
     "workers": (2, "auto", "3"),
     "event_loop": ("asyncio", "UVLOOP", "auto"),
     "stats": (False, "off", False),
@@ -53,6 +54,7 @@ EXPECTED = {
     "access_log": ("off", "/tmp/env.log", "/tmp/file.log"),
     "shutdown_timeout": (1.5, 2.5, 3.0),
     "sendfile": (False, False, False),
+    "fast_path": (False, False, False),
     "workers": (2, 0, 3),  # "auto" is 0: one per CPU, counted by the server at start-up
     "event_loop": ("asyncio", "uvloop", "auto"),
     "stats": (False, False, False),

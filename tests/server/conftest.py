@@ -34,6 +34,9 @@ from benchmarks.peers import stop_process
 from mediaserve.adapters.library.scanner import scan
 from mediaserve.adapters.server import create_app
 from mediaserve.adapters.server.accesslog import SENT_KEY, CombinedLogger
+from mediaserve.adapters.server.connections import ConnectionGuard
+from mediaserve.adapters.server.runner import start_server
+from mediaserve.adapters.server.state import STATE
 from mediaserve.core.config.settings import Settings
 from mediaserve.core.library.index import LibraryIndex
 from tests.conftest import without_dac_override
@@ -120,13 +123,22 @@ def fds_open_on(path: Path) -> int:
 
 
 class RecordingLogger(CombinedLogger):
-    """The server's own access logger, also keeping what it logged for the test to read."""
+    """The server's own access logger, also keeping what it logged for the test to read.
+    Both paths log through ``write``; the aiohttp path's records also carry what went
+    through aiohttp's writer (the fast path has none: ``writer_bytes`` stays None)."""
+
+    def write(self, remote: str | None, method: str, target: str, version: str, status: int,
+              sent: int, referer: str, agent: str) -> None:
+        super().write(remote, method, target, version, status, sent, referer, agent)
+        self.logger.mediaserve_records.append(  # type: ignore[attr-defined]
+            {"method": method, "path": target.split("?", 1)[0], "status": status,
+             "sent": sent, "writer_bytes": None})
 
     def log(self, request: Any, response: Any, duration: float) -> None:
         super().log(request, response, duration)
-        self.logger.mediaserve_records.append(  # type: ignore[attr-defined]
-            {"method": request.method, "path": request.path, "status": response.status,
-             "sent": request.get(SENT_KEY), "writer_bytes": response.body_length})
+        record = self.logger.mediaserve_records[-1]  # type: ignore[attr-defined]
+        record["sent"] = request.get(SENT_KEY)
+        record["writer_bytes"] = response.body_length
 
 
 class _ListHandler(logging.Handler):
@@ -148,6 +160,13 @@ class Served:
     access_lines: list[str]
     records: list[dict[str, Any]]
     connections: list[Connection] = field(default_factory=list)
+    guard: ConnectionGuard | None = None
+
+    @property
+    def fast_served(self) -> int:
+        """Requests the stream fast path answered (0 when it is off)."""
+        fast = self.guard.fast if self.guard is not None else None
+        return fast.served if fast is not None else 0
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -174,25 +193,36 @@ class Served:
         return response.status, json.loads(response.body)
 
 
-@pytest.fixture(params=[True, False], ids=["sendfile", "chunked"])
-def sendfile(request: pytest.FixtureRequest) -> bool:
-    return request.param
+@pytest.fixture(params=["fast", "sendfile", "chunked"])
+def serve_mode(request: pytest.FixtureRequest) -> str:
+    """How stream bodies are served: the fast path (``serve``'s default), aiohttp's path
+    with sendfile (``--no-fast-path``), or aiohttp's chunked fallback (``--no-sendfile``)."""
+    return str(request.param)
 
 
 @pytest.fixture
-async def serve(sendfile: bool) -> Any:
+def sendfile(serve_mode: str) -> bool:
+    return serve_mode != "chunked"
+
+
+@pytest.fixture
+async def serve(serve_mode: str) -> Any:
     """``await serve(lib, **settings)``: a real server for ``lib`` on a free loopback port.
 
-    Built like ``runner.run_until_signalled`` builds it (an ``AppRunner`` with the combined
-    access logger and no handler cancellation) rather than with aiohttp's ``TestServer``,
-    which cancels handlers on disconnect and so would test a different abort path.
+    Built by ``runner.start_server``, as ``serve`` builds it (our listener, connection guard
+    and, in "fast" mode, the stream fast path), with a recording access logger. Every test
+    that uses it runs in each of the three :func:`serve_mode` modes.
     """
     runners: list[web.AppRunner] = []
     served: list[Served] = []
     loggers: list[logging.Logger] = []
 
     async def start(lib: Lib, **settings: Any) -> Served:
-        settings.setdefault("sendfile", sendfile)
+        settings.setdefault("sendfile", serve_mode != "chunked")
+        settings.setdefault("fast_path", serve_mode == "fast")
+        settings.setdefault("host", "127.0.0.1")
+        settings.setdefault("port", 0)
+        settings.setdefault("shutdown_timeout", 1.0)
         app = create_app(lib.index, lib.root, Settings(**settings))
         logger = logging.getLogger(f"tests.server.access.{id(app)}")
         logger.propagate = False
@@ -201,15 +231,12 @@ async def serve(sendfile: bool) -> Any:
         logger.addHandler(handler)
         logger.mediaserve_records = []  # type: ignore[attr-defined]
         loggers.append(logger)
-        runner = web.AppRunner(app, handle_signals=False, access_log_class=RecordingLogger,
-                               access_log=logger, shutdown_timeout=1.0)
-        await runner.setup()
+        runner, guard, _url = await start_server(app, app[STATE].settings,
+                                                  access_log=(RecordingLogger, logger))
         runners.append(runner)
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
         port = runner.addresses[0][1]
         result = Served(port, lib, app, handler.lines,
-                        logger.mediaserve_records)  # type: ignore[attr-defined]
+                        logger.mediaserve_records, guard=guard)  # type: ignore[attr-defined]
         served.append(result)
         return result
 

@@ -79,14 +79,18 @@ class CombinedLogger(AbstractAccessLogger):
         if sent is None:  # not a stream: aiohttp wrote it (its body_length counts headers)
             body = getattr(response, "body", None)
             sent = len(body) if isinstance(body, bytes) and request.method != "HEAD" else 0
-        now = _now()
+        headers = request.headers
+        self.write(request.remote, request.method, request.raw_path,
+                   f"{request.version.major}.{request.version.minor}", response.status, sent,
+                   headers.get("Referer", "-"), headers.get("User-Agent", "-"))
+
+    def write(self, remote: str | None, method: str, target: str, version: str, status: int,
+              sent: int, referer: str, agent: str) -> None:
+        """One line from its parts (the stream fast path has no aiohttp request to give)."""
         line = (
-            f'{request.remote or "-"} - - [{now}] '
-            f'"{_quote(request.method)} {_quote(request.raw_path)} '
-            f'HTTP/{request.version.major}.{request.version.minor}" '
-            f'{response.status} {sent if sent else "-"} '
-            f'"{_quote(request.headers.get("Referer", "-"))}" '
-            f'"{_quote(request.headers.get("User-Agent", "-"))}"'
+            f'{remote or "-"} - - [{_now()}] '
+            f'"{_quote(method)} {_quote(target)} HTTP/{version}" '
+            f'{status} {sent if sent else "-"} "{_quote(referer)}" "{_quote(agent)}"'
         )
         self.emit(redact(line))  # ?token= (in the path or a Referer) never logged
 

@@ -25,11 +25,21 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from mediaserve.adapters.server.fastpath import FastStreams
+from mediaserve.adapters.server.sendfile import sendfile_capable
 from mediaserve.adapters.server.sendtimeout import bytes_acked, check_interval, reset_on_close
 from mediaserve.adapters.web.http import json_error
 
 SERVER_NAME = "mediaserve"  # the Server header: no Python or aiohttp version for scanners
 log = logging.getLogger("mediaserve")
+
+#: the fast path drives aiohttp's keep-alive timer through these RequestHandler internals;
+#: on an aiohttp without them every request takes aiohttp's own path
+FAST_PATH_FITS = all(hasattr(RequestHandler, name) for name in (
+    "_keepalive_handle", "_next_keepalive_close_time", "_keepalive_timeout",
+    "_process_keepalive", "_waiter", "_messages"))
+#: bytes a client may send ahead while a fast response is written before reading pauses
+_HELD_LIMIT = 64 * 1024
 
 #: at most one log line per kind of repeated error in this many seconds
 LOG_INTERVAL = 10.0
@@ -117,6 +127,13 @@ class GuardedHandler(RequestHandler):
         self._line = b""  # the start of the current request head, until its line is checked
         self._line_checked = False
         self._counted = False
+        # the stream fast path (fastpath.py): set up per connection in connection_made
+        self._fast: FastStreams | None = None
+        self.sock_fd = -1
+        self.remote: str | None = None
+        self._fast_task: asyncio.Task[None] | None = None
+        self._held = b""  # what arrived while a fast response was still being written
+        self._close_after_fast = False
 
     # --- lifecycle ------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -125,6 +142,12 @@ class GuardedHandler(RequestHandler):
         super().connection_made(transport)
         self._arm_header_timer()  # nginx: the first request head is due within the timeout
         self._guard.idle[self] = None
+        fast = self._guard.fast
+        if fast is not None and FAST_PATH_FITS and sendfile_capable(transport):  # not TLS
+            self._fast = fast
+            self.sock_fd = transport.get_extra_info("socket").fileno()
+            peer = transport.get_extra_info("peername")
+            self.remote = peer[0] if isinstance(peer, (tuple, list)) else None
 
     def log_access(self, request: Any, response: Any, time: float | None) -> None:
         """Called once per finished response: the connection is idle again (reclaimable at
@@ -135,6 +158,8 @@ class GuardedHandler(RequestHandler):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._disarm_header_timer()
+        if self._fast_task is not None:
+            self._fast_task.cancel()  # its handler closes the file and counts the abort
         if self._stall_timer is not None:
             self._stall_timer.cancel()
             self._stall_timer = None
@@ -145,7 +170,9 @@ class GuardedHandler(RequestHandler):
 
     def shutdown_idle(self) -> None:
         """At shutdown: close now when no request is being handled, else after it."""
-        if getattr(self, "_current_request", None) is None and not self._messages:
+        if self._fast_task is not None:
+            self._close_after_fast = True
+        elif getattr(self, "_current_request", None) is None and not self._messages:
             self.force_close()
         else:
             self.close()
@@ -155,6 +182,16 @@ class GuardedHandler(RequestHandler):
         if self._force_close or self._close:
             return
         self._guard.idle.pop(self, None)
+        if self._fast_task is not None:  # a fast response is still going out: bytes wait
+            self._held += data
+            if len(self._held) > _HELD_LIMIT and self.transport is not None:
+                self.transport.pause_reading()
+            return
+        fast = self._fast
+        if (fast is not None and not self._line_checked and not self._line
+                and not self._messages and self._waiter is not None
+                and data.endswith(b"\r\n\r\n") and fast.serve(self, self.transport, data)):
+            return
         if not self._line_checked and not self._check_request_line(data):
             return
         before = self._request_count
@@ -169,6 +206,36 @@ class GuardedHandler(RequestHandler):
             self._line_checked = body_follows or not data.endswith(b"\n")
         elif data and self._header_timer is None:
             self._arm_header_timer()
+
+    # --- the stream fast path (see fastpath.py) ---------------------------------------------
+    def fast_tail(self, task: asyncio.Task[None]) -> None:
+        """A fast response continues in ``task``: aiohttp's idle timer must not fire
+        under it (its handler looks idle to aiohttp), and new bytes wait for it."""
+        self._disarm_header_timer()
+        self._fast_task = task
+        if self._keepalive_handle is not None:
+            self._keepalive_handle.cancel()
+            self._keepalive_handle = None
+
+    def fast_done(self, keep_alive: bool) -> None:
+        """A fast response is complete (or abandoned): idle again, or closed."""
+        self._disarm_header_timer()
+        self._fast_task = None
+        if not keep_alive or self._close_after_fast or self._close or self._force_close:
+            self.force_close()
+            return
+        loop = self._loop
+        close_time = loop.time() + self._keepalive_timeout
+        self._next_keepalive_close_time = close_time  # aiohttp's timer re-arms itself
+        if self._keepalive_handle is None:
+            self._keepalive_handle = loop.call_at(close_time, self._process_keepalive)
+        self._guard.idle[self] = None
+        held = self._held
+        if held:
+            self._held = b""
+            if self.transport is not None:
+                self.transport.resume_reading()
+            self.data_received(held)
 
     def _check_request_line(self, data: bytes) -> bool:
         """Answer what aiohttp would hold or misframe; False when the connection is done."""
@@ -309,6 +376,7 @@ class ConnectionGuard:
         self.header_timeouts = 0
         self.client_errors = 0
         self.on_closed: Any = None  # the listener's "resume accepting"
+        self.fast: FastStreams | None = None  # the stream fast path, when it is on
 
     @property
     def active(self) -> int:

@@ -25,13 +25,14 @@ from typing import Any
 
 from aiohttp import web
 
-from mediaserve.adapters.server.access import RedactTokens
+from mediaserve.adapters.server.access import ACCESS, RedactTokens
 from mediaserve.adapters.server.accesslog import CombinedLogger, make_access_logger
 from mediaserve.adapters.server.connections import (
     ConnectionGuard,
     RateLimitedLog,
     make_exception_handler,
 )
+from mediaserve.adapters.server.fastpath import FastStreams
 from mediaserve.adapters.server.listener import (
     GuardedSite,
     connection_cap,
@@ -107,19 +108,21 @@ async def drain(app: web.Application, runner: web.AppRunner, timeout: float,
         await asyncio.wait(left, timeout=1.0)
 
 
-async def start_server(app: web.Application, settings: Settings, *, reuse_port: bool = False
+async def start_server(app: web.Application, settings: Settings, *, reuse_port: bool = False,
+                       access_log: tuple[type[CombinedLogger], logging.Logger] | None = None,
                        ) -> tuple[web.AppRunner, ConnectionGuard, str]:
     """Set the runner up and listen; returns the runner, the guard and the base URL.
-    ``reuse_port``: listen with SO_REUSEPORT beside the other workers (workers.py)."""
+    ``reuse_port``: listen with SO_REUSEPORT beside the other workers (workers.py).
+    ``access_log``: a logger class and logger instead of ``settings.access_log`` (tests)."""
     loop = asyncio.get_running_loop()
     limited = RateLimitedLog(logging.getLogger("mediaserve"))
     loop.set_exception_handler(make_exception_handler(limited))
     cap = connection_cap(settings.max_connections, raise_nofile_limit())
     context = make_ssl_context(settings)
-    access = make_access_logger(settings.access_log)
+    log_class, access = access_log or (CombinedLogger, make_access_logger(settings.access_log))
     # what the runner's own Server would hand each RequestHandler, plus our limits
     handler_kwargs: dict[str, Any] = {
-        "access_log_class": CombinedLogger, "access_log": access,
+        "access_log_class": log_class, "access_log": access,
         "keepalive_timeout": settings.keepalive_timeout, "debug": False}
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=settings.shutdown_timeout,
                            **handler_kwargs)
@@ -127,6 +130,9 @@ async def start_server(app: web.Application, settings: Settings, *, reuse_port: 
     assert runner.server is not None
     guard = ConnectionGuard(runner.server, handler_kwargs, cap, settings.header_timeout,
                             limited, settings.send_timeout)
+    if settings.fast_path and settings.sendfile:  # plain stream requests skip aiohttp
+        guard.fast = FastStreams(app[STATE], app[ACCESS],
+                                 log_class(access, "") if access is not None else None)
     site = GuardedSite(runner, guard, settings.host, settings.port, ssl_context=context,
                        backlog=1024, reuse_port=reuse_port)
     try:

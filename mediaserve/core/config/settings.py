@@ -202,6 +202,11 @@ class Settings:
     sendfile: bool = setting(True, _to_bool,
                              "Zero-copy bodies with sendfile; --no-sendfile forces the chunked "
                              "fallback (for debugging).", kind="switch")
+    fast_path: bool = setting(True, _to_bool,
+                              "Serve plain stream requests on mediaserve's own lean path "
+                              "(aiohttp answers everything else); --no-fast-path sends every "
+                              "request through aiohttp (to compare, or to debug).",
+                              kind="switch")
     workers: int = setting(1, _to_workers,
                            "Processes serving the port (a supervisor restarts one that dies); "
                            "'auto' = one per CPU.", metavar="N|auto")

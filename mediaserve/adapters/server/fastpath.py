@@ -1,0 +1,304 @@
+"""The stream endpoint's fast path: a plain ``GET``/``HEAD`` of a stream URL, without aiohttp.
+
+Why it exists: a seek is one small request, and a profile of the aiohttp path
+(benchmarks/RESULTS.md) put two thirds of its CPU in aiohttp's request and response objects,
+its middleware chain and its per-request task, not in our code or the kernel. Here the
+connection (:class:`~mediaserve.adapters.server.connections.GuardedHandler`) hands a complete
+request head to :meth:`FastStreams.serve`, which reads it with the strict
+:mod:`mediaserve.core.http.request_head`, runs the aiohttp path's checks in the same order
+(Host, credentials, the id, the file beneath the root), asks the same pure evaluator
+(:func:`mediaserve.core.http.ranges.evaluate`) for the plan, and writes the same header section
+(the tests compare the two paths byte for byte), then the body: a short span with the head in
+one write, a longer one with ``sendfile`` straight from the handler; only a span that fills
+the socket continues in a task.
+
+One rule keeps the two paths from drifting apart: the fast path serves only what it can
+serve completely. A request it does not read plainly, one that is refused (421, 401), an
+unknown id, a file it cannot open, a multipart plan: it declines before any side effect, and
+aiohttp answers. Every error answer therefore has a single source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import stat
+import time
+from typing import Any, Protocol
+
+from mediaserve.adapters.server.access import Access
+from mediaserve.adapters.server.accesslog import CombinedLogger
+from mediaserve.adapters.server.catalog import Video
+from mediaserve.adapters.server.sendfile import Meter, ShortFile, send_span
+from mediaserve.adapters.server.sendtimeout import SendTimeout, reset_on_close
+from mediaserve.adapters.server.state import ServerState
+from mediaserve.core.http import auth, ranges
+from mediaserve.core.http.dates import format_http_date
+from mediaserve.core.http.headers import cors_headers
+from mediaserve.core.http.request_head import (
+    RequestHead,
+    cookie_value,
+    parse_head,
+    query_value,
+    response_head,
+    stream_target,
+)
+from mediaserve.core.stats import Hit
+
+SERVER_NAME = "mediaserve"
+#: a span up to this size leaves with the head in one write (as in ``stream.SMALL_BODY``)
+SMALL_BODY = 16 * 1024
+_BODY_STATUSES = (200, 206)
+_CACHED_STATUSES = (200, 206, 304)
+log = logging.getLogger("mediaserve")
+
+
+class FastConnection(Protocol):
+    """What the fast path needs of the connection it answers on."""
+
+    sock_fd: int
+    remote: str | None
+
+    def fast_tail(self, task: asyncio.Task[None]) -> None: ...
+
+    def fast_done(self, keep_alive: bool) -> None: ...
+
+
+_date: list[Any] = [-1, ""]
+
+
+def _http_date() -> str:
+    """The Date field, formatted once per second (aiohttp caches it the same way)."""
+    now = int(time.time())
+    if now != _date[0]:
+        _date[0], _date[1] = now, format_http_date(now)
+    return str(_date[1])
+
+
+def _put(fields: list[tuple[str, str]], name: str, value: str) -> None:
+    """Set ``name`` as aiohttp's ``headers[name] = value`` does: in place when present."""
+    lowered = name.lower()
+    for at, (existing, _) in enumerate(fields):
+        if existing.lower() == lowered:
+            fields[at] = (existing, value)
+            return
+    fields.append((name, value))
+
+
+class FastStreams:
+    """The fast path of one application: its state, access policy and access log."""
+
+    __slots__ = ("access", "log", "served", "state")
+
+    def __init__(self, state: ServerState, access: Access,
+                 access_log: CombinedLogger | None) -> None:
+        self.state = state
+        self.access = access
+        self.log = access_log
+        self.served = 0  # requests answered here (the rest went to aiohttp)
+
+    # ------------------------------------------------------------------ deciding
+    def serve(self, conn: FastConnection, transport: Any, data: bytes) -> bool:
+        """Answer ``data`` (one whole request head) on ``transport``; False when declined,
+        in which case nothing was written and nothing counted."""
+        head = parse_head(data)
+        if head is None:
+            return False
+        target = stream_target(head.target)
+        if target is None:
+            return False
+        fields = head.fields
+        access = self.access
+        if not access.hosts.allows(fields.get("host")):
+            return False
+        if access.required and not self._authorized(fields, target[1]):
+            return False
+        state = self.state
+        video = state.catalog.get(target[0])
+        if video is None:
+            return False
+        try:
+            fd = state.opener.open(video.entry.path)
+        except OSError:
+            return False
+        try:
+            decided = self._decide(head, video, fd)
+        except Exception:  # the reference path answers, and logs, whatever this was
+            decided = None
+        if decided is None:
+            os.close(fd)
+            return False
+        plan, head_bytes, small, size = decided
+        self.served += 1
+        state.catalog.mark_present(video)
+        stats = state.stats
+        hit = stats.begin(video.entry.id)
+        stats.planned(hit, plan.status, size, plan.parts,
+                      plan.content_length if plan.send_body else 0)
+        self._send(conn, transport, head, fd, plan, head_bytes, small, hit)
+        return True
+
+    def _authorized(self, fields: dict[str, str], query: str) -> bool:
+        """Token, ``?token=`` or cookie, as ``Access.authenticated`` checks them; Basic
+        (scrypt) and every refusal are the aiohttp path's, so a 401 has one source."""
+        access = self.access
+        token = access.token
+        parsed = auth.split_authorization(fields.get("authorization"))
+        if parsed is not None and parsed[0] == "bearer" and token \
+                and auth.same_secret(parsed[1], token):
+            return True
+        given = query_value(query, "token") if query else None
+        if given is not None and token and auth.same_secret(given, token):
+            return True
+        cookie = fields.get("cookie")
+        value = cookie_value(cookie, auth.COOKIE_NAME) if cookie else None
+        return value is not None and access.cookie_ok(value)
+
+    def _decide(self, head: RequestHead, video: Video, fd: int
+                ) -> tuple[ranges.Plan, bytes, bytes | None, int] | None:
+        """The plan, its header section, (for a short span) the body and the file's size;
+        None to decline."""
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        settings = self.state.settings
+        fields = head.fields
+        get = fields.get
+        conditionals = ranges.Conditionals(get("range"), get("if-range"), get("if-match"),
+                                           get("if-none-match"), get("if-modified-since"),
+                                           get("if-unmodified-since"))
+        plan = ranges.evaluate(
+            head.method, conditionals,
+            video.validators(info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns),
+            video.content_type, max_ranges=settings.max_ranges,
+            open_ended_cap=settings.open_ended_cap or None)
+        if plan.multipart:
+            return None
+        small = None
+        if plan.send_body and plan.parts and plan.parts[0].span.length <= SMALL_BODY:
+            span = plan.parts[0].span
+            small = os.pread(fd, span.length, span.first)
+            if len(small) < span.length:
+                return None  # the file shrank since fstat: the reference path copes
+        return plan, self._head(plan, video, fields, head.keep_alive), small, info.st_size
+
+    def _head(self, plan: ranges.Plan, video: Video, fields: dict[str, str],
+              keep_alive: bool) -> bytes:
+        """The header section the aiohttp path writes for ``plan``, field for field."""
+        settings = self.state.settings
+        status = plan.status
+        out = list(plan.headers)
+        if status in _BODY_STATUSES:
+            out.append(("Content-Type", video.content_type))
+            out.append(("Content-Disposition", video.disposition))
+        if status in _CACHED_STATUSES:
+            out.append(("Cache-Control", settings.cache_control))
+        if settings.cors_origins:
+            for name, value in cors_headers(fields.get("origin"), settings.cors_origins):
+                _put(out, name, value)
+        if status == 304:  # no body, so no length (RFC 9110 §15.4.5)
+            out = [pair for pair in out if pair[0].lower() != "content-length"]
+        else:
+            _put(out, "Content-Length", str(plan.content_length))
+        out.append(("Date", _http_date()))
+        out.append(("Server", SERVER_NAME))
+        if not keep_alive:
+            out.append(("Connection", "close"))
+        return response_head(status, out)
+
+    # ------------------------------------------------------------------ sending
+    def _send(self, conn: FastConnection, transport: Any, head: RequestHead, fd: int,
+              plan: ranges.Plan, head_bytes: bytes, small: bytes | None, hit: Hit) -> None:
+        stats = self.state.stats
+        meter = Meter()
+        hit.meter = meter
+        if not plan.send_body or not plan.parts:
+            transport.write(head_bytes)
+            os.close(fd)
+            stats.first_byte(hit)
+            self._finish(conn, head, hit, plan.status, 0, head.keep_alive)
+            return
+        if small is not None:
+            transport.write(head_bytes + small)
+            os.close(fd)
+            meter.sent = len(small)
+            stats.first_byte(hit)
+            self._finish(conn, head, hit, plan.status, meter.sent, head.keep_alive)
+            return
+        span = plan.parts[0].span
+        offset, count = span.first, span.length
+        transport.write(head_bytes)
+        stats.first_byte(hit)
+        if not transport.get_write_buffer_size():
+            sock_fd = conn.sock_fd
+            try:
+                while count:
+                    sent = os.sendfile(sock_fd, fd, offset, count)
+                    if sent == 0:
+                        raise ShortFile(f"file ended {count} bytes early")
+                    meter.sent += sent
+                    offset += sent
+                    count -= sent
+            except (BlockingIOError, InterruptedError):
+                pass  # the socket is full: the rest waits for it in a task
+            except OSError as exc:  # the client left, or the file shrank
+                self._abandon(conn, transport, head, fd, hit, plan.status, meter, exc)
+                return
+            if not count:
+                os.close(fd)
+                self._finish(conn, head, hit, plan.status, meter.sent, head.keep_alive)
+                return
+        task = asyncio.get_running_loop().create_task(
+            self._tail(conn, transport, head, fd, offset, count, hit, plan.status, meter))
+        conn.fast_tail(task)
+
+    async def _tail(self, conn: FastConnection, transport: Any, head: RequestHead, fd: int,
+                    offset: int, count: int, hit: Hit, status: int, meter: Meter) -> None:
+        """The rest of a span that filled the socket, under the send timeout."""
+        state = self.state
+        task = asyncio.current_task()
+        assert task is not None
+        state.inflight.add(task)  # shutdown waits for it, then cancels it
+        try:
+            async with SendTimeout(transport, meter, state.settings.send_timeout):
+                await send_span(asyncio.get_running_loop(), transport, fd, offset, count,
+                                meter)
+        except BaseException as exc:
+            self._abandon(conn, transport, head, fd, hit, status, meter, exc)
+            if not isinstance(exc, Exception):
+                raise  # a cancellation: the connection is already cut
+        else:
+            os.close(fd)
+            self._finish(conn, head, hit, status, meter.sent, head.keep_alive)
+        finally:
+            state.inflight.discard(task)
+
+    def _abandon(self, conn: FastConnection, transport: Any, head: RequestHead, fd: int,
+                 hit: Hit, status: int, meter: Meter, exc: BaseException) -> None:
+        """A body that cannot be finished: drop the connection (a short body under a
+        promised Content-Length must never look complete), close the file, count it."""
+        target = head.target.split("?", 1)[0]
+        if isinstance(exc, ShortFile):
+            log.warning("%s: %s; connection dropped", target, exc)
+        elif isinstance(exc, TimeoutError):
+            log.info("%s: no write progress for %g s (send timeout); connection reset",
+                     target, self.state.settings.send_timeout)
+            reset_on_close(transport)
+        elif not isinstance(exc, (OSError, asyncio.CancelledError)):
+            log.error("%s: unexpected error mid-body; connection dropped", target,
+                      exc_info=exc)
+        transport.abort()
+        os.close(fd)
+        self._finish(conn, head, hit, status, meter.sent, False)
+
+    def _finish(self, conn: FastConnection, head: RequestHead, hit: Hit, status: int,
+                sent: int, keep_alive: bool) -> None:
+        self.state.stats.end(hit, status)
+        logger = self.log
+        if logger is not None:
+            fields = head.fields
+            logger.write(conn.remote, head.method, head.target, "1.1", status, sent,
+                         fields.get("referer", "-"), fields.get("user-agent", "-"))
+        conn.fast_done(keep_alive)
+

@@ -1,0 +1,118 @@
+"""One HTTP/1.1 request head, read strictly, for the stream fast path.
+
+The fast path (``adapters/server/fastpath.py``) serves the request that dominates a media
+server's traffic, ``GET``/``HEAD`` of a stream URL, without aiohttp's per-request machinery.
+It must never accept what aiohttp's parser would refuse or read differently, so this reader is
+narrow on purpose: anything unusual (obs-fold, a body, a repeated header the server reads,
+bytes outside visible ASCII, HTTP/1.0, a percent-escaped or dotted path, an oversized head)
+gives ``None``, and the caller hands that request to aiohttp unchanged. Declining costs a
+few microseconds; reading a request differently from the reference path would be a bug.
+
+:func:`response_head` is the other direction: a status line and fields, as bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from http import HTTPStatus
+from urllib.parse import parse_qsl
+
+#: aiohttp's own limit for one line is 8,190 bytes; a head this long is never a player's
+MAX_HEAD = 8190
+
+_REQUEST_LINE = re.compile(rb"(GET|HEAD) (/[!-~]*) HTTP/1\.1")
+# every field line at once: token ":" OWS visible-ASCII-or-blank, each ended by CRLF
+_FIELDS = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[ \t!-~]*\r\n)*")
+#: fields that make a request something other than a bodiless GET: aiohttp's business
+_REFUSED = frozenset(("content-length", "transfer-encoding", "expect", "upgrade",
+                      "http2-settings"))
+#: fields the server reads: a second copy of one is ambiguous, so aiohttp decides
+READ = frozenset(("host", "range", "if-range", "if-match", "if-none-match",
+                  "if-modified-since", "if-unmodified-since", "authorization", "cookie",
+                  "connection", "origin", "referer", "user-agent"))
+_STREAM = re.compile(r"/api/videos/([0-9a-f]{12,64})/stream(?:\?([!-~]*))?")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestHead:
+    """What the fast path needs of a request: field names are lower-case, values stripped."""
+
+    method: str  # "GET" or "HEAD"
+    target: str  # as sent: path and query
+    fields: dict[str, str]
+    keep_alive: bool  # False when the client sent ``Connection: close``
+
+
+def parse_head(data: bytes) -> RequestHead | None:
+    """``data`` must be exactly one request head, CRLF CRLF included; None to decline."""
+    size = len(data)
+    if size > MAX_HEAD or data.find(b"\r\n\r\n") != size - 4:
+        return None
+    end = data.find(b"\r\n")
+    line = _REQUEST_LINE.fullmatch(data, 0, end)
+    if line is None:
+        return None
+    if _FIELDS.fullmatch(data, end + 2, size - 2) is None:
+        return None
+    fields: dict[str, str] = {}
+    for raw in data[end + 2:size - 4].split(b"\r\n") if size - 4 > end + 2 else ():
+        name, _, value = raw.decode("ascii").partition(":")
+        name = name.lower()
+        if name in fields and name in READ:
+            return None
+        fields[name] = value.strip(" \t")
+    if "host" not in fields or not _REFUSED.isdisjoint(fields):
+        return None  # HTTP/1.1 without Host is a 400, aiohttp's to give
+    keep_alive = True
+    connection = fields.get("connection")
+    if connection is not None:
+        token = connection.lower()
+        if token == "close":
+            keep_alive = False
+        elif token != "keep-alive":
+            return None  # "Upgrade", lists of options: aiohttp's reading applies
+    return RequestHead(line[1].decode("ascii"), line[2].decode("ascii"), fields, keep_alive)
+
+
+def stream_target(target: str) -> tuple[str, str] | None:
+    """``(video id, query)`` when ``target`` is a stream URL written plainly, else None.
+    A fragment, an escape or a dot segment does not match: aiohttp normalises those."""
+    match = _STREAM.fullmatch(target)
+    if match is None or "#" in target:
+        return None
+    return match[1], match[2] or ""
+
+
+def query_value(query: str, name: str) -> str | None:
+    """The first value of ``name`` in a query string, percent-decoded (as aiohttp reads
+    ``request.query``); None when absent."""
+    if name not in query:
+        return None
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key == name:
+            return value
+    return None
+
+
+def cookie_value(header: str, name: str) -> str | None:
+    """The value of cookie ``name`` in a ``Cookie`` field (quotes removed), or None."""
+    for pair in header.split(";"):
+        key, sep, value = pair.strip().partition("=")
+        if sep and key == name:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            return value
+    return None
+
+
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
+
+
+def response_head(status: int, fields: list[tuple[str, str]]) -> bytes:
+    """``HTTP/1.1 status reason`` and the fields, as aiohttp would serialise them."""
+    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, '')}"]
+    lines.extend(f"{name}: {value}" for name, value in fields)
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode("utf-8")
