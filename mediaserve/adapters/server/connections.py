@@ -37,7 +37,7 @@ log = logging.getLogger("mediaserve")
 #: on an aiohttp without them every request takes aiohttp's own path
 FAST_PATH_FITS = all(hasattr(RequestHandler, name) for name in (
     "_keepalive_handle", "_next_keepalive_close_time", "_keepalive_timeout",
-    "_process_keepalive", "_waiter", "_messages"))
+    "_process_keepalive", "_waiter", "_messages", "_request_count"))
 #: bytes a client may send ahead while a fast response is written before reading pauses
 _HELD_LIMIT = 64 * 1024
 
@@ -188,8 +188,10 @@ class GuardedHandler(RequestHandler):
                 self.transport.pause_reading()
             return
         fast = self._fast
+        # aiohttp is idle when its loop waits for a message, or has never had one (on a new
+        # connection its task may not have started yet); and we are at a head's start
         if (fast is not None and not self._line_checked and not self._line
-                and not self._messages and self._waiter is not None
+                and not self._messages and (self._waiter is not None or not self._request_count)
                 and data.endswith(b"\r\n\r\n") and fast.serve(self, self.transport, data)):
             return
         if not self._line_checked and not self._check_request_line(data):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,30 @@ async def _raw(server: Served, raw: bytes) -> bytes:
         body = await (reader.readexactly(int(length[1])) if length else reader.read())
     writer.close()
     return re.sub(rb"Date: [^\r]*\r\n", b"", head + body)
+
+
+def _blocking_exchange(port: int, raw: bytes) -> bytes:
+    """Connect and send at once, from another thread: the bytes are in the server's socket
+    before it accepts, as with a real client (a test client on the server's own loop cannot
+    send before the server has run)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(raw)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def test_a_new_connections_first_request_takes_the_fast_path(serve: Any,
+                                                                   lib: Lib) -> None:
+    fast, _slow = await _pair(serve, lib)
+    raw = build_request("GET", lib.stream("blob.mp4"), {"Range": "bytes=0-1",
+                                                        "Connection": "close"})
+    for _ in range(20):
+        answer = await asyncio.to_thread(_blocking_exchange, fast.port, raw)
+        assert answer.startswith(b"HTTP/1.1 206 ") and answer.endswith(
+            lib.data["blob.mp4"][:2])
+    assert fast.fast_served == 20
 
 
 async def test_authenticated_requests_take_the_fast_path_and_refusals_do_not(
