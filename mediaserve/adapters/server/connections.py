@@ -26,7 +26,6 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from mediaserve.adapters.server.fastpath import FastStreams
-from mediaserve.adapters.server.sendfile import sendfile_capable
 from mediaserve.adapters.server.sendtimeout import bytes_acked, check_interval, reset_on_close
 from mediaserve.adapters.web.http import json_error
 
@@ -130,7 +129,6 @@ class GuardedHandler(RequestHandler):
         # the stream fast path (fastpath.py): set up per connection in connection_made
         self._fast: FastStreams | None = None
         self.sock_fd = -1
-        self.remote: str | None = None
         self._fast_task: asyncio.Task[None] | None = None
         self._held = b""  # what arrived while a fast response was still being written
         self._close_after_fast = False
@@ -142,12 +140,18 @@ class GuardedHandler(RequestHandler):
         super().connection_made(transport)
         self._arm_header_timer()  # nginx: the first request head is due within the timeout
         self._guard.idle[self] = None
-        fast = self._guard.fast
-        if fast is not None and FAST_PATH_FITS and sendfile_capable(transport):  # not TLS
-            self._fast = fast
-            self.sock_fd = transport.get_extra_info("socket").fileno()
-            peer = transport.get_extra_info("peername")
-            self.remote = peer[0] if isinstance(peer, (tuple, list)) else None
+        fast = self._guard.fast  # None under TLS (start_server): nothing to sendfile into
+        if fast is not None and FAST_PATH_FITS:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                self._fast = fast
+                self.sock_fd = sock.fileno()
+
+    @property
+    def remote(self) -> str | None:
+        """The client's address, for the access log (looked up only when a line is due)."""
+        peer = self.transport.get_extra_info("peername") if self.transport else None
+        return peer[0] if isinstance(peer, (tuple, list)) else None
 
     def log_access(self, request: Any, response: Any, time: float | None) -> None:
         """Called once per finished response: the connection is idle again (reclaimable at

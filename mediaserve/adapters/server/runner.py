@@ -130,7 +130,7 @@ async def start_server(app: web.Application, settings: Settings, *, reuse_port: 
     assert runner.server is not None
     guard = ConnectionGuard(runner.server, handler_kwargs, cap, settings.header_timeout,
                             limited, settings.send_timeout)
-    if settings.fast_path and settings.sendfile:  # plain stream requests skip aiohttp
+    if settings.fast_path and settings.sendfile and context is None:  # plain streams skip aiohttp
         guard.fast = FastStreams(app[STATE], app[ACCESS],
                                  log_class(access, "") if access is not None else None)
     site = GuardedSite(runner, guard, settings.host, settings.port, ssl_context=context,

@@ -100,6 +100,8 @@ async def test_the_fast_path_writes_what_aiohttps_path_writes(serve: Any, lib: L
         ("GET", blob_url, {"Range": "bytes=0-1", "Connection": "keep-alive"}),
         ("GET", blob_url, {"Range": "bytes=0-1", "Origin": ORIGIN}),
         ("GET", blob_url, {"Range": "bytes=0-1", "Origin": "https://other.example"}),
+        ("GET", blob_url, {"Range": "bytes=0-1", "Origin": ORIGIN, "Connection": "close"}),
+        ("GET", blob_url, {"If-None-Match": etag, "Connection": "close"}),
         ("GET", blob_url + "?t=12&x", {"Range": "bytes=0-1"}),
         ("GET", blob_url, {"Range": "bytes=0-1", "User-Agent": 'a "quoted" agent',
                            "Referer": "http://127.0.0.1/page"}),
