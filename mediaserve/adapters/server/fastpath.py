@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from mediaserve.adapters.server.access import Access
 from mediaserve.adapters.server.accesslog import CombinedLogger
 from mediaserve.adapters.server.catalog import Video
-from mediaserve.adapters.server.sendfile import Meter, ShortFile, send_span
+from mediaserve.adapters.server.sendfile import SENDFILE_CHUNK, Meter, ShortFile, send_span
 from mediaserve.adapters.server.sendtimeout import SendTimeout, reset_on_close
 from mediaserve.adapters.server.state import ServerState
 from mediaserve.core.http import auth, ranges
@@ -262,14 +262,13 @@ class FastStreams:
         stats.first_byte(hit)
         if not transport.get_write_buffer_size():
             sock_fd = conn.sock_fd
-            try:
-                while count:
-                    sent = os.sendfile(sock_fd, fd, offset, count)
-                    if sent == 0:
-                        raise ShortFile(f"file ended {count} bytes early")
-                    meter.sent += sent
-                    offset += sent
-                    count -= sent
+            try:  # one chunk at most here: a long body goes on in a task, between others
+                sent = os.sendfile(sock_fd, fd, offset, min(count, SENDFILE_CHUNK))
+                if sent == 0:
+                    raise ShortFile(f"file ended {count} bytes early")
+                meter.sent += sent
+                offset += sent
+                count -= sent
             except (BlockingIOError, InterruptedError):
                 pass  # the socket is full: the rest waits for it in a task
             except OSError as exc:  # the client left, or the file shrank
