@@ -411,3 +411,30 @@ def test_memory_stays_bounded_with_100000_videos_and_a_million_events() -> None:
     # the same size as after the first 10,000 events, give or take bigger ints
     assert after <= settled * 1.05, (settled, after)
     assert settled < cap * 2_500, settled  # about 2 KB per tracked video
+
+
+# ------------------------------------------------------------------ served at once
+
+@given(st.lists(st.tuples(
+    st.sampled_from(["aaaaaaaaaaaa", "bbbbbbbbbbbb", "cccccccccccc"]),
+    st.sampled_from([200, 206, 304, 412, 416]),
+    st.lists(st.tuples(st.integers(0, 999_999), st.integers(1, 100_000)), max_size=3),
+    st.floats(0.0, 0.5)), max_size=12), st.integers(1, 3))
+def test_served_records_what_the_four_hooks_record(
+        answers: list[tuple[str, int, list[tuple[int, int]], float]], cap: int) -> None:
+    """The fast path's one call for an answer written whole equals begin, planned,
+    first_byte and end with the first byte at the end (small caps fold videos too)."""
+    size = 1_000_000
+    hooks_clock, once_clock = Clock(), Clock()
+    hooks, once = collector(hooks_clock, cap), collector(once_clock, cap)
+    for vid, status, spans, took in answers:
+        ranges = [(first, min(size - 1, first + length - 1)) for first, length in spans]
+        ranges = ranges if status == 206 else []
+        request(hooks, hooks_clock, vid, status, size, ranges, ttfb=took, took=took)
+        parts = tuple(Part(b"", Span(first, last)) for first, last in ranges)
+        owed = (sum(last - first + 1 for first, last in ranges) if status == 206 else
+                size if status == 200 else 0)
+        started = once.now()
+        once_clock.now += took
+        once.served(vid, status, size, parts, owed, started)
+    assert once.snapshot() == hooks.snapshot()

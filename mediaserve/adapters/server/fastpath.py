@@ -109,6 +109,7 @@ class FastStreams:
     def serve(self, conn: FastConnection, transport: Any, data: bytes) -> bool:
         """Answer ``data`` (one whole request head) on ``transport``; False when declined,
         in which case nothing was written and nothing counted."""
+        started = self.state.stats.now()
         head = parse_head(data)
         if head is None:
             return False
@@ -139,11 +140,8 @@ class FastStreams:
         plan, head_bytes, small, size = decided
         self.served += 1
         state.catalog.mark_present(video)
-        stats = state.stats
-        hit = stats.begin(video.entry.id)
-        stats.planned(hit, plan.status, size, plan.parts,
-                      plan.content_length if plan.send_body else 0)
-        self._send(conn, transport, head, fd, plan, head_bytes, small, hit)
+        answer = _Answer(head, video.entry.id, plan, size, started)
+        self._send(conn, transport, answer, fd, head_bytes, small)
         return True
 
     def _authorized(self, fields: dict[str, str], query: str) -> bool:
@@ -238,52 +236,59 @@ class FastStreams:
         return head[:at] + _date_and_server().encode() + head[at:]
 
     # ------------------------------------------------------------------ sending
-    def _send(self, conn: FastConnection, transport: Any, head: RequestHead, fd: int,
-              plan: ranges.Plan, head_bytes: bytes, small: bytes | None, hit: Hit) -> None:
-        stats = self.state.stats
-        meter = Meter()
-        hit.meter = meter
+    def _send(self, conn: FastConnection, transport: Any, answer: _Answer, fd: int,
+              head_bytes: bytes, small: bytes | None) -> None:
+        plan = answer.plan
         if not plan.send_body or not plan.parts:
             transport.write(head_bytes)
             os.close(fd)
-            stats.first_byte(hit)
-            self._finish(conn, head, hit, plan.status, 0, head.keep_alive)
+            self._done(conn, answer, 0)
             return
         if small is not None:
             transport.write(head_bytes + small)
             os.close(fd)
-            meter.sent = len(small)
-            stats.first_byte(hit)
-            self._finish(conn, head, hit, plan.status, meter.sent, head.keep_alive)
+            self._done(conn, answer, len(small))
             return
         span = plan.parts[0].span
         offset, count = span.first, span.length
         transport.write(head_bytes)
-        stats.first_byte(hit)
+        meter = Meter()
         if not transport.get_write_buffer_size():
-            sock_fd = conn.sock_fd
             try:  # one chunk at most here: a long body goes on in a task, between others
-                sent = os.sendfile(sock_fd, fd, offset, min(count, SENDFILE_CHUNK))
+                sent = os.sendfile(conn.sock_fd, fd, offset, min(count, SENDFILE_CHUNK))
                 if sent == 0:
                     raise ShortFile(f"file ended {count} bytes early")
-                meter.sent += sent
+                meter.sent = sent
                 offset += sent
                 count -= sent
             except (BlockingIOError, InterruptedError):
                 pass  # the socket is full: the rest waits for it in a task
             except OSError as exc:  # the client left, or the file shrank
-                self._abandon(conn, transport, head, fd, hit, plan.status, meter, exc)
+                self._abandon(conn, transport, answer, fd, self._hit(answer, meter), meter,
+                              exc)
                 return
             if not count:
                 os.close(fd)
-                self._finish(conn, head, hit, plan.status, meter.sent, head.keep_alive)
+                self._done(conn, answer, meter.sent)
                 return
-        task = asyncio.get_running_loop().create_task(
-            self._tail(conn, transport, head, fd, offset, count, hit, plan.status, meter))
+        task = asyncio.get_running_loop().create_task(self._tail(
+            conn, transport, answer, fd, offset, count, self._hit(answer, meter), meter))
         conn.fast_tail(task)
 
-    async def _tail(self, conn: FastConnection, transport: Any, head: RequestHead, fd: int,
-                    offset: int, count: int, hit: Hit, status: int, meter: Meter) -> None:
+    def _hit(self, answer: _Answer, meter: Meter) -> Hit:
+        """The statistics token of an answer that goes on (or ends badly) after the call
+        that began it: its bytes are counted as they flow."""
+        stats = self.state.stats
+        plan = answer.plan
+        hit = stats.begin(answer.video_id)
+        hit.started = answer.started
+        stats.planned(hit, plan.status, answer.size, plan.parts, plan.content_length)
+        stats.first_byte(hit)  # the head left in the call that began the answer
+        hit.meter = meter
+        return hit
+
+    async def _tail(self, conn: FastConnection, transport: Any, answer: _Answer, fd: int,
+                    offset: int, count: int, hit: Hit, meter: Meter) -> None:
         """The rest of a span that filled the socket, under the send timeout."""
         state = self.state
         task = asyncio.current_task()
@@ -294,20 +299,22 @@ class FastStreams:
                 await send_span(asyncio.get_running_loop(), transport, fd, offset, count,
                                 meter)
         except BaseException as exc:
-            self._abandon(conn, transport, head, fd, hit, status, meter, exc)
+            self._abandon(conn, transport, answer, fd, hit, meter, exc)
             if not isinstance(exc, Exception):
                 raise  # a cancellation: the connection is already cut
         else:
             os.close(fd)
-            self._finish(conn, head, hit, status, meter.sent, head.keep_alive)
+            state.stats.end(hit, answer.plan.status)
+            self._log(conn, answer, meter.sent)
+            conn.fast_done(answer.head.keep_alive)
         finally:
             state.inflight.discard(task)
 
-    def _abandon(self, conn: FastConnection, transport: Any, head: RequestHead, fd: int,
-                 hit: Hit, status: int, meter: Meter, exc: BaseException) -> None:
+    def _abandon(self, conn: FastConnection, transport: Any, answer: _Answer, fd: int,
+                 hit: Hit, meter: Meter, exc: BaseException) -> None:
         """A body that cannot be finished: drop the connection (a short body under a
         promised Content-Length must never look complete), close the file, count it."""
-        target = head.target.split("?", 1)[0]
+        target = answer.head.target.split("?", 1)[0]
         if isinstance(exc, ShortFile):
             log.warning("%s: %s; connection dropped", target, exc)
         elif isinstance(exc, TimeoutError):
@@ -320,15 +327,38 @@ class FastStreams:
         remote = conn.remote if self.log is not None else None  # before the abort
         transport.abort()
         os.close(fd)
-        self._finish(conn, head, hit, status, meter.sent, False, remote)
+        self.state.stats.end(hit, answer.plan.status)
+        self._log(conn, answer, meter.sent, remote)
+        conn.fast_done(False)
 
-    def _finish(self, conn: FastConnection, head: RequestHead, hit: Hit, status: int,
-                sent: int, keep_alive: bool, remote: str | None = None) -> None:
-        self.state.stats.end(hit, status)
+    def _done(self, conn: FastConnection, answer: _Answer, sent: int) -> None:
+        """An answer written whole within the call that began it."""
+        plan = answer.plan
+        self.state.stats.served(answer.video_id, plan.status, answer.size, plan.parts, sent,
+                                answer.started)
+        self._log(conn, answer, sent)
+        conn.fast_done(answer.head.keep_alive)
+
+    def _log(self, conn: FastConnection, answer: _Answer, sent: int,
+             remote: str | None = None) -> None:
         logger = self.log
         if logger is not None:
+            head = answer.head
             fields = head.fields
-            logger.write(remote or conn.remote, head.method, head.target, "1.1", status, sent,
-                         fields.get("referer", "-"), fields.get("user-agent", "-"))
-        conn.fast_done(keep_alive)
+            logger.write(remote or conn.remote, head.method, head.target, "1.1",
+                         answer.plan.status, sent, fields.get("referer", "-"),
+                         fields.get("user-agent", "-"))
 
+
+class _Answer:
+    """One answer the fast path is giving: the request, the video and the plan."""
+
+    __slots__ = ("head", "plan", "size", "started", "video_id")
+
+    def __init__(self, head: RequestHead, video_id: str, plan: ranges.Plan, size: int,
+                 started: float) -> None:
+        self.head = head
+        self.video_id = video_id
+        self.plan = plan
+        self.size = size  # the file's, for the statistics' heat map
+        self.started = started

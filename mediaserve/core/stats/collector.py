@@ -120,7 +120,7 @@ class StatsCollector:
         promised counts as an abort (client gone, or the file shrank).
 
         Written for the interpreter, not for beauty: it runs once per request, so locals
-        instead of repeated attribute look-ups and no helper calls."""
+        instead of repeated attribute look-ups, and one helper shared with ``served``."""
         now = self._clock()
         if hit.expected > INFLIGHT_MIN_BYTES:
             self._active.discard(hit)
@@ -137,17 +137,46 @@ class StatsCollector:
                 tally.aborts += 1
         elif hit.expected:
             tally.aborts += 1
-        code = status or hit.status or 500
+        tally.active -= 1
+        started = hit.started
+        first_byte_at = hit.first_byte_at
+        self._record(tally, status or hit.status or 500, hit.size, hit.parts, now,
+                     now - started, first_byte_at - started if first_byte_at else -1.0)
+
+    def served(self, video_id: str, status: int, size: int, parts: Sequence[PartLike],
+               sent: int, started: float) -> None:
+        """An answer given whole within one call (the fast path's usual case): what
+        ``begin``, ``planned``, ``first_byte`` and ``end`` record together, without a hit
+        and with one clock read. ``started`` is :meth:`now` when the request arrived and
+        ``sent`` every body byte it owed."""
+        now = self._clock()
+        videos = self._videos
+        tally = videos.get(video_id)
+        if tally is None:
+            tally = self._track(video_id)
+        else:
+            videos.move_to_end(video_id)
+        if sent:
+            tally.bytes_sent += sent
+            self._sent += sent
+        self._record(tally, status, size, parts, now, now - started, now - started)
+
+    def now(self) -> float:
+        """The collector's clock, for :meth:`served`'s ``started``."""
+        return self._clock()
+
+    def _record(self, tally: Tally, code: int, size: int, parts: Sequence[PartLike],
+                now: float, took: float, ttfb: float) -> None:
+        """A finished request's counts, heat map, range sizes and latencies (``ttfb`` < 0:
+        no byte left). Written for the interpreter: locals, inlined helpers."""
         tally.requests += 1
         counts = tally.status
         counts[code] = counts.get(code, 0) + 1
-        tally.active -= 1
         tally.last_seen = now
-        size = hit.size
         if code == 206 and size > 0:
             ranges = self._ranges
             heat = tally.seek_heatmap
-            for part in hit.parts:
+            for part in parts:
                 span = part.span
                 first = span.first
                 length = span.last - first + 1
@@ -160,15 +189,13 @@ class StatsCollector:
                 ranges.counts[bucket] += 1  # its sum is the tallies' range_bytes
                 tally.ranges += 1
                 tally.range_bytes += length
-        started = hit.started
         hist = self._response  # Histogram.observe, inlined
-        hist.counts[bisect_left(LATENCY_BOUNDS, now - started)] += 1
-        hist.total += now - started
-        first_byte_at = hit.first_byte_at
-        if first_byte_at:
+        hist.counts[bisect_left(LATENCY_BOUNDS, took)] += 1
+        hist.total += took
+        if ttfb >= 0:
             hist = self._ttfb
-            hist.counts[bisect_left(LATENCY_BOUNDS, first_byte_at - started)] += 1
-            hist.total += first_byte_at - started
+            hist.counts[bisect_left(LATENCY_BOUNDS, ttfb)] += 1
+            hist.total += ttfb
 
     def unknown_video(self, status: int = 404) -> None:
         """A stream request for an id the library does not have: counted globally only."""
@@ -386,6 +413,13 @@ class DisabledCollector(StatsCollector):
 
     def end(self, hit: Hit, status: int | None = None) -> None:
         return None
+
+    def served(self, video_id: str, status: int, size: int, parts: Sequence[PartLike],
+               sent: int, started: float) -> None:
+        return None
+
+    def now(self) -> float:
+        return 0.0
 
     def unknown_video(self, status: int = 404) -> None:
         return None
