@@ -419,22 +419,42 @@ def test_memory_stays_bounded_with_100000_videos_and_a_million_events() -> None:
     st.sampled_from(["aaaaaaaaaaaa", "bbbbbbbbbbbb", "cccccccccccc"]),
     st.sampled_from([200, 206, 304, 412, 416]),
     st.lists(st.tuples(st.integers(0, 999_999), st.integers(1, 100_000)), max_size=3),
-    st.floats(0.0, 0.5)), max_size=12), st.integers(1, 3))
+    st.floats(0.0, 0.5), st.sampled_from(["served", "hooks", "snapshot", "seeks"])),
+    max_size=14), st.integers(1, 3))
 def test_served_records_what_the_four_hooks_record(
-        answers: list[tuple[str, int, list[tuple[int, int]], float]], cap: int) -> None:
+        answers: list[tuple[str, int, list[tuple[int, int]], float, str]], cap: int) -> None:
     """The fast path's one call for an answer written whole equals begin, planned,
-    first_byte and end with the first byte at the end (small caps fold videos too)."""
+    first_byte and end with the first byte at the end, also when its queued answers mix
+    with other hooks and reads (small caps fold videos too)."""
     size = 1_000_000
     hooks_clock, once_clock = Clock(), Clock()
     hooks, once = collector(hooks_clock, cap), collector(once_clock, cap)
-    for vid, status, spans, took in answers:
+    for vid, status, spans, took, how in answers:
         ranges = [(first, min(size - 1, first + length - 1)) for first, length in spans]
         ranges = ranges if status == 206 else []
         request(hooks, hooks_clock, vid, status, size, ranges, ttfb=took, took=took)
-        parts = tuple(Part(b"", Span(first, last)) for first, last in ranges)
-        owed = (sum(last - first + 1 for first, last in ranges) if status == 206 else
-                size if status == 200 else 0)
-        started = once.now()
-        once_clock.now += took
-        once.served(vid, status, size, parts, owed, started)
+        if how == "served":
+            parts = tuple(Part(b"", Span(first, last)) for first, last in ranges)
+            owed = (sum(last - first + 1 for first, last in ranges) if status == 206 else
+                    size if status == 200 else 0)
+            started = once.now()
+            once_clock.now += took
+            once.served(vid, status, size, parts, owed, started)
+        else:
+            request(once, once_clock, vid, status, size, ranges, ttfb=took, took=took)
+        if how == "snapshot":
+            assert once.snapshot() == hooks.snapshot()
+        elif how == "seeks":
+            for stats in (hooks, once):
+                stats.player_seeks(vid, [1.0], 10.0)
+    assert once.tracked == hooks.tracked
     assert once.snapshot() == hooks.snapshot()
+
+
+def test_served_answers_wait_in_a_bounded_queue() -> None:
+    clock = Clock()
+    stats = collector(clock)
+    for _ in range(5000):
+        stats.served("aaaaaaaaaaaa", 304, 10, (), 0, stats.now())
+        assert len(stats._pending) < 1024
+    assert stats.snapshot()["global"]["requests"] == 5000

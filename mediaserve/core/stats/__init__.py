@@ -1,6 +1,7 @@
 """Streaming statistics: a bounded, mergeable collector fed by the stream handler."""
 
-from mediaserve.core.stats.collector import DisabledCollector, StatsCollector
+from mediaserve.core.stats.collector import StatsCollector
+from mediaserve.core.stats.disabled import DisabledCollector
 from mediaserve.core.stats.snapshot import limit_top, merge_snapshots, rates
 from mediaserve.core.stats.tally import HEATMAP_BUCKETS, Hit
 
