@@ -13,6 +13,7 @@ and a Formatter per request. Any other logger set-up (tests capture records) goe
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import time
@@ -60,19 +61,41 @@ def _direct(logger: logging.Logger) -> logging.StreamHandler[Any] | None:
 
 
 class CombinedLogger(AbstractAccessLogger):
-    """``host - - [time] "request" status bytes "referer" "user-agent"``."""
+    """``host - - [time] "request" status bytes "referer" "user-agent"``.
+
+    On the event loop, the lines of one loop iteration leave together: the first schedules
+    a flush for the end of the iteration's callbacks, so a burst of 50 answers costs one
+    ``write`` instead of 50, and no line waits for a later request (nginx's ``buffer=``
+    would hold them up to its ``flush=`` time)."""
+
+    def __init__(self, logger: logging.Logger, log_format: str) -> None:
+        super().__init__(logger, log_format)
+        self._lines: list[str] = []
 
     def emit(self, line: str) -> None:
         handler = _direct(self.logger)
         if handler is None:
             self.logger.info(line)
             return
+        lines = self._lines
+        lines.append(line)
+        if len(lines) == 1:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush, handler)
+            except RuntimeError:  # no loop (a test, a thread): at once
+                self.flush(handler)
+
+    def flush(self, handler: logging.StreamHandler[Any]) -> None:
+        lines, self._lines = self._lines, []
+        if not lines:
+            return
         with handler.lock or _NO_LOCK:  # one writer at a time, as logging does
             try:
-                handler.stream.write(line + "\n")
+                handler.stream.write("\n".join(lines) + "\n")
                 handler.flush()
             except (OSError, ValueError):  # a full disk or a closed stream: as logging would
-                handler.handleError(logging.makeLogRecord({"msg": line}))
+                for line in lines:
+                    handler.handleError(logging.makeLogRecord({"msg": line}))
 
     def log(self, request: Any, response: Any, duration: float) -> None:
         sent = request.get(SENT_KEY) if hasattr(request, "get") else None

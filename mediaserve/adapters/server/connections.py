@@ -129,6 +129,7 @@ class GuardedHandler(RequestHandler):
         # the stream fast path (fastpath.py): set up per connection in connection_made
         self._fast: FastStreams | None = None
         self.sock_fd = -1
+        self._remote: str | None = None  # the peer's address, once the access log asked
         self._fast_task: asyncio.Task[None] | None = None
         self._held = b""  # what arrived while a fast response was still being written
         self._close_after_fast = False
@@ -149,9 +150,13 @@ class GuardedHandler(RequestHandler):
 
     @property
     def remote(self) -> str | None:
-        """The client's address, for the access log (looked up only when a line is due)."""
-        peer = self.transport.get_extra_info("peername") if self.transport else None
-        return peer[0] if isinstance(peer, (tuple, list)) else None
+        """The client's address, for the access log: looked up when the first line is due
+        (uvloop asks the kernel each time), then kept for the connection's other lines."""
+        remote = self._remote
+        if remote is None:
+            peer = self.transport.get_extra_info("peername") if self.transport else None
+            remote = self._remote = peer[0] if isinstance(peer, (tuple, list)) else ""
+        return remote or None
 
     def log_access(self, request: Any, response: Any, time: float | None) -> None:
         """Called once per finished response: the connection is idle again (reclaimable at
