@@ -21,11 +21,8 @@ import pytest
 from aiohttp import web
 
 from mediaserve.adapters.server import create_app
-from mediaserve.adapters.server.connections import (
-    ConnectionGuard,
-    RateLimitedLog,
-    make_exception_handler,
-)
+from mediaserve.adapters.server.connections import ConnectionGuard
+from mediaserve.adapters.server.errorlog import RateLimitedLog, make_exception_handler
 from mediaserve.adapters.server.runner import start_server
 from mediaserve.core.config.settings import Settings
 from tests.server.conftest import MIB, Lib, blob, fds_open_on

@@ -19,12 +19,13 @@ import asyncio
 import json
 import logging
 import re
-import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from mediaserve.adapters.server.errorlog import RateLimitedLog
 from mediaserve.adapters.server.fastpath import FastStreams
 from mediaserve.adapters.server.sendtimeout import bytes_acked, check_interval, reset_on_close
 from mediaserve.adapters.web.http import json_error
@@ -40,67 +41,8 @@ FAST_PATH_FITS = all(hasattr(RequestHandler, name) for name in (
 #: bytes a client may send ahead while a fast response is written before reading pauses
 _HELD_LIMIT = 64 * 1024
 
-#: at most one log line per kind of repeated error in this many seconds
-LOG_INTERVAL = 10.0
-
 # the start of a request line: METHOD SP TARGET [SP HTTP/major.minor]
 _REQUEST_LINE = re.compile(rb"([!-~]+) +([^ ]+)(?: +HTTP/(\d+)\.(\d+))? *\r?\n")
-
-
-class RateLimitedLog:
-    """At most one line per ``key`` and ``interval``; what was held back is counted into the
-    next line. A flood of identical errors (EMFILE on every accept) becomes one line."""
-
-    def __init__(self, logger: logging.Logger, interval: float = LOG_INTERVAL) -> None:
-        self.logger = logger
-        self.interval = interval
-        self._last: dict[str, float] = {}
-        self._held: dict[str, int] = {}
-
-    def __call__(self, level: int, key: str, message: str,
-                 exc_info: BaseException | None = None) -> bool:
-        now = time.monotonic()
-        last = self._last.get(key)
-        if last is not None and now - last < self.interval:
-            self._held[key] = self._held.get(key, 0) + 1
-            return False
-        if len(self._last) > 1000:  # bounded, whatever the keys
-            self._last.clear()
-            self._held.clear()
-        self._last[key] = now
-        held = self._held.pop(key, 0)
-        if held:
-            message += f" ({held} more like it in the last {self.interval:g} s)"
-        self.logger.log(level, "%s", message, exc_info=exc_info)
-        return True
-
-
-def make_exception_handler(limited: RateLimitedLog) -> Any:
-    """An event-loop exception handler logging one line per kind of error per interval.
-
-    asyncio's default handler writes a traceback for every failed ``accept()``; at the
-    descriptor limit that is ~1,000 tracebacks per wake-up (55 MB of stderr in 20 s). An
-    OSError is the system saying no, so one line; anything else is a bug, so its first
-    occurrence keeps the traceback."""
-
-    seen: set[str] = set()
-
-    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        message = str(context.get("message") or "event loop error")
-        exc = context.get("exception")
-        if isinstance(exc, OSError):
-            key = f"{message}|{type(exc).__name__}|{exc.errno}"
-            limited(logging.ERROR, key, f"{message}: {type(exc).__name__}: {exc}")
-        elif isinstance(exc, BaseException):
-            key = f"{message}|{type(exc).__name__}"
-            first = key not in seen
-            seen.add(key)
-            limited(logging.ERROR, key, f"{message}: {type(exc).__name__}: {exc}",
-                    exc_info=exc if first else None)
-        else:
-            limited(logging.ERROR, message, message)
-
-    return handle
 
 
 def _error_bytes(status: int, reason: str, message: str) -> bytes:
@@ -364,9 +306,19 @@ def _shown(line: bytes) -> str:
     return repr(line.rstrip(b"\r\n")[:100])[2:-1]
 
 
+class Connection(Protocol):
+    """What the guard needs of a connection: aiohttp's (:class:`GuardedHandler`) or a
+    lean one (``lean.LeanConnection``, the fast path alone)."""
+
+    def force_close(self) -> None: ...
+
+    def shutdown_idle(self) -> None: ...
+
+
 class ConnectionGuard:
     """Counts connections, keeps the idle ones in order for reclaiming, and is the protocol
-    factory the listener hands accepted sockets to."""
+    factory the listener hands accepted sockets to: a lean connection when the stream fast
+    path is on (``lean``, set by ``start_server``), aiohttp's protocol otherwise."""
 
     def __init__(self, server: web.Server, handler_kwargs: dict[str, Any], cap: int,
                  header_timeout: float, limited: RateLimitedLog,
@@ -378,16 +330,19 @@ class ConnectionGuard:
         self.send_timeout = send_timeout
         self.send_timeouts = 0
         self.limited = limited
-        self.handlers: set[GuardedHandler] = set()
+        self.keepalive_timeout = float(handler_kwargs.get("keepalive_timeout", 75.0))
+        self.handlers: set[Connection] = set()
         #: connections waiting for a request with no byte of it received, oldest first
-        self.idle: dict[GuardedHandler, None] = {}
-        self.closing: set[GuardedHandler] = set()  # reclaimed, not yet gone
+        self.idle: dict[Connection, None] = {}
+        self.closing: set[Connection] = set()  # reclaimed, not yet gone
         self.pending = 0  # accepted, connection (or TLS handshake) not yet made
         self.reclaimed = 0
         self.header_timeouts = 0
         self.client_errors = 0
         self.on_closed: Any = None  # the listener's "resume accepting"
         self.fast: FastStreams | None = None  # the stream fast path, when it is on
+        #: what a new connection starts as when the fast path is on (lean.LeanConnection)
+        self.lean: Callable[[ConnectionGuard], asyncio.BaseProtocol] | None = None
 
     @property
     def active(self) -> int:
@@ -411,21 +366,27 @@ class ConnectionGuard:
                 return True
         return False
 
-    def __call__(self) -> GuardedHandler:
+    def __call__(self) -> asyncio.BaseProtocol:
+        if self.lean is not None and self.fast is not None:
+            return self.lean(self)
+        return self.handler()
+
+    def handler(self) -> GuardedHandler:
+        """aiohttp's protocol for a connection (a lean one hands itself over to it)."""
         return GuardedHandler(self.server, guard=self, header_timeout=self.header_timeout,
                               loop=asyncio.get_running_loop(), **self.handler_kwargs)
 
-    def opened(self, handler: GuardedHandler) -> None:
+    def opened(self, handler: Connection) -> None:
         self.handlers.add(handler)
 
-    def closed(self, handler: GuardedHandler) -> None:
+    def closed(self, handler: Connection) -> None:
         self.handlers.discard(handler)
         self.idle.pop(handler, None)
         self.closing.discard(handler)
         if self.on_closed is not None:
             self.on_closed()
 
-    def client_error(self, handler: GuardedHandler, text: str) -> None:
+    def client_error(self, handler: Connection, text: str) -> None:
         self.client_errors += 1
         if log.isEnabledFor(logging.INFO):
             log.info("bad request: %s", text)

@@ -28,12 +28,10 @@ from aiohttp import web
 
 from mediaserve.adapters.server.access import ACCESS, RedactTokens
 from mediaserve.adapters.server.accesslog import CombinedLogger, make_access_logger
-from mediaserve.adapters.server.connections import (
-    ConnectionGuard,
-    RateLimitedLog,
-    make_exception_handler,
-)
+from mediaserve.adapters.server.connections import ConnectionGuard
+from mediaserve.adapters.server.errorlog import RateLimitedLog, make_exception_handler
 from mediaserve.adapters.server.fastpath import FastStreams
+from mediaserve.adapters.server.lean import LeanConnection
 from mediaserve.adapters.server.listener import (
     GuardedSite,
     connection_cap,
@@ -134,6 +132,7 @@ async def start_server(app: web.Application, settings: Settings, *, reuse_port: 
     if settings.fast_path and settings.sendfile and context is None:  # plain streams skip aiohttp
         guard.fast = FastStreams(app[STATE], app[ACCESS],
                                  log_class(access, "") if access is not None else None)
+        guard.lean = LeanConnection  # new connections start without aiohttp's machinery
     site = GuardedSite(runner, guard, settings.host, settings.port, ssl_context=context,
                        backlog=1024, reuse_port=reuse_port)
     try:

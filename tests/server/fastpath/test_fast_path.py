@@ -313,3 +313,22 @@ async def test_a_stalled_reader_is_cut_by_the_send_timeout(
         await asyncio.sleep(0.02)
     assert fds_open_on(lib.path("big.mp4")) == 0
     assert fast.fast_served == 1 and fast.records[0]["sent"] < 12 * MIB
+
+
+async def test_a_lean_connection_keeps_alive_then_closes_when_idle(serve: Any,
+                                                                    lib: Lib) -> None:
+    """A connection only the fast path served closes after keepalive_timeout of silence,
+    not before, and that is no header timeout; one that never sends a head is."""
+    fast = await serve(lib, keepalive_timeout=0.4, header_timeout=0.3)
+    url = lib.stream("blob.mp4")
+    conn = await fast.connect()
+    for _ in range(3):  # each answer moves the idle deadline
+        assert (await conn.request("GET", url, {"Range": "bytes=0-1"})).status == 206
+        await asyncio.sleep(0.2)
+    assert not await conn.at_eof(timeout=0.05)
+    assert await conn.at_eof(timeout=2.0)
+    assert fast.guard is not None and fast.guard.header_timeouts == 0
+    silent = await fast.connect()
+    assert await silent.at_eof(timeout=2.0)
+    assert fast.guard.header_timeouts == 1 and fast.fast_served == 3
+    assert fast.guard.active == 0

@@ -1,0 +1,67 @@
+"""Event-loop errors as one line per kind: a flood of identical failures (EMFILE on every
+accept) must not become a flood of tracebacks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+#: at most one log line per kind of repeated error in this many seconds
+LOG_INTERVAL = 10.0
+
+class RateLimitedLog:
+    """At most one line per ``key`` and ``interval``; what was held back is counted into the
+    next line. A flood of identical errors (EMFILE on every accept) becomes one line."""
+
+    def __init__(self, logger: logging.Logger, interval: float = LOG_INTERVAL) -> None:
+        self.logger = logger
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def __call__(self, level: int, key: str, message: str,
+                 exc_info: BaseException | None = None) -> bool:
+        now = time.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval:
+            self._held[key] = self._held.get(key, 0) + 1
+            return False
+        if len(self._last) > 1000:  # bounded, whatever the keys
+            self._last.clear()
+            self._held.clear()
+        self._last[key] = now
+        held = self._held.pop(key, 0)
+        if held:
+            message += f" ({held} more like it in the last {self.interval:g} s)"
+        self.logger.log(level, "%s", message, exc_info=exc_info)
+        return True
+
+
+def make_exception_handler(limited: RateLimitedLog) -> Any:
+    """An event-loop exception handler logging one line per kind of error per interval.
+
+    asyncio's default handler writes a traceback for every failed ``accept()``; at the
+    descriptor limit that is ~1,000 tracebacks per wake-up (55 MB of stderr in 20 s). An
+    OSError is the system saying no, so one line; anything else is a bug, so its first
+    occurrence keeps the traceback."""
+
+    seen: set[str] = set()
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        message = str(context.get("message") or "event loop error")
+        exc = context.get("exception")
+        if isinstance(exc, OSError):
+            key = f"{message}|{type(exc).__name__}|{exc.errno}"
+            limited(logging.ERROR, key, f"{message}: {type(exc).__name__}: {exc}")
+        elif isinstance(exc, BaseException):
+            key = f"{message}|{type(exc).__name__}"
+            first = key not in seen
+            seen.add(key)
+            limited(logging.ERROR, key, f"{message}: {type(exc).__name__}: {exc}",
+                    exc_info=exc if first else None)
+        else:
+            limited(logging.ERROR, message, message)
+
+    return handle
