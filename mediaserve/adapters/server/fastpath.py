@@ -96,7 +96,7 @@ def _put(fields: list[tuple[str, str]], name: str, value: str) -> None:
 class FastStreams:
     """The fast path of one application: its state, access policy and access log."""
 
-    __slots__ = ("access", "log", "served", "state")
+    __slots__ = ("_hosts", "access", "log", "served", "state")
 
     def __init__(self, state: ServerState, access: Access,
                  access_log: CombinedLogger | None) -> None:
@@ -104,6 +104,7 @@ class FastStreams:
         self.access = access
         self.log = access_log
         self.served = 0  # requests answered here (the rest went to aiohttp)
+        self._hosts: dict[str, bool] = {}  # Host field -> allowed (the policy is fixed)
 
     # ------------------------------------------------------------------ deciding
     def serve(self, conn: FastConnection, transport: Any, data: bytes) -> bool:
@@ -118,7 +119,13 @@ class FastStreams:
             return False
         fields = head.fields
         access = self.access
-        if not access.hosts.allows(fields.get("host")):
+        host = fields["host"]  # parse_head declines a head without one
+        allowed = self._hosts.get(host)
+        if allowed is None:
+            if len(self._hosts) >= 64:  # a handful of names in practice; bounded anyway
+                self._hosts.clear()
+            allowed = self._hosts[host] = access.hosts.allows(host)
+        if not allowed:
             return False
         if access.required and not self._authorized(fields, target[1]):
             return False
