@@ -88,6 +88,13 @@ def test_anything_unusual_is_declined(data: bytes) -> None:
     assert parse_head(data) is None
 
 
+def test_at_most_a_hundred_fields() -> None:
+    """aiohttp refuses more than 128 with a 400: that answer stays its own."""
+    assert parse_head(head(*(f"X-{n}: a" for n in range(99)))) is not None  # + Host
+    assert parse_head(head(*(f"X-{n}: a" for n in range(100)))) is None
+    assert _aiohttp_reads(head(*(f"X-{n}: a" for n in range(129)))) is None
+
+
 def test_repeated_fields_the_server_does_not_read_are_fine() -> None:
     parsed = parse_head(head("Accept: a", "Accept: b"))
     assert parsed is not None and parsed.fields["accept"] == "b"
@@ -123,6 +130,7 @@ def test_cookie_value() -> None:
     assert cookie_value("a=1;ms=xyz", "ms") == "xyz"
     assert cookie_value("ms", "ms") is None
     assert cookie_value("a=1", "ms") is None
+    assert cookie_value("ms=1; ms=2", "ms") is None  # twice: aiohttp keeps the last
 
 
 def test_response_head() -> None:

@@ -75,6 +75,7 @@ class GuardedHandler(RequestHandler):
         self._fast_task: asyncio.Task[None] | None = None
         self._held = b""  # what arrived while a fast response was still being written
         self._close_after_fast = False
+        self._paused_for_fast = False  # reading paused while held bytes wait
 
     # --- lifecycle ------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -135,7 +136,9 @@ class GuardedHandler(RequestHandler):
         self._guard.idle.pop(self, None)
         if self._fast_task is not None:  # a fast response is still going out: bytes wait
             self._held += data
-            if len(self._held) > _HELD_LIMIT and self.transport is not None:
+            if (len(self._held) > _HELD_LIMIT and self.transport is not None
+                    and not self._paused_for_fast):
+                self._paused_for_fast = True
                 self.transport.pause_reading()
             return
         fast = self._fast
@@ -152,11 +155,12 @@ class GuardedHandler(RequestHandler):
         if self._request_count != before:  # one or more heads complete
             self._disarm_header_timer()
             # a head that ended with this chunk leaves the next one to be checked from its
-            # start; a pipelined head begun in the same chunk, or one behind a request body,
-            # is left to aiohttp's parser
+            # start (and open to the fast path); a pipelined head begun in the same chunk,
+            # even one cut right after its request line, or one behind a request body, is
+            # left to aiohttp's parser
             body_follows = bool(self._messages) and not self._messages[-1][1].is_eof()
             self._line = b""
-            self._line_checked = body_follows or not data.endswith(b"\n")
+            self._line_checked = body_follows or not data.endswith((b"\r\n\r\n", b"\n\n"))
         elif data and self._header_timer is None:
             self._arm_header_timer()
 
@@ -186,9 +190,16 @@ class GuardedHandler(RequestHandler):
         held = self._held
         if held:
             self._held = b""
-            if self.transport is not None:
+            if self._paused_for_fast and self.transport is not None:
+                self._paused_for_fast = False
                 self.transport.resume_reading()
             self.data_received(held)
+
+    def continue_header_deadline(self, remaining: float) -> None:
+        """A lean connection handed over before its first answer: the head it is waiting
+        for was due ``remaining`` seconds from now, not a whole header timeout later."""
+        self._disarm_header_timer()
+        self._header_timer = self._loop.call_later(max(remaining, 0.0), self._header_expired)
 
     def _check_request_line(self, data: bytes) -> bool:
         """Answer what aiohttp would hold or misframe; False when the connection is done."""

@@ -259,6 +259,9 @@ class FastStreams:
         span = plan.parts[0].span
         offset, count = span.first, span.length
         transport.write(head_bytes)
+        answer.head_sent = self.state.stats.now()
+        if self.log is not None:  # the peer's address, while the connection has one
+            answer.remote = conn.remote
         meter = Meter()
         if not transport.get_write_buffer_size():
             try:  # one chunk at most here: a long body goes on in a task, between others
@@ -278,8 +281,21 @@ class FastStreams:
                 os.close(fd)
                 self._done(conn, answer, meter.sent)
                 return
+        hit = self._hit(answer, meter)
         task = asyncio.get_running_loop().create_task(self._tail(
-            conn, transport, answer, fd, offset, count, self._hit(answer, meter), meter))
+            conn, transport, answer, fd, offset, count, hit, meter))
+        inflight = self.state.inflight
+        inflight.add(task)  # shutdown waits for it, then cancels it
+        task.add_done_callback(inflight.discard)
+
+        def never_ran(done: asyncio.Task[None]) -> None:
+            """Cancelled before its first step (the client left at once): the coroutine
+            never ran, so its cleanup is done here."""
+            if not answer.tail_ran:
+                self._abandon(conn, transport, answer, fd, hit, meter,
+                              asyncio.CancelledError())
+
+        task.add_done_callback(never_ran)
         conn.fast_tail(task)
 
     def _hit(self, answer: _Answer, meter: Meter) -> Hit:
@@ -290,17 +306,15 @@ class FastStreams:
         hit = stats.begin(answer.video_id)
         hit.started = answer.started
         stats.planned(hit, plan.status, answer.size, plan.parts, plan.content_length)
-        stats.first_byte(hit)  # the head left in the call that began the answer
+        hit.first_byte_at = answer.head_sent  # the head left in the call that began it
         hit.meter = meter
         return hit
 
     async def _tail(self, conn: FastConnection, transport: Any, answer: _Answer, fd: int,
                     offset: int, count: int, hit: Hit, meter: Meter) -> None:
         """The rest of a span that filled the socket, under the send timeout."""
+        answer.tail_ran = True
         state = self.state
-        task = asyncio.current_task()
-        assert task is not None
-        state.inflight.add(task)  # shutdown waits for it, then cancels it
         try:
             async with SendTimeout(transport, meter, state.settings.send_timeout):
                 await send_span(asyncio.get_running_loop(), transport, fd, offset, count,
@@ -314,8 +328,6 @@ class FastStreams:
             state.stats.end(hit, answer.plan.status)
             self._log(conn, answer, meter.sent)
             conn.fast_done(answer.head.keep_alive)
-        finally:
-            state.inflight.discard(task)
 
     def _abandon(self, conn: FastConnection, transport: Any, answer: _Answer, fd: int,
                  hit: Hit, meter: Meter, exc: BaseException) -> None:
@@ -331,7 +343,7 @@ class FastStreams:
         elif not isinstance(exc, (OSError, asyncio.CancelledError)):
             log.error("%s: unexpected error mid-body; connection dropped", target,
                       exc_info=exc)
-        remote = conn.remote if self.log is not None else None  # before the abort
+        remote = answer.remote or (conn.remote if self.log is not None else None)
         transport.abort()
         os.close(fd)
         self.state.stats.end(hit, answer.plan.status)
@@ -360,7 +372,8 @@ class FastStreams:
 class _Answer:
     """One answer the fast path is giving: the request, the video and the plan."""
 
-    __slots__ = ("head", "plan", "size", "started", "video_id")
+    __slots__ = ("head", "head_sent", "plan", "remote", "size", "started", "tail_ran",
+                 "video_id")
 
     def __init__(self, head: RequestHead, video_id: str, plan: ranges.Plan, size: int,
                  started: float) -> None:
@@ -369,3 +382,6 @@ class _Answer:
         self.plan = plan
         self.size = size  # the file's, for the statistics' heat map
         self.started = started
+        self.head_sent = 0.0  # when the header section left (answers with a long body)
+        self.remote: str | None = None  # the peer, for the log of an answer that goes on
+        self.tail_ran = False

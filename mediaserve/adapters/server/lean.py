@@ -25,8 +25,21 @@ _HELD_LIMIT = 64 * 1024
 class LeanConnection(asyncio.Protocol):
     """One client connection while the fast path can serve it alone."""
 
-    __slots__ = ("_answered", "_close_after", "_deadline", "_fast", "_guard", "_held", "_loop",
-                 "_remote", "_tail", "_timer", "sock_fd", "transport")
+    __slots__ = (
+        "_answered",
+        "_close_after",
+        "_deadline",
+        "_fast",
+        "_guard",
+        "_held",
+        "_loop",
+        "_remote",
+        "_tail",
+        "_timer",
+        "_writing_paused",
+        "sock_fd",
+        "transport",
+    )
 
     def __init__(self, guard: ConnectionGuard) -> None:
         self._guard = guard
@@ -41,6 +54,7 @@ class LeanConnection(asyncio.Protocol):
         self._held = b""
         self._close_after = False
         self._answered = False  # a request answered: the timer's expiry is an idle one
+        self._writing_paused = False
         # one timer for both limits: a head due (header_timeout) or an idle keep-alive
         # (keepalive_timeout); moving the deadline is an attribute store, and the timer
         # re-arms itself when it fires early (as aiohttp's keep-alive timer does)
@@ -83,6 +97,12 @@ class LeanConnection(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         return False  # the client is done sending: close (aiohttp does the same)
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True  # told to aiohttp's protocol if it takes over now
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
 
     # --- the fast path's side (see fastpath.FastConnection) ---------------------------
     @property
@@ -160,6 +180,10 @@ class LeanConnection(asyncio.Protocol):
         handler = guard.handler()
         transport.set_protocol(handler)
         handler.connection_made(transport)
+        if not self._answered:  # the first head is still due by the original deadline
+            handler.continue_header_deadline(self._deadline - self._loop.time())
+        if self._writing_paused:
+            handler.pause_writing()
         if data:
             handler.data_received(data)
 

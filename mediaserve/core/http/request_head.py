@@ -20,6 +20,8 @@ from urllib.parse import parse_qsl
 
 #: aiohttp's own limit for one line is 8,190 bytes; a head this long is never a player's
 MAX_HEAD = 8190
+#: aiohttp refuses more than 128 fields (400); a player sends a dozen
+MAX_FIELDS = 100
 
 _REQUEST_LINE = re.compile(rb"(GET|HEAD) (/[!-~]*) HTTP/1\.1")
 # every field line at once: token ":" OWS visible-ASCII-or-blank, each ended by CRLF
@@ -57,7 +59,10 @@ def parse_head(data: bytes) -> RequestHead | None:
         return None
     fields: dict[str, str] = {}
     block = data[end + 2:size - 4].decode("ascii")  # checked above: visible ASCII, blanks
-    for raw in block.split("\r\n") if block else ():
+    lines = block.split("\r\n") if block else ()
+    if len(lines) > MAX_FIELDS:
+        return None
+    for raw in lines:
         name, _, value = raw.partition(":")
         name = name.lower()
         if name in fields and name in READ:
@@ -97,15 +102,19 @@ def query_value(query: str, name: str) -> str | None:
 
 
 def cookie_value(header: str, name: str) -> str | None:
-    """The value of cookie ``name`` in a ``Cookie`` field (quotes removed), or None."""
+    """The value of cookie ``name`` in a ``Cookie`` field (quotes removed); None when absent
+    or sent twice (aiohttp keeps the last, a reading the fast path leaves to it)."""
+    found = None
     for pair in header.split(";"):
         key, sep, value = pair.strip().partition("=")
         if sep and key == name:
+            if found is not None:
+                return None
             value = value.strip()
             if len(value) >= 2 and value[0] == value[-1] == '"':
                 value = value[1:-1]
-            return value
-    return None
+            found = value
+    return found
 
 
 _REASONS = {status.value: status.phrase for status in HTTPStatus}

@@ -297,6 +297,8 @@ async def test_an_abandoned_long_body_closes_its_file_and_is_counted(
     record = fast.records[0]
     assert record["status"] == 200 and 0 < record["sent"] < 12 * MIB
     assert fast.fast_served == 1
+    # the line names the client although the connection was gone when it was written
+    assert fast.access_lines[0].startswith("127.0.0.1 - - ["), fast.access_lines
 
 
 async def test_a_stalled_reader_is_cut_by_the_send_timeout(
@@ -332,3 +334,57 @@ async def test_a_lean_connection_keeps_alive_then_closes_when_idle(serve: Any,
     assert await silent.at_eof(timeout=2.0)
     assert fast.guard.header_timeouts == 1 and fast.fast_served == 3
     assert fast.guard.active == 0
+
+
+async def test_a_head_cut_after_its_request_line_is_left_to_aiohttp(serve: Any,
+                                                                     lib: Lib) -> None:
+    """A chunk that ends one head and carries the next one's request line leaves the rest of
+    that head in aiohttp's parser: the next chunk (its fields) must go there too, neither
+    to the fast path nor to the request-line check (review of the fast path, bug 1)."""
+    url = lib.stream("blob.mp4")
+    fast, slow = await _pair(serve, lib)
+    answers = []
+    for server in (fast, slow):
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(build_request("GET", "/api/videos") + f"GET {url} HTTP/1.1\r\n".encode())
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        writer.write(b"Host: 127.0.0.1\r\nRange: bytes=0-3\r\n\r\n")
+        listing = await read_head(reader)
+        await read_body(reader, listing, "GET")
+        ranged = await read_head(reader)
+        await read_body(reader, ranged, "GET")
+        writer.close()
+        answers.append((listing.status, ranged.status, ranged.body))
+    assert answers[0] == answers[1] == (200, 206, lib.data["blob.mp4"][:4])
+    assert fast.fast_served == 0
+
+
+async def test_a_repeated_auth_cookie_is_aiohttps_to_read(serve: Any, lib: Lib) -> None:
+    fast, slow = await _pair(serve, lib, auth_token=TOKEN)
+    login = await slow.connect()
+    body = f"token={TOKEN}&next=/".encode()
+    login.writer.write(build_request("POST", "/login", {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Content-Length": str(len(body))}) + body)
+    cookie = (await read_head(login.reader)).headers["Set-Cookie"].split(";", 1)[0]
+    name = cookie.split("=", 1)[0]
+    for cookies in (f"{cookie}; {name}=bad", f"{name}=bad; {cookie}"):
+        await _both(fast, slow, "GET", lib.stream("blob.mp4"),
+                    {"Range": "bytes=0-1", "Cookie": cookies})
+    assert fast.fast_served == 0
+
+
+async def test_the_first_head_is_due_by_the_connections_deadline_after_hand_over(
+        serve: Any, lib: Lib) -> None:
+    """A lean connection hands a partial head to aiohttp: the header timeout still runs
+    from the connection's start, not again from the hand-over (review, bug 5)."""
+    fast = await serve(lib, header_timeout=0.6)
+    conn = await fast.connect()
+    await asyncio.sleep(0.4)
+    conn.writer.write(b"GET ")  # not a whole head: aiohttp's from here
+    await asyncio.sleep(0.4)
+    conn.writer.write(b"/api/videos HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert await conn.at_eof(timeout=2.0)
+    assert fast.guard is not None and fast.guard.header_timeouts == 1
+
