@@ -105,6 +105,8 @@ async def drain(app: web.Application, runner: web.AppRunner, timeout: float,
         task.cancel()
     if left:
         await asyncio.wait(left, timeout=1.0)
+    if guard is not None:  # a connection accepted while the site stopped came after the
+        guard.shutdown_idle()  # first call; aiohttp's cleanup does not know lean ones
 
 
 async def start_server(app: web.Application, settings: Settings, *, reuse_port: bool = False,
