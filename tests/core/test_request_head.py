@@ -22,7 +22,6 @@ from mediaserve.core.http.request_head import (
     cookie_value,
     parse_head,
     query_value,
-    response_head,
     stream_target,
 )
 
@@ -131,12 +130,6 @@ def test_cookie_value() -> None:
     assert cookie_value("ms", "ms") is None
     assert cookie_value("a=1", "ms") is None
     assert cookie_value("ms=1; ms=2", "ms") is None  # twice: aiohttp keeps the last
-
-
-def test_response_head() -> None:
-    assert response_head(416, [("Content-Length", "0")]) == (
-        b"HTTP/1.1 416 Requested Range Not Satisfiable\r\nContent-Length: 0\r\n\r\n")
-    assert response_head(206, []) == b"HTTP/1.1 206 Partial Content\r\n\r\n"
 
 
 # ---------------------------------------------------------------- properties

@@ -104,29 +104,29 @@ class Access:
         return (user is not None and stored is not None
                 and auth.same_secret(value, auth.user_cookie(user, stored)))
 
+    def secret_ok(self, bearer: str | None, query_token: str | None,
+                  cookie: str | None) -> bool:
+        """True when the bearer token, the ``?token=`` value or the login cookie is right:
+        every check but Basic's scrypt (the stream fast path makes only these)."""
+        token = self.token
+        if token and ((bearer is not None and auth.same_secret(bearer, token))
+                      or (query_token is not None and auth.same_secret(query_token, token))):
+            return True
+        return cookie is not None and self.cookie_ok(cookie)
+
     async def authenticated(self, request: web.Request) -> bool | None:
         """True: let it through; False: wrong credentials; None: no credentials at all."""
-        given = False
         parsed = auth.split_authorization(request.headers.get("Authorization"))
-        if parsed is not None:
-            given = True
-            scheme, credentials = parsed
-            if scheme == "bearer" and self.token and auth.same_secret(credentials, self.token):
-                return True
-            if scheme == "basic" and self.users:
-                pair = auth.parse_basic(credentials)
-                if pair is not None and await self._password_ok(*pair):
-                    return True
         query_token = request.query.get("token")
-        if query_token is not None:
-            given = True
-            if self.token and auth.same_secret(query_token, self.token):
-                return True
         cookie = request.cookies.get(auth.COOKIE_NAME)
-        if cookie is not None:
-            given = True
-            if self.cookie_ok(cookie):
+        bearer = parsed[1] if parsed is not None and parsed[0] == "bearer" else None
+        if self.secret_ok(bearer, query_token, cookie):
+            return True
+        if parsed is not None and parsed[0] == "basic" and self.users:
+            pair = auth.parse_basic(parsed[1])
+            if pair is not None and await self._password_ok(*pair):
                 return True
+        given = parsed is not None or query_token is not None or cookie is not None
         return False if given else None
 
 

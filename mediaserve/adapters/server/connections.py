@@ -28,9 +28,9 @@ from aiohttp.web_protocol import RequestHandler
 from mediaserve.adapters.server.errorlog import RateLimitedLog
 from mediaserve.adapters.server.fastpath import FastStreams
 from mediaserve.adapters.server.sendtimeout import bytes_acked, check_interval, reset_on_close
+from mediaserve.adapters.server.state import SERVER_NAME
 from mediaserve.adapters.web.http import json_error
 
-SERVER_NAME = "mediaserve"  # the Server header: no Python or aiohttp version for scanners
 log = logging.getLogger("mediaserve")
 
 #: the fast path drives aiohttp's keep-alive timer through these RequestHandler internals;
@@ -39,7 +39,14 @@ FAST_PATH_FITS = all(hasattr(RequestHandler, name) for name in (
     "_keepalive_handle", "_next_keepalive_close_time", "_keepalive_timeout",
     "_process_keepalive", "_waiter", "_messages", "_request_count"))
 #: bytes a client may send ahead while a fast response is written before reading pauses
-_HELD_LIMIT = 64 * 1024
+HELD_LIMIT = 64 * 1024
+
+
+def peer_address(transport: Any) -> str:
+    """The client's address for the access log, "" when the transport has none (uvloop asks
+    the kernel each time: callers keep the answer for the connection)."""
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    return peer[0] if isinstance(peer, (tuple, list)) else ""
 
 # the start of a request line: METHOD SP TARGET [SP HTTP/major.minor]
 _REQUEST_LINE = re.compile(rb"([!-~]+) +([^ ]+)(?: +HTTP/(\d+)\.(\d+))? *\r?\n")
@@ -97,8 +104,7 @@ class GuardedHandler(RequestHandler):
         (uvloop asks the kernel each time), then kept for the connection's other lines."""
         remote = self._remote
         if remote is None:
-            peer = self.transport.get_extra_info("peername") if self.transport else None
-            remote = self._remote = peer[0] if isinstance(peer, (tuple, list)) else ""
+            remote = self._remote = peer_address(self.transport)
         return remote or None
 
     def log_access(self, request: Any, response: Any, time: float | None) -> None:
@@ -136,7 +142,7 @@ class GuardedHandler(RequestHandler):
         self._guard.idle.pop(self, None)
         if self._fast_task is not None:  # a fast response is still going out: bytes wait
             self._held += data
-            if (len(self._held) > _HELD_LIMIT and self.transport is not None
+            if (len(self._held) > HELD_LIMIT and self.transport is not None
                     and not self._paused_for_fast):
                 self._paused_for_fast = True
                 self.transport.pause_reading()

@@ -25,7 +25,6 @@ import logging
 import os
 import stat
 import time
-from http import HTTPStatus
 from typing import Any, Protocol
 
 from mediaserve.adapters.server.access import Access
@@ -33,7 +32,7 @@ from mediaserve.adapters.server.accesslog import CombinedLogger
 from mediaserve.adapters.server.catalog import Video
 from mediaserve.adapters.server.sendfile import SENDFILE_CHUNK, Meter, ShortFile, send_span
 from mediaserve.adapters.server.sendtimeout import SendTimeout, reset_on_close
-from mediaserve.adapters.server.state import ServerState
+from mediaserve.adapters.server.state import SERVER_NAME, ServerState
 from mediaserve.core.http import auth, ranges
 from mediaserve.core.http.dates import format_http_date
 from mediaserve.core.http.headers import cors_headers
@@ -42,16 +41,13 @@ from mediaserve.core.http.request_head import (
     cookie_value,
     parse_head,
     query_value,
-    response_head,
     stream_target,
 )
+from mediaserve.core.http.response import response_head, stream_fields
 from mediaserve.core.stats import Hit
 
-SERVER_NAME = "mediaserve"
 #: a span up to this size leaves with the head in one write (as in ``stream.SMALL_BODY``)
 SMALL_BODY = 16384
-_BODY_STATUSES = (200, 206)
-_CACHED_STATUSES = (200, 206, 304)
 log = logging.getLogger("mediaserve")
 
 
@@ -77,20 +73,6 @@ def _date_and_server() -> str:
     if now != _date[0]:
         _date[0], _date[1] = now, f"Date: {format_http_date(now)}\r\nServer: {SERVER_NAME}\r\n"
     return str(_date[1])
-
-
-_STATUS_LINES = {status: f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-                 for status in (200, 206, 304, 412, 416)}
-
-
-def _put(fields: list[tuple[str, str]], name: str, value: str) -> None:
-    """Set ``name`` as aiohttp's ``headers[name] = value`` does: in place when present."""
-    lowered = name.lower()
-    for at, (existing, _) in enumerate(fields):
-        if existing.lower() == lowered:
-            fields[at] = (existing, value)
-            return
-    fields.append((name, value))
 
 
 class FastStreams:
@@ -152,20 +134,14 @@ class FastStreams:
         return True
 
     def _authorized(self, fields: dict[str, str], query: str) -> bool:
-        """Token, ``?token=`` or cookie, as ``Access.authenticated`` checks them; Basic
-        (scrypt) and every refusal are the aiohttp path's, so a 401 has one source."""
-        access = self.access
-        token = access.token
+        """The checks of ``Access.authenticated`` but Basic (scrypt): every refusal, and a
+        Basic login, is the aiohttp path's, so a 401 has one source."""
         parsed = auth.split_authorization(fields.get("authorization"))
-        if parsed is not None and parsed[0] == "bearer" and token \
-                and auth.same_secret(parsed[1], token):
-            return True
-        given = query_value(query, "token") if query else None
-        if given is not None and token and auth.same_secret(given, token):
-            return True
         cookie = fields.get("cookie")
-        value = cookie_value(cookie, auth.COOKIE_NAME) if cookie else None
-        return value is not None and access.cookie_ok(value)
+        return self.access.secret_ok(
+            parsed[1] if parsed is not None and parsed[0] == "bearer" else None,
+            query_value(query, "token") if query else None,
+            cookie_value(cookie, auth.COOKIE_NAME) if cookie else None)
 
     def _decide(self, head: RequestHead, video: Video, fd: int
                 ) -> tuple[ranges.Plan, bytes, bytes | None, int] | None:
@@ -197,50 +173,14 @@ class FastStreams:
 
     def _head(self, plan: ranges.Plan, video: Video, fields: dict[str, str],
               keep_alive: bool) -> bytes:
-        """The header section the aiohttp path writes for ``plan``, field for field.
-
-        The common case is written straight into one string: a plan that ends with its
-        Content-Length (every plan but 304's), no CORS. It costs a third of the general
-        form below, which it must equal (tests compare both with the aiohttp path)."""
-        status = plan.status
-        headers = plan.headers
-        last = headers[-1]
-        if (status == 304 or last[0] != "Content-Length" or self.state.settings.cors_origins
-                or last[1] != str(plan.content_length)):
-            return self._head_general(plan, video, fields, keep_alive)
-        parts = [_STATUS_LINES[status]]
-        parts.extend([f"{name}: {value}\r\n" for name, value in headers])
-        if status in _BODY_STATUSES:
-            parts.append(f"Content-Type: {video.content_type}\r\nContent-Disposition: "
-                         f"{video.disposition}\r\nCache-Control: "
-                         f"{self.state.settings.cache_control}\r\n")
-        parts.append(_date_and_server())
-        parts.append("\r\n" if keep_alive else "Connection: close\r\n\r\n")
-        return "".join(parts).encode("utf-8")
-
-    def _head_general(self, plan: ranges.Plan, video: Video, fields: dict[str, str],
-                      keep_alive: bool) -> bytes:
+        """The header section the aiohttp path writes for ``plan``: the same fields
+        (``stream_fields``), then Date and Server, then Connection, as aiohttp orders them."""
         settings = self.state.settings
-        status = plan.status
-        out = list(plan.headers)
-        if status in _BODY_STATUSES:
-            out.append(("Content-Type", video.content_type))
-            out.append(("Content-Disposition", video.disposition))
-        if status in _CACHED_STATUSES:
-            out.append(("Cache-Control", settings.cache_control))
-        if settings.cors_origins:
-            for name, value in cors_headers(fields.get("origin"), settings.cors_origins):
-                _put(out, name, value)
-        if status == 304:  # no body, so no length (RFC 9110 §15.4.5)
-            out = [pair for pair in out if pair[0].lower() != "content-length"]
-        else:
-            _put(out, "Content-Length", str(plan.content_length))
-        if not keep_alive:
-            out.append(("Connection", "close"))
-        # the Date and Server lines go before Connection, as aiohttp writes them
-        head = response_head(status, out)
-        at = head.find(b"\r\nConnection: close\r\n") + 2 if not keep_alive else len(head) - 2
-        return head[:at] + _date_and_server().encode() + head[at:]
+        cors = (cors_headers(fields.get("origin"), settings.cors_origins)
+                if settings.cors_origins else ())
+        more = _date_and_server() if keep_alive else _date_and_server() + "Connection: close\r\n"
+        return response_head(plan.status, stream_fields(
+            plan, video.content_type, video.disposition, settings.cache_control, cors), more)
 
     # ------------------------------------------------------------------ sending
     def _send(self, conn: FastConnection, transport: Any, answer: _Answer, fd: int,

@@ -16,10 +16,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from mediaserve.adapters.server.connections import ConnectionGuard, GuardedHandler, log
-
-#: bytes a client may send ahead while a fast response is written before reading pauses
-_HELD_LIMIT = 64 * 1024
+from mediaserve.adapters.server.connections import (
+    HELD_LIMIT,
+    ConnectionGuard,
+    GuardedHandler,
+    log,
+    peer_address,
+)
 
 
 class LeanConnection(asyncio.Protocol):
@@ -87,7 +90,7 @@ class LeanConnection(asyncio.Protocol):
         self._guard.idle.pop(self, None)
         if self._tail is not None:  # a fast response is still going out: bytes wait
             self._held += data
-            if len(self._held) > _HELD_LIMIT:
+            if len(self._held) > HELD_LIMIT:
                 transport.pause_reading()
             return
         if (data.endswith(b"\r\n\r\n") and self.sock_fd >= 0
@@ -110,8 +113,7 @@ class LeanConnection(asyncio.Protocol):
         """The client's address, for the access log (looked up once, when first asked)."""
         remote = self._remote
         if remote is None:
-            peer = self.transport.get_extra_info("peername") if self.transport else None
-            remote = self._remote = peer[0] if isinstance(peer, (tuple, list)) else ""
+            remote = self._remote = peer_address(self.transport)
         return remote or None
 
     def fast_tail(self, task: asyncio.Task[None]) -> None:

@@ -15,6 +15,8 @@ from mediaserve.adapters.web.http import json_error
 from mediaserve.core.config.settings import Settings
 from mediaserve.core.stats import StatsCollector
 
+SERVER_NAME = "mediaserve"  # the Server header: no Python or aiohttp version for scanners
+
 
 @dataclass(slots=True)
 class ServerState:
@@ -33,6 +35,7 @@ class ServerState:
         return self.settings.sendfile
 
 
-__all__ = ["STATE", "ServerState", "json_error"]  # json_error: one definition, in web.http
+# json_error: one definition, in web.http
+__all__ = ["SERVER_NAME", "STATE", "ServerState", "json_error"]
 
 STATE = web.AppKey("mediaserve_state", ServerState)

@@ -30,9 +30,9 @@ from mediaserve.adapters.server.sendtimeout import SendTimeout, reset_on_close
 from mediaserve.adapters.server.state import STATE, ServerState, json_error
 from mediaserve.core.http import ranges
 from mediaserve.core.http.headers import cors_headers
+from mediaserve.core.http.response import stream_fields
 from mediaserve.core.stats import Hit
 
-_BODY_STATUSES = (200, 206)
 #: what resolving a path that is not (or no longer) a file beneath the root fails with: the
 #: client's answer is 404, whatever the race (EINVAL: a symlink swapped mid-resolution)
 #: a single span up to this size is read with one ``pread`` and leaves *with the headers* in
@@ -117,18 +117,11 @@ async def _stream(request: web.Request, state: ServerState, video: Video,
                             plan.content_length if plan.send_body else 0)
         response = _Answer(status=plan.status)
         headers = response.headers
-        for name, value in plan.headers:
+        cors = (cors_headers(request.headers.get("Origin"), settings.cors_origins)
+                if settings.cors_origins else ())
+        for name, value in stream_fields(plan, video.content_type, video.disposition,
+                                         settings.cache_control, cors):
             headers[name] = value
-        if plan.status in _BODY_STATUSES:
-            if not plan.multipart:
-                headers["Content-Type"] = video.content_type
-            headers["Content-Disposition"] = video.disposition
-        if plan.status in _BODY_STATUSES or plan.status == 304:
-            headers["Cache-Control"] = settings.cache_control
-        if settings.cors_origins:
-            for name, value in cors_headers(request.headers.get("Origin"),
-                                            settings.cors_origins):
-                headers[name] = value
         if plan.status != 304:
             response.content_length = plan.content_length
         request[SENT_KEY] = 0

@@ -7,15 +7,12 @@ narrow on purpose: anything unusual (obs-fold, a body, a repeated header the ser
 bytes outside visible ASCII, HTTP/1.0, a percent-escaped or dotted path, an oversized head)
 gives ``None``, and the caller hands that request to aiohttp unchanged. Declining costs a
 few microseconds; reading a request differently from the reference path would be a bug.
-
-:func:`response_head` is the other direction: a status line and fields, as bytes.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from http import HTTPStatus
 from urllib.parse import parse_qsl
 
 #: aiohttp's own limit for one line is 8,190 bytes; a head this long is never a player's
@@ -115,14 +112,3 @@ def cookie_value(header: str, name: str) -> str | None:
                 value = value[1:-1]
             found = value
     return found
-
-
-_REASONS = {status.value: status.phrase for status in HTTPStatus}
-
-
-def response_head(status: int, fields: list[tuple[str, str]]) -> bytes:
-    """``HTTP/1.1 status reason`` and the fields, as aiohttp would serialise them."""
-    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, '')}"]
-    lines.extend(f"{name}: {value}" for name, value in fields)
-    lines.append("\r\n")
-    return "\r\n".join(lines).encode("utf-8")

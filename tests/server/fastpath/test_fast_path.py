@@ -32,13 +32,9 @@ def serve_mode() -> str:
 
 
 @pytest.fixture
-def lib(tmp_path: Path, library_maker: Callable[[Path, dict], Lib]) -> Lib:
-    return library_maker(tmp_path / "lib", {
-        "blob.mp4": blob(2 * MIB + 12345, seed=1),
-        "small.mp4": blob(64 * 1024, seed=2),
-        "empty.mp4": b"",
-        "sub dir/nested.webm": blob(300_000, seed=3),
-    })
+def lib(byte_lib: Lib) -> Lib:
+    """Random bytes named like videos: a 2 MiB blob, 64 KiB, an empty file, a nested one."""
+    return byte_lib
 
 
 def _normalised(response: RawResponse) -> tuple[int, list[bytes], bytes]:
