@@ -25,8 +25,14 @@ from pathlib import Path
 
 MiB = 1024 * 1024
 
+# The child resets its peak RSS once everything the probe uses is imported (writing 5 to
+# /proc/self/clear_refs sets VmHWM to the current RSS), runs the command, and reports how far
+# the peak rose above that: what the run itself needed, without the interpreter and without
+# transient import-time allocations (which ru_maxrss would keep as the peak). Its exit
+# status is the command's. tests/probe/test_memory.py measures with it too.
 _CHILD = """
 import sys
+import aiohttp, rich.table  # noqa: F401
 from mediaserve.cli import main
 
 def kib(field):
@@ -38,11 +44,19 @@ with open("/proc/self/clear_refs", "w") as refs:
 before = kib("VmRSS:")
 try:
     main(sys.argv[1:])
-except SystemExit:
-    pass
 finally:
     print(f"interpreter-kib {before} growth-kib {kib('VmHWM:') - before}", file=sys.stderr)
 """
+
+
+def run_measured(args: list[str], timeout: float = 600,
+                 ) -> tuple[subprocess.CompletedProcess[str], int, int]:
+    """``mediaserve ARGS`` in a measuring child: the run, the RSS its interpreter and
+    imports held, and how far its peak rose above that (bytes)."""
+    done = subprocess.run([sys.executable, "-c", _CHILD, *args], capture_output=True,
+                          text=True, timeout=timeout, check=False)
+    words = done.stderr.rsplit("interpreter-kib", 1)[-1].split()
+    return done, int(words[0]) * 1024, int(words[2]) * 1024
 
 
 def _server(mode: str, size: int) -> str:
@@ -82,7 +96,12 @@ def _server(mode: str, size: int) -> str:
             except OSError:  # the probe hung up (endless: what it must do)
                 self.close_connection = True
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(http.server.ThreadingHTTPServer):
+        def handle_error(self, request: object, client_address: object) -> None:
+            if not isinstance(sys.exc_info()[1], ConnectionError):  # the probe hung up
+                super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}/clip.mp4"
@@ -90,12 +109,8 @@ def _server(mode: str, size: int) -> str:
 
 def _measure(args: list[str]) -> tuple[float, float]:
     """``(interpreter MiB, growth MiB)`` of one probe run in a child process."""
-    done = subprocess.run([sys.executable, "-c", _CHILD, "probe", *args, "--json"],
-                          capture_output=True, text=True, timeout=600, check=False)
-    words = done.stderr.split()
-    before = int(words[words.index("interpreter-kib") + 1])
-    growth = int(words[words.index("growth-kib") + 1])
-    return before / 1024, growth / 1024
+    _done, before, growth = run_measured(["probe", *args, "--json"])
+    return before / MiB, growth / MiB
 
 
 def main() -> None:

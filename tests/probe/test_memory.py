@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from benchmarks.probe_memory import run_measured
 from mediaserve.adapters.probe.runner import KEPT_BODY_BYTES, Target, run_probe
 from mediaserve.core.probe.content_range import ByteRangeSpec
 from tests.probe.conftest import Handler, Script
@@ -38,41 +37,16 @@ def _endless_200(handler: Handler) -> None:
         handler.wfile.write(chunk)  # OSError once the probe hangs up (the fixture catches it)
 
 
-# The child resets its peak RSS once everything the probe uses is imported (writing 5 to
-# /proc/self/clear_refs sets VmHWM to the current RSS), runs the probe, and reports how far
-# the peak rose above that: what the run itself needed, without the interpreter and without
-# transient import-time allocations (which ru_maxrss would keep as the peak).
-_MEASURE = """
-import sys
-import aiohttp, rich.table  # noqa: F401
-from mediaserve.cli import main
-
-def kib(field):
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith(field))
-
-with open("/proc/self/clear_refs", "w") as refs:
-    refs.write("5")
-before = kib("VmRSS:")
-try:
-    main(sys.argv[1:])
-finally:
-    print(f"peak-growth-kib {kib('VmHWM:') - before}", file=sys.stderr)
-"""
-
-
 def test_three_ranges_against_an_endless_body_stay_within_the_cap(
         scripted: Callable[[Script], str]) -> None:
     # before the fix: +90 MiB of peak RSS for an 8 MiB cap (each of the three exchanges kept
     # its content, twice over while it was built); after: +9 MiB, the one answer being read
     cap = 8 * MiB
     url = scripted(_endless_200)
-    done = subprocess.run(
-        [sys.executable, "-c", _MEASURE, "probe", url, "--max-body", str(cap), "--json",
-         "--range", "0-0", "--range", "5-9", "--range", "100-"],
-        capture_output=True, text=True, timeout=120, check=False)
+    done, _interpreter, growth = run_measured(
+        ["probe", url, "--max-body", str(cap), "--json",
+         "--range", "0-0", "--range", "5-9", "--range", "100-"], timeout=120)
     assert done.returncode == 1, done.stderr  # 200 to a range: no range support
-    growth = int(done.stderr.split("peak-growth-kib")[-1].split()[0]) * 1024
     assert growth < cap + ALLOWANCE, f"peak RSS +{growth / MiB:.1f} MiB, cap {cap // MiB} MiB"
     exchanges = json.loads(done.stdout)["exchanges"]
     assert [e["received"] for e in exchanges] == [cap] * 3  # each read up to the cap
@@ -93,12 +67,10 @@ def test_verify_reads_the_file_in_blocks_not_a_second_copy(
             while piece := source.read(65536):
                 handler.wfile.write(piece)
 
-    done = subprocess.run(
-        [sys.executable, "-c", _MEASURE, "probe", scripted(whole_file), "--max-body", str(cap),
-         "--range", "0-0", "--verify", str(movie), "--json"],
-        capture_output=True, text=True, timeout=120, check=False)
+    done, _interpreter, growth = run_measured(
+        ["probe", scripted(whole_file), "--max-body", str(cap),
+         "--range", "0-0", "--verify", str(movie), "--json"], timeout=120)
     assert done.returncode == 1, done.stderr  # 200 to a range: no range support
-    growth = int(done.stderr.split("peak-growth-kib")[-1].split()[0]) * 1024
     assert growth < cap + ALLOWANCE, f"peak RSS +{growth / MiB:.1f} MiB, cap {cap // MiB} MiB"
     findings = json.loads(done.stdout)["exchanges"][0]["findings"]
     assert any(f["message"] == f"content: {cap} bytes match the reference" for f in findings)
@@ -118,11 +90,10 @@ def test_check_holds_the_reference_and_compares_the_rest_as_it_arrives(
         if handler.command != "HEAD":
             handler.wfile.write(data)
 
-    done = subprocess.run(
-        [sys.executable, "-c", _MEASURE, "probe", scripted(ignores_range), "--check", "--json",
-         "--max-body", str(2 * size)], capture_output=True, text=True, timeout=120, check=False)
+    done, _interpreter, growth = run_measured(
+        ["probe", scripted(ignores_range), "--check", "--json", "--max-body", str(2 * size)],
+        timeout=120)
     assert done.returncode == 1, done.stderr  # no range support
-    growth = int(done.stderr.split("peak-growth-kib")[-1].split()[0]) * 1024
     assert growth < size + ALLOWANCE, f"peak RSS +{growth / MiB:.1f} MiB, reference 8 MiB"
     cases = json.loads(done.stdout)["cases"]
     assert len(cases) == 19 and {c["status"] for c in cases if c["status"]} == {200}
