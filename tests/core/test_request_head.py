@@ -75,7 +75,6 @@ def test_host_is_required() -> None:
     head("Host : a", host=False),
     head("X: a", " folded"),
     head("X:\x01a"),
-    head("X: caf\u00e9"),
     head("Bad Name: x"),
     head(": no name"),
     b"GET " + STREAM.encode() + b" HTTP/1.1\nHost: a\n\n",
@@ -96,7 +95,7 @@ def test_at_most_a_hundred_fields() -> None:
 
 def test_repeated_fields_the_server_does_not_read_are_fine() -> None:
     parsed = parse_head(head("Accept: a", "Accept: b"))
-    assert parsed is not None and parsed.fields["accept"] == "b"
+    assert parsed is not None and parsed.fields["accept"] == "a, b"  # RFC 9110 §5.3
 
 
 @pytest.mark.parametrize(("target", "expected"), [

@@ -34,8 +34,8 @@ from benchmarks.peers import stop_process
 from mediaserve.adapters.library.scanner import scan
 from mediaserve.adapters.server import create_app
 from mediaserve.adapters.server.accesslog import SENT_KEY, CombinedLogger
-from mediaserve.adapters.server.connections import ConnectionGuard
-from mediaserve.adapters.server.runner import start_server
+from mediaserve.adapters.server.net.guard import ConnectionGuard
+from mediaserve.adapters.server.runner import Running, start_server
 from mediaserve.adapters.server.state import STATE
 from mediaserve.core.config.settings import Settings
 from mediaserve.core.library.index import LibraryIndex
@@ -161,11 +161,12 @@ class Served:
     records: list[dict[str, Any]]
     connections: list[Connection] = field(default_factory=list)
     guard: ConnectionGuard | None = None
+    running: Running | None = None
 
     @property
     def fast_served(self) -> int:
         """Requests the stream fast path answered (0 when it is off)."""
-        fast = self.guard.fast if self.guard is not None else None
+        fast = self.running.fast if self.running is not None else None
         return fast.served if fast is not None else 0
 
     def url(self, path: str) -> str:
@@ -213,7 +214,7 @@ async def serve(serve_mode: str) -> Any:
     and, in "fast" mode, the stream fast path), with a recording access logger. Every test
     that uses it runs in each of the three :func:`serve_mode` modes.
     """
-    runners: list[web.AppRunner] = []
+    runners: list[Running] = []
     served: list[Served] = []
     loggers: list[logging.Logger] = []
 
@@ -231,12 +232,12 @@ async def serve(serve_mode: str) -> Any:
         logger.addHandler(handler)
         logger.mediaserve_records = []  # type: ignore[attr-defined]
         loggers.append(logger)
-        runner, guard, _url = await start_server(app, app[STATE].settings,
-                                                  access_log=(RecordingLogger, logger))
-        runners.append(runner)
-        port = runner.addresses[0][1]
-        result = Served(port, lib, app, handler.lines,
-                        logger.mediaserve_records, guard=guard)  # type: ignore[attr-defined]
+        running = await start_server(app, app[STATE].settings,
+                                     access_log=(RecordingLogger, logger))
+        runners.append(running)
+        result = Served(running.port, lib, app, handler.lines,
+                        logger.mediaserve_records,  # type: ignore[attr-defined]
+                        guard=running.guard, running=running)
         served.append(result)
         return result
 
@@ -244,8 +245,8 @@ async def serve(serve_mode: str) -> Any:
     for result in served:
         for conn in result.connections:
             conn.writer.transport.abort()
-    for runner in runners:
-        await runner.cleanup()
+    for running in runners:
+        await running.stop()
     for logger in loggers:
         logger.handlers.clear()
 

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-import mediaserve.adapters.server.stream as stream
+import mediaserve.adapters.server.stream.job as stream
 from mediaserve.adapters.library.scanner import scan
 from mediaserve.adapters.server import create_app
 

@@ -21,8 +21,9 @@ import pytest
 from aiohttp import web
 
 from mediaserve.adapters.server import create_app
-from mediaserve.adapters.server.connections import ConnectionGuard
-from mediaserve.adapters.server.errorlog import RateLimitedLog, make_exception_handler
+from mediaserve.adapters.server.net.errorlog import RateLimitedLog, make_exception_handler
+from mediaserve.adapters.server.net.guard import ConnectionGuard
+from mediaserve.adapters.server.runner import Running as Started
 from mediaserve.adapters.server.runner import start_server
 from mediaserve.core.config.settings import Settings
 from tests.server.conftest import MIB, Lib, blob, fds_open_on
@@ -33,7 +34,7 @@ BOUND = 15.0  # seconds any outcome may take to show on a loaded machine
 @dataclass
 class Running:
     app: web.Application
-    runner: web.AppRunner
+    started: Started
     guard: ConnectionGuard
     url: str
 
@@ -45,7 +46,7 @@ class Running:
 @pytest.fixture
 async def limited() -> Any:
     """``await limited(lib, **settings)``: ``start_server`` on a free loopback port."""
-    runners: list[web.AppRunner] = []
+    runners: list[Started] = []
 
     async def start(lib: Lib, extra_routes: dict[str, Any] | None = None,
                     **values: Any) -> Running:
@@ -54,13 +55,13 @@ async def limited() -> Any:
         app = create_app(lib.index, lib.root, settings)
         for path, handler in (extra_routes or {}).items():
             app.router.add_get(path, handler)
-        runner, guard, url = await start_server(app, settings)
-        runners.append(runner)
-        return Running(app, runner, guard, url)
+        started = await start_server(app, settings)
+        runners.append(started)
+        return Running(app, started, started.guard, started.url)
 
     yield start
-    for runner in runners:
-        await runner.cleanup()
+    for started in runners:
+        await started.stop()
 
 
 async def _open(port: int, rcvbuf: int | None = None
@@ -297,7 +298,7 @@ async def test_at_the_cap_with_every_connection_busy_accepting_waits(limited,
         busy.append(writer)
     waiting = asyncio.create_task(_exchange(server.port, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                                          b"Connection: close\r\n\r\n"))
-    listener = server.runner.sites.pop()._server  # type: ignore[attr-defined]
+    listener = server.started.listener
     assert await _until(lambda: bool(listener._paused)), "accepting should pause"
     assert not waiting.done() and server.guard.active == 2
     busy[0].transport.abort()  # one ends: accepting resumes and the newcomer is served

@@ -140,7 +140,7 @@ def test_a_rename_anywhere_does_not_fail_a_dotdot_symlink(tmp_path: Path) -> Non
     """openat2(RESOLVE_BENEATH) answers EAGAIN when a rename anywhere on the system races a
     lookup through ``..`` (a relative link such as ``sub/link.mp4 -> ../a.mp4``); the
     kernel documents a retry. Without one, such a video sporadically gets a 503."""
-    from mediaserve.adapters.server.safe_open import RootOpener
+    from mediaserve.adapters.server.site.safe_open import RootOpener
 
     root = tmp_path / "lib"
     (root / "sub").mkdir(parents=True)

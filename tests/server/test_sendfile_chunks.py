@@ -9,7 +9,7 @@ import os
 import socket
 from pathlib import Path
 
-from mediaserve.adapters.server.sendfile import SENDFILE_CHUNK, Meter, send_span
+from mediaserve.adapters.server.stream.sendfile import SENDFILE_CHUNK, Meter, send_span
 
 
 async def test_a_long_span_lets_the_loop_run_between_chunks(tmp_path: Path) -> None:

@@ -51,6 +51,7 @@ class Access:
     _verified: dict[bytes, str] = field(default_factory=dict)  # memo -> stored hash
     _scrypt_slots: asyncio.Semaphore | None = None
     _decoy: str = ""  # a hash to check unknown users against (same cost as a known user)
+    _hosts: dict[str, bool] = field(default_factory=dict)  # Host field -> allowed
 
     @property
     def required(self) -> bool:
@@ -95,6 +96,18 @@ class Access:
             self._verified[memo] = stored
             return True
         return False
+
+    def host_allowed(self, host: str | None) -> bool:
+        """The Host check, remembered per field value: the policy is fixed, and a server
+        hears a handful of names (bounded anyway)."""
+        if host is None:
+            return self.hosts.allows(None)
+        allowed = self._hosts.get(host)
+        if allowed is None:
+            if len(self._hosts) >= 64:
+                self._hosts.clear()
+            allowed = self._hosts[host] = self.hosts.allows(host)
+        return allowed
 
     def cookie_ok(self, value: str) -> bool:
         if self.token and auth.same_secret(value, auth.token_cookie(self.token)):

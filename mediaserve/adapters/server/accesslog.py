@@ -1,144 +1,69 @@
-"""Access log in the combined log format (what every log analyser reads).
+"""aiohttp's access logger: its answers' lines through the server's :class:`AccessLog`, and
+the signal that a delegated answer is complete.
 
-aiohttp's own ``%b`` counts what went through its writer, which misses every byte we send
-with ``sendfile``; the stream handler records the bytes it really sent on the request, and
-this logger prefers that number.
+aiohttp calls its access logger once per finished answer, after the last byte is handed to
+the transport: the one public hook that says so. ``net/delegate.py`` relies on it: the shim
+transport a delegated request runs on learns from :meth:`CombinedLogger.log` that aiohttp is
+done, and gives the connection back.
 
-A line per request is on the hot path, so it is kept cheap (the benchmark measures it): the
-timestamp is formatted once per second, and when the log goes to a plain stream or file (the
-``serve`` case) the line is written to the handler's stream directly, without a LogRecord
-and a Formatter per request. Any other logger set-up (tests capture records) goes through
-``logging`` as usual.
+aiohttp's own ``%b`` counts what went through its writer, which misses every byte a stream
+sends with ``sendfile``; the stream route records the bytes it really sent on the request
+(``SENT_KEY``), and this logger prefers that number.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import sys
-import time
 from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from mediaserve.core.http.auth import redact
+from mediaserve.adapters.server.site.access_log import AccessLog, make_access_logger
 
 SENT_KEY = web.RequestKey("mediaserve_bytes_sent", int)
 
 
-def _quote(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace(
-        "\r", "\\r")
-
-
-_clock: list[Any] = [-1, ""]  # the second last formatted, and its text
-
-
-def _now() -> str:
-    second = int(time.time())
-    if second != _clock[0]:
-        _clock[0] = second
-        _clock[1] = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second))
-    return str(_clock[1])
-
-
-_PLAIN = (logging.StreamHandler, logging.FileHandler)
-
-
-def _direct(logger: logging.Logger) -> logging.StreamHandler[Any] | None:
-    """The handler whose stream takes our lines verbatim, if the logger is that simple."""
-    handlers = logger.handlers
-    if len(handlers) != 1 or logger.filters or not logger.isEnabledFor(logging.INFO):
-        return None
-    handler = handlers[0]
-    if type(handler) not in _PLAIN or handler.filters or getattr(handler, "stream", None) is None:
-        return None
-    formatter = handler.formatter
-    if formatter is None or formatter._fmt != "%(message)s":
-        return None
-    return handler  # type: ignore[return-value]
-
-
 class CombinedLogger(AbstractAccessLogger):
-    """``host - - [time] "request" status bytes "referer" "user-agent"``.
+    """aiohttp's access-log class. ``logger`` is the server's :class:`AccessLog` (shared
+    with the fast path, so their lines leave in order) or a ``logging.Logger``; None-like
+    (``mediaserve.access.off``) writes nothing but still signals."""
 
-    On the event loop, the lines of one loop iteration leave together: the first schedules
-    a flush for the end of the iteration's callbacks, so a burst of 50 answers costs one
-    ``write`` instead of 50, and no line waits for a later request (nginx's ``buffer=``
-    would hold them up to its ``flush=`` time)."""
-
-    def __init__(self, logger: logging.Logger, log_format: str) -> None:
+    def __init__(self, logger: Any, log_format: str) -> None:
         super().__init__(logger, log_format)
-        self._lines: list[str] = []
+        self.sink: AccessLog | None = (logger if isinstance(logger, AccessLog) else
+                                       None if logger is OFF else AccessLog(logger))
 
-    def emit(self, line: str) -> None:
-        handler = _direct(self.logger)
-        if handler is None:
-            self.logger.info(line)
-            return
-        lines = self._lines
-        lines.append(line)
-        if len(lines) == 1:
-            try:
-                asyncio.get_running_loop().call_soon(self.flush, handler)
-            except RuntimeError:  # no loop (a test, a thread): at once
-                self.flush(handler)
-
-    def flush(self, handler: logging.StreamHandler[Any]) -> None:
-        lines, self._lines = self._lines, []
-        if not lines:
-            return
-        with handler.lock or _NO_LOCK:  # one writer at a time, as logging does
-            try:
-                handler.stream.write("\n".join(lines) + "\n")
-                handler.flush()
-            except (OSError, ValueError):  # a full disk or a closed stream: as logging would
-                for line in lines:
-                    handler.handleError(logging.makeLogRecord({"msg": line}))
+    @property
+    def enabled(self) -> bool:
+        return True  # always called: the end of a delegated answer is signalled here
 
     def log(self, request: Any, response: Any, duration: float) -> None:
-        sent = request.get(SENT_KEY) if hasattr(request, "get") else None
-        if sent is None:  # not a stream: aiohttp wrote it (its body_length counts headers)
-            body = getattr(response, "body", None)
-            sent = len(body) if isinstance(body, bytes) and request.method != "HEAD" else 0
-        headers = request.headers
-        self.write(request.remote, request.method, request.raw_path,
-                   f"{request.version.major}.{request.version.minor}", response.status, sent,
-                   headers.get("Referer", "-"), headers.get("User-Agent", "-"))
+        try:
+            if self.sink is not None:
+                sent = request.get(SENT_KEY) if hasattr(request, "get") else None
+                if sent is None:  # not a stream: aiohttp wrote it (body_length counts headers)
+                    body = getattr(response, "body", None)
+                    sent = (len(body) if isinstance(body, bytes) and request.method != "HEAD"
+                            else 0)
+                headers = request.headers
+                self.write(request.remote, request.method, request.raw_path,
+                           f"{request.version.major}.{request.version.minor}",
+                           response.status, sent, headers.get("Referer", "-"),
+                           headers.get("User-Agent", "-"))
+        finally:
+            done = getattr(request.transport, "response_done", None)
+            if done is not None:
+                done(bool(response.keep_alive))
 
     def write(self, remote: str | None, method: str, target: str, version: str, status: int,
               sent: int, referer: str, agent: str) -> None:
-        """One line from its parts (the stream fast path has no aiohttp request to give)."""
-        line = (
-            f'{remote or "-"} - - [{_now()}] '
-            f'"{_quote(method)} {_quote(target)} HTTP/{version}" '
-            f'{status} {sent if sent else "-"} "{_quote(referer)}" "{_quote(agent)}"'
-        )
-        self.emit(redact(line))  # ?token= (in the path or a Referer) never logged
+        if self.sink is not None:
+            self.sink.write(remote, method, target, version, status, sent, referer, agent)
 
 
-class _NoLock:
-    def __enter__(self) -> None:
-        return None
+#: the "logger" aiohttp is given when the access log is off: aiohttp calls the access logger
+#: only when it has one, and the delegation needs the call
+OFF = logging.getLogger("mediaserve.access.off")
 
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-_NO_LOCK = _NoLock()
-
-
-def make_access_logger(target: str) -> logging.Logger | None:
-    """A logger writing bare lines to stderr ("-") or to a file; None for "off"."""
-    if target == "off":
-        return None
-    logger = logging.getLogger("mediaserve.access")
-    logger.handlers.clear()
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    handler: logging.Handler = (logging.StreamHandler(sys.stderr) if target == "-"
-                                else logging.FileHandler(target, encoding="utf-8"))
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger.addHandler(handler)
-    return logger
+__all__ = ["OFF", "SENT_KEY", "AccessLog", "CombinedLogger", "make_access_logger"]

@@ -11,14 +11,13 @@ from aiohttp import web
 
 from mediaserve.adapters.server.access import auth_middleware, hosts_middleware, install_access
 from mediaserve.adapters.server.catalog import Catalog
-from mediaserve.adapters.server.connections import install_server_headers
 from mediaserve.adapters.server.follow import follow_index
 from mediaserve.adapters.server.listing import json_with_etag, listing_response
 from mediaserve.adapters.server.listing_views import listing_view
-from mediaserve.adapters.server.safe_open import RootOpener
-from mediaserve.adapters.server.state import STATE, ServerState, json_error
+from mediaserve.adapters.server.site.safe_open import RootOpener
+from mediaserve.adapters.server.state import SERVER_NAME, STATE, ServerState, json_error
 from mediaserve.adapters.server.stats_routes import add_stats_routes
-from mediaserve.adapters.server.stream import stream
+from mediaserve.adapters.server.stream.route import stream
 from mediaserve.adapters.web.routes import register as register_web
 from mediaserve.core.audit.rules import FindingsFor, findings_from_facts
 from mediaserve.core.config.settings import Settings
@@ -77,6 +76,18 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         for name, value in cors_headers(request.headers.get("Origin"), settings.cors_origins):
             response.headers[name] = value
     return response
+
+
+def install_server_headers(app: web.Application, hsts_max_age: int) -> None:
+    """``Server: mediaserve`` on every response (aiohttp's default names Python's and its
+    own version, a gift to scanners), and HSTS over TLS when configured."""
+
+    async def headers(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["Server"] = SERVER_NAME
+        if hsts_max_age and request.secure:
+            response.headers["Strict-Transport-Security"] = f"max-age={hsts_max_age}"
+
+    app.on_response_prepare.append(headers)
 
 
 def create_app(index: LibraryIndex, root: Path | str, settings: Settings | None = None, *,

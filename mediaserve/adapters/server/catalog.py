@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from mediaserve.adapters.server.listing import ListingCache
-from mediaserve.adapters.server.safe_open import OutsideRoot, RootOpener
+from mediaserve.adapters.server.site.safe_open import OutsideRoot, RootOpener
 from mediaserve.core.audit.rules import FindingsFor
 from mediaserve.core.http import ranges
 from mediaserve.core.http.headers import content_disposition

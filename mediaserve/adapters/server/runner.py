@@ -22,22 +22,26 @@ import logging
 import signal
 import ssl
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from mediaserve.adapters.server.access import ACCESS, RedactTokens
-from mediaserve.adapters.server.accesslog import CombinedLogger, make_access_logger
-from mediaserve.adapters.server.connections import ConnectionGuard
-from mediaserve.adapters.server.errorlog import RateLimitedLog, make_exception_handler
-from mediaserve.adapters.server.fastpath import FastStreams
-from mediaserve.adapters.server.lean import LeanConnection
-from mediaserve.adapters.server.listener import (
-    GuardedSite,
+from mediaserve.adapters.server.accesslog import OFF, AccessLog, CombinedLogger
+from mediaserve.adapters.server.net.connection import HttpConnection
+from mediaserve.adapters.server.net.delegate import Delegator
+from mediaserve.adapters.server.net.errorlog import RateLimitedLog, make_exception_handler
+from mediaserve.adapters.server.net.guard import ConnectionGuard, per_address_share
+from mediaserve.adapters.server.net.listener import (
+    Listener,
     connection_cap,
     raise_nofile_limit,
 )
+from mediaserve.adapters.server.site.access_log import make_access_logger
+from mediaserve.adapters.server.site.state import ServerState
 from mediaserve.adapters.server.state import STATE
+from mediaserve.adapters.server.stream.fast import FastStreams
 from mediaserve.core.config.settings import Settings
 
 
@@ -81,16 +85,35 @@ def make_ssl_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-async def drain(app: web.Application, runner: web.AppRunner, timeout: float,
-                guard: ConnectionGuard | None = None,
+@dataclass(slots=True)
+class Running:
+    """A server that listens: its address, connections and the aiohttp runner once built."""
+
+    url: str
+    port: int
+    state: ServerState
+    guard: ConnectionGuard
+    listener: Listener
+    delegator: Delegator
+    fast: FastStreams | None
+    app_runner: list[web.AppRunner] = field(default_factory=list)  # empty until built
+
+    async def stop(self) -> None:
+        """Close everything at once (tests; ``drain`` is the graceful way)."""
+        self.listener.close()
+        self.guard.shutdown_idle()
+        for runner in self.app_runner:
+            await runner.cleanup()
+
+
+async def drain(running: Running, timeout: float,
                 announce: Callable[[str], None] | None = None) -> None:
     """Stop listening, close idle connections, give running streams ``timeout`` seconds,
     abort what is left. ``announce`` gets one line saying what shutdown waits for."""
-    for site in list(runner.sites):
-        await site.stop()
-    if guard is not None:
-        guard.shutdown_idle()
-    inflight = app[STATE].inflight
+    running.listener.close()
+    guard = running.guard
+    guard.shutdown_idle()
+    inflight = running.state.inflight
     if announce is not None:
         count = len(inflight)
         announce(f"shutting down: {count} stream{'s' if count != 1 else ''} finishing, for up "
@@ -100,19 +123,18 @@ async def drain(app: web.Application, runner: web.AppRunner, timeout: float,
     left = list(inflight)
     for task in left:
         # Cancelling unwinds a handler parked waiting for a stalled client's window
-        # cleanly: sendfile.py drops its writer callback and the duplicate descriptor, our
-        # finally closes the file, and aiohttp closes the connection.
+        # cleanly: sendfile.py drops its writer callback and the duplicate descriptor, the
+        # job closes the file, and the connection is closed.
         task.cancel()
     if left:
         await asyncio.wait(left, timeout=1.0)
-    if guard is not None:  # a connection accepted while the site stopped came after the
-        guard.shutdown_idle()  # first call; aiohttp's cleanup does not know lean ones
+    guard.shutdown_idle()  # a connection accepted while the listener closed came after
 
 
 async def start_server(app: web.Application, settings: Settings, *, reuse_port: bool = False,
                        access_log: tuple[type[CombinedLogger], logging.Logger] | None = None,
-                       ) -> tuple[web.AppRunner, ConnectionGuard, str]:
-    """Set the runner up and listen; returns the runner, the guard and the base URL.
+                       ) -> Running:
+    """Listen and serve ``app``'s library; returns the running server.
     ``reuse_port``: listen with SO_REUSEPORT beside the other workers (workers.py).
     ``access_log``: a logger class and logger instead of ``settings.access_log`` (tests)."""
     loop = asyncio.get_running_loop()
@@ -120,31 +142,48 @@ async def start_server(app: web.Application, settings: Settings, *, reuse_port: 
     loop.set_exception_handler(make_exception_handler(limited))
     cap = connection_cap(settings.max_connections, raise_nofile_limit())
     context = make_ssl_context(settings)
-    log_class, access = access_log or (CombinedLogger, make_access_logger(settings.access_log))
-    # what the runner's own Server would hand each RequestHandler, plus our limits
-    handler_kwargs: dict[str, Any] = {
-        "access_log_class": log_class, "access_log": access,
-        "keepalive_timeout": settings.keepalive_timeout, "debug": False}
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=settings.shutdown_timeout,
-                           **handler_kwargs)
-    await runner.setup()
-    assert runner.server is not None
-    guard = ConnectionGuard(runner.server, handler_kwargs, cap, settings.header_timeout,
-                            limited, settings.send_timeout)
+    state, access = app[STATE], app[ACCESS]
+    if access_log is not None:
+        log_class, sink = access_log
+        fast_log: Any = log_class(sink, "")
+        aiohttp_log: Any = sink
+    else:
+        logger = make_access_logger(settings.access_log)
+        log_class, fast_log = CombinedLogger, AccessLog(logger) if logger is not None else None
+        aiohttp_log = fast_log or OFF
+    fast = None
     if settings.fast_path and settings.sendfile and context is None:  # plain streams skip aiohttp
-        guard.fast = FastStreams(app[STATE], app[ACCESS],
-                                 log_class(access, "") if access is not None else None)
-        guard.lean = LeanConnection  # new connections start without aiohttp's machinery
-    site = GuardedSite(runner, guard, settings.host, settings.port, ssl_context=context,
-                       backlog=1024, reuse_port=reuse_port)
+        fast = FastStreams(state, access, fast_log)
+    runners: list[web.AppRunner] = []
+
+    async def build() -> Any:
+        runner = web.AppRunner(app, handle_signals=False,
+                               shutdown_timeout=settings.shutdown_timeout,
+                               access_log_class=log_class, access_log=aiohttp_log)
+        await runner.setup()
+        runners.append(runner)
+        assert runner.server is not None
+        return runner.server
+
+    delegator = Delegator(build, await build())
+    guard = ConnectionGuard(cap, settings.header_timeout, settings.keepalive_timeout,
+                            settings.send_timeout, limited,
+                            per_address_share(settings.max_connections_per_address, cap))
+
+    def connection(peer: str) -> HttpConnection:
+        return HttpConnection(guard, fast, delegator, peer)
+
+    listener = Listener(guard, connection, context, settings.header_timeout)
     try:
-        await site.start()
+        await listener.bind(settings.host, settings.port, 1024, reuse_port)
     except BaseException:
-        await runner.cleanup()
+        for runner in runners:
+            await runner.cleanup()
         raise
-    host, port = runner.addresses[0][0], runner.addresses[0][1]
+    host, port = listener.sockets[0].getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    return runner, guard, f"{'https' if context else 'http'}://{shown}:{port}/"
+    return Running(f"{'https' if context else 'http'}://{shown}:{port}/", port, state, guard,
+                   listener, delegator, fast, runners)
 
 
 async def run_until_signalled(app: web.Application, settings: Settings,
@@ -159,7 +198,8 @@ async def run_until_signalled(app: web.Application, settings: Settings,
     keep the signal handlers through the drain, because a worker gets Ctrl-C from the
     terminal *and* SIGTERM from its supervisor, and the second must not cut the drain short.
     A single process lets a second Ctrl-C interrupt a drain, as a user expects."""
-    runner, guard, url = await start_server(app, settings, reuse_port=reuse_port)
+    running = await start_server(app, settings, reuse_port=reuse_port)
+    url = running.url
     # What exists now (modules, the app, the catalog) lives as long as the process: moved
     # out of the collector's sight, a full collection under load scans only what requests
     # made. Measured with 1,000 streams: its pauses went from 20-27 ms to ~8 ms.
@@ -174,11 +214,12 @@ async def run_until_signalled(app: web.Application, settings: Settings,
         try:
             await stop.wait()
             if reuse_port:
-                await drain(app, runner, settings.shutdown_timeout, guard, announce)
+                await drain(running, settings.shutdown_timeout, announce)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
         if not reuse_port:
-            await drain(app, runner, settings.shutdown_timeout, guard, announce)
+            await drain(running, settings.shutdown_timeout, announce)
     finally:
-        await runner.cleanup()
+        for runner in running.app_runner:
+            await runner.cleanup()

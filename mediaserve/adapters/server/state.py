@@ -1,41 +1,12 @@
-"""What every handler shares: the catalog, the opener, the settings, JSON errors."""
+"""The aiohttp side of the shared state: the app key handlers find it under, JSON errors."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from dataclasses import dataclass, field
-from typing import Any
-
 from aiohttp import web
 
-from mediaserve.adapters.server.catalog import Catalog
-from mediaserve.adapters.server.safe_open import RootOpener
+from mediaserve.adapters.server.site.state import SERVER_NAME, ServerState
 from mediaserve.adapters.web.http import json_error
-from mediaserve.core.config.settings import Settings
-from mediaserve.core.stats import StatsCollector
 
-SERVER_NAME = "mediaserve"  # the Server header: no Python or aiohttp version for scanners
-
-
-@dataclass(slots=True)
-class ServerState:
-    catalog: Catalog
-    opener: RootOpener
-    settings: Settings
-    index_path: str | None = None
-    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("mediaserve"))
-    #: tasks writing a stream: shutdown waits for them, then cancels what is left
-    inflight: set[asyncio.Task[Any]] = field(default_factory=set)
-    #: streaming statistics (core/stats); a DisabledCollector when ``stats = false``
-    stats: StatsCollector = field(default_factory=StatsCollector)
-
-    @property
-    def use_sendfile(self) -> bool:
-        return self.settings.sendfile
-
-
-# json_error: one definition, in web.http
 __all__ = ["SERVER_NAME", "STATE", "ServerState", "json_error"]
 
 STATE = web.AppKey("mediaserve_state", ServerState)

@@ -241,8 +241,14 @@ class Settings:
         "send_timeout.", metavar="SECONDS")
     max_connections: int = setting(
         0, _to_int(0, 1 << 24), "Open client connections at most; at the cap the longest-idle "
-        "one makes room for a newcomer, and accepting waits while all are busy. 0: half the "
-        "descriptor limit less 64 (a stream holds a socket and a file).", metavar="N")
+        "one (else the slowest half-sent request head) makes room for a newcomer, and "
+        "accepting waits while all are busy. 0: half the descriptor limit less 64 (a stream "
+        "holds a socket and a file).", metavar="N")
+    max_connections_per_address: int = setting(
+        0, _to_int(0, 1 << 24), "Open connections one client address may hold; over it, that "
+        "address's own idle or slowest connection makes room, or the newcomer is closed. "
+        "0: half of --max-connections, at least 16 (behind a proxy every client shares the "
+        "proxy's address: set it to the cap).", metavar="N")
     tls_cert: str = setting("", _to_str, "PEM certificate chain: serve HTTPS (with --tls-key).",
                             metavar="FILE")
     tls_key: str = setting("", _to_str, "PEM private key of --tls-cert.", metavar="FILE")

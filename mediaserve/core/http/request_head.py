@@ -1,12 +1,19 @@
-"""One HTTP/1.1 request head, read strictly, for the stream fast path.
+"""One HTTP/1.1 request head, read strictly: how the connection frames every request.
 
-The fast path (``adapters/server/fastpath.py``) serves the request that dominates a media
-server's traffic, ``GET``/``HEAD`` of a stream URL, without aiohttp's per-request machinery.
-It must never accept what aiohttp's parser would refuse or read differently, so this reader is
-narrow on purpose: anything unusual (obs-fold, a body, a repeated header the server reads,
-bytes outside visible ASCII, HTTP/1.0, a percent-escaped or dotted path, an oversized head)
-gives ``None``, and the caller hands that request to aiohttp unchanged. Declining costs a
-few microseconds; reading a request differently from the reference path would be a bug.
+The connection (``adapters/server/net/connection.py``) reads each request head with
+:func:`read_head` before anything else sees it: the answer says where the request ends (no
+body, a ``Content-Length`` body or a chunked one), whether the connection stays open, and
+whether the stream fast path may answer it (``plain``). Everything that is not plain is
+handed, byte for byte, to aiohttp, which parses it again; so this reader must never frame a
+request differently from aiohttp's parser: what it cannot frame without doubt (two lengths, a
+length beside a transfer coding, a coding other than ``chunked``, a folded or malformed line,
+a bare LF) it refuses with a 4xx and the connection closes, as nginx does.
+
+The reader is narrow where the fast path is concerned: a head is ``plain`` only when it is a
+bodiless ``GET``/``HEAD`` over HTTP/1.1 with a ``Host``, no field the server reads sent twice,
+and a ``Connection`` of plain ``close``/``keep-alive`` tokens. A head that is well formed but
+not plain goes to aiohttp unchanged: declining costs a few microseconds, reading a request
+differently from the reference path would be a bug.
 """
 
 from __future__ import annotations
@@ -15,67 +22,183 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-#: aiohttp's own limit for one line is 8,190 bytes; a head this long is never a player's
-MAX_HEAD = 8190
-#: aiohttp refuses more than 128 fields (400); a player sends a dozen
+#: aiohttp's own limit for one line (the request line or one field line)
+MAX_LINE = 8190
+#: a whole head; nginx's default buffers hold 4 x 8 KiB
+MAX_HEAD = 32768
+#: aiohttp refuses more than 128 fields; a player sends a dozen
 MAX_FIELDS = 100
+#: the body length of a chunked request (its end is found by :mod:`.chunked`)
+CHUNKED = -1
 
-_REQUEST_LINE = re.compile(rb"(GET|HEAD) (/[!-~]*) HTTP/1\.1")
-# every field line at once: token ":" OWS visible-ASCII-or-blank, each ended by CRLF
-_FIELDS = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[ \t!-~]*\r\n)*")
-#: fields that make a request something other than a bodiless GET: aiohttp's business
-_REFUSED = frozenset(("content-length", "transfer-encoding", "expect", "upgrade",
-                      "http2-settings"))
+_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([!-~]+) HTTP/([0-9])\.([0-9])")
+_OLD_LINE = re.compile(rb"(" + _TOKEN + rb") ([!-~]+)")  # HTTP/0.9: no version
+# every field line at once: token ":" then visible ASCII, blanks or obs-text, each ended by CRLF
+_FIELDS = re.compile(rb"(?:" + _TOKEN + rb":[\t\x20-\x7e\x80-\xff]*\r\n)*")
+#: fields that make a request something other than a bodiless GET for the fast path
+_NOT_PLAIN = frozenset(("content-length", "transfer-encoding", "expect", "upgrade",
+                        "http2-settings"))
 #: fields the server reads: a second copy of one is ambiguous, so aiohttp decides
 READ = frozenset(("host", "range", "if-range", "if-match", "if-none-match",
                   "if-modified-since", "if-unmodified-since", "authorization", "cookie",
                   "connection", "origin", "referer", "user-agent"))
 _STREAM = re.compile(r"/api/videos/([0-9a-f]{12,64})/stream(?:\?([!-~]*))?")
+_DIGITS = re.compile(r"[0-9]{1,18}")
+
+
+class HeadError(ValueError):
+    """A head the connection answers itself (and then closes): ``status`` and a message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
 @dataclass(slots=True)  # not frozen: a frozen __init__ costs a microsecond per request
 class RequestHead:
-    """What the fast path needs of a request: field names are lower-case, values stripped."""
+    """A framed request head: field names are lower-case, values stripped of blanks."""
 
-    method: str  # "GET" or "HEAD"
+    method: str
     target: str  # as sent: path and query
     fields: dict[str, str]
-    keep_alive: bool  # False when the client sent ``Connection: close``
+    keep_alive: bool  # False after ``Connection: close`` (or HTTP/1.0 without keep-alive)
+    minor: int = 1  # HTTP/1.minor
+    body: int = 0  # bytes of body (Content-Length), or CHUNKED
+    plain: bool = True  # the stream fast path may answer it (see the module's docstring)
+
+
+def read_head(data: bytes) -> RequestHead:
+    """``data`` is exactly one head, its blank line included. Raises :class:`HeadError`."""
+    size = len(data)
+    end = data.find(b"\r\n")
+    if end > MAX_LINE:
+        raise HeadError(414, "the request line is too long")
+    line = _REQUEST_LINE.fullmatch(data, 0, end)
+    if line is None:
+        raise _line_error(data[:end])
+    if size > MAX_HEAD:
+        raise HeadError(431, "the request head is too large")
+    if _FIELDS.fullmatch(data, end + 2, size - 2) is None:
+        raise _field_error(data[end + 2:size - 2])
+    major, minor = int(line[3]), int(line[4])
+    if major != 1 or minor > 1:
+        raise _version_error(major, minor)
+    block = data[end + 2:size - 4].decode("latin-1")
+    fields: dict[str, str] = {}
+    plain = minor >= 1
+    if block:
+        lines = block.split("\r\n")
+        if len(lines) > MAX_FIELDS:
+            raise HeadError(431, f"more than {MAX_FIELDS} header fields")
+        for raw in lines:
+            if len(raw) > MAX_LINE:
+                raise HeadError(431, "a header field is too long")
+            name, _, value = raw.partition(":")
+            name = name.lower()
+            value = value.strip(" \t")
+            if name in fields:
+                if name in READ:
+                    plain = False
+                value = _repeated(name, fields[name], value)
+            fields[name] = value
+    method = line[1].decode("ascii")
+    head = RequestHead(method, line[2].decode("ascii"), fields, minor >= 1, min(minor, 1))
+    if plain and (method not in ("GET", "HEAD") or "host" not in fields
+                  or not head.target.startswith("/") or not _NOT_PLAIN.isdisjoint(fields)):
+        plain = False
+    head.plain = plain
+    _frame(head)
+    return head
+
+
+def _repeated(name: str, first: str, second: str) -> str:
+    """The value of a field sent twice: lengths must agree, others combine (RFC 9110 §5.3)."""
+    if name == "content-length":
+        if first != second:
+            raise HeadError(400, "two different Content-Length values")
+        return first
+    if name == "host":
+        raise HeadError(400, "more than one Host field")
+    return f"{first}; {second}" if name == "cookie" else f"{first}, {second}"
+
+
+def _frame(head: RequestHead) -> None:
+    """Where the body ends and whether the connection stays open (RFC 9112 §6, §9.3)."""
+    fields = head.fields
+    coding = fields.get("transfer-encoding")
+    length = fields.get("content-length")
+    if coding is not None:
+        if length is not None:
+            raise HeadError(400, "Content-Length beside Transfer-Encoding")
+        if head.minor == 0:
+            raise HeadError(400, "Transfer-Encoding in an HTTP/1.0 request")
+        if coding.lower() != "chunked":
+            raise HeadError(501, f"transfer coding {coding[:40]!r} is not supported")
+        head.body = CHUNKED
+    elif length is not None:
+        if _DIGITS.fullmatch(length) is None:
+            raise HeadError(400, "Content-Length is not a number")
+        head.body = int(length)
+    if head.minor == 1 and "host" not in fields:
+        raise HeadError(400, "an HTTP/1.1 request needs a Host field")
+    connection = fields.get("connection")
+    if connection is not None:
+        tokens = {token.strip(" \t").lower() for token in connection.split(",")}
+        if "close" in tokens:
+            head.keep_alive = False
+        elif "keep-alive" in tokens:
+            head.keep_alive = True
+        if head.plain and not tokens <= {"close", "keep-alive"}:
+            head.plain = False  # "Upgrade" and other options: aiohttp's reading applies
+
+
+def check_request_line(line: bytes) -> HeadError | None:
+    """The verdict on a request line as soon as it is complete (CRLF excluded), before the
+    rest of its head: an HTTP/0.9 line never sends a head to wait for, and an HTTP/2 preface
+    must not be answered in HTTP/1 framing. None: wait for the head."""
+    match = _REQUEST_LINE.fullmatch(line)
+    if match is None:
+        return _line_error(line)
+    major, minor = int(match[3]), int(match[4])
+    return _version_error(major, minor) if major != 1 or minor > 1 else None
+
+
+def _version_error(major: int, minor: int) -> HeadError:
+    if major >= 2:
+        return HeadError(505, f"HTTP/{major}.{minor} is not supported here; use HTTP/1.1")
+    if major == 0:
+        return HeadError(400, "HTTP/0.9 request lines are not supported")
+    return HeadError(400, f"HTTP/{major}.{minor} is not a version this server speaks")
+
+
+def _line_error(line: bytes) -> HeadError:
+    if _OLD_LINE.fullmatch(line) is not None:
+        return HeadError(400, "HTTP/0.9 request lines are not supported")
+    if b"\n" in line or b"\r" in line:
+        return HeadError(400, "a line ends without CRLF")
+    return HeadError(400, "malformed request line")
+
+
+def _field_error(block: bytes) -> HeadError:
+    for number, raw in enumerate(block.split(b"\r\n"), 1):
+        if raw[:1] in (b" ", b"\t"):
+            return HeadError(400, f"header line {number} is folded (obs-fold)")
+        if b"\n" in raw or b"\r" in raw:
+            return HeadError(400, f"header line {number} ends without CRLF")
+        if raw and re.fullmatch(_TOKEN + rb":[\t\x20-\x7e\x80-\xff]*", raw) is None:
+            return HeadError(400, f"header line {number} is malformed")
+    return HeadError(400, "malformed header section")
 
 
 def parse_head(data: bytes) -> RequestHead | None:
-    """``data`` must be exactly one request head, CRLF CRLF included; None to decline."""
-    size = len(data)
-    if size > MAX_HEAD or data.find(b"\r\n\r\n") != size - 4:
+    """A head the stream fast path may answer, or None (malformed, or not plain)."""
+    try:
+        head = read_head(data)
+    except HeadError:
         return None
-    end = data.find(b"\r\n")
-    line = _REQUEST_LINE.fullmatch(data, 0, end)
-    if line is None:
-        return None
-    if _FIELDS.fullmatch(data, end + 2, size - 2) is None:
-        return None
-    fields: dict[str, str] = {}
-    block = data[end + 2:size - 4].decode("ascii")  # checked above: visible ASCII, blanks
-    lines = block.split("\r\n") if block else ()
-    if len(lines) > MAX_FIELDS:
-        return None
-    for raw in lines:
-        name, _, value = raw.partition(":")
-        name = name.lower()
-        if name in fields and name in READ:
-            return None
-        fields[name] = value.strip(" \t")
-    if "host" not in fields or not _REFUSED.isdisjoint(fields):
-        return None  # HTTP/1.1 without Host is a 400, aiohttp's to give
-    keep_alive = True
-    connection = fields.get("connection")
-    if connection is not None:
-        token = connection.lower()
-        if token == "close":
-            keep_alive = False
-        elif token != "keep-alive":
-            return None  # "Upgrade", lists of options: aiohttp's reading applies
-    return RequestHead(line[1].decode("ascii"), line[2].decode("ascii"), fields, keep_alive)
+    return head if head.plain else None
 
 
 def stream_target(target: str) -> tuple[str, str] | None:

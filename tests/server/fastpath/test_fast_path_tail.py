@@ -12,9 +12,10 @@ from typing import Any
 
 from mediaserve.adapters.server import create_app
 from mediaserve.adapters.server.access import ACCESS
-from mediaserve.adapters.server.fastpath import FastStreams
 from mediaserve.adapters.server.state import STATE
+from mediaserve.adapters.server.stream.fast import FastStreams
 from mediaserve.core.config.settings import Settings
+from mediaserve.core.http.request_head import read_head
 from mediaserve.core.stats import StatsCollector
 from tests.server.conftest import MIB, Lib, RecordingLogger, blob, fds_open_on
 
@@ -43,18 +44,15 @@ class _FullTransport:
 
 
 class _VanishingConnection:
-    """Loses its transport (and so its peer address) the moment a tail task exists, and
-    cancels that task at once, as ``connection_lost`` does."""
+    """Cancels a tail task the moment it exists, as ``connection_lost`` does when the client
+    resets right after its request."""
 
-    sock_fd = -1
-
-    def __init__(self) -> None:
+    def __init__(self, transport: _FullTransport) -> None:
+        self.transport = transport
+        self.sock_fd = 1_000_000  # a socket the body must never reach: it waits for a task
+        self.remote = "192.0.2.7"
         self.lost = False
         self.done: list[bool] = []
-
-    @property
-    def remote(self) -> str | None:
-        return None if self.lost else "192.0.2.7"
 
     def fast_tail(self, task: asyncio.Task[None]) -> None:
         self.lost = True
@@ -79,9 +77,11 @@ async def test_a_tail_cancelled_before_it_ran_is_cleaned_up(
     logger.setLevel(logging.INFO)
     logger.mediaserve_records = []  # type: ignore[attr-defined]
     fast = FastStreams(state, app[ACCESS], RecordingLogger(logger, ""))
-    conn, transport = _VanishingConnection(), _FullTransport()
-    head = (f"GET {lib.stream('big.mp4')} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").encode()
-    assert fast.serve(conn, transport, head)
+    transport = _FullTransport()
+    conn = _VanishingConnection(transport)
+    head = read_head(f"GET {lib.stream('big.mp4')} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                     .encode())
+    assert fast.serve(conn, head)
     assert transport.written.startswith(b"HTTP/1.1 200 OK\r\n")
     for _ in range(5):
         await asyncio.sleep(0)

@@ -1,4 +1,4 @@
-"""Write file spans to an aiohttp transport: zero-copy ``sendfile`` with a chunked fallback.
+"""Write file spans to a transport: zero-copy ``sendfile`` with a chunked fallback.
 
 The fast path calls ``os.sendfile`` directly when the transport's buffer is empty: on a
 keep-alive connection with room in the socket buffer a 64 KiB seek read leaves in one syscall
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 CHUNK = 256 * 1024
@@ -141,9 +142,11 @@ async def _drained(transport: asyncio.WriteTransport, parked: _Parked) -> None:
         await asyncio.sleep(0)  # let the transport's own writer callback flush first
 
 
-async def write_span_chunked(loop: asyncio.AbstractEventLoop, writer: Any, fd: int,
-                             offset: int, count: int, meter: Meter | None = None) -> int:
-    """Fallback: bounded chunks read off the event loop, written with back-pressure."""
+async def write_span_chunked(loop: asyncio.AbstractEventLoop,
+                             write: Callable[[bytes], Awaitable[None]], fd: int, offset: int,
+                             count: int, meter: Meter | None = None) -> int:
+    """Fallback: bounded chunks read off the event loop, each handed to ``write`` (which
+    applies back-pressure: aiohttp's ``response.write`` waits for its transport to drain)."""
     meter = meter or Meter()
     sent = 0
     while count:
@@ -151,7 +154,7 @@ async def write_span_chunked(loop: asyncio.AbstractEventLoop, writer: Any, fd: i
         if not chunk:
             raise ShortFile(f"file ended {count} bytes early")
         meter.sent += len(chunk)  # handed to the transport: counted even if the drain fails
-        await writer.write(chunk)
+        await write(chunk)
         sent += len(chunk)
         offset += len(chunk)
         count -= len(chunk)

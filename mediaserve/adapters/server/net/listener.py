@@ -6,10 +6,10 @@ is created, so a cap checked in the protocol comes too late: 1,100 waiting clien
 traceback per failed call (~1,000 per wake-up). So the site accepts itself:
 
 * below the cap, it accepts (at most ``_BATCH`` per wake-up) and hands each socket to
-  ``loop.connect_accepted_socket`` with the guard as protocol factory (TLS included);
-* at the cap, it first closes the longest-idle connection (one waiting for a request, with no
-  byte of it received), as nginx reuses idle keep-alive connections when it runs out; when
-  none is idle it stops accepting until a connection ends (the kernel queues newcomers);
+  ``loop.connect_accepted_socket`` with a new connection protocol (TLS included);
+* at the cap, it first reclaims a connection (the longest-idle one, else the slowest
+  half-sent head: ``guard.py``); when every connection is busy it stops accepting until one
+  ends (the kernel queues newcomers);
 * EMFILE and its kin (descriptors used elsewhere) pause accepting for a second, with one
   rate-limited log line.
 """
@@ -22,11 +22,10 @@ import logging
 import resource
 import socket
 import ssl
+from collections.abc import Callable
 from typing import Any
 
-from aiohttp import web
-
-from mediaserve.adapters.server.connections import ConnectionGuard
+from mediaserve.adapters.server.net.guard import ConnectionGuard
 
 #: descriptors kept back from the connection cap: the listening sockets, the library root,
 #: the event loop's own, log files, the index when it is saved, executor work
@@ -57,13 +56,17 @@ def connection_cap(setting: int, nofile: int) -> int:
     return room if setting <= 0 else min(setting, room)
 
 
-class _Listener:
-    """The listening sockets and their accept loop; quacks like the ``asyncio.Server`` that
-    aiohttp's runner expects in a site (``sockets``, ``close``)."""
+#: makes the protocol for one accepted connection, given the peer's address
+ProtocolFactory = Callable[[str], asyncio.BaseProtocol]
 
-    def __init__(self, guard: ConnectionGuard, context: ssl.SSLContext | None,
-                 handshake_timeout: float) -> None:
+
+class Listener:
+    """The listening sockets and their accept loop."""
+
+    def __init__(self, guard: ConnectionGuard, make: ProtocolFactory,
+                 context: ssl.SSLContext | None, handshake_timeout: float) -> None:
         self.guard = guard
+        self.make = make
         self.context = context
         self.handshake_timeout = handshake_timeout
         self.sockets: list[socket.socket] = []
@@ -125,14 +128,14 @@ class _Listener:
 
     def _accept(self, sock: socket.socket) -> None:
         for _ in range(_BATCH):
-            if self.guard.full() and not self.guard.reclaim_idle():
+            if self.guard.full() and not self.guard.reclaim():
                 self.guard.limited(logging.WARNING, "cap", f"{self.guard.cap} connections "
                                    "open (--max-connections), none idle: accepting paused "
                                    "until one ends")
                 self._pause(sock)
                 return
             try:
-                conn, _address = sock.accept()
+                conn, address = sock.accept()
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
                 return
             except OSError as exc:
@@ -143,15 +146,17 @@ class _Listener:
                     self._loop.call_later(1.0, self._resume, sock)
                 return
             conn.setblocking(False)
-            task = self._loop.create_task(self._connect(conn))
+            peer = address[0] if isinstance(address, tuple) else ""
+            task = self._loop.create_task(self._connect(conn, peer))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _connect(self, conn: socket.socket) -> None:
+    async def _connect(self, conn: socket.socket, peer: str) -> None:
         self.guard.pending += 1
+        make = self.make
         try:
             await self._loop.connect_accepted_socket(
-                self.guard, conn, ssl=self.context,
+                lambda: make(peer), conn, ssl=self.context,
                 ssl_handshake_timeout=self.handshake_timeout if self.context else None)
         except (OSError, ValueError):  # ssl.SSLError and TimeoutError are OSErrors
             conn.close()  # a failed TLS handshake or a client gone before it began
@@ -159,28 +164,3 @@ class _Listener:
             self.guard.pending -= 1
             if not self.guard.full():
                 self._resume_all()
-
-
-class GuardedSite(web.BaseSite):
-    """A TCP site whose connections are accepted by a :class:`_Listener` (aiohttp's
-    ``TCPSite`` leaves accepting to asyncio, which cannot be told to hold back)."""
-
-    def __init__(self, runner: web.BaseRunner, guard: ConnectionGuard, host: str, port: int,
-                 *, ssl_context: ssl.SSLContext | None = None, backlog: int = 1024,
-                 reuse_port: bool = False) -> None:
-        super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
-        self._guard = guard
-        self._host = host
-        self._port = port
-        self._reuse_port = reuse_port
-
-    @property
-    def name(self) -> str:
-        scheme = "https" if self._ssl_context else "http"
-        return f"{scheme}://{self._host}:{self._port}"
-
-    async def start(self) -> None:
-        await super().start()
-        listener = _Listener(self._guard, self._ssl_context, self._guard.header_timeout)
-        await listener.bind(self._host, self._port, self._backlog, self._reuse_port)
-        self._server = listener  # type: ignore[assignment]  # what runner.addresses reads

@@ -1,0 +1,1 @@
+"""Connections: the one protocol that owns each socket, the listener, the connection guard."""

@@ -1,0 +1,444 @@
+"""The one protocol that owns each client socket, from ``accept`` to close.
+
+Every connection, plain or TLS, fast path on or off, is an :class:`HttpConnection` for its
+whole life. It frames every request itself (:func:`~mediaserve.core.http.request_head.read_head`
+for the head, the length or :class:`~mediaserve.core.http.chunked.ChunkedEnd` for the body),
+owns the timeouts between and during heads, the held bytes of pipelined requests, and its
+place under the connection cap (``guard.py``). Each request then goes one of two ways:
+
+* a plain stream request to the fast path (``stream/fast.py``), which answers in place;
+* anything else to aiohttp (``delegate.py``): the head and body bytes, exactly as framed, to
+  a fresh aiohttp request handler on a shim transport, through public interfaces only.
+
+The states, in the spirit of h11's explicit ones::
+
+    IDLE --first byte--> HEAD --head complete--> (fast path) STREAMING --done--> IDLE
+                                              \\-> (aiohttp)  DELEGATED --done--> IDLE
+    any state --error, close, shutdown, timeout--> CLOSED
+
+IDLE waits for a head with no byte of it received (the header timeout for a connection's
+first request, the keep-alive timeout after that), HEAD collects one (the header timeout,
+from its first byte), STREAMING and DELEGATED hold whatever arrives next until their answer
+is done (the send timeout guards a stalled reader), CLOSED ignores everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any, Protocol
+
+from mediaserve.adapters.server.net.guard import ConnectionGuard
+from mediaserve.adapters.server.net.sendtimeout import bytes_acked, check_interval, reset_on_close
+from mediaserve.core.http.chunked import ChunkedEnd
+from mediaserve.core.http.request_head import (
+    CHUNKED,
+    MAX_HEAD,
+    MAX_LINE,
+    HeadError,
+    RequestHead,
+    check_request_line,
+    read_head,
+)
+
+log = logging.getLogger("mediaserve")
+
+IDLE, HEAD, STREAMING, DELEGATED, CLOSED = "idle", "head", "streaming", "delegated", "closed"
+#: bytes a client may send ahead (pipelining) while an answer is written before reading pauses
+HELD_LIMIT = 64 * 1024
+#: a request body aiohttp may be handed; its routes read at most 64 KiB (client_max_size)
+MAX_BODY = 1024 * 1024
+SERVER_NAME = "mediaserve"
+_REASONS = {400: "Bad Request", 413: "Content Too Large", 414: "URI Too Long",
+            431: "Request Header Fields Too Large", 501: "Not Implemented",
+            505: "HTTP Version Not Supported"}
+
+
+class Responder(Protocol):
+    """The stream fast path, as the connection sees it."""
+
+    def serve(self, conn: HttpConnection, head: RequestHead) -> bool: ...
+
+
+class Delegation(Protocol):
+    """One request being answered by aiohttp (``delegate.Delegation``)."""
+
+    def feed(self, data: bytes) -> None: ...
+
+    def pause_writing(self) -> None: ...
+
+    def resume_writing(self) -> None: ...
+
+    def finish(self, exc: Exception | None = None) -> None: ...
+
+
+class Delegator(Protocol):
+    def begin(self, conn: HttpConnection) -> Delegation: ...
+
+
+class HttpConnection(asyncio.Protocol):
+    """One client connection (see the module's docstring for its states)."""
+
+    __slots__ = ("_answered", "_body", "_buffer", "_close_after", "_deadline", "_delegation",
+                 "_delegator", "_fast", "_guard", "_line_checked", "_loop", "_paused",
+                 "_processing", "_scanned", "_stall", "_tail", "_timer", "_writing_paused",
+                 "address", "head_bytes", "head_since", "remote", "sock_fd", "state",
+                 "transport")
+
+    def __init__(self, guard: ConnectionGuard, fast: Responder | None, delegator: Delegator,
+                 address: str = "") -> None:
+        self._guard = guard
+        self._fast = fast
+        self._delegator = delegator
+        self._loop = asyncio.get_running_loop()
+        self.address = address  # the peer's IP (the per-address share, the access log)
+        self.remote: str | None = address or None
+        self.transport: Any = None
+        self.sock_fd = -1  # for sendfile; -1 under TLS
+        self.state = IDLE
+        #: received, not yet framed: a partial head, or what comes after the current answer
+        self._buffer: bytes | bytearray = b""
+        self._scanned = 0  # bytes of a partial head already searched for its end
+        self._line_checked = False  # the current head's request line has been judged
+        self.head_bytes = 0
+        self.head_since = 0.0
+        self._body: int | ChunkedEnd = 0  # request body still owed to the delegation
+        self._delegation: Delegation | None = None
+        self._tail: asyncio.Task[None] | None = None  # a fast answer's body, going on
+        self._close_after = False  # shutdown: close once the current answer is done
+        self._answered = False  # a request was answered: an expiry is an idle one
+        self._processing = False
+        self._paused = False  # reading paused: too much held
+        self._writing_paused = False
+        self._stall: tuple[asyncio.TimerHandle, int, float] | None = None
+        # one timer for the header and keep-alive deadlines: moving the deadline is a store,
+        # and the timer re-arms itself when it fires early (as aiohttp's keep-alive timer)
+        self._deadline = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # asyncio's or uvloop's (which is no asyncio.Transport)
+        if not self.address:
+            peer = transport.get_extra_info("peername")
+            self.address = peer[0] if isinstance(peer, (tuple, list)) else ""
+            self.remote = self.address or None
+        if transport.get_extra_info("sslcontext") is None:
+            sock = transport.get_extra_info("socket")
+            self.sock_fd = sock.fileno() if sock is not None else -1
+        guard = self._guard
+        if not guard.opened(self):
+            self.state = CLOSED
+            transport.abort()
+            return
+        guard.idle[self] = None
+        self._wait(guard.header_timeout)  # nginx: the first head is due within the timeout
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._stop_stall()
+        self.state = CLOSED
+        if self._tail is not None:
+            self._tail.cancel()  # its handler closes the file and counts the abort
+        if self._delegation is not None:
+            delegation, self._delegation = self._delegation, None
+            delegation.finish(exc if isinstance(exc, Exception)
+                              else ConnectionResetError("connection lost"))
+        self.transport = None
+        self._guard.closed(self)
+
+    def eof_received(self) -> bool:
+        return False  # the client is done sending: close (aiohttp does the same)
+
+    def force_close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def shutdown_idle(self) -> None:
+        """At shutdown: close now unless an answer is going out, else after it."""
+        if self.state in (STREAMING, DELEGATED):
+            self._close_after = True
+        else:
+            self.force_close()
+
+    # ------------------------------------------------------------------ reading
+    def data_received(self, data: bytes) -> None:
+        state = self.state
+        if state in (IDLE, HEAD):
+            buffer = self._buffer
+            if not buffer:
+                self._buffer = data
+            elif isinstance(buffer, bytearray):
+                buffer += data  # a head trickling in: amortised O(1), never quadratic
+            else:
+                self._buffer = bytearray(buffer) + data
+            if not self._processing:
+                self._process()
+        elif state == DELEGATED and self._body:
+            rest = self._take_body(data)
+            if rest:
+                self._hold(rest)
+        elif state != CLOSED:
+            self._hold(data)
+
+    def _hold(self, data: bytes) -> None:
+        """Bytes of the next request(s), while the current answer is still going out."""
+        if not self._buffer:
+            self._buffer = data
+        else:
+            if isinstance(self._buffer, bytes):
+                self._buffer = bytearray(self._buffer)
+            self._buffer += data
+        if len(self._buffer) > HELD_LIMIT and not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+
+    def _process(self) -> None:
+        """Frame and dispatch every complete request in the buffer, in order, until one is
+        still being answered (its followers wait) or only part of a head is left."""
+        self._processing = True
+        try:
+            while self._buffer and self.state in (IDLE, HEAD):
+                if not self._next_request():
+                    break
+        finally:
+            self._processing = False
+
+    def _next_request(self) -> bool:
+        """Dispatch one request from the buffer; False when its head is not complete."""
+        buffer = self._buffer
+        if self.state == IDLE:
+            if buffer.startswith(b"\r\n"):  # blank lines between requests (RFC 9112 §2.2)
+                self._buffer = bytes(buffer).lstrip(b"\r\n")
+                return True
+            self._start_head()
+        end = buffer.find(b"\r\n\r\n", max(0, self._scanned - 3))
+        if end < 0:
+            self._partial_head(buffer)
+            return False
+        raw, self._buffer = bytes(buffer[:end + 4]), buffer[end + 4:]
+        try:
+            head = read_head(raw)  # judges the request line too
+        except HeadError as exc:
+            self._refuse(exc, raw)
+            return False
+        self._end_head()
+        fast = self._fast
+        if fast is not None and head.plain and fast.serve(self, head):
+            return True
+        self._delegate(head, raw)
+        return True
+
+    def _start_head(self) -> None:
+        guard = self._guard
+        guard.idle.pop(self, None)
+        guard.heads[self] = None
+        self.state = HEAD
+        self.head_since = time.monotonic()
+        self._line_checked = False
+        self._scanned = 0
+        if self._answered:  # the first head keeps the connection's own deadline
+            self._wait(guard.header_timeout)
+
+    def _partial_head(self, buffer: bytes | bytearray) -> None:
+        self.head_bytes = size = len(buffer)
+        try:
+            if not self._line_checked:
+                line_end = buffer.find(b"\n", self._scanned, MAX_LINE + 2)
+                if line_end >= 0:
+                    self._judge_line(buffer)
+                elif size > MAX_LINE:
+                    raise HeadError(414, "the request line is too long")
+            self._scanned = size
+            if len(buffer) > MAX_HEAD:
+                raise HeadError(431, "the request head is too large")
+        except HeadError as exc:
+            self._refuse(exc, buffer)
+
+    def _judge_line(self, buffer: bytes | bytearray) -> None:
+        """An HTTP/0.9 line, an HTTP/2 preface or a bare LF is answered as soon as its line
+        is in, not after a head that will never come. Raises HeadError."""
+        line_end = buffer.find(b"\n")
+        if line_end == 0 or buffer[line_end - 1] != 0x0D:
+            raise HeadError(400, "a line ends without CRLF")
+        verdict = check_request_line(bytes(buffer[:line_end - 1]))
+        if verdict is not None:
+            raise verdict
+        self._line_checked = True
+
+    def _end_head(self) -> None:
+        self._guard.heads.pop(self, None)
+        self.head_bytes = 0
+        self._deadline = float("inf")  # an answer is being made: not idle
+
+    # ------------------------------------------------------------------ the fast path's side
+    def fast_tail(self, task: asyncio.Task[None]) -> None:
+        """A fast answer's body continues in ``task``; what arrives meanwhile waits."""
+        self._tail = task
+        self.state = STREAMING
+
+    def fast_done(self, keep_alive: bool) -> None:
+        """A fast answer is complete (or abandoned: ``keep_alive`` False)."""
+        self._tail = None
+        self._answer_done(keep_alive)
+
+    # ------------------------------------------------------------------ aiohttp's side
+    def _delegate(self, head: RequestHead, raw: bytes) -> None:
+        if head.body > MAX_BODY:
+            self._refuse(HeadError(413, "the request body is too large"), raw)
+            return
+        self.state = DELEGATED
+        self._body = ChunkedEnd() if head.body == CHUNKED else head.body
+        self._delegation = delegation = self._delegator.begin(self)
+        if self._writing_paused:
+            delegation.pause_writing()
+        delegation.feed(raw)
+        if self._body and self._buffer:
+            rest, self._buffer = bytes(self._buffer), b""
+            self._buffer = self._take_body(rest)
+        if self._body:  # a body still to come: the header timeout bounds each wait for it
+            self._wait(self._guard.header_timeout)
+
+    def _take_body(self, data: bytes) -> bytes:
+        """Hand the delegation the bytes of the current request's body; return the rest."""
+        body = self._body
+        try:
+            if isinstance(body, ChunkedEnd):
+                taken = body.feed(data)
+                if body.total > MAX_BODY:
+                    raise HeadError(413, "the request body is too large")
+                if body.done:
+                    self._body = 0
+            else:
+                taken = min(body, len(data))
+                self._body = body - taken
+        except HeadError as exc:
+            self._refuse(exc, b"")
+            return b""
+        if taken and self._delegation is not None:
+            self._delegation.feed(data[:taken] if taken < len(data) else data)
+        if self._body:
+            self._wait(self._guard.header_timeout)
+        else:
+            self._deadline = float("inf")
+        return data[taken:]
+
+    def delegated_done(self, keep_alive: bool) -> None:
+        """aiohttp's answer is complete (its access logger said so)."""
+        delegation, self._delegation = self._delegation, None
+        if delegation is not None:
+            delegation.finish()
+        if self._body:  # the rest of a body aiohttp did not read: nowhere to go
+            keep_alive = False
+        self._answer_done(keep_alive)
+
+    def delegated_closed(self, abort: bool) -> None:
+        """aiohttp closed its side (an error it answered, or ``Connection: close``)."""
+        if self.transport is not None:
+            if abort:
+                self.transport.abort()
+            else:
+                self.transport.close()
+
+    # ------------------------------------------------------------------ between answers
+    def _answer_done(self, keep_alive: bool) -> None:
+        self._stop_stall()
+        self._answered = True
+        if not keep_alive or self._close_after or self.transport is None:
+            self.state = CLOSED
+            self.force_close()
+            return
+        self.state = IDLE
+        self._guard.idle[self] = None
+        self._wait(self._guard.keepalive_timeout)
+        if self._paused and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+        if self._buffer and not self._processing:
+            self._process()
+
+    def _refuse(self, exc: HeadError, raw: bytes | bytearray) -> None:
+        """Answer a request this connection cannot frame, then close (nginx does too)."""
+        shown = repr(bytes(raw[:100]).split(b"\r\n", 1)[0])[2:-1]
+        self._guard.client_error(f"{exc.status} for {shown or '-'}: {exc.message}")
+        self._end_head()
+        self.state = CLOSED
+        if self.transport is not None:
+            self.transport.write(error_bytes(exc.status, exc.message))
+            self.transport.close()  # after the answer leaves
+
+    # ------------------------------------------------------------------ timers
+    def _wait(self, seconds: float) -> None:
+        """Close the connection if nothing moves it on within ``seconds``."""
+        self._deadline = self._loop.time() + seconds
+        if self._timer is None:
+            self._timer = self._loop.call_at(self._deadline, self._expired)
+
+    def _expired(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        if deadline == float("inf") or self.state == CLOSED:
+            return  # an answer is being made; its end sets the next deadline
+        if self._loop.time() < deadline:
+            self._timer = self._loop.call_at(deadline, self._expired)
+            return
+        if self.state != IDLE or not self._answered:  # nginx's client_header_timeout
+            self._guard.header_timeouts += 1
+            log.info("client sent no complete request within %g s; connection closed",
+                     self._guard.header_timeout)
+        self.state = CLOSED
+        self.force_close()
+
+    # ------------------------------------------------------------------ writing
+    def pause_writing(self) -> None:
+        """The transport's buffer is full. A fast answer's body goes by ``sendfile`` under
+        the job's send timeout; what aiohttp writes is watched here the same way: reset
+        when the client acknowledges nothing for ``send_timeout``."""
+        self._writing_paused = True
+        if self._delegation is not None:
+            self._delegation.pause_writing()
+            if self._stall is None:
+                self._check_stall(-1, 0.0)
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        self._stop_stall()
+        if self._delegation is not None:
+            self._delegation.resume_writing()
+
+    def _check_stall(self, last: int, since: float) -> None:
+        self._stall = None
+        if not self._writing_paused or self.transport is None or self._delegation is None:
+            return
+        now = self._loop.time()
+        sock = self.transport.get_extra_info("socket")
+        acked = bytes_acked(sock)
+        timeout = self._guard.send_timeout
+        if acked != last:
+            last, since = acked, now
+        elif now - since >= timeout:
+            self._guard.send_timeouts += 1
+            log.info("no write progress for %g s (send timeout); connection reset", timeout)
+            reset_on_close(self.transport)
+            self.transport.abort()
+            return
+        handle = self._loop.call_later(check_interval(timeout), self._check_stall, last, since)
+        self._stall = (handle, last, since)
+
+    def _stop_stall(self) -> None:
+        if self._stall is not None:
+            self._stall[0].cancel()
+            self._stall = None
+
+
+def error_bytes(status: int, message: str) -> bytes:
+    """A JSON error answer that closes the connection, in the server's own framing."""
+    body = json.dumps({"error": message}).encode()
+    head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\nServer: {SERVER_NAME}\r\n"
+            f"Content-Type: application/json; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n")
+    return head.encode("ascii") + body

@@ -1,0 +1,248 @@
+"""The stream endpoint's fast path: a plain ``GET``/``HEAD`` of a stream URL, answered by the
+connection itself, without aiohttp.
+
+Why it exists: a seek is one small request, and a profile of the aiohttp path
+(benchmarks/RESULTS.md) put two thirds of its CPU in aiohttp's request and response objects,
+its middleware chain and its per-request task, not in our code or the kernel. The connection
+(``net/connection.py``) has already framed the head (``plain``: a bodiless GET/HEAD over
+HTTP/1.1, nothing it reads sent twice); :meth:`FastStreams.serve` runs the aiohttp route's
+checks in the same order (Host, credentials, the id, the file beneath the root), builds the
+same :class:`~.job.StreamJob` and writes the same header section (the tests compare the two
+byte for byte), then the body: a short span with the head in one write, a longer one with
+``sendfile`` straight from the call; only a span that fills the socket goes on in a task,
+through the job's one writer.
+
+One rule keeps the two ways in from drifting apart: the fast path serves only what it can
+serve completely. A refusal (421, 401), an unknown id, a file it cannot open: it declines
+before any side effect, and aiohttp answers. Every error answer therefore has one source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any, Protocol
+
+from mediaserve.adapters.server.site.access_log import AccessLog
+from mediaserve.adapters.server.site.state import SERVER_NAME, ServerState
+from mediaserve.adapters.server.stream.job import Refused, StreamJob, open_file
+from mediaserve.adapters.server.stream.sendfile import SENDFILE_CHUNK, ShortFile
+from mediaserve.core.http import auth, ranges
+from mediaserve.core.http.dates import format_http_date
+from mediaserve.core.http.headers import cors_headers
+from mediaserve.core.http.request_head import (
+    RequestHead,
+    cookie_value,
+    query_value,
+    stream_target,
+)
+from mediaserve.core.http.response import response_head, stream_fields
+
+
+class Credentials(Protocol):
+    """The access policy's checks the fast path makes (``access.Access``)."""
+
+    @property
+    def required(self) -> bool: ...
+
+    def host_allowed(self, host: str) -> bool: ...
+
+    def secret_ok(self, bearer: str | None, query_token: str | None,
+                  cookie: str | None) -> bool: ...
+
+
+class FastConnection(Protocol):
+    """What the fast path needs of the connection it answers on."""
+
+    sock_fd: int
+    remote: str | None
+    transport: Any
+
+    def fast_tail(self, task: asyncio.Task[None]) -> None: ...
+
+    def fast_done(self, keep_alive: bool) -> None: ...
+
+
+_date: list[Any] = [-1, ""]
+
+
+def _date_and_server() -> str:
+    """The Date and Server lines, formatted once per second (aiohttp caches Date too)."""
+    now = int(time.time())
+    if now != _date[0]:
+        _date[0], _date[1] = now, f"Date: {format_http_date(now)}\r\nServer: {SERVER_NAME}\r\n"
+    return str(_date[1])
+
+
+class FastStreams:
+    """The fast path of one server: its state, access policy and access log."""
+
+    __slots__ = ("access", "log", "served", "state")
+
+    def __init__(self, state: ServerState, access: Credentials,
+                 access_log: AccessLog | None) -> None:
+        self.state = state
+        self.access = access
+        self.log = access_log
+        self.served = 0  # requests answered here (the rest went to aiohttp)
+
+    def serve(self, conn: FastConnection, head: RequestHead) -> bool:
+        """Answer ``head`` on ``conn``; False when declined, in which case nothing was
+        written and nothing counted."""
+        if conn.sock_fd < 0:
+            return False
+        target = stream_target(head.target)
+        if target is None:
+            return False
+        fields = head.fields
+        access = self.access
+        if not access.host_allowed(fields["host"]):  # a plain head always has a Host
+            return False
+        if access.required and not self._authorized(fields, target[1]):
+            return False
+        state = self.state
+        video = state.catalog.get(target[0])
+        if video is None:
+            return False
+        started = state.stats.now()
+        try:
+            fd = open_file(state, video)
+        except Refused:
+            return False  # the aiohttp route opens again, marks the catalog and answers
+        try:
+            job = StreamJob.plan_for(state, video, fd, head.method, ranges.Conditionals(
+                fields.get("range"), fields.get("if-range"), fields.get("if-match"),
+                fields.get("if-none-match"), fields.get("if-modified-since"),
+                fields.get("if-unmodified-since")), started)
+            small = None if job is None else job.small_body()
+        except (ShortFile, OSError, ValueError):  # the reference path answers, and logs
+            job = None
+        if job is None:
+            os.close(fd)
+            return False
+        self.served += 1
+        state.catalog.mark_present(video)
+        _Answer(self, conn, head, job).start(self._head(job, fields, head.keep_alive), small)
+        return True
+
+    def _authorized(self, fields: dict[str, str], query: str) -> bool:
+        """The checks of ``Access.authenticated`` but Basic (scrypt): every refusal, and a
+        Basic login, is the aiohttp path's, so a 401 has one source."""
+        parsed = auth.split_authorization(fields.get("authorization"))
+        cookie = fields.get("cookie")
+        return self.access.secret_ok(
+            parsed[1] if parsed is not None and parsed[0] == "bearer" else None,
+            query_value(query, "token") if query else None,
+            cookie_value(cookie, auth.COOKIE_NAME) if cookie else None)
+
+    def _head(self, job: StreamJob, fields: dict[str, str], keep_alive: bool) -> bytes:
+        """The header section the aiohttp route writes for the job: the same fields
+        (``stream_fields``), then Date and Server, then Connection, as aiohttp orders them."""
+        settings = self.state.settings
+        video = job.video
+        cors = (cors_headers(fields.get("origin"), settings.cors_origins)
+                if settings.cors_origins else ())
+        more = _date_and_server() if keep_alive else _date_and_server() + "Connection: close\r\n"
+        return response_head(job.plan.status, stream_fields(
+            job.plan, video.content_type, video.disposition, settings.cache_control, cors),
+            more)
+
+
+class _Answer:
+    """One answer the fast path is giving: written in the call when it can be, else in a
+    task that the connection and shutdown know about."""
+
+    __slots__ = ("conn", "fast", "head", "job", "ran", "remote", "transport")
+
+    def __init__(self, fast: FastStreams, conn: FastConnection, head: RequestHead,
+                 job: StreamJob) -> None:
+        self.fast = fast
+        self.conn = conn
+        self.head = head
+        self.job = job
+        self.transport = conn.transport
+        self.remote: str | None = None
+        self.ran = False
+
+    def start(self, head_bytes: bytes, small: bytes | None) -> None:
+        job = self.job
+        plan = job.plan
+        transport = self.transport
+        if not plan.send_body or not plan.parts:
+            transport.write(head_bytes)
+            self.done()
+            return
+        if small is not None:
+            transport.write(head_bytes + small)
+            job.meter.sent = len(small)
+            self.done()
+            return
+        transport.write(head_bytes)
+        job.head_sent = job.state.stats.now()
+        self.remote = self.conn.remote
+        first = plan.parts[0].span
+        sent = 0
+        if len(plan.parts) == 1 and not plan.parts[0].preamble and not transport.\
+                get_write_buffer_size():
+            try:  # one chunk at most here: a long body goes on in a task, between others
+                sent = os.sendfile(self.conn.sock_fd, job.fd, first.first,
+                                   min(first.length, SENDFILE_CHUNK))
+                if sent == 0:
+                    raise ShortFile(f"file ended {first.length} bytes early")
+            except (BlockingIOError, InterruptedError):
+                sent = 0  # the socket is full: the rest waits for it in a task
+            except OSError as exc:  # the client left, or the file shrank
+                self.abandon(exc)
+                return
+            job.meter.sent = sent
+            if sent == first.length and not plan.epilogue:
+                self.done()
+                return
+        job.statistics()
+        task = asyncio.get_running_loop().create_task(self.tail(sent))
+        inflight = job.state.inflight
+        inflight.add(task)  # shutdown waits for it, then cancels it
+        task.add_done_callback(inflight.discard)
+        task.add_done_callback(self._never_ran)
+        self.conn.fast_tail(task)
+
+    def _never_ran(self, task: asyncio.Task[None]) -> None:
+        """Cancelled before its first step (the client left at once): the coroutine never
+        ran, so its cleanup is done here."""
+        if not self.ran:
+            self.abandon(asyncio.CancelledError())
+
+    async def tail(self, offset: int) -> None:
+        """The rest of the body, by the job's writer, under the send timeout."""
+        self.ran = True
+        try:
+            await self.job.send(self.transport, offset=offset)
+        except BaseException as exc:
+            self.abandon(exc)
+            if not isinstance(exc, Exception):
+                raise  # a cancellation: the connection is already cut
+        else:
+            self.done()
+
+    def abandon(self, exc: BaseException) -> None:
+        """A body that cannot be finished: the job's policy, then the books."""
+        job = self.job
+        job.statistics()
+        job.abandon(self.transport, self.head.target.split("?", 1)[0], exc)
+        self.finish(False)
+
+    def done(self) -> None:
+        self.finish(self.head.keep_alive)
+
+    def finish(self, keep_alive: bool) -> None:
+        job = self.job
+        job.ended()
+        fast = self.fast
+        if fast.log is not None:
+            head = self.head
+            fields = head.fields
+            fast.log.write(self.remote or self.conn.remote, head.method, head.target, "1.1",
+                           job.plan.status, job.meter.sent, fields.get("referer", "-"),
+                           fields.get("user-agent", "-"))
+        self.conn.fast_done(keep_alive)
