@@ -154,6 +154,7 @@ def test_a_clean_check_starts_while_guesses_queue() -> None:
     assert lanes.request(100, Lane.CLEAN) == (Grant.RUN, Lane.CLEAN)  # not behind 32 guesses
     assert lanes.request(101, Lane.CLEAN) == (Grant.WAIT, Lane.CLEAN)
     assert lanes.release(Lane.SUSPECT) == [(101, Lane.CLEAN)]  # clean ones first
+    assert lanes.release(Lane.CLEAN) == []  # no new guess while a clean check runs
     assert lanes.release(Lane.CLEAN) == [(1, Lane.SUSPECT)]
 
 
@@ -165,6 +166,7 @@ def test_a_full_clean_queue_overflows_into_the_suspect_lane() -> None:
     assert lanes.request(4, Lane.CLEAN) == (Grant.WAIT, Lane.SUSPECT)
     assert lanes.request(5, Lane.CLEAN) == (Grant.BUSY, Lane.SUSPECT)
     assert lanes.withdraw(3) and not lanes.withdraw(3)
+    assert lanes.release(Lane.CLEAN) == []
     assert lanes.release(Lane.CLEAN) == [(4, Lane.SUSPECT)]
 
 
@@ -191,9 +193,14 @@ class LanesMachine(RuleBasedStateMachine):
         if lane is Lane.CLEAN and clean_waiting < 3:
             assert placed is Lane.CLEAN  # only a full clean queue demotes it
         if grant is Grant.RUN:
-            self.running.append(placed)
+            self.start(placed)
         elif grant is Grant.WAIT:
             self.waiting[ticket] = placed
+
+    def start(self, lane: Lane) -> None:
+        if lane is Lane.SUSPECT:  # no new guess beside a real user's check
+            assert Lane.CLEAN not in self.running
+        self.running.append(lane)
 
     @precondition(lambda self: self.running)
     @rule(index=st.integers(0, 10))
@@ -203,7 +210,7 @@ class LanesMachine(RuleBasedStateMachine):
         started = self.lanes.release(lane)
         for ticket, placed in started:
             assert self.waiting.pop(ticket) is placed
-            self.running.append(placed)
+            self.start(placed)
         if clean_was_waiting:
             assert started and started[0][1] is Lane.CLEAN
 
@@ -223,7 +230,7 @@ class LanesMachine(RuleBasedStateMachine):
         assert len(self.lanes.waiting[Lane.SUSPECT]) <= 4
         if len(self.running) < 2:  # a free slot: nobody who may use it is waiting
             assert not self.lanes.waiting[Lane.CLEAN]
-            if self.running.count(Lane.SUSPECT) < 1:
+            if not self.running:
                 assert not self.lanes.waiting[Lane.SUSPECT]
 
 

@@ -15,11 +15,13 @@ spoofed or rotating addresses costs a fixed amount of memory, never more.
 **Globally** (:class:`Lanes`). scrypt is slow and big (N = 2^17: 128 MiB, a fraction of a
 second), so at most ``slots`` checks run at once, whatever the load. A check from an address
 with no failures and nothing in flight goes in the *clean* lane, every other in the
-*suspect* lane, which may use at most ``suspect_slots`` of the slots: a real user logging in
-for the first time never queues behind a crowd of guesses, only behind other clean checks
-(at most ``clean_queue``, which only a crowd of fresh addresses could fill; past that a
-clean check queues as a suspect one). A full suspect queue answers ``busy`` at once (a 429
-that counts as a failure): guessing cannot pile up memory or waiting time either.
+*suspect* lane, which may use at most ``suspect_slots`` of the slots, and starts nothing new
+while a clean check runs: a real user logging in for the first time never queues behind a
+crowd of guesses, only behind other clean checks (at most ``clean_queue``, which only a
+crowd of fresh addresses could fill; past that a clean check queues as a suspect one), and
+shares the CPUs with at most the one guess already running when it came. A full suspect
+queue answers ``busy`` at once (a 429 that counts as a failure): guessing cannot pile up
+memory or waiting time either.
 """
 
 from __future__ import annotations
@@ -205,9 +207,13 @@ class Lanes:
         return started
 
     def _room(self, lane: Lane) -> bool:
+        """A free slot ``lane`` may take. A suspect check also waits while a clean one runs:
+        the real user's scrypt then shares the CPUs with at most the one guess that was
+        already running when it came, not with a new one after each."""
         if sum(self.running.values()) >= self.slots:
             return False
-        return lane is Lane.CLEAN or self.running[Lane.SUSPECT] < self.suspect_slots
+        return lane is Lane.CLEAN or (self.running[Lane.SUSPECT] < self.suspect_slots
+                                      and not self.running[Lane.CLEAN])
 
     def _may_start(self, lane: Lane) -> bool:
         """Room, and nobody of the lane (or, for a suspect, any clean one) waiting first."""
