@@ -161,9 +161,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     if isinstance(verdict, Refused):
         if _wants_page(request):
-            return refused_response(
+            return await refused_response(
                 login_page(request, access, 429, too_many_message(verdict)), verdict)
-        return refused_response(None, verdict)
+        return await refused_response(None, verdict)
     if _wants_page(request):  # a person at a browser: the form, still with a 401
         return login_page(request, access, 401,
                           "Wrong token or password." if verdict is False else "")

@@ -78,7 +78,7 @@ async def login_submit(request: web.Request) -> web.Response:
         return login_page(request, access, 403, f"Refused: {forged}. Log in here.", target)
     cookie = await _credentials(access, form, request.remote)
     if isinstance(cookie, Refused):
-        return refused_response(login_page(request, access, 429, too_many_message(cookie),
+        return await refused_response(login_page(request, access, 429, too_many_message(cookie),
                                            target), cookie)
     if cookie is None:
         return login_page(request, access, 401, "Wrong token or password.", target)
@@ -93,6 +93,13 @@ def install_access(app: web.Application, settings: Settings) -> None:
     """The access policy, and the login routes (only when auth is on)."""
     access = Access.from_settings(settings)
     app[ACCESS] = access
+    if access.passwords is not None:
+        queue = access.passwords.queue
+
+        async def close_pool(_app: web.Application) -> None:
+            queue.close()
+
+        app.on_cleanup.append(close_pool)
     if access.required:
         app.router.add_get(login.LOGIN_PATH, login_form)
         app.router.add_post(login.LOGIN_PATH, login_submit)

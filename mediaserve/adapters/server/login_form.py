@@ -5,6 +5,10 @@ The page gets the same headers as every other page (``PAGE_HEADERS``: the strict
 declared, so a password box can never be framed by another site (clickjacking). It is
 never stored (``no-store``: it carries a CSRF token).
 
+A refused login (429) is answered after a second, whatever the ``Retry-After``: 400
+connections that ignore it and ask again at once would otherwise keep the event loop busy
+answering 429s (about 2,500 a second, measured), and everyone else would wait for it.
+
 The CSRF pair: a random value in the ``mediaserve_csrf`` cookie (``HttpOnly``,
 ``SameSite=Strict``, only sent to ``/login``) and, in a hidden field, its HMAC under the
 server's secret (``core.http.login``). A value the browser already holds is reused, so two
@@ -13,6 +17,7 @@ tabs with the form both work.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from html import escape
@@ -23,6 +28,9 @@ from mediaserve.adapters.web.http import PAGE_HEADERS
 from mediaserve.core.http import login
 from mediaserve.core.http.guesses import Refused
 
+#: a refused try is answered after this long: a guesser that ignores Retry-After gets one
+#: answer a second per connection, not thousands that would each cost the event loop
+REFUSAL_DELAY = 1.0
 _FORM = """<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>mediaserve: log in</title>
@@ -76,8 +84,10 @@ def form_response(request: web.Request, secret: bytes, *, token_field: bool,
     return response
 
 
-def refused_response(page: web.Response | None, refused: Refused) -> web.Response:
-    """429 with ``Retry-After``: ``page`` (the form, for a browser) or a JSON error."""
+async def refused_response(page: web.Response | None, refused: Refused) -> web.Response:
+    """429 with ``Retry-After``: ``page`` (the form, for a browser) or a JSON error, given
+    after :data:`REFUSAL_DELAY`."""
+    await asyncio.sleep(REFUSAL_DELAY)
     wait = refused.retry_after
     message = (f"too many failed logins from this address: try again in {wait} s "
                f"(Retry-After)")

@@ -85,6 +85,12 @@ class ScryptQueue:
         job.add_done_callback(lambda _job: self._release(lane))
         return await asyncio.shield(job)
 
+    def close(self) -> None:
+        """Let the pool's threads go (a check still running finishes first)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
     async def _wait(self, ticket: int) -> Lane:
         waiter: asyncio.Future[Lane] = asyncio.get_running_loop().create_future()
         self._waiters[ticket] = waiter
