@@ -133,10 +133,14 @@ async def test_parallel_guesses_from_one_address_get_only_the_budget_of_checks(
         aiohttp_client: Any, lib: Lib, users: Path) -> None:
     client = await start(aiohttp_client, lib, users)  # the default: 10
     queue = client.server.app[ACCESS].passwords.queue
+    began = asyncio.get_running_loop().time()
     conns, tasks = await _guess_in_parallel(client.server.port, 60)
     statuses = await asyncio.gather(*tasks)
     assert sorted(statuses) == [401] * 10 + [429] * 50
     assert queue.checks == 10
+    # a lower bound, safe on a loaded machine: a refusal is held a second, so a guesser
+    # that ignores Retry-After gets one answer a second per connection
+    assert asyncio.get_running_loop().time() - began >= 1.0
     assert (await get(client, HONEST, basic("bob", PASSWORD))).status == 200
     for conn in conns:
         await conn.close()
