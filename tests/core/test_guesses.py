@@ -15,6 +15,7 @@ from mediaserve.core.http.guesses import (
     GuessBudget,
     Lane,
     Lanes,
+    Outcome,
     Refused,
     client_key,
 )
@@ -23,7 +24,7 @@ from mediaserve.core.http.guesses import (
 def fail(budget: GuessBudget, key: str, now: float) -> Admitted | Refused:
     verdict = budget.admit(key, now)
     if isinstance(verdict, Admitted):
-        budget.settle(key, now, ok=False)
+        budget.settle(key, now, Outcome.WRONG)
     return verdict
 
 
@@ -51,20 +52,20 @@ def test_an_hour_without_failure_starts_over() -> None:
         assert isinstance(fail(budget, "a", now), Admitted)
     assert budget.admit("a", 10.0) == Refused(5)  # 8 s after the last failure
     assert budget.admit("a", 7.0 + 3599) == Admitted(Lane.SUSPECT)  # still remembered
-    budget.settle("a", 7.0 + 3599, ok=True)
+    budget.settle("a", 7.0 + 3599, Outcome.OK)
     assert budget.admit("a", 7.0 + 3600) == Admitted(Lane.CLEAN)
 
 
 def test_success_neither_needs_nor_resets_the_budget() -> None:
     budget = GuessBudget(attempts=2)
     assert budget.admit("a", 0.0) == Admitted(Lane.CLEAN)
-    budget.settle("a", 0.0, ok=True)
+    budget.settle("a", 0.0, Outcome.OK)
     assert len(budget) == 0  # a clean success leaves no trace
     fail(budget, "a", 1.0)
     fail(budget, "a", 1.0)
     verdict = budget.admit("a", 2.5)  # the wait of 1 s is over
     assert verdict == Admitted(Lane.SUSPECT)
-    budget.settle("a", 2.5, ok=True)  # the attacker's own good account...
+    budget.settle("a", 2.5, Outcome.OK)  # the attacker's own good account...
     assert isinstance(fail(budget, "a", 2.5), Admitted)
     assert budget.admit("a", 3.0) == Refused(2)  # ...did not reset the backoff
 
@@ -107,20 +108,19 @@ def test_a_table_full_of_checks_in_flight_refuses_rather_than_grows() -> None:
     budget = GuessBudget(attempts=5, capacity=2)
     assert isinstance(budget.admit("a", 0.0), Admitted)
     assert isinstance(budget.admit("b", 0.0), Admitted)
-    assert budget.admit("c", 0.0) == Refused(1)
+    assert budget.admit("c", 0.0) == Refused(1, busy=True)
     assert len(budget) == 2
 
 
 @settings(max_examples=300)
-@given(st.lists(st.tuples(st.integers(0, 40), st.sampled_from(["admit", "ok", "fail"]),
+@given(st.lists(st.tuples(st.integers(0, 40), st.sampled_from(["admit", *Outcome]),
                           st.floats(0, 400)), max_size=300),
        st.integers(0, 6), st.integers(1, 16))
 def test_any_sequence_keeps_the_table_bounded_and_answers_sane(
-        steps: list[tuple[int, str, float]], attempts: int, capacity: int) -> None:
+        steps: list[tuple[int, str | Outcome, float]], attempts: int, capacity: int) -> None:
     budget = GuessBudget(attempts=attempts, capacity=capacity)
     now = 0.0
     in_flight: dict[str, int] = {}
-    failures: dict[str, int] = {}
     for who, action, later in steps:
         now += later
         key = f"k{who}"
@@ -133,10 +133,12 @@ def test_any_sequence_keeps_the_table_bounded_and_answers_sane(
                 if verdict.lane is Lane.CLEAN:
                     assert in_flight[key] == 1  # nothing else of it in flight
         elif in_flight.get(key):
+            assert isinstance(action, Outcome)
             in_flight[key] -= 1
-            budget.settle(key, now, ok=action == "ok")
-            if action == "fail":
-                failures[key] = failures.get(key, 0) + 1
+            refused = budget.settle(key, now, action)
+            assert (refused is not None) == (action is Outcome.BUSY)
+            if refused is not None:
+                assert refused.busy and 1 <= refused.retry_after <= 900
         assert len(budget) <= capacity
         if attempts:  # never more checks in flight than the budget has left
             assert all(count <= attempts for count in in_flight.values())
@@ -148,26 +150,44 @@ def test_any_sequence_keeps_the_table_bounded_and_answers_sane(
 def test_a_clean_check_starts_while_guesses_queue() -> None:
     lanes = Lanes()
     grants = [lanes.request(n, Lane.SUSPECT) for n in range(40)]
-    assert grants[0] == (Grant.RUN, Lane.SUSPECT)
-    assert {g for g, _ in grants[1:33]} == {Grant.WAIT}
-    assert {g for g, _ in grants[33:]} == {Grant.BUSY}  # the suspect queue is bounded
-    assert lanes.request(100, Lane.CLEAN) == (Grant.RUN, Lane.CLEAN)  # not behind 32 guesses
-    assert lanes.request(101, Lane.CLEAN) == (Grant.WAIT, Lane.CLEAN)
-    assert lanes.release(Lane.SUSPECT) == [(101, Lane.CLEAN)]  # clean ones first
+    assert grants[0] is Grant.RUN
+    assert set(grants[1:33]) == {Grant.WAIT}
+    assert set(grants[33:]) == {Grant.BUSY}  # the suspect queue is bounded
+    assert lanes.request(100, Lane.CLEAN) is Grant.RUN  # not behind 32 guesses
+    assert lanes.request(101, Lane.CLEAN) is Grant.WAIT
+    assert lanes.release(Lane.SUSPECT) == [101]  # clean ones first
     assert lanes.release(Lane.CLEAN) == []  # no new guess while a clean check runs
-    assert lanes.release(Lane.CLEAN) == [(1, Lane.SUSPECT)]
+    assert lanes.release(Lane.CLEAN) == [1]
 
 
-def test_a_full_clean_queue_overflows_into_the_suspect_lane() -> None:
+def test_a_full_clean_queue_is_busy_and_a_withdrawn_ticket_leaves_it() -> None:
     lanes = Lanes(clean_queue=1, suspect_queue=1)
-    assert lanes.request(1, Lane.CLEAN) == (Grant.RUN, Lane.CLEAN)
-    assert lanes.request(2, Lane.CLEAN) == (Grant.RUN, Lane.CLEAN)
-    assert lanes.request(3, Lane.CLEAN) == (Grant.WAIT, Lane.CLEAN)
-    assert lanes.request(4, Lane.CLEAN) == (Grant.WAIT, Lane.SUSPECT)
-    assert lanes.request(5, Lane.CLEAN) == (Grant.BUSY, Lane.SUSPECT)
+    assert lanes.request(1, Lane.CLEAN) is Grant.RUN
+    assert lanes.request(2, Lane.CLEAN) is Grant.RUN
+    assert lanes.request(3, Lane.CLEAN) is Grant.WAIT
+    assert lanes.request(4, Lane.CLEAN) is Grant.BUSY
+    assert lanes.request(5, Lane.SUSPECT) is Grant.WAIT
     assert lanes.withdraw(3) and not lanes.withdraw(3)
     assert lanes.release(Lane.CLEAN) == []
-    assert lanes.release(Lane.CLEAN) == [(4, Lane.SUSPECT)]
+    assert lanes.release(Lane.CLEAN) == [5]
+
+
+def test_a_busy_refusal_holds_an_address_suspect_for_a_while() -> None:
+    """A botnet's fresh addresses look clean; the ones refused as busy are suspect for
+    BUSY_HOLD seconds and pay for it in budget, a real user among them is clean again."""
+    budget = GuessBudget(attempts=3, busy_hold=10.0)
+    assert budget.admit("fresh", 0.0) == Admitted(Lane.CLEAN)
+    assert budget.settle("fresh", 0.0, Outcome.BUSY) == Refused(10, busy=True)
+    assert budget.admit("fresh", 5.0) == Admitted(Lane.SUSPECT)
+    assert budget.settle("fresh", 5.0, Outcome.BUSY) == Refused(10, busy=True)
+    assert budget.admit("fresh", 15.0) == Admitted(Lane.CLEAN)  # the hold is over
+    assert budget.settle("fresh", 15.0, Outcome.BUSY) == Refused(10, busy=True)
+    assert budget.admit("fresh", 15.5) == Refused(1)  # three failures: the backoff
+    assert budget.admit("late", 0.0) == Admitted(Lane.CLEAN)
+    budget.settle("late", 0.0, Outcome.WRONG)
+    assert budget.admit("late", 3599.0) == Admitted(Lane.SUSPECT)  # wrong: for the hour
+    budget.settle("late", 3599.0, Outcome.GONE)  # a cancelled try marks nothing
+    assert len(budget) == 2
 
 
 class LanesMachine(RuleBasedStateMachine):
@@ -187,15 +207,15 @@ class LanesMachine(RuleBasedStateMachine):
         self.next_ticket += 1
         clean_waiting = sum(1 for w in self.waiting.values() if w is Lane.CLEAN)
         free = len(self.running) < 2
-        grant, placed = self.lanes.request(ticket, lane)
+        grant = self.lanes.request(ticket, lane)
         if lane is Lane.CLEAN and free and not clean_waiting:
             assert grant is Grant.RUN  # a free slot is never held back from a clean check
         if lane is Lane.CLEAN and clean_waiting < 3:
-            assert placed is Lane.CLEAN  # only a full clean queue demotes it
+            assert grant is not Grant.BUSY  # only a full clean queue refuses it
         if grant is Grant.RUN:
-            self.start(placed)
+            self.start(lane)
         elif grant is Grant.WAIT:
-            self.waiting[ticket] = placed
+            self.waiting[ticket] = lane
 
     def start(self, lane: Lane) -> None:
         if lane is Lane.SUSPECT:  # no new guess beside a real user's check
@@ -207,9 +227,8 @@ class LanesMachine(RuleBasedStateMachine):
     def release(self, index: int) -> None:
         lane = self.running.pop(index % len(self.running))
         clean_was_waiting = any(w is Lane.CLEAN for w in self.waiting.values())
-        started = self.lanes.release(lane)
-        for ticket, placed in started:
-            assert self.waiting.pop(ticket) is placed
+        started = [(ticket, self.waiting.pop(ticket)) for ticket in self.lanes.release(lane)]
+        for _ticket, placed in started:
             self.start(placed)
         if clean_was_waiting:
             assert started and started[0][1] is Lane.CLEAN

@@ -146,6 +146,37 @@ async def test_parallel_guesses_from_one_address_get_only_the_budget_of_checks(
         await conn.close()
 
 
+async def test_a_crowd_of_fresh_addresses_is_refused_busy_then_held_suspect(
+        aiohttp_client: Any, lib: Lib, users: Path) -> None:
+    """Eight fresh addresses at once: two checks run, two wait, four are refused as busy
+    (429, come back when the hold is over) instead of queueing ahead of a real user."""
+    with users.open("a") as handle:  # at today's cost: checks that last while all arrive
+        handle.write(f"erin:{hash_password(PASSWORD, secrets.token_bytes(16))}\n")
+    client = await start(aiohttp_client, lib, users)
+    queue = client.server.app[ACCESS].passwords.queue
+    port = client.server.port
+    conns = [await Connection.open(port, source=f"127.0.1.{n}") for n in range(1, 9)]
+    for number, conn in enumerate(conns):
+        conn.writer.write(build_request("GET", "/api/videos", basic("erin", f"x{number}")))
+    answers = []
+    for conn in conns:
+        answer = await read_head(conn.reader)
+        await read_body(conn.reader, answer, "GET")
+        answers.append(answer)
+    assert sorted(a.status for a in answers) == [401] * 4 + [429] * 4
+    assert queue.checks == 4
+    for busy in (a for a in answers if a.status == 429):
+        assert busy.headers["Retry-After"] == "10"
+        assert "busy checking other logins" in busy.body.decode()
+    held = next(n for n, a in enumerate(answers, 1) if a.status == 429)
+    queue.last_place = None
+    assert (await get(client, f"127.0.1.{held}", basic("alice", "y"))).status == 401
+    assert queue.last_place == (Lane.SUSPECT, 0)  # held suspect, not clean
+    assert (await get(client, HONEST, basic("bob", PASSWORD))).status == 200
+    for conn in conns:
+        await conn.close()
+
+
 async def test_a_real_user_is_not_queued_behind_guesses(aiohttp_client: Any, lib: Lib,
                                                         users: Path) -> None:
     """No per-address limit at all (0): the lanes alone keep the real user's first login

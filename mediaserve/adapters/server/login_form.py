@@ -89,8 +89,9 @@ async def refused_response(page: web.Response | None, refused: Refused) -> web.R
     after :data:`REFUSAL_DELAY`."""
     await asyncio.sleep(REFUSAL_DELAY)
     wait = refused.retry_after
-    message = (f"too many failed logins from this address: try again in {wait} s "
-               f"(Retry-After)")
+    message = (f"the server is busy checking other logins: try again in {wait} s"
+               if refused.busy else
+               f"too many failed logins from this address: try again in {wait} s")
     if page is None:
         page = web.Response(status=429, text=json.dumps({"error": message}),
                             content_type="application/json", charset="utf-8")
@@ -99,5 +100,9 @@ async def refused_response(page: web.Response | None, refused: Refused) -> web.R
 
 
 def too_many_message(refused: Refused) -> str:
+    """What the form says above itself when a login is refused with 429."""
+    if refused.busy:
+        return (f"The server is busy checking other logins: try again in "
+                f"{refused.retry_after} seconds.")
     return (f"Too many failed logins from your address: try again in "
             f"{refused.retry_after} seconds.")

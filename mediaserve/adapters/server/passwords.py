@@ -40,6 +40,7 @@ from mediaserve.core.http.guesses import (
     GuessBudget,
     Lane,
     Lanes,
+    Outcome,
     Refused,
     client_key,
 )
@@ -50,6 +51,10 @@ _MEMO_LIMIT = 1024
 _REFRESH_EVERY = 1.0
 
 
+class LaneBusy(Exception):
+    """The lane's queue is full: the check is refused, not queued."""
+
+
 class ScryptQueue:
     """:class:`Lanes` over asyncio: checks wait their turn, run in a pool of exactly
     ``slots`` threads (the memory bound), and a slot is only given back when its thread is
@@ -58,22 +63,22 @@ class ScryptQueue:
     def __init__(self, lanes: Lanes | None = None) -> None:
         self.lanes = lanes or Lanes()
         self._tickets = itertools.count()
-        self._waiters: dict[int, asyncio.Future[Lane]] = {}
+        self._waiters: dict[int, tuple[asyncio.Future[None], Lane]] = {}
         self._pool: ThreadPoolExecutor | None = None  # made in the serving process
         self.checks = 0  # checks started (the tests count them)
         #: the lane and the place in its queue of the latest request (0: started at once)
         self.last_place: tuple[Lane, int] | None = None
 
     async def run(self, lane: Lane, work: Any, *args: Any) -> Any:
-        """``work(*args)`` in a thread when ``lane``'s turn comes; :class:`Refused` when the
-        queue is full."""
+        """``work(*args)`` in a thread when ``lane``'s turn comes; :class:`LaneBusy` when
+        the lane's queue is full."""
         ticket = next(self._tickets)
-        grant, lane = self.lanes.request(ticket, lane)
+        grant = self.lanes.request(ticket, lane)
         self.last_place = (lane, len(self.lanes.waiting[lane]) if grant is Grant.WAIT else 0)
         if grant is Grant.BUSY:
-            return Refused(1)
+            raise LaneBusy
         if grant is Grant.WAIT:
-            lane = await self._wait(ticket)
+            await self._wait(ticket, lane)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.lanes.slots, thread_name_prefix="scrypt")
         self.checks += 1
@@ -91,14 +96,14 @@ class ScryptQueue:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
 
-    async def _wait(self, ticket: int) -> Lane:
-        waiter: asyncio.Future[Lane] = asyncio.get_running_loop().create_future()
-        self._waiters[ticket] = waiter
+    async def _wait(self, ticket: int, lane: Lane) -> None:
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters[ticket] = (waiter, lane)
         try:
-            return await waiter
+            await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
-                self._release(waiter.result())  # started, but nobody will use the slot
+                self._release(lane)  # started, but nobody will use the slot
             else:
                 self.lanes.withdraw(ticket)
             raise
@@ -106,10 +111,10 @@ class ScryptQueue:
             self._waiters.pop(ticket, None)
 
     def _release(self, lane: Lane) -> None:
-        for ticket, started in self.lanes.release(lane):
-            waiter = self._waiters.get(ticket)
+        for ticket in self.lanes.release(lane):
+            waiter, started = self._waiters.get(ticket, (None, lane))
             if waiter is not None and not waiter.done():
-                waiter.set_result(started)
+                waiter.set_result(None)
             else:  # cannot happen (a cancelled waiter withdraws), but never leak a slot
                 self._release(started)
 
@@ -126,7 +131,7 @@ def token_ok(budget: GuessBudget, given: str, token: str, client: str | None) ->
     if isinstance(verdict, Refused):
         return verdict
     ok = auth.same_secret(given, token)
-    budget.settle(key, time.monotonic(), ok)
+    budget.settle(key, time.monotonic(), Outcome.OK if ok else Outcome.WRONG)
     return ok
 
 
@@ -167,33 +172,36 @@ class PasswordChecks:
         key, verdict = admit(self.budget, client)
         if isinstance(verdict, Refused):
             return verdict
-        ok = False
+        outcome = Outcome.GONE
         try:
-            ok, answer = await self._check(user, password, verdict.lane)
-            return answer
+            ok = await self._check(user, password, verdict.lane)
+            outcome = Outcome.OK if ok else Outcome.WRONG
+            return ok
+        except LaneBusy:
+            outcome = Outcome.BUSY
+            refused = self.budget.settle(key, time.monotonic(), outcome)
+            return refused if refused is not None else Refused(1, busy=True)
         finally:
-            self.budget.settle(key, time.monotonic(), ok)
+            if outcome is not Outcome.BUSY:
+                self.budget.settle(key, time.monotonic(), outcome)
 
-    async def _check(self, user: str, password: str, lane: Lane) -> tuple[bool, bool | Refused]:
+    async def _check(self, user: str, password: str, lane: Lane) -> bool:
         stored = self.users.get(user)
         memo = hmac.new(self._memo_key, f"{user}\0{password}".encode("utf-8", "surrogatepass"),
                         hashlib.sha256).digest()
         if stored is not None and self._verified.get(memo) == stored:
-            return True, True
+            return True
         # an unknown user costs the same scrypt as a known one: no user enumeration
-        result = await self.queue.run(lane, _verify, password, stored or self._decoy,
-                                      stored is not None and self._rewrite)
-        if isinstance(result, Refused):
-            return False, result
-        ok, new = result
+        ok, new = await self.queue.run(lane, _verify, password, stored or self._decoy,
+                                       stored is not None and self._rewrite)
         if not ok or stored is None:
-            return False, False
+            return False
         if new is not None:
             stored = await self._rehash(user, stored, new)
         if len(self._verified) >= _MEMO_LIMIT:
             self._verified.clear()
         self._verified[memo] = stored
-        return True, True
+        return True
 
     async def _rehash(self, user: str, old: str, new: str) -> str:
         """Store ``new`` for ``user`` in the file, then here; the hash in use afterwards."""

@@ -14,14 +14,19 @@ spoofed or rotating addresses costs a fixed amount of memory, never more.
 
 **Globally** (:class:`Lanes`). scrypt is slow and big (N = 2^17: 128 MiB, a fraction of a
 second), so at most ``slots`` checks run at once, whatever the load. A check from an address
-with no failures and nothing in flight goes in the *clean* lane, every other in the
-*suspect* lane, which may use at most ``suspect_slots`` of the slots, and starts nothing new
-while a clean check runs: a real user logging in for the first time never queues behind a
-crowd of guesses, only behind other clean checks (at most ``clean_queue``, which only a
-crowd of fresh addresses could fill; past that a clean check queues as a suspect one), and
-shares the CPUs with at most the one guess already running when it came. A full suspect
-queue answers ``busy`` at once (a 429 that counts as a failure): guessing cannot pile up
-memory or waiting time either.
+that has never given a wrong password and has nothing in flight goes in the *clean* lane,
+every other in the *suspect* lane, which may use at most ``suspect_slots`` of the slots and
+starts nothing new while a clean check runs: a real user logging in for the first time never
+queues behind a crowd of guesses, only behind at most ``clean_queue`` other clean checks,
+and shares the CPUs with at most the one guess already running when it came. A full queue
+answers ``busy`` at once (a 429 that counts as a failure): guessing cannot pile up memory or
+waiting time.
+
+A crowd of fresh addresses (a botnet's first tries) looks clean and can fill the clean
+lane for a moment; those refused as busy are then treated as suspect for ``BUSY_HOLD``
+seconds, and since a busy refusal counts against their budget, they soon wait out the
+backoff instead of crowding the lane again. A real user refused in that moment is told to
+come back when the hold is over, and is clean again then.
 """
 
 from __future__ import annotations
@@ -35,12 +40,22 @@ from dataclasses import dataclass, field
 FIRST_WAIT = 1.0
 MAX_WAIT = 900.0
 FORGET_AFTER = 3600.0
+BUSY_HOLD = 10.0
 CAPACITY = 4096
 
 
 class Lane(enum.Enum):
     CLEAN = "clean"
     SUSPECT = "suspect"
+
+
+class Outcome(enum.Enum):
+    """How an admitted try ended."""
+
+    OK = "ok"  # the right password
+    WRONG = "wrong"  # checked, and wrong
+    BUSY = "busy"  # not checked: the lane's queue was full
+    GONE = "gone"  # not answered (the request was cancelled): no mark either way
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +67,11 @@ class Admitted:
 
 @dataclass(frozen=True, slots=True)
 class Refused:
-    """Do not check: answer 429 with ``Retry-After: retry_after`` (whole seconds, >= 1)."""
+    """Do not check: answer 429 with ``Retry-After: retry_after`` (whole seconds, >= 1);
+    ``busy``: because the checks are all taken, not because of this address's failures."""
 
     retry_after: int
+    busy: bool = False
 
 
 def client_key(address: str | None) -> str:
@@ -73,9 +90,11 @@ def client_key(address: str | None) -> str:
 
 @dataclass(slots=True)
 class _Record:
-    failures: int = 0
+    failures: int = 0  # wrong passwords and busy refusals: what the backoff counts
+    wrong: int = 0  # wrong passwords: what makes an address suspect for good
     pending: int = 0
     last_failure: float = -math.inf
+    clean_after: float = -math.inf  # a busy refusal holds it suspect until then
 
 
 @dataclass(slots=True)
@@ -87,6 +106,7 @@ class GuessBudget:
     first_wait: float = FIRST_WAIT
     max_wait: float = MAX_WAIT
     forget_after: float = FORGET_AFTER
+    busy_hold: float = BUSY_HOLD
     _table: dict[str, _Record] = field(default_factory=dict)  # oldest touched first
 
     def __len__(self) -> int:
@@ -102,41 +122,47 @@ class GuessBudget:
         """May ``key`` try a password at ``now``? An :class:`Admitted` must be settled."""
         record = self._table.get(key)
         if (record is not None and not record.pending
-                and now - record.last_failure >= self.forget_after):
+                and now - max(record.last_failure, record.clean_after) >= self.forget_after):
             del self._table[key]
             record = None
         if record is None:
             record = self._new(key)
             if record is None:
-                return Refused(1)
-            record.pending = 1
-            return Admitted(Lane.CLEAN)
-        if self.attempts:
+                return Refused(1, busy=True)
+        elif self.attempts:
             if record.failures >= self.attempts:
                 ready = record.last_failure + self.wait_after(record.failures)
                 if now < ready or record.pending:
                     return Refused(max(1, math.ceil(ready - now)))
             elif record.failures + record.pending >= self.attempts:
                 return Refused(1)  # its other tries are still being checked
+        clean = not record.wrong and not record.pending and now >= record.clean_after
         record.pending += 1
         self._touch(key, record)
-        return Admitted(Lane.SUSPECT)
+        return Admitted(Lane.CLEAN if clean else Lane.SUSPECT)
 
-    def settle(self, key: str, now: float, ok: bool) -> None:
-        """The admitted try of ``key`` succeeded (``ok``) or failed. A success does not
-        wipe earlier failures: an attacker who also holds one good account must not be able
-        to reset their budget with it."""
+    def settle(self, key: str, now: float, outcome: Outcome) -> Refused | None:
+        """How ``key``'s admitted try ended; for ``BUSY``, the refusal to answer with.
+
+        A success does not wipe earlier failures: an attacker who also holds one good
+        account must not be able to reset their budget with it."""
         record = self._table.get(key)
-        if record is None:
-            return
+        if record is None:  # cannot happen: a record in flight is never evicted
+            return Refused(1, busy=True) if outcome is Outcome.BUSY else None
         record.pending = max(0, record.pending - 1)
-        if ok:
+        if outcome is Outcome.OK or outcome is Outcome.GONE:
             if not record.failures and not record.pending:
                 del self._table[key]  # a clean address leaves no trace
-            return
+            return None
         record.failures += 1
         record.last_failure = now
         self._touch(key, record)
+        if outcome is Outcome.WRONG:
+            record.wrong += 1
+            return None
+        record.clean_after = now + self.busy_hold
+        ready = now + self.wait_after(record.failures)
+        return Refused(max(1, math.ceil(max(ready, record.clean_after) - now)), busy=True)
 
     def _touch(self, key: str, record: _Record) -> None:
         del self._table[key]
@@ -164,28 +190,22 @@ class Lanes:
 
     slots: int = 2
     suspect_slots: int = 1
-    clean_queue: int = 8
+    clean_queue: int = 2  # what a crowd of fresh addresses can put ahead of a real user
     suspect_queue: int = 32
     running: dict[Lane, int] = field(default_factory=lambda: dict.fromkeys(Lane, 0))
     waiting: dict[Lane, deque[int]] = field(
         default_factory=lambda: {lane: deque() for lane in Lane})
 
-    def request(self, ticket: int, lane: Lane) -> tuple[Grant, Lane]:
-        """Start ``ticket`` in ``lane``, queue it, or refuse it; and in which lane."""
-        if lane is Lane.CLEAN:
-            if self._may_start(Lane.CLEAN):
-                self.running[Lane.CLEAN] += 1
-                return Grant.RUN, Lane.CLEAN
-            if len(self.waiting[Lane.CLEAN]) < self.clean_queue:
-                self.waiting[Lane.CLEAN].append(ticket)
-                return Grant.WAIT, Lane.CLEAN
-        if self._may_start(Lane.SUSPECT):
-            self.running[Lane.SUSPECT] += 1
-            return Grant.RUN, Lane.SUSPECT
-        if len(self.waiting[Lane.SUSPECT]) < self.suspect_queue:
-            self.waiting[Lane.SUSPECT].append(ticket)
-            return Grant.WAIT, Lane.SUSPECT
-        return Grant.BUSY, Lane.SUSPECT
+    def request(self, ticket: int, lane: Lane) -> Grant:
+        """Start ``ticket`` in ``lane``, queue it, or refuse it."""
+        if self._may_start(lane):
+            self.running[lane] += 1
+            return Grant.RUN
+        limit = self.clean_queue if lane is Lane.CLEAN else self.suspect_queue
+        if len(self.waiting[lane]) < limit:
+            self.waiting[lane].append(ticket)
+            return Grant.WAIT
+        return Grant.BUSY
 
     def withdraw(self, ticket: int) -> bool:
         """Take a waiting ticket out of its queue (its client went away)."""
@@ -195,7 +215,7 @@ class Lanes:
                 return True
         return False
 
-    def release(self, lane: Lane) -> list[tuple[int, Lane]]:
+    def release(self, lane: Lane) -> list[int]:
         """A check of ``lane`` ended: the waiting tickets that start now, clean ones first."""
         self.running[lane] -= 1
         started = []
@@ -203,7 +223,7 @@ class Lanes:
             queue = self.waiting[candidate]
             while queue and self._room(candidate):
                 self.running[candidate] += 1
-                started.append((queue.popleft(), candidate))
+                started.append(queue.popleft())
         return started
 
     def _room(self, lane: Lane) -> bool:
