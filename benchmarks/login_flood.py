@@ -12,8 +12,9 @@ by the served checkout's own ``mediaserve passwd``, so its scrypt cost is that v
   CPU priority: the attacker's CPU is not the server's); after ``--warmup`` seconds, real
   users log in from 127.0.0.2 - each for the first time, so no memo helps: ``--honest``
   HTTP Basic requests and one login through the form (GET /login, then POST it with the
-  CSRF field when the form has one). Reports each login's latency, the guesses answered,
-  and the server's peak memory (``VmHWM``).
+  CSRF field when the form has one). Reports each login's latency (and, measured just
+  before the guessing starts, the same logins without it: on a shared machine that is
+  the yardstick), the guesses answered, the server's CPU share and peak memory (VmHWM).
 
 ``--source DIR`` runs the mediaserve of another checkout (e.g. ``git archive main``
 extracted), to measure before and after with the same client.
@@ -184,6 +185,9 @@ def _guessing(port: int, guessers: int, addresses: int, stop: Any, shared: Any) 
 
 
 async def _flood(port: int, pid: int, args: argparse.Namespace) -> None:
+    baseline = []  # the same logins before any guessing: what the machine allows now
+    for number in range(args.honest):
+        baseline.append((await _honest_basic(port, f"user{args.honest + 1 + number}"))[0])
     context = multiprocessing.get_context("fork")
     stop, shared = context.Event(), context.Array("q", 3)
     child = context.Process(target=_guessing, args=(port, args.guessers, args.addresses,
@@ -207,6 +211,8 @@ async def _flood(port: int, pid: int, args: argparse.Namespace) -> None:
           f"{args.warmup:g} s warm-up; answers to guesses {answers} "
           f"({during} while the real users logged in, the server busy {busy:.0%} of a CPU); "
           f"server peak RSS {peak} MiB")
+    shown = ", ".join(f"{seconds:.2f}" for seconds in baseline)
+    print(f"  real user's first login before the guessing started (basic): {shown} s")
     for kind, seconds, status in results:
         what = "any answer" if kind == "no credentials" else "real user's first login"
         print(f"  {what} ({kind}): {status} in {seconds:.2f} s")
@@ -272,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, 4 * args.guessers + 256),
                                                     hard), hard))
     with tempfile.TemporaryDirectory() as name, \
-            _server(Path(name), args, args.honest + 1, serve_args) as (port, pid):
+            _server(Path(name), args, 2 * args.honest + 1, serve_args) as (port, pid):
         if args.scenario == "rate":
             asyncio.run(_rate(port, args.connections, args.seconds))
         else:
