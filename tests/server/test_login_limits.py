@@ -207,14 +207,16 @@ async def test_a_real_user_is_not_queued_behind_guesses(aiohttp_client: Any, lib
 async def test_an_old_hash_is_replaced_at_the_next_good_login(aiohttp_client: Any, lib: Lib,
                                                               users: Path) -> None:
     before = users.read_text()
-    client = await start(aiohttp_client, lib, users)
+    link = users.parent / "users-link"  # as /etc/mediaserve/users -> /srv/...: kept a link
+    link.symlink_to(users.name)
+    client = await start(aiohttp_client, lib, link)
     login = await client_login(client, {"user": "alice", "password": PASSWORD})
     assert login.status == 303
     after = users.read_text()
     lines = after.splitlines()
     assert lines[0] == "# the family" and lines[2] == "" and lines[3:] == before.splitlines()[3:]
     assert lines[1].startswith("alice:scrypt$131072$8$1$")
-    assert stat.S_IMODE(os.stat(users).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(users).st_mode) == 0o600 and link.is_symlink()
     assert (await client.get("/api/videos")).status == 200  # the cookie made from the new hash
     assert (await get(client, HONEST, basic("alice", PASSWORD))).status == 200
     again = await start(aiohttp_client, lib, users)  # a restart reads the new hash

@@ -69,6 +69,7 @@ def replace_hash(path: str, user: str, old: str, new: str) -> dict[str, str]:
     """Rewrite the file with ``user``'s hash ``new`` if it still holds ``old``; the users
     the file holds afterwards either way (someone else's change wins over a rehash).
     OSError when the file or its folder cannot be written."""
+    path = os.path.realpath(path)  # a symlinked users file stays a symlink
     with _locked(path) as fd:
         with os.fdopen(os.dup(fd), "rb") as handle:
             text = handle.read().decode("utf-8")
