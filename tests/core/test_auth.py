@@ -119,3 +119,34 @@ def test_etag_matches() -> None:
     assert etag_matches('"abc"', tags) and etag_matches('W/"abc-gzip"', tags)
     assert etag_matches('"x", "abc"', tags) and etag_matches("*", tags)
     assert not etag_matches('"ab"', tags) and not etag_matches(None, tags)
+
+
+def test_new_hashes_cost_2_17_and_old_ones_still_verify_then_want_a_rehash() -> None:
+    assert (auth.SCRYPT_N, auth.SCRYPT_R, auth.SCRYPT_P) == (1 << 17, 8, 1)
+    assert auth.SCRYPT_MAXMEM >= 128 * 1024 * 1024  # what N = 2^17, r = 8 needs
+    old = auth.hash_password("pw", b"s" * 16, n=1 << 14)  # what passwd made before
+    assert auth.verify_password("pw", old) and auth.needs_rehash(old)
+    assert auth.parse_users(f"alice:{old}\n") == {"alice": old}
+    assert not auth.needs_rehash("scrypt$131072$8$1$c2FsdA==$aGFzaA==")
+
+
+@pytest.mark.parametrize("cost", ["262144$8$1", "131072$8$2", "2097152$1$1", "3$8$1",
+                                  "0$8$1", "16384$0$1"])
+def test_a_users_file_line_beyond_the_memory_bound_is_refused_at_start(cost: str) -> None:
+    with pytest.raises(ValueError, match=r"users file:2: the hash of bob") as info:
+        auth.parse_users(f"# x\nbob:scrypt${cost}$c2FsdA==$aGFzaA==\n")
+    assert "mediaserve passwd" in str(info.value)
+
+
+@pytest.mark.parametrize("field", ["１６", "²", "9" * 5000, "-1"])
+def test_odd_numbers_in_a_hash_are_not_a_hash(field: str) -> None:
+    with pytest.raises(ValueError, match="not a 'user:scrypt"):
+        auth.parse_users(f"bob:scrypt${field}$8$1$c2FsdA==$aGFzaA==\n")
+
+
+def test_the_decoy_costs_what_a_known_user_costs_and_matches_nothing() -> None:
+    old = auth.hash_password("pw", b"s" * 16, n=1 << 14)
+    decoy = auth.decoy_hash(b"d" * 16, b"e" * 32, like=old)
+    assert auth.hash_cost(decoy) == (1 << 14, 8, 1)
+    assert not auth.verify_password("pw", decoy) and not auth.verify_password("", decoy)
+    assert auth.hash_cost(auth.decoy_hash(b"d" * 16, b"e" * 32)) == (1 << 17, 8, 1)

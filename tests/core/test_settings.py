@@ -35,6 +35,7 @@ SAMPLES = {
     "stats": (False, "off", False),
     "auth_token": ("flag-token-0123456789", "env-token-0123456789", "file-token-0123456789"),
     "auth_users": ("/tmp/flag.users", "/tmp/env.users", "/tmp/file.users"),
+    "login_attempts": (3, "0", 20),
     "allowed_hosts": (("a.example",), "b.example,B2.example", ["c.example"]),
     "header_timeout": (1.5, "2", 3),
     "keepalive_timeout": (4, "5.5", 6),
@@ -61,6 +62,7 @@ EXPECTED = {
     "stats": (False, False, False),
     "auth_token": ("flag-token-0123456789", "env-token-0123456789", "file-token-0123456789"),
     "auth_users": ("/tmp/flag.users", "/tmp/env.users", "/tmp/file.users"),
+    "login_attempts": (3, 0, 20),
     "allowed_hosts": (("a.example",), ("b.example", "b2.example"), ("c.example",)),
     "header_timeout": (1.5, 2.0, 3.0),
     "keepalive_timeout": (4.0, 5.5, 6.0),
@@ -174,7 +176,8 @@ def test_port_rejects(value) -> None:
 
 
 @pytest.mark.parametrize(("name", "low", "high"), [
-    ("max_ranges", 1, 10_000), ("open_ended_cap", 0, 1 << 62), ("port", 0, 65535)])
+    ("max_ranges", 1, 10_000), ("open_ended_cap", 0, 1 << 62), ("port", 0, 65535),
+    ("login_attempts", 0, 1_000_000)])
 def test_integer_bounds(name: str, low: int, high: int) -> None:
     assert getattr(resolve({}, {}, {name: low}), name) == low
     assert getattr(resolve({}, {}, {name: high}), name) == high

@@ -88,11 +88,13 @@ class Connection:
         self.sock = sock
 
     @classmethod
-    async def open(cls, port: int, *, rcvbuf: int | None = None,
-                   host: str = "127.0.0.1") -> Connection:
-        """Connect; ``rcvbuf`` shrinks the receive buffer so the server blocks mid-body."""
+    async def open(cls, port: int, *, rcvbuf: int | None = None, host: str = "127.0.0.1",
+                   source: str | None = None) -> Connection:
+        """Connect; ``rcvbuf`` shrinks the receive buffer so the server blocks mid-body;
+        ``source`` is the client's address (any of 127.0.0.0/8 on loopback)."""
         if rcvbuf is None:
-            reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
+            reader, writer = await asyncio.open_connection(
+                host, port, limit=1 << 20, local_addr=(source, 0) if source else None)
             return cls(reader, writer)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)

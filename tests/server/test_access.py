@@ -23,6 +23,7 @@ from mediaserve.adapters.server.access import LOGIN_PATH
 from mediaserve.core.config.settings import Settings
 from mediaserve.core.http.auth import COOKIE_NAME
 from tests.server.conftest import MIB, Lib, blob
+from tests.server.logins import client_login
 
 TOKEN = "test-token-0123456789abcdef"
 USER, PASSWORD = "alice", "correct horse battery staple"
@@ -128,8 +129,7 @@ async def test_each_form_of_credentials_opens_every_route(aiohttp_client: Any, l
         pair = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
         kwargs = {"headers": {"Authorization": f"Basic {pair}"}}
     else:  # the login form sets the cookie; the client's cookie jar sends it afterwards
-        login = await client.post(LOGIN_PATH, data={"token": TOKEN, "next": "/api/videos"},
-                                  allow_redirects=False)
+        login = await client_login(client, {"token": TOKEN, "next": "/api/videos"})
         assert login.status == 303 and login.headers["Location"] == "/api/videos"
         cookie = login.cookies[COOKIE_NAME]
         assert cookie["httponly"] and cookie["samesite"] == "Lax"
@@ -149,13 +149,11 @@ async def test_the_login_form_for_users_and_the_page_for_a_browser(
     html = await page.text()
     assert 'action="/login"' in html and 'name="password"' in html and 'name="token"' not in html
     assert "<script" not in html and "<style" not in html and " style=" not in html
-    wrong = await client.post(LOGIN_PATH, data={"user": USER, "password": "nope"},
-                              allow_redirects=False)
+    wrong = await client_login(client, {"user": USER, "password": "nope"})
     assert wrong.status == 401 and "Wrong token or password" in await wrong.text()
     assert COOKIE_NAME not in wrong.cookies
-    evil = await client.post(LOGIN_PATH, data={"user": USER, "password": PASSWORD,
-                                               "next": "//evil.example/"},
-                             allow_redirects=False)
+    evil = await client_login(client, {"user": USER, "password": PASSWORD,
+                                       "next": "//evil.example/"})
     assert evil.status == 303 and evil.headers["Location"] == "/"  # no open redirect
     assert (await client.get("/api/videos")).status == 200  # the cookie from that login
 

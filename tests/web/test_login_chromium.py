@@ -3,11 +3,13 @@ page, its API calls and a ``<video src>`` work through the cookie, with no token
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,6 +71,67 @@ def test_log_in_then_page_api_and_video_work_by_cookie(server: tuple[str, str],
             })""", stream)
             assert abs(ready - 4) < 0.5, ready
             assert TOKEN not in page.url
+        finally:
+            context.close()
+    shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+class _Hostile(http.server.BaseHTTPRequestHandler):
+    """Another site (``localhost`` is not ``127.0.0.1``): the page set by the test."""
+
+    page = b""
+
+    def do_GET(self) -> None:  # the name http.server calls
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(self.page)))
+        self.end_headers()
+        self.wfile.write(self.page)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def hostile() -> Iterator[tuple[str, type[_Hostile]]]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://localhost:{server.server_address[1]}", _Hostile
+    server.shutdown()
+    server.server_close()
+
+
+def test_another_site_can_neither_post_the_login_form_nor_frame_it(
+        server: tuple[str, str], hostile: tuple[str, type[_Hostile]], tmp_path: Path) -> None:
+    """Issue 17, findings 3 and 9, in a real browser: a hostile page's auto-submitted form
+    (even with the right token) is refused with 403 and sets no cookie; a frame of the
+    login page is blocked by frame-ancestors."""
+    base, _stream = server
+    evil, handler = hostile
+    handler.page = (f'<form method="post" action="{base}/login">'
+                    f'<input name="token" value="{TOKEN}">'
+                    '<input name="next" value="//evil.example/"></form>'
+                    "<script>document.forms[0].submit()</script>").encode()
+    with playwright_sync.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_ARGS)
+        try:
+            page = context.new_page()
+            with page.expect_response(f"{base}/login") as posted:
+                page.goto(f"{evil}/")
+            assert posted.value.status == 403
+            assert "another site" in posted.value.text()
+            assert not [c for c in context.cookies() if c["name"] == "mediaserve_auth"]
+            handler.page = (f'<iframe src="{base}/login" width="400" height="300"></iframe>'
+                            ).encode()
+            with page.expect_console_message(
+                    lambda message: "frame-ancestors" in message.text) as refusal:
+                page.goto(f"{evil}/framed")
+            assert "'none'" in refusal.value.text
+            framed = [f for f in page.frames if f != page.main_frame]
+            assert framed and not framed[0].url.startswith(base), framed[0].url
         finally:
             context.close()
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)

@@ -9,11 +9,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from mediaserve.adapters.server.access import auth_middleware, hosts_middleware, install_access
+from mediaserve.adapters.server.access import auth_middleware, hosts_middleware
 from mediaserve.adapters.server.catalog import Catalog
 from mediaserve.adapters.server.follow import follow_index
 from mediaserve.adapters.server.listing import json_with_etag, listing_response
 from mediaserve.adapters.server.listing_views import listing_view
+from mediaserve.adapters.server.login import install_access
 from mediaserve.adapters.server.site.safe_open import RootOpener
 from mediaserve.adapters.server.state import SERVER_NAME, STATE, ServerState, json_error
 from mediaserve.adapters.server.stats_routes import add_stats_routes

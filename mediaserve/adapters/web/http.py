@@ -10,12 +10,14 @@ from aiohttp import web
 
 from mediaserve.core.http.etags import etag_list_matches
 
-#: strict Content-Security-Policy for the pages: nothing inline, nothing from elsewhere
+#: strict Content-Security-Policy for the pages: nothing inline, nothing from elsewhere, never
+#: in a frame (every HTML answer, the login form too, takes its headers from PAGE_HEADERS)
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "media-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 PAGE_HEADERS = {
     "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",  # frame-ancestors, for browsers that predate it
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-cache",

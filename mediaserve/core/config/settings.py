@@ -223,6 +223,11 @@ class Settings:
     auth_users: str = setting(
         "", _to_str, "File of HTTP Basic users with scrypt-hashed passwords "
         "(create entries with `mediaserve passwd FILE USER`).", metavar="FILE")
+    login_attempts: int = setting(
+        10, _to_int(0, 1_000_000), "Failed logins (form or HTTP Basic) a client address may "
+        "make before each further try must wait: 1 s, doubling up to 15 min, forgotten after "
+        "an hour without one; early tries get 429 with Retry-After. 0: no per-address limit.",
+        metavar="N")
     allowed_hosts: tuple[str, ...] = setting(
         (), _to_hosts, "Also accept this Host name (repeatable; '*': any). Always accepted: "
         "IP addresses, localhost and the --host name; others get 421 (DNS rebinding).",

@@ -24,9 +24,21 @@ _TOKEN_RE = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
 MIN_TOKEN_LENGTH = 16
 COOKIE_NAME = "mediaserve_auth"
 _COOKIE_CONTEXT = b"mediaserve login cookie v1"
-#: scrypt cost: 16 MiB and ~50 ms per hash, so a stolen users file is slow to crack
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 14, 8, 1
-_SCRYPT_MAXMEM = 64 * 1024 * 1024
+#: scrypt cost of new hashes: N = 2^17 (128 MiB, a few hundred ms), today's usual minimum,
+#: so a stolen users file is slow to crack. Hashes made at 2^14 (before) still verify, and are
+#: replaced at the user's next good login (``needs_rehash``).
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 17, 8, 1
+
+
+def scrypt_memory(n: int, r: int, p: int) -> int:
+    """Bytes OpenSSL's scrypt allocates for these parameters (its own ``maxmem`` check)."""
+    return 128 * r * (n + 2) + 128 * r * p
+
+
+#: no users-file line may make one check take more memory than a new hash does (a line
+#: with N = 2^20 would want 1 GiB per login); what bounds the server's memory per check
+SCRYPT_MAXMEM = scrypt_memory(SCRYPT_N, SCRYPT_R, SCRYPT_P)
+_MAX_WORK = SCRYPT_N * SCRYPT_R * SCRYPT_P  # and no more time than one either
 _USER_RE = re.compile(r"^[^:\s]{1,64}$")
 
 
@@ -57,7 +69,7 @@ def hash_password(password: str, salt: bytes, n: int = SCRYPT_N, r: int = SCRYPT
                   p: int = SCRYPT_P) -> str:
     """``scrypt$N$r$p$SALT$HASH`` (base64): what a users file stores for one user."""
     digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p,
-                            maxmem=_SCRYPT_MAXMEM, dklen=32)
+                            maxmem=SCRYPT_MAXMEM, dklen=32)
     return f"scrypt${n}${r}${p}${_b64(salt)}${_b64(digest)}"
 
 
@@ -70,11 +82,45 @@ def verify_password(password: str, stored: str) -> bool:
         expected = base64.b64decode(digest, validate=True)
         computed = hashlib.scrypt(password.encode("utf-8"),
                                   salt=base64.b64decode(salt, validate=True), n=int(n),
-                                  r=int(r), p=int(p), maxmem=_SCRYPT_MAXMEM,
+                                  r=int(r), p=int(p), maxmem=SCRYPT_MAXMEM,
                                   dklen=len(expected))
     except (ValueError, binascii.Error, MemoryError):
         return False
     return hmac.compare_digest(computed, expected)
+
+
+def hash_cost(stored: str) -> tuple[int, int, int] | None:
+    """(N, r, p) of a stored ``scrypt$N$r$p$...`` hash; None if it is not one."""
+    parts = stored.split("$")
+    if len(parts) != 6 or parts[0] != "scrypt" or not all(
+            x.isascii() and x.isdigit() and len(x) <= 12 for x in parts[1:4]):
+        return None
+    return int(parts[1]), int(parts[2]), int(parts[3])
+
+
+def cost_problem(n: int, r: int, p: int) -> str | None:
+    """Why scrypt parameters cannot be used here (None if they can)."""
+    if n < 2 or n & (n - 1) or r < 1 or p < 1:
+        return "N must be a power of 2 and r, p at least 1"
+    if scrypt_memory(n, r, p) > SCRYPT_MAXMEM or n * r * p > _MAX_WORK:
+        return (f"costs more than the server allows for one check (at most N={SCRYPT_N}, "
+                f"r={SCRYPT_R}, p={SCRYPT_P})")
+    return None
+
+
+def needs_rehash(stored: str) -> bool:
+    """Whether a hash that just verified should be replaced by one at today's cost."""
+    return hash_cost(stored) != (SCRYPT_N, SCRYPT_R, SCRYPT_P)
+
+
+def decoy_hash(salt: bytes, digest: bytes, like: str | None = None) -> str:
+    """A hash no password matches, at the cost of ``like`` (else today's): an unknown user
+    is checked against it, so that costs what a known user's check costs. Nothing is
+    hashed to make it (the digest is random), so it costs nothing to build."""
+    cost = hash_cost(like) if like else None
+    n, r, p = cost if cost is not None and cost_problem(*cost) is None else (
+        SCRYPT_N, SCRYPT_R, SCRYPT_P)
+    return f"scrypt${n}${r}${p}${_b64(salt)}${_b64(digest)}"
 
 
 def parse_users(text: str, source: str = "users file") -> dict[str, str]:
@@ -88,11 +134,14 @@ def parse_users(text: str, source: str = "users file") -> dict[str, str]:
         if not line or line.startswith("#"):
             continue
         user, sep, stored = line.partition(":")
-        parts = stored.split("$")
-        if (not sep or not _USER_RE.fullmatch(user) or len(parts) != 6
-                or parts[0] != "scrypt" or not all(x.isdigit() for x in parts[1:4])):
+        cost = hash_cost(stored)
+        if not sep or not _USER_RE.fullmatch(user) or cost is None:
             raise ValueError(f"{source}:{number}: not a 'user:scrypt$N$r$p$salt$hash' entry "
                              "(create entries with: mediaserve passwd FILE USER)")
+        problem = cost_problem(*cost)
+        if problem is not None:
+            raise ValueError(f"{source}:{number}: the hash of {user} {problem}; set the "
+                             "password again with: mediaserve passwd FILE USER")
         users[user] = stored
     return users
 

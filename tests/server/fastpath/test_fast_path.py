@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.server.conftest import MIB, Lib, Served, blob, fds_open_on
+from tests.server.logins import raw_login
 from tests.server.rawhttp import RawResponse, build_request, read_body, read_head
 
 ORIGIN = "https://player.example"
@@ -194,14 +195,8 @@ async def test_authenticated_requests_take_the_fast_path_and_refusals_do_not(
     assert [a.status for a in answers] == [206, 206, 401]
     assert fast.fast_served - before == 2
     # the cookie the login form sets
-    login = await slow.fetch("GET", "/login")
-    assert login.status == 200
-    conn = await slow.connect()
-    body = f"token={TOKEN}&next=/".encode()
-    conn.writer.write(build_request("POST", "/login", {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "Content-Length": str(len(body))}) + body)
-    response = await read_head(conn.reader)
+    response = await raw_login(await slow.connect(), {"token": TOKEN, "next": "/"})
+    assert response.status == 303
     cookie = response.headers["Set-Cookie"].split(";", 1)[0]
     answer = await _both(fast, slow, "GET", url, {**ranged, "Cookie": f"x=1; {cookie}"})
     assert answer.status == 206 and fast.fast_served - before == 3
@@ -361,12 +356,8 @@ async def test_a_head_cut_after_its_request_line_is_framed_whole(serve: Any,
 
 async def test_a_repeated_auth_cookie_is_aiohttps_to_read(serve: Any, lib: Lib) -> None:
     fast, slow = await _pair(serve, lib, auth_token=TOKEN)
-    login = await slow.connect()
-    body = f"token={TOKEN}&next=/".encode()
-    login.writer.write(build_request("POST", "/login", {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "Content-Length": str(len(body))}) + body)
-    cookie = (await read_head(login.reader)).headers["Set-Cookie"].split(";", 1)[0]
+    login = await raw_login(await slow.connect(), {"token": TOKEN, "next": "/"})
+    cookie = login.headers["Set-Cookie"].split(";", 1)[0]
     name = cookie.split("=", 1)[0]
     for cookies in (f"{cookie}; {name}=bad", f"{name}=bad; {cookie}"):
         await _both(fast, slow, "GET", lib.stream("blob.mp4"),

@@ -131,7 +131,7 @@ class HttpConnection(asyncio.Protocol):
         guard = self._guard
         if not guard.opened(self):
             self.state = CLOSED
-            transport.abort()
+            self.transport.abort()
             return
         guard.idle[self] = None
         self._wait(guard.header_timeout)  # nginx: the first head is due within the timeout
