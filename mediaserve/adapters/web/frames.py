@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from mediaserve.adapters.web import framegen
+from mediaserve.core.web.decoding import WORKER_MEMORY_LIMIT
 from mediaserve.core.web.media import version_token
 
 log = logging.getLogger("mediaserve")
@@ -69,8 +70,11 @@ class _Pool:
 
     def _get(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._pool is None:
+            # each worker caps its own address space before its first job (a hostile
+            # file then costs that job, not the machine's memory)
             self._pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=framegen.limit_memory, initargs=(WORKER_MEMORY_LIMIT,))
         return self._pool
 
     async def run(self, timeout: float, func: Callable[..., Any], *args: Any) -> Any:
@@ -205,6 +209,10 @@ class FrameService:
                     # over its time) while this one waited; only a second death is ours
                     if attempt == 2:
                         raise
+        except framegen.Refused as exc:  # over the pixel budget or the worker's memory
+            log.warning("%s for %s refused (%s); using a placeholder until it changes",
+                        kind, relpath, exc)
+            made = False
         except (TimeoutError, concurrent.futures.process.BrokenProcessPool) as exc:
             log.warning("%s for %s failed (%s); using a placeholder until it changes",
                         kind, relpath, type(exc).__name__)

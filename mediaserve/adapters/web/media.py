@@ -18,6 +18,7 @@ from aiohttp import web
 
 from mediaserve.adapters.web.frames import FrameService
 from mediaserve.adapters.web.http import IMMUTABLE, LibraryState, etag_matches, json_error
+from mediaserve.core.web.decoding import pixel_refusal
 from mediaserve.core.web.sprites import (
     SpriteLayout,
     plan_sprite,
@@ -78,8 +79,10 @@ class MediaRoutes:
         loop = asyncio.get_running_loop()
         version = await loop.run_in_executor(None, self.frames.version, entry.path)
         path = None
-        if version is not None:
-            facts = entry.facts
+        facts = entry.facts
+        # over the pixel budget by the scan's reading of the stream: no worker is started
+        # (the worker checks again, from the file as it is now)
+        if version is not None and pixel_refusal(facts.width, facts.height) is None:
             path = await self.frames.poster(entry.id, entry.path, version,
                                             poster_times(facts.duration))
         etag = f'"poster-{version}"'
@@ -101,6 +104,9 @@ class MediaRoutes:
         layout = self._layout(video)
         if layout is None:
             return json_error(404, "no seek previews for this video (no picture or duration)")
+        refusal = pixel_refusal(video.entry.facts.width, video.entry.facts.height)
+        if refusal is not None:
+            return json_error(404, f"no seek previews for this video: {refusal}")
         entry = video.entry
         loop = asyncio.get_running_loop()
         version = await loop.run_in_executor(None, self.frames.version, entry.path)
