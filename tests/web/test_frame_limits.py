@@ -218,3 +218,29 @@ async def test_an_index_that_reads_over_budget_starts_no_worker(
         assert answer.status == 404
         assert "16000x16000" in (await answer.json())["error"]
     assert set(multiprocessing.active_children()) == before
+
+
+def refuse(_paths: Any, _dest: str, *_args: Any) -> bool:
+    """A job as a worker runs it, refused (what an over-budget stream's job raises)."""
+    raise framegen.Refused("16000x16000 is 256 MP, over the budget")
+
+
+async def test_a_refusal_from_a_worker_is_logged_once_and_remembered(
+        library: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    from mediaserve.adapters.server.safe_open import RootOpener
+
+    entry = next(iter(library["index"].videos.values()))
+    opener = RootOpener(library["root"])
+    service = frames.FrameService(Path(os.environ["MEDIASERVE_DATA_DIR"]) / "cache", opener)
+    try:
+        target = service.poster_path(entry.id, "v1")
+        for _ in range(2):
+            made = await service.ensure("poster", entry.id, entry.path, target, refuse)
+            assert made is None
+        assert target.with_name(target.name + ".none").exists()
+    finally:
+        service.close()
+        opener.close()
+    refusals = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == 1 and "over the budget" in refusals[0].getMessage()
+    assert refusals[0].levelname == "WARNING" and refusals[0].exc_info is None

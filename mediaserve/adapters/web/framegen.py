@@ -52,7 +52,10 @@ def limit_memory(limit: int) -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    # an initializer that raises breaks the whole pool (no poster would ever be made): a
+    # platform that refuses the cap gets uncapped workers, still bounded by the pixel budget
+    with contextlib.suppress(OSError, ValueError):
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
 def _open(paths: Sequence[str]) -> Any:
