@@ -2,6 +2,7 @@
 
     python -m benchmarks.frame_memory                 # the 16000x16000 PNG bomb
     python -m benchmarks.frame_memory --real 8k       # and a real 8K H.264 and HEVC clip
+    python -m benchmarks.frame_memory --heavy         # and an 8K 16-bit RGBA PNG file
     python -m benchmarks.frame_memory --workers       # one fresh worker per real clip
 
 Issue 17 (finding 4): a 2 MB file of three 16000 x 16000 PNG frames drove the server's
@@ -47,36 +48,42 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
             + struct.pack(">I", zlib.crc32(kind + data)))
 
 
-def black_png(width: int, height: int) -> bytes:
-    """A valid PNG of ``width`` x ``height`` black RGB pixels, ~1/1000 of its pixel bytes.
+def black_png(width: int, height: int, deep: bool = False) -> bytes:
+    """A valid PNG of ``width`` x ``height`` black pixels, ~1/1000 of its pixel bytes: 8-bit
+    RGB, or with ``deep`` 16-bit RGBA (8 bytes a pixel, the heaviest format FFmpeg decodes).
 
     Built without the picture: one row (filter byte and zeros) is deflated with a full flush,
     which makes its compressed bytes independent of anything before them, so the IDAT is that
     block repeated once per row between a zlib header and trailer. The Adler-32 of n zero
     bytes is ``(n mod 65521) << 16 | 1``."""
-    row = bytes(1 + 3 * width)
+    row = bytes(1 + (8 if deep else 3) * width)
     raw = zlib.compressobj(9, zlib.DEFLATED, -15)
     block = raw.compress(row) + raw.flush(zlib.Z_FULL_FLUSH)
     tail = raw.flush(zlib.Z_FINISH)
     adler = ((len(row) * height) % 65521) << 16 | 1
     idat = b"\x78\xda" + block * height + tail + struct.pack(">I", adler)
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, *((16, 6) if deep else (8, 2)), 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat)
             + _chunk(b"IEND", b""))
 
 
-def png_bomb(path: Path, side: int = 16000, frames: int = 3) -> Path:
-    """A QuickTime file of ``frames`` black ``side`` x ``side`` PNG frames, one a second.
+def png_bomb(path: Path, side: int = 16000, frames: int = 3, height: int | None = None,
+             deep: bool = False) -> Path:
+    """A QuickTime file of ``frames`` black ``side`` x ``height`` (default: square) PNG
+    frames, one a second (:func:`black_png`).
 
     FFmpeg's Matroska muxer refuses PNG, so the container is MOV (the demuxers treat the
-    frames alike). 16000 x 16000 RGB is 768 MB per decoded frame, 2.2 MB on disk."""
+    frames alike). 16000 x 16000 RGB is 768 MB per decoded frame, 3 MB on disk; 8192 x 4320
+    16-bit RGBA, within the pixel budget, is 283 MB per frame."""
     import av
 
-    data = black_png(side, side)
+    height = height or side
+    data = black_png(side, height, deep)
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as out:
         stream = out.add_stream("png", rate=1)
-        stream.width, stream.height, stream.pix_fmt = side, side, "rgb24"
+        stream.width, stream.height = side, height
+        stream.pix_fmt = "rgba64be" if deep else "rgb24"
         stream.time_base = Fraction(1, 1000)
         for index in range(frames):
             packet = av.Packet(data)
@@ -161,13 +168,16 @@ class TreePeak:
         self._thread.join()
 
 
-def fetch(url: str, timeout: float = 120) -> tuple[int, dict[str, str], bytes]:
-    """GET ``url``: status, headers, body (an HTTP error is an answer, not an exception)."""
+def fetch(url: str, timeout: float = 330) -> tuple[int, dict[str, str], bytes]:
+    """GET ``url``: status, headers, body (an HTTP error is an answer, not an exception;
+    no answer in ``timeout`` seconds, more than a sprite job may take, is status 0)."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as reply:
             return reply.status, dict(reply.headers), reply.read()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), error.read()
+    except (TimeoutError, urllib.error.URLError):
+        return 0, {}, b""
 
 
 @contextmanager
@@ -270,10 +280,13 @@ def measure_workers(folder: Path, sizes: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def bomb_scenario(folder: Path, sizes: list[str], side: int) -> dict[str, Any]:
+def bomb_scenario(folder: Path, sizes: list[str], side: int, heavy: bool = False
+                  ) -> dict[str, Any]:
     """Serve the bomb (and real clips): ask for every picture at once, measure the tree."""
     root = folder / "library"
     png_bomb(root / "bomb.mov", side)
+    if heavy:
+        png_bomb(root / "heavy.mov", 8192, 10, height=4320, deep=True)
     for size in sizes:
         for name, codec, width, height, pix_fmt, options in REAL[size]:
             real_clip(root, name, codec, width, height, pix_fmt, options)
@@ -300,6 +313,8 @@ def main() -> None:
     parser.add_argument("--real", action="append", choices=sorted(REAL), default=[],
                         help="also serve real clips of this size (repeatable)")
     parser.add_argument("--side", type=int, default=16000, help="the bomb's width and height")
+    parser.add_argument("--heavy", action="store_true",
+                        help="also an 8K file of 16-bit RGBA PNG frames (within the pixels)")
     parser.add_argument("--workers", action="store_true",
                         help="measure one worker per real clip instead (default: 4k and 8k)")
     args = parser.parse_args()
@@ -307,7 +322,7 @@ def main() -> None:
         if args.workers:
             result: Any = measure_workers(Path(folder), args.real or sorted(REAL))
         else:
-            result = bomb_scenario(Path(folder), args.real, args.side)
+            result = bomb_scenario(Path(folder), args.real, args.side, args.heavy)
     print(json.dumps(result, indent=2))
 
 

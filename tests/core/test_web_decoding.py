@@ -7,10 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mediaserve.core.web.decoding import (
+    HEAVY_PIXELS,
+    MAX_FRAME_BYTES,
     MAX_LOWRES,
     MAX_PIXELS,
     WORKER_MEMORY_LIMIT,
     DecodePlan,
+    decodes_heavy,
     lowres_level,
     open_options,
     pixel_refusal,
@@ -75,3 +78,38 @@ def test_lowres_is_the_deepest_level_that_still_fits(width: int, wanted: int) ->
     assert 0 <= level <= MAX_LOWRES
     assert level == 0 or width >> level >= wanted
     assert level == MAX_LOWRES or width >> (level + 1) < wanted
+
+
+@pytest.mark.parametrize(("width", "height", "bits", "refused"), [
+    (7680, 4320, 24, False),   # 8K 4:2:0 10-bit (stored in 16-bit words), or 8-bit RGB
+    (8192, 4320, 24, False),   # exactly the byte budget
+    (8192, 4320, 25, True),
+    (7680, 4320, 32, True),    # 8K 4:2:2 10-bit: 133 MB a picture
+    (8192, 4320, 64, True),    # 16-bit RGBA: 283 MB
+    (3840, 2160, 64, False),   # any format at 4K: 66 MB at most
+    (7680, 4320, None, False),  # format unknown: the pixel budget alone
+    (7680, 4320, 0, False)])
+def test_the_bytes_of_a_picture_are_budgeted_too(width: int, height: int, bits: int | None,
+                                                 refused: bool) -> None:
+    reason = pixel_refusal(width, height, bits_per_pixel=bits)
+    assert (reason is not None) == refused
+    if reason is not None:
+        assert f"{bits} bits a pixel" in reason and "MB a picture" in reason
+        assert plan_decode(width, height, 480, bits_per_pixel=bits) == reason
+
+
+@pytest.mark.parametrize(("width", "height", "heavy"), [
+    (3840, 2160, False), (4096, 2160, False), (4097, 2160, True), (7680, 4320, True),
+    (None, None, True), (0, 1080, True), (1920, None, True), (320, 180, False)])
+def test_big_or_unknown_pictures_are_heavy(width: int | None, height: int | None,
+                                           heavy: bool) -> None:
+    assert decodes_heavy(width, height) == heavy
+
+
+@given(st.integers(min_value=1, max_value=1 << 16), st.integers(min_value=1, max_value=1 << 16),
+       st.integers(min_value=1, max_value=128))
+def test_refused_exactly_over_the_pixel_or_byte_budget(width: int, height: int,
+                                                       bits: int) -> None:
+    over = width * height > MAX_PIXELS or width * height * bits // 8 > MAX_FRAME_BYTES
+    assert (pixel_refusal(width, height, bits_per_pixel=bits) is not None) == over
+    assert decodes_heavy(width, height) == (width * height > HEAVY_PIXELS)

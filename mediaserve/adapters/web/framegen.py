@@ -73,7 +73,9 @@ def _video_stream(container: Any, wanted_width: int) -> Any:
     :class:`Refused` when its parameters are over the pixel budget."""
     stream = container.streams.video[0]
     context = stream.codec_context
-    plan = plan_decode(context.width, context.height, wanted_width, MAX_PIXELS)
+    layout = context.format  # None while FFmpeg has not seen a picture's format
+    bits = layout.padded_bits_per_pixel if layout is not None else None
+    plan = plan_decode(context.width, context.height, wanted_width, MAX_PIXELS, bits)
     if not isinstance(plan, DecodePlan):
         raise Refused(plan)
     context.options = plan.codec_options()
