@@ -149,6 +149,29 @@ def test_deep_demux_never_raises(tmp_path: Path):
     assert not deep_demux(tmp_path / "absent.mp4").opened
 
 
+def test_deep_demux_of_a_pixel_bomb_decodes_no_frame(tmp_path: Path):
+    """Opening reads the streams' parameters, and FFmpeg decodes a frame for that: 768 MB
+    for a 16000 x 16000 PNG frame (issue 17) unless the decoder's pixel cap refuses it. In
+    a child, so the peak (VmHWM) is the demux's own."""
+    import json
+    import subprocess
+    import sys
+
+    from benchmarks.frame_memory import png_bomb
+
+    bomb = png_bomb(tmp_path / "bomb.mov")
+    code = (f"from mediaserve.adapters.audit.deep import deep_demux\nimport av, json\n"
+            f"def hwm():\n    with open('/proc/self/status') as status:\n"
+            f"        return next(int(l.split()[1]) for l in status if l.startswith('VmHWM'))\n"
+            f"before = hwm()\nfacts = deep_demux({str(bomb)!r})\n"
+            f"print(json.dumps([facts.opened, facts.video_packets, (hwm() - before) * 1024]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    opened, packets, growth = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (opened, packets) == (True, 3)
+    assert growth < 100 * 1024 * 1024, f"grew {growth / 2**20:.0f} MiB"
+
+
 def test_a_hanging_file_becomes_a_timeout_and_the_rest_still_runs(audit_sources: Sources,
                                                                     tmp_path: Path):
     """A FIFO blocks FFmpeg's open() forever, as a dead network mount would: the worker is

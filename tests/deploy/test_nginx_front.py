@@ -4,31 +4,16 @@ repeated range is served from the cache."""
 
 from __future__ import annotations
 
-import http.client
-import os
-import pwd
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from benchmarks.peers import LOOPBACK, free_port, nginx_binary, start_mediaserve, start_peer
+from benchmarks.peers import start_mediaserve
 from mediaserve.adapters.library.store import save_index
+from tests.deploy.front import get, start_front
 from tests.server.conftest import MIB, Lib, blob, make_library
 
-CONF = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "nginx-mediaserve.conf"
-
 pytestmark = pytest.mark.nginx
-
-
-def render(port: int, cache: Path, nodes: list[str]) -> str:
-    """The deploy config with its placeholders filled, as its header says to."""
-    text = CONF.read_text(encoding="utf-8")
-    for placeholder in ("@LISTEN@", "@CACHE_DIR@", "@NODES@"):
-        assert placeholder in text, placeholder
-    servers = "\n    ".join(f"server {node};" for node in nodes)
-    return (text.replace("@LISTEN@", f"{LOOPBACK}:{port}").replace("@CACHE_DIR@", str(cache))
-            .replace("@NODES@", servers))
 
 
 @pytest.fixture(scope="module")
@@ -41,34 +26,10 @@ def lib(tmp_path_factory: pytest.TempPathFactory) -> Lib:
 
 @pytest.fixture(scope="module")
 def proxy(lib: Lib, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    nginx = nginx_binary()
-    if nginx is None:
-        pytest.skip("nginx is not installed")
-    work = tmp_path_factory.mktemp("nginx-front")
-    (work / "temp").mkdir()
-    with start_mediaserve(lib.root) as node:
-        port = free_port()
-        (work / "mediaserve.conf").write_text(
-            render(port, work / "cache", [node.base.removeprefix("http://")]))
-        user = f"user {pwd.getpwuid(os.geteuid()).pw_name};\n" if os.geteuid() == 0 else ""
-        temps = "".join(f"    {kind}_temp_path {work / 'temp'};\n"
-                        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-        (work / "nginx.conf").write_text(
-            f"daemon off;\n{user}worker_processes 1;\npid {work}/nginx.pid;\n"
-            f"error_log {work}/error.log warn;\nevents {{ worker_connections 256; }}\n"
-            f"http {{\n    access_log off;\n{temps}    include {work}/mediaserve.conf;\n}}\n")
-        with start_peer([str(nginx), "-c", str(work / "nginx.conf"), "-p", str(work)], port):
-            yield port
-
-
-def get(port: int, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
-    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=10)
-    try:
-        conn.request("GET", path, headers=headers)
-        response = conn.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        conn.close()
+    with start_mediaserve(lib.root) as node, \
+            start_front(tmp_path_factory.mktemp("nginx-front"),
+                        [node.base.removeprefix("http://")]) as port:
+        yield port
 
 
 def test_ranges_through_the_proxy_are_byte_identical_and_cached(proxy: int, lib: Lib) -> None:

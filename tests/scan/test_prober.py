@@ -188,3 +188,28 @@ def test_truncated_is_flagged_only_for_the_cut_file(corpus: Corpus):
     corpus.require(TRUNCATED)
     flagged = {name for name in corpus.files if probe(corpus.path(name)).facts.truncated}
     assert flagged == {TRUNCATED}
+
+
+def test_a_pixel_bomb_is_probed_without_decoding_its_frames(tmp_path: Path) -> None:
+    """Three 16000 x 16000 PNG frames in 3 MB (issue 17): FFmpeg decodes a frame while it
+    reads the parameters, 768 MB for this one, in `scan` and in `serve --watch`'s child.
+    The decoder's pixel cap refuses it first; the size is recorded as unknown. In a child,
+    so the peak (VmHWM) is the probe's own."""
+    import json
+    import subprocess
+    import sys
+
+    from benchmarks.frame_memory import png_bomb
+
+    bomb = png_bomb(tmp_path / "bomb.mov")
+    code = (f"from mediaserve.adapters.media.prober import probe\nimport av, json\n"
+            f"def hwm():\n    with open('/proc/self/status') as status:\n"
+            f"        return next(int(l.split()[1]) for l in status if l.startswith('VmHWM'))\n"
+            f"before = hwm()\noutcome = probe({str(bomb)!r})\n"
+            f"print(json.dumps([outcome.facts.video_codec, outcome.facts.width, "
+            f"outcome.error, (hwm() - before) * 1024]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    codec, width, error, growth = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (codec, width, error) == ("png", None, None)
+    assert growth < 100 * 1024 * 1024, f"grew {growth / 2**20:.0f} MiB"

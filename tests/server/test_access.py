@@ -58,8 +58,8 @@ def routes(app: web.Application, vid: str) -> list[tuple[str, str]]:
         url = re.sub(r"\{(\w+)(:[^}]*)?\}",
                      lambda m: vid if m.group(1) == "id" else PARAMS[m.group(1)], template)
         found.append((route.method, url))
-    assert {("GET", "/"), ("GET", "/api/videos"), ("GET", f"/api/videos/{vid}/stream")} <= set(
-        found), found
+    assert {("GET", "/"), ("GET", "/api/videos"), ("GET", f"/api/videos/{vid}/stream"),
+            ("GET", "/api/auth/check")} <= set(found), found
     return found
 
 
@@ -208,3 +208,23 @@ async def test_token_never_reaches_the_access_log(serve: Any, lib: Lib) -> None:
     assert TOKEN not in log and TOKEN[:12] not in log
     assert log.count("token=REDACTED") == 3, log  # two paths and one Referer
 
+
+
+async def test_the_credential_check_a_caching_proxy_asks(aiohttp_client: Any, lib: Lib,
+                                                         users_file: Path) -> None:
+    """``/api/auth/check`` (nginx's auth_request): 204 exactly when the credentials pass,
+    answered by the same middleware as every route; never stored by a generic cache."""
+    open_client, _ = await client_for(aiohttp_client, lib)
+    answer = await open_client.get("/api/auth/check")
+    assert (answer.status, await answer.read()) == (204, b"")
+    assert answer.headers["Cache-Control"] == "no-store"
+    client, _ = await client_for(aiohttp_client, lib, auth_token=TOKEN,
+                                 auth_users=str(users_file))
+    pair = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    for method in ("GET", "HEAD"):
+        refused = await client.request(method, "/api/auth/check?token=nope")
+        assert refused.status == 401 and "Basic" in refused.headers["WWW-Authenticate"]
+        for kwargs in ({"headers": {"Authorization": f"Bearer {TOKEN}"}},
+                       {"params": {"token": TOKEN}},
+                       {"headers": {"Authorization": f"Basic {pair}"}}):
+            assert (await client.request(method, "/api/auth/check", **kwargs)).status == 204

@@ -13,6 +13,7 @@ import time
 import av
 
 from mediaserve.core.audit.model import DeepFacts
+from mediaserve.core.web.decoding import open_options
 
 DEFAULT_DEEP_TIMEOUT = 30.0  # seconds per file
 DEFAULT_MAX_PACKETS = 5_000_000  # ~55 h of 25 fps video: beyond that, give up (timeout)
@@ -38,7 +39,8 @@ def deep_demux(path: str | os.PathLike[str], budget_s: float = DEFAULT_DEEP_TIME
     started = time.monotonic()
     deadline = started + budget_s
     try:
-        container = av.open(os.fspath(path), metadata_errors="ignore")
+        container = av.open(os.fspath(path), metadata_errors="ignore",
+                            options=open_options())  # no 768 MB frame while opening
     except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
         return DeepFacts(opened=False, error=describe_error(exc),
                          elapsed=time.monotonic() - started)

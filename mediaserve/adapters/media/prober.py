@@ -16,6 +16,7 @@ from mediaserve.adapters.media.containers import ebml_layout, mp4_boxes
 from mediaserve.core.library.failure import ProbeFailure
 from mediaserve.core.library.formats import MP4_FAMILY, VIDEO_EXTENSIONS, extension_of
 from mediaserve.core.library.index import MediaFacts, ProbeOutcome
+from mediaserve.core.web.decoding import open_options
 
 #: stop counting packets here: a frame count beyond this is "plenty" for every rule we have,
 #: and it bounds the work one pathological file can cost a scan
@@ -85,7 +86,9 @@ def probe(path: str | os.PathLike[str]) -> ProbeOutcome:
                             ProbeFailure.UNREADABLE)
 
     try:
-        with av.open(path, metadata_errors="ignore") as container:
+        # the decoder's pixel cap: FFmpeg decodes a frame while it reads the parameters,
+        # and a 2 MB file can hold a 16000 x 16000 frame (768 MB); its size reads unknown
+        with av.open(path, metadata_errors="ignore", options=open_options()) as container:
             facts = _facts(container, ext, doctype, faststart, truncated)
     except av.error.FFmpegError as exc:
         reason = type(exc).__name__.removesuffix("Error") or "FFmpeg"

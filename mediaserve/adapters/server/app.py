@@ -10,6 +10,7 @@ from pathlib import Path
 from aiohttp import web
 
 from mediaserve.adapters.server.access import auth_middleware, hosts_middleware
+from mediaserve.adapters.server.authcheck import AUTH_CHECK_PATH, auth_check
 from mediaserve.adapters.server.catalog import Catalog
 from mediaserve.adapters.server.follow import follow_index
 from mediaserve.adapters.server.listing import json_with_etag, listing_response
@@ -128,6 +129,7 @@ def create_app(index: LibraryIndex, root: Path | str, settings: Settings | None 
         # preflight on the real resources only: a catch-all OPTIONS route would turn every
         # unknown /api/ path (a mangled id, `..`) into 405 instead of 404
         router.add_route("OPTIONS", path, preflight)
+    router.add_get(AUTH_CHECK_PATH, auth_check)  # for a caching proxy's auth_request
     add_stats_routes(app)
     register_web(app, state)  # pages, posters, seek previews, subtitles
     return app

@@ -8,6 +8,12 @@ reader, or a second server process making the same file, never sees half a JPEG.
 
 JPEGs are encoded with FFmpeg's own ``mjpeg`` encoder (no Pillow): frames are scaled and
 converted to full-range YUV 4:2:0 by swscale, and sprite tiles are copied plane by plane.
+
+Hostile files: every open and every decode is bounded by :mod:`mediaserve.core.web.decoding`
+(a pixel budget checked from the stream's parameters before decoding and enforced by the
+decoder itself, decoder-side scaling, two threads), and :func:`limit_memory`, the pool's
+initializer, caps the worker's address space, so a file that gets past those costs one
+job, reported as :class:`Refused` or a memory error, and a placeholder.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from typing import Any
 
+from mediaserve.core.web.decoding import MAX_PIXELS, DecodePlan, open_options, plan_decode
 from mediaserve.core.web.sprites import poster_size
 
 #: mjpeg quantiser scale: 2 (best) .. 31; 5 looks clean at ~25 KB for a 480 px poster
@@ -27,6 +34,54 @@ SPRITE_QSCALE = 9  # tiles are shown small and blurred by scaling: smaller file,
 _QP2LAMBDA = 118  # FFmpeg's FF_QP2LAMBDA: global_quality is in lambda units
 #: a frame whose sampled luma mean is below this (limited-range black is 16) counts as black
 BLACK_LUMA = 28
+
+
+class Refused(Exception):
+    """The video is not decoded: its picture is over the pixel budget (the reason says so).
+    Raised to the server, which logs it once and caches the placeholder."""
+
+
+def limit_memory(limit: int) -> None:
+    """Cap this process's address space at ``limit`` bytes (never above the hard limit).
+
+    The pool's initializer: it runs in each new worker before any job, so a decoder that
+    allocates past the cap gets ENOMEM (PyAV raises, the job fails, the worker lives on),
+    and the machine's memory is never the decoder's to take."""
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    # an initializer that raises breaks the whole pool (no poster would ever be made): a
+    # platform that refuses the cap gets uncapped workers, still bounded by the pixel budget
+    with contextlib.suppress(OSError, ValueError):
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def _open(paths: Sequence[str]) -> Any:
+    """The container, opened with the decoder's pixel cap: FFmpeg decodes a frame or two
+    while it reads the stream's parameters, and that decode must not allocate an
+    over-budget picture either."""
+    import av
+
+    return av.open(_openable(paths), metadata_errors="ignore",
+                   options=open_options(MAX_PIXELS))
+
+
+def _video_stream(container: Any, wanted_width: int) -> Any:
+    """The first video stream, set up to decode for a picture ``wanted_width`` wide; raises
+    :class:`Refused` when its parameters are over the pixel budget."""
+    stream = container.streams.video[0]
+    context = stream.codec_context
+    layout = context.format  # None while FFmpeg has not seen a picture's format
+    bits = layout.padded_bits_per_pixel if layout is not None else None
+    plan = plan_decode(context.width, context.height, wanted_width, MAX_PIXELS, bits)
+    if not isinstance(plan, DecodePlan):
+        raise Refused(plan)
+    context.options = plan.codec_options()
+    stream.thread_type = "AUTO"
+    context.thread_count = plan.threads
+    return stream
 
 
 def _write_atomic(dest: str, data: bytes) -> None:
@@ -70,7 +125,9 @@ def encode_jpeg(frame: Any, qscale: int = JPEG_QSCALE) -> bytes:
 
 
 def _luma_mean(frame: Any) -> float:
-    plane = bytes(frame.planes[0])
+    """The mean of ~4096 bytes sampled from the luma plane, read in place (a copy of an 8K
+    10-bit plane would be 66 MB)."""
+    plane = memoryview(frame.planes[0]).cast("B")
     sample = plane[:: max(1, len(plane) // 4096)]
     return sum(sample) / max(1, len(sample))
 
@@ -89,18 +146,29 @@ def _frames_at(container: Any, stream: Any, seconds: float, keyframe_only: bool
             return
 
 
+def _over_memory() -> Refused:
+    return Refused("decoding needed more memory than a frame worker may use")
+
+
 def make_poster(paths: Sequence[str], dest: str, times: Sequence[float],
                 max_width: int = 480) -> bool:
     """Write a poster JPEG of the video (the first openable of ``paths``) to ``dest``; False
     (and nothing written) when no frame could be decoded. Tries each of ``times`` until one
-    is not black."""
+    is not black. :class:`Refused` when the picture is over budget."""
+    try:
+        return _make_poster(paths, dest, times, max_width)
+    except MemoryError:  # Python's own, at the worker's cap (FFmpeg's is handled inside)
+        raise _over_memory() from None
+
+
+def _make_poster(paths: Sequence[str], dest: str, times: Sequence[float],
+                 max_width: int) -> bool:
     import av
 
     chosen = None
     try:
-        with av.open(_openable(paths), metadata_errors="ignore") as container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
+        with _open(paths) as container:
+            stream = _video_stream(container, max_width)
             for seconds in (*times, 0.0):  # 0: the index's duration may be stale
                 if seconds == 0.0 and chosen is not None:
                     break
@@ -108,6 +176,9 @@ def make_poster(paths: Sequence[str], dest: str, times: Sequence[float],
                     chosen = frame
                 if chosen is not None and _luma_mean(chosen) >= BLACK_LUMA:
                     break
+    except MemoryError:  # ENOMEM at the cap: keep a frame decoded before it, if any
+        if chosen is None:
+            raise
     except (av.FFmpegError, IndexError, OSError, ValueError):
         pass
     if chosen is None:
@@ -123,7 +194,16 @@ def make_sprite(paths: Sequence[str], dest: str, times: Sequence[float], tile: t
                 columns: int) -> bool:
     """Write a sprite of one tile per entry of ``times`` (``columns`` per row) to ``dest``.
     Tiles come from the keyframe at or before each time: one decode per tile, so a
-    two-hour film costs ~100 decodes, not 170,000. False when no frame could be read."""
+    two-hour film costs ~100 decodes, not 170,000. False when no frame could be read;
+    :class:`Refused` when the picture is over budget."""
+    try:
+        return _make_sprite(paths, dest, times, tile, columns)
+    except MemoryError:
+        raise _over_memory() from None
+
+
+def _make_sprite(paths: Sequence[str], dest: str, times: Sequence[float],
+                 tile: tuple[int, int], columns: int) -> bool:
     import av
 
     tile_w, tile_h = tile
@@ -136,9 +216,8 @@ def make_sprite(paths: Sequence[str], dest: str, times: Sequence[float], tile: t
         plane[:] = (b"\x80" if index else b"\x20") * len(plane)
     drawn = 0
     try:
-        with av.open(_openable(paths), metadata_errors="ignore") as container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
+        with _open(paths) as container:
+            stream = _video_stream(container, tile_w)
             stream.codec_context.skip_frame = "NONKEY"
             for index, seconds in enumerate(times):
                 frame = next(_frames_at(container, stream, seconds, keyframe_only=True), None)
@@ -156,6 +235,9 @@ def make_sprite(paths: Sequence[str], dest: str, times: Sequence[float], tile: t
                         at = (y0 + y) * dest_stride + x0
                         target[at:at + w] = data[y * stride:y * stride + w]
                 drawn += 1
+    except MemoryError:  # ENOMEM at the cap: keep the tiles drawn before it, if any
+        if not drawn:
+            raise
     except (av.FFmpegError, IndexError, OSError, ValueError):
         pass
     if not drawn:

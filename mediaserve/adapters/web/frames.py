@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from mediaserve.adapters.web import framegen
+from mediaserve.core.web.decoding import WORKER_MEMORY_LIMIT
 from mediaserve.core.web.media import version_token
 
 log = logging.getLogger("mediaserve")
@@ -69,8 +70,11 @@ class _Pool:
 
     def _get(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._pool is None:
+            # each worker caps its own address space before its first job (a hostile
+            # file then costs that job, not the machine's memory)
             self._pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=framegen.limit_memory, initargs=(WORKER_MEMORY_LIMIT,))
         return self._pool
 
     async def run(self, timeout: float, func: Callable[..., Any], *args: Any) -> Any:
@@ -123,6 +127,7 @@ class FrameService:
         self._posters = _Pool("posters", workers)
         self._sprites = _Pool("sprites", 1)  # background work: never more than one CPU
         self._jobs: dict[Path, asyncio.Future[bool]] = {}
+        self._heavy = asyncio.Semaphore(1)  # one big decode at a time, across both pools
 
     # -- files -------------------------------------------------------------------------
 
@@ -168,9 +173,11 @@ class FrameService:
     # -- jobs --------------------------------------------------------------------------
 
     async def ensure(self, kind: str, vid: str, relpath: str, target: Path,
-                     func: Callable[..., bool], *args: Any) -> Path | None:
+                     func: Callable[..., bool], *args: Any, heavy: bool = True
+                     ) -> Path | None:
         """``target`` once it exists (made now if needed), or None when no picture can be
-        made (cached as a ``.none`` marker until the video changes)."""
+        made (cached as a ``.none`` marker until the video changes). ``heavy``: a big or
+        unknown picture size (``core.web.decoding.decodes_heavy``)."""
         loop = asyncio.get_running_loop()
         marker = target.with_name(target.name + ".none")
         if await loop.run_in_executor(None, target.exists):
@@ -179,14 +186,35 @@ class FrameService:
             return None
         job = self._jobs.get(target)
         if job is None:
-            job = asyncio.ensure_future(self._make(kind, vid, relpath, target, func, *args))
+            job = asyncio.ensure_future(self._make(kind, vid, relpath, target, func, *args,
+                                                   heavy=heavy))
             self._jobs[target] = job
             job.add_done_callback(lambda _f: self._jobs.pop(target, None))
         made = await asyncio.shield(job)
         return target if made else None
 
     async def _make(self, kind: str, vid: str, relpath: str, target: Path,
-                    func: Callable[..., bool], *args: Any) -> bool:
+                    func: Callable[..., bool], *args: Any, heavy: bool = True) -> bool:
+        loop = asyncio.get_running_loop()
+        # a big picture, or one of unknown size, is decoded one at a time across both
+        # pools: whatever the files, at most one worker holds a big decode
+        async with self._heavy if heavy else contextlib.nullcontext():
+            made = await self._run(kind, relpath, target, func, *args)
+        marker = target.with_name(target.name + ".none")
+
+        def settle() -> None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not made:
+                marker.touch()
+            self._forget_others(target, vid)
+
+        with contextlib.suppress(OSError):
+            await loop.run_in_executor(None, settle)
+        return made
+
+    async def _run(self, kind: str, relpath: str, target: Path, func: Callable[..., bool],
+                   *args: Any) -> bool:
+        """The job in its pool: True when the picture was made."""
         loop = asyncio.get_running_loop()
         opened = await loop.run_in_executor(None, self.open_source, relpath)
         if opened is None:
@@ -205,6 +233,10 @@ class FrameService:
                     # over its time) while this one waited; only a second death is ours
                     if attempt == 2:
                         raise
+        except framegen.Refused as exc:  # over the pixel budget or the worker's memory
+            log.warning("%s for %s refused (%s); using a placeholder until it changes",
+                        kind, relpath, exc)
+            made = False
         except (TimeoutError, concurrent.futures.process.BrokenProcessPool) as exc:
             log.warning("%s for %s failed (%s); using a placeholder until it changes",
                         kind, relpath, type(exc).__name__)
@@ -216,28 +248,19 @@ class FrameService:
             made = False
         finally:
             os.close(fd)
-        marker = target.with_name(target.name + ".none")
-
-        def settle() -> None:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not made:
-                marker.touch()
-            self._forget_others(target, vid)
-
-        with contextlib.suppress(OSError):
-            await loop.run_in_executor(None, settle)
         return made
 
-    async def poster(self, vid: str, relpath: str, version: str, times: list[float]
-                     ) -> Path | None:
+    async def poster(self, vid: str, relpath: str, version: str, times: list[float], *,
+                     heavy: bool = True) -> Path | None:
         return await self.ensure("poster", vid, relpath, self.poster_path(vid, version),
-                                 framegen.make_poster, times)
+                                 framegen.make_poster, times, heavy=heavy)
 
     async def sprite(self, vid: str, relpath: str, version: str, layout: str,
-                     times: list[float], tile: tuple[int, int], columns: int) -> Path | None:
+                     times: list[float], tile: tuple[int, int], columns: int, *,
+                     heavy: bool = True) -> Path | None:
         return await self.ensure("sprite", vid, relpath,
                                  self.sprite_path(vid, version, layout),
-                                 framegen.make_sprite, times, tile, columns)
+                                 framegen.make_sprite, times, tile, columns, heavy=heavy)
 
     def close(self) -> None:
         for job in list(self._jobs.values()):

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from mediaserve.adapters.web.frames import FrameService
 from mediaserve.adapters.web.http import IMMUTABLE, LibraryState, etag_matches, json_error
+from mediaserve.core.web.decoding import decodes_heavy, pixel_refusal
 from mediaserve.core.web.sprites import (
     SpriteLayout,
     plan_sprite,
@@ -78,10 +79,13 @@ class MediaRoutes:
         loop = asyncio.get_running_loop()
         version = await loop.run_in_executor(None, self.frames.version, entry.path)
         path = None
-        if version is not None:
-            facts = entry.facts
-            path = await self.frames.poster(entry.id, entry.path, version,
-                                            poster_times(facts.duration))
+        facts = entry.facts
+        # over the pixel budget by the scan's reading of the stream: no worker is started
+        # (the worker checks again, from the file as it is now)
+        if version is not None and pixel_refusal(facts.width, facts.height) is None:
+            path = await self.frames.poster(
+                entry.id, entry.path, version, poster_times(facts.duration),
+                heavy=decodes_heavy(facts.width, facts.height))
         etag = f'"poster-{version}"'
         return await loop.run_in_executor(None, _picture, request, path, version, etag)
 
@@ -101,6 +105,9 @@ class MediaRoutes:
         layout = self._layout(video)
         if layout is None:
             return json_error(404, "no seek previews for this video (no picture or duration)")
+        refusal = pixel_refusal(video.entry.facts.width, video.entry.facts.height)
+        if refusal is not None:
+            return json_error(404, f"no seek previews for this video: {refusal}")
         entry = video.entry
         loop = asyncio.get_running_loop()
         version = await loop.run_in_executor(None, self.frames.version, entry.path)
@@ -123,9 +130,11 @@ class MediaRoutes:
 
     async def _sprite(self, entry: Any, version: str, layout: SpriteLayout) -> Path | None:
         times = [layout.sample_time(i) for i in range(layout.count)]
+        facts = entry.facts
         return await self.frames.sprite(
             entry.id, entry.path, version, layout.signature(), times,
-            (layout.tile_width, layout.tile_height), layout.columns)
+            (layout.tile_width, layout.tile_height), layout.columns,
+            heavy=decodes_heavy(facts.width, facts.height))
 
     async def thumbnails_jpg(self, request: web.Request) -> web.StreamResponse:
         target = await self._sprite_target(request)
