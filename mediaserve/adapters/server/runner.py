@@ -29,7 +29,11 @@ from aiohttp import web
 from mediaserve.adapters.server.access import ACCESS, RedactTokens
 from mediaserve.adapters.server.accesslog import CombinedLogger, make_access_logger
 from mediaserve.adapters.server.connections import ConnectionGuard
-from mediaserve.adapters.server.errorlog import RateLimitedLog, make_exception_handler
+from mediaserve.adapters.server.errorlog import (
+    RateLimitedLog,
+    VisibleText,
+    make_exception_handler,
+)
 from mediaserve.adapters.server.fastpath import FastStreams
 from mediaserve.adapters.server.lean import LeanConnection
 from mediaserve.adapters.server.listener import (
@@ -60,6 +64,7 @@ def configure_logging() -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("mediaserve: %(levelname)s: %(message)s"))
     handler.addFilter(RedactTokens())  # a bad request's line may carry ?token=
+    handler.addFilter(VisibleText())  # and file names may carry ESC sequences
     for name in ("mediaserve", "aiohttp.server", "aiohttp.web"):
         logger = logging.getLogger(name)
         if not logger.handlers:
