@@ -76,7 +76,11 @@ def test_basic_and_authorization_parsing() -> None:
     ("localhost", True), ("localhost:8080", True), ("127.0.0.1:80", True), ("[::1]:8080", True),
     ("10.1.2.3", True), ("media.lan", True), ("MEDIA.LAN.", True), ("evil.example", False),
     ("evil.example:8080", False), ("localhost.evil.example", False), ("", False),
-    (None, True),
+    (None, True), ("[::1]", True), ("[::1]:", True), ("[::1]:80", True),
+    # after a bracketed address, only :port (ASCII digits)
+    ("[::1]evil.example", False), ("[::1].evil.example", False), ("[::1]:80x", False),
+    ("[::1]:80:80", False), ("[::1]:١٢", False), ("[::1]@evil.example", False),
+    ("[::1", False), ("[]", False), ("[evil.example]", False), ("localhost:١", False),
 ])
 def test_host_policy(host: str | None, ok: bool) -> None:
     policy = auth.HostPolicy.build("127.0.0.1", ("media.lan",))

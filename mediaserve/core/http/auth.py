@@ -175,15 +175,27 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+def _is_port(text: str) -> bool:
+    """RFC 3986 ``port = *DIGIT`` (ASCII digits; empty is allowed)."""
+    return text.isascii() and (text.isdigit() or not text)
+
+
 def _host_only(host_header: str) -> str:
-    """``example.org:8080`` -> ``example.org``; ``[::1]:80`` -> ``::1``; lower case."""
+    """``example.org:8080`` -> ``example.org``; ``[::1]:80`` -> ``::1``; lower case.
+
+    After a bracketed address only ``:port`` may follow: anything else (``[::1]evil.org``)
+    is returned whole, which is neither an IP address nor a name we answer for."""
     host = host_header.strip().lower()
     if _is_ip(host):  # a bare IPv6 address (as --host gives it) has colons but no port
         return host
     if host.startswith("["):
-        return host[1:host.find("]")] if "]" in host else host
+        end = host.find("]")
+        rest = host[end + 1:] if end > 0 else "?"
+        if rest == "" or (rest[0] == ":" and _is_port(rest[1:])):
+            return host[1:end]
+        return host
     name, _, port = host.rpartition(":")
-    return name if name and port.isdigit() else host.rstrip(":")
+    return name if name and _is_port(port) and port else host.rstrip(":")
 
 
 @dataclass(frozen=True, slots=True)
