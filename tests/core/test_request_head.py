@@ -19,11 +19,13 @@ from hypothesis import strategies as st
 from mediaserve.core.http.request_head import (
     MAX_HEAD,
     READ,
+    close_cut,
     cookie_value,
     parse_head,
     query_value,
     stream_target,
 )
+from tests.complexity import growth
 
 VID = "0123456789abcdef"
 STREAM = f"/api/videos/{VID}/stream"
@@ -49,6 +51,15 @@ def test_head_and_connection_close() -> None:
     assert parse_head(head("connection: keep-alive")).keep_alive  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("value", ["keep-alive, close", "close, keep-alive", "Keep-Alive,Close",
+                                   "keep-alive , close", "close,close", "close, ,"])
+def test_a_list_with_close_is_read_as_close(value: str) -> None:
+    """As aiohttp (llhttp) and nginx read it: the connection closes after the answer."""
+    parsed = parse_head(head(f"Connection: {value}"))
+    assert parsed is not None and not parsed.keep_alive
+    assert _aiohttp_reads(head(f"Connection: {value}"))[3] is False  # type: ignore[index]
+
+
 def test_host_is_required() -> None:
     assert parse_head(f"GET {STREAM} HTTP/1.1\r\n\r\n".encode()) is None
     assert parse_head(head("Range: bytes=0-1", host=False)) is None
@@ -69,6 +80,8 @@ def test_host_is_required() -> None:
     head("Expect: 100-continue"),
     head("Upgrade: websocket", "Connection: Upgrade"),
     head("Connection: keep-alive, Upgrade"),
+    head("Connection: close, TE"),
+    head("Connection: ,"),
     head("Host: a", "Host: b", host=False),
     head("Host: a"),  # a second Host
     head("Range: bytes=0-1", "range: bytes=2-3"),
@@ -170,7 +183,8 @@ _NAMES = st.sampled_from(["Range", "If-Range", "If-None-Match", "Connection", "C
 _PRINTABLE = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E),
                      max_size=12)
 _VALUES = st.one_of(st.sampled_from(["close", "keep-alive", "bytes=0-1", "127.0.0.1",
-                                     "chunked", "0", " padded\t", "Upgrade"]),
+                                     "chunked", "0", " padded\t", "Upgrade",
+                                     "keep-alive, close", "close,,keep-alive", "te, close"]),
                     _PRINTABLE, _PRINTABLE, st.text(max_size=12))
 # mostly well-formed (so the parser accepts a good share), with every kind of flaw mixed in
 _FIRST = st.builds("{} {} {}".format,
@@ -205,7 +219,8 @@ _GOOD_HEADS = st.builds(
               .map(lambda q: "?" + q)),
     st.lists(st.tuples(_TOKEN, _PRINTABLE.map(str.strip)), max_size=5,
              unique_by=lambda pair: pair[0].lower()),
-    st.sampled_from(["", "close", "Close", "keep-alive", "Keep-Alive", "CLOSE"]),
+    st.sampled_from(["", "close", "Close", "keep-alive", "Keep-Alive", "CLOSE",
+                     "keep-alive, close", "Close,Keep-Alive", "keep-alive ,close"]),
     st.sampled_from(["", " ", "\t", "  "]))
 
 
@@ -245,3 +260,52 @@ def test_well_formed_heads_are_read_whole(fields: list[tuple[str, str]]) -> None
     assert parsed.fields == {"host": "h", **{name.lower(): value for name, value in fields
                                             if name != "Host"}}
     assert _aiohttp_reads(data) is not None
+
+
+# --- pipelined heads after one that asks to close ------------------------------------------
+
+
+def _heads(*connections: str | None, body: bool = False) -> bytes:
+    out = b""
+    for number, value in enumerate(connections):
+        fields = [f"Connection: {value}"] if value is not None else []
+        if body and number == 0:
+            fields.append("Content-Length: 0")
+        out += head(*fields, first=f"GET /{number} HTTP/1.1")
+    return out
+
+
+@pytest.mark.parametrize(("connections", "cut_after"), [
+    ((None,), None),  # one head: nothing follows it
+    (("close",), None),
+    (("close", None), 1),
+    (("keep-alive, close", None, None), 1),
+    ((None, "Close", None), 2),
+    ((None, None), None),
+    (("keep-alive", "x, close"), None),  # the last head: nothing follows
+])
+def test_close_cut(connections: tuple[str | None, ...], cut_after: int | None) -> None:
+    data = _heads(*connections)
+    expected = None if cut_after is None else len(_heads(*connections[:cut_after]))
+    assert close_cut(data) == expected
+    assert close_cut(data + b"GET /partial HT") == (
+        expected if expected is not None or connections[-1] is None
+        or "close" not in connections[-1].lower() else len(data))
+
+
+def test_close_cut_leaves_a_head_with_a_body_to_aiohttp() -> None:
+    assert close_cut(_heads(None, "close", None, body=True)) is None
+    assert close_cut(head("Transfer-Encoding: chunked") + head("Connection: close")) is None
+
+
+@given(st.binary(max_size=300))
+def test_close_cut_never_raises(data: bytes) -> None:
+    cut = close_cut(data)
+    assert cut is None or (0 < cut < len(data) and data[cut - 4:cut] == b"\r\n\r\n")
+
+
+def test_close_cut_is_linear() -> None:
+    for make in (lambda n: head() * n + head("Connection: close") + b"x",
+                 lambda n: head(*[f"X-{i}: a" for i in range(n)]) + b"x",
+                 lambda n: b"\r\n\r\n" * n + b"x"):
+        assert growth(lambda n, make=make: close_cut(make(n)), 200) < 2.3

@@ -30,6 +30,7 @@ from mediaserve.adapters.server.fastpath import FastStreams
 from mediaserve.adapters.server.sendtimeout import bytes_acked, check_interval, reset_on_close
 from mediaserve.adapters.server.state import SERVER_NAME
 from mediaserve.adapters.web.http import json_error
+from mediaserve.core.http.request_head import close_cut
 
 log = logging.getLogger("mediaserve")
 
@@ -49,7 +50,9 @@ def peer_address(transport: Any) -> str:
     return peer[0] if isinstance(peer, (tuple, list)) else ""
 
 # the start of a request line: METHOD SP TARGET [SP HTTP/major.minor]
-_REQUEST_LINE = re.compile(rb"([!-~]+) +([^ ]+)(?: +HTTP/(\d+)\.(\d+))? *\r?\n")
+# (a version of more than 9 digits does not match: aiohttp's parser refuses it; int() of
+# thousands of digits would raise in data_received, dropping the connection unanswered)
+_REQUEST_LINE = re.compile(rb"([!-~]+) +([^ ]+)(?: +HTTP/(\d{1,9})\.(\d{1,9}))? *\r?\n")
 
 
 def _error_bytes(status: int, reason: str, message: str) -> bytes:
@@ -83,6 +86,7 @@ class GuardedHandler(RequestHandler):
         self._held = b""  # what arrived while a fast response was still being written
         self._close_after_fast = False
         self._paused_for_fast = False  # reading paused while held bytes wait
+        self._closing = False  # a head asked to close: what follows it is not read
 
     # --- lifecycle ------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -137,7 +141,7 @@ class GuardedHandler(RequestHandler):
 
     # --- request heads --------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
-        if self._force_close or self._close:
+        if self._force_close or self._close or self._closing:
             return
         self._guard.idle.pop(self, None)
         if self._fast_task is not None:  # a fast response is still going out: bytes wait
@@ -147,6 +151,11 @@ class GuardedHandler(RequestHandler):
                 self._paused_for_fast = True
                 self.transport.pause_reading()
             return
+        if not self._line_checked and not self._line:  # at a head's start
+            cut = close_cut(data)
+            if cut is not None:  # a head asks to close, and more follows: what nginx does
+                data = data[:cut]  # (answer it, read no further) instead of aiohttp's 400
+                self._closing = True
         fast = self._fast
         # aiohttp is idle when its loop waits for a message, or has never had one (on a new
         # connection its task may not have started yet); and we are at a head's start

@@ -70,12 +70,46 @@ def parse_head(data: bytes) -> RequestHead | None:
     keep_alive = True
     connection = fields.get("connection")
     if connection is not None:
-        token = connection.lower()
-        if token == "close":
-            keep_alive = False
-        elif token != "keep-alive":
-            return None  # "Upgrade", lists of options: aiohttp's reading applies
+        options = _options(connection)
+        if not options or not options <= _PLAIN_OPTIONS:
+            return None  # "Upgrade", "TE", an empty value: aiohttp's reading applies
+        keep_alive = "close" not in options  # "keep-alive, close" closes, as for aiohttp
     return RequestHead(line[1].decode("ascii"), line[2].decode("ascii"), fields, keep_alive)
+
+
+_PLAIN_OPTIONS = frozenset(("close", "keep-alive"))
+
+
+def _options(value: str) -> set[str]:
+    """The connection options of a ``Connection`` value (a comma list, any case, OWS)."""
+    return {option.strip(" \t") for option in value.lower().split(",")} - {""}
+
+
+def close_cut(data: bytes) -> int | None:
+    """Where a chunk of pipelined request heads should end: just after the first head that
+    asks to close the connection (``Connection: close``, or ``keep-alive, close``).
+
+    aiohttp's parser answers 400, and drops every request of the chunk, when bytes follow a
+    head asking to close in the same chunk ("Data after Connection: close"); nginx answers
+    that request and closes. Cutting the chunk there gives nginx's answer on both paths.
+    ``data`` must start at a head; None when no cut is needed or it cannot be framed (a
+    head before the closing one announces a body). Linear: each head is looked at once."""
+    start, size = 0, len(data)
+    while True:
+        end = data.find(b"\r\n\r\n", start)
+        if end < 0 or end + 4 >= size:
+            return None  # the last head ends the chunk (or is cut): nothing follows it
+        asks_close = False
+        for line in data[start:end].split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name in (b"content-length", b"transfer-encoding"):
+                return None
+            if name == b"connection" and "close" in _options(value.decode("latin-1")):
+                asks_close = True
+        if asks_close:
+            return end + 4
+        start = end + 4
 
 
 def stream_target(target: str) -> tuple[str, str] | None:
