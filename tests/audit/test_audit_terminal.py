@@ -13,7 +13,7 @@ def test_audit_shows_a_hostile_file_name_as_escapes(tmp_path: Path) -> None:
     folder = tmp_path / "lib"
     folder.mkdir()
     (folder / f"{EVIL}.mp4").write_bytes(os.urandom(4000))  # not media: an error finding
-    env = {"MEDIASERVE_DATA_DIR": str(tmp_path / "data")}
+    env = {"MEDIASERVE_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "400"}
     assert run_main("scan", str(folder), "--json", env=env)[0] == 0
 
     code, out, err = run_main("audit", str(folder), "--dry-run", env=env)
@@ -37,7 +37,7 @@ def test_audit_shows_a_hostile_folder_name_as_escapes(tmp_path: Path) -> None:
     folder = tmp_path / EVIL
     folder.mkdir()
     (folder / "clip.mp4").write_bytes(os.urandom(4000))
-    env = {"MEDIASERVE_DATA_DIR": str(tmp_path / "data")}
+    env = {"MEDIASERVE_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "400"}
     assert run_main("scan", str(folder), "--json", env=env)[0] == 0
     code, out, err = run_main("audit", str(folder), "--dry-run", env=env)
     assert code == 1

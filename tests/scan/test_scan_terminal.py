@@ -16,7 +16,7 @@ def test_scan_shows_a_hostile_file_name_as_escapes(tmp_path: Path) -> None:
     folder = tmp_path / "lib"
     folder.mkdir()
     (folder / f"{EVIL}.mp4").write_bytes(os.urandom(4000))  # fails to probe: listed
-    env = {"MEDIASERVE_DATA_DIR": str(tmp_path / "data")}
+    env = {"MEDIASERVE_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "400"}
     result = CliRunner().invoke(cli, ["scan", str(folder)], env=env)
     assert result.exit_code == 0, result.output
     assert_terminal_safe(result.stdout + result.stderr, f"{SHOWN}.mp4")
