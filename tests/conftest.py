@@ -40,8 +40,10 @@ from mediaserve.core.library.formats import is_video_name
 
 # Hypothesis's per-example deadline (200 ms) is a timing assert in disguise: on a loaded
 # 2-core machine it fails examples that are merely slow. Complexity is checked by counting
-# calls (tests/complexity.py), so the deadline is off for every property test.
-hypothesis.settings.register_profile("mediaserve", deadline=None)
+# calls (tests/complexity.py), so the deadline is off for every property test, and so is the
+# health check that fails a test whose example *generation* is slow (the same disguise).
+hypothesis.settings.register_profile("mediaserve", deadline=None,
+                                     suppress_health_check=[hypothesis.HealthCheck.too_slow])
 hypothesis.settings.load_profile("mediaserve")
 
 #: encoder name -> the codec name the prober records (``codec.canonical_name``)

@@ -15,6 +15,7 @@ from typing import Any
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from mediaserve.adapters.audit.deep import DEFAULT_DEEP_TIMEOUT
 from mediaserve.adapters.audit.deep_pool import DeepCheckUnavailable
@@ -23,7 +24,7 @@ from mediaserve.adapters.audit.run import AuditRun, run_audit
 from mediaserve.adapters.library.locate import Library, LibraryError, open_library
 from mediaserve.adapters.library.lock import IndexLocked, writer_lock
 from mediaserve.cli.audit_ignore import unignore
-from mediaserve.cli.common import ExitStatus, console, fail, print_json
+from mediaserve.cli.common import ExitStatus, console, fail, plain, print_json, shown
 from mediaserve.core.audit.model import AuditOptions, FailOn, Severity
 from mediaserve.core.audit.report import AuditReport
 from mediaserve.core.library.index import loads
@@ -61,7 +62,8 @@ def _findings_table(report: AuditReport, severity: Severity) -> Table | None:
     table.add_column("Problem", overflow="fold")
     table.add_column("Suggested fix", overflow="fold")
     for audit, finding in pairs:
-        table.add_row(audit.entry.path, finding.code, finding.message, finding.fix)
+        table.add_row(plain(audit.entry.path), plain(finding.code), plain(finding.message),
+                      plain(finding.fix))
     return table
 
 
@@ -69,14 +71,15 @@ def _render(library: Library, run: AuditRun, fix: FixResult, dry_run: bool) -> N
     out = console()
     report = run.report
     mode = "deep, " if report.deep else ""
-    out.print(f"Audit of {library.root}  ({mode}index {library.index_path})")
-    shown = False
+    out.print(f"Audit of {shown(library.root)}  ({mode}index {shown(library.index_path)})",
+              markup=False)
+    tables = False
     for severity in (Severity.ERROR, Severity.WARNING):
         table = _findings_table(report, severity)
         if table is not None:
             out.print(table)
-            shown = True
-    if not shown:
+            tables = True
+    if not tables:
         out.print("[green]No problems found.[/green]")
     out.print(report.summary_line())
     if report.deep and run.deep_files:
@@ -93,25 +96,28 @@ def _render(library: Library, run: AuditRun, fix: FixResult, dry_run: bool) -> N
     if removed:
         out.print(f"\n{verb[0]} from the index ({len(removed)}):")
         for change in removed:
-            out.print(f"  - {change.path}  [dim]({change.reason})[/dim]")
+            out.print(Text.assemble(f"  - {shown(change.path)}  ",
+                                    (f"({shown(change.reason)})", "dim")))
     if updated:
         out.print(f"\n{verb[1]} in the index ({len(updated)}):")
         for change in updated:
-            out.print(f"  - {change.path}  [dim]({change.reason})[/dim]")
+            out.print(Text.assemble(f"  - {shown(change.path)}  ",
+                                    (f"({shown(change.reason)})", "dim")))
     for item in fix.remux:
-        target = "in place" if item.in_place else f"→ {item.output}"
+        target = "in place" if item.in_place else f"→ {shown(item.output)}"
         if item.status is RemuxStatus.PLANNED:
-            out.print(f"Would remux to faststart: {item.path} {target}")
+            out.print(f"Would remux to faststart: {shown(item.path)} {target}", markup=False)
         elif item.status is RemuxStatus.DONE:
-            out.print(f"Remuxed to faststart: {item.path} {target}")
+            out.print(f"Remuxed to faststart: {shown(item.path)} {target}", markup=False)
         else:
-            out.print(f"[red]Remux failed[/red]: {item.path}: {item.error} "
-                      "(the original is untouched)")
+            out.print(Text.assemble(("Remux failed", "red"), f": {shown(item.path)}: "
+                                    f"{shown(item.error)} (the original is untouched)"))
     if dry_run:
         if fix.changes or fix.remux:
             out.print("\nDry run: nothing was changed. Run without --dry-run to apply.")
     elif fix.backup is not None:
-        out.print(f"\nIndex written; the previous one is kept as {fix.backup}")
+        out.print(f"\nIndex written; the previous one is kept as {shown(fix.backup)}",
+                  markup=False)
     elif not fix.remux:
         out.print("\nNothing to change in the index.")
     if any(not r.in_place and r.status is RemuxStatus.DONE for r in fix.remux):

@@ -6,7 +6,7 @@ from mediaserve.adapters.library.ignore import library_path
 from mediaserve.adapters.library.locate import Library
 from mediaserve.adapters.library.lock import IndexLocked, writer_lock
 from mediaserve.adapters.library.store import load_index, save_index
-from mediaserve.cli.common import ExitStatus, console, fail, print_json
+from mediaserve.cli.common import ExitStatus, console, fail, print_json, shown
 
 
 def unignore(library: Library, paths: tuple[str, ...], everything: bool,
@@ -39,5 +39,5 @@ def unignore(library: Library, paths: tuple[str, ...], everything: bool,
         return
     out.print(f"No longer ignored ({len(back)}):", markup=False)
     for path in back:
-        out.print(f"  - {path}", markup=False, highlight=False)
-    out.print(f"Run `mediaserve scan {library.root}` to index them again.", markup=False)
+        out.print(f"  - {shown(path)}", markup=False)
+    out.print(f"Run `mediaserve scan {shown(library.root)}` to index them again.", markup=False)

@@ -11,8 +11,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from mediaserve.core.text.controls import json_visible, visible
+
 if TYPE_CHECKING:  # rich is imported when a console is made: `serve` never makes one
     from rich.console import Console
+    from rich.text import Text
 
 
 class ExitStatus(IntEnum):
@@ -35,20 +38,36 @@ PIPE_WIDTH = 10_000  # "unlimited" width of output that is not a terminal
 
 def fail(message: str, code: int) -> NoReturn:
     """One line on stderr, then exit: what a user mistake gets instead of a traceback.
-    With ``--traceback`` the exception being handled, if any, is printed first."""
+    With ``--traceback`` the exception being handled, if any, is printed first. Messages
+    name files and quote servers, so control characters are shown as escapes."""
     if debug and sys.exc_info()[0] is not None:
         traceback.print_exc()
-    click.echo(f"mediaserve: error: {message}", err=True)
+    click.echo(f"mediaserve: error: {visible(message)}", err=True)
     sys.exit(int(code))
 
 
+def shown(value: object) -> str:
+    """A file name, a path or a string from a server, safe in plain output: control and
+    bidi characters shown as escapes (``\\x1b``, ``\\u202e``; see core/text/controls.py).
+    Every such string a command prints goes through this or :func:`plain`."""
+    return visible(str(value))
+
+
+def plain(value: object, style: str = "") -> Text:
+    """:func:`shown` as a rich ``Text``: a table cell or title that is never read as markup
+    (``[bold red]`` in a file name is printed as it is)."""
+    from rich.text import Text
+
+    return Text(shown(value), style=style)
+
+
 def console(stderr: bool = False, verbatim: bool = False) -> Console:
-    """``verbatim``: plain strings are printed as they are, without rich markup or emoji
-    codes; for text from outside (``probe`` prints what servers send: "[/]" in a header
-    would otherwise be a markup error)."""
+    """``verbatim``: plain strings are printed as they are, without rich markup; for text
+    from outside (``probe`` prints what servers send: "[/]" in a header would otherwise be a
+    markup error). Emoji codes are never replaced: ``:smile:`` in a file name stays text."""
     from rich.console import Console
 
-    out = Console(stderr=stderr, highlight=False, markup=not verbatim, emoji=not verbatim)
+    out = Console(stderr=stderr, highlight=False, markup=not verbatim, emoji=False)
     if not out.is_terminal and not os.environ.get("COLUMNS"):
         # rich wraps at 80 columns when it cannot ask a terminal: a pipe or a log file
         # would get paths and messages cut in two; lines are as long as they need to be
@@ -57,7 +76,9 @@ def console(stderr: bool = False, verbatim: bool = False) -> Console:
 
 
 def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    """``data`` as JSON, exactly (names as they are), but with control and bidi characters
+    as ``\\u`` escapes, so that a ``--json`` read on a terminal runs nothing."""
+    click.echo(json_visible(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
 
 
 def human_size(num: float) -> str:

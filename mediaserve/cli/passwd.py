@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from mediaserve.adapters.library.store import write_atomic
-from mediaserve.cli.common import ExitStatus, fail
+from mediaserve.cli.common import ExitStatus, fail, shown
 from mediaserve.core.http.auth import hash_password, parse_users, set_user
 
 
@@ -44,4 +44,4 @@ def passwd(file: Path, user: str, password_stdin: bool) -> None:
         fail(str(exc), ExitStatus.USAGE)
     write_atomic(file, updated.encode("utf-8"))
     os.chmod(file, 0o600)
-    click.echo(f"mediaserve: set the password of {user} in {file}", err=True)
+    click.echo(f"mediaserve: set the password of {shown(user)} in {shown(file)}", err=True)

@@ -34,7 +34,7 @@ from mediaserve.adapters.probe.runner import (
     run_probe,
     run_seeks,
 )
-from mediaserve.cli.common import ExitStatus, console, fail, human_size, print_json
+from mediaserve.cli.common import ExitStatus, console, fail, human_size, plain, print_json, shown
 from mediaserve.core.probe.content_range import ByteRangeSpec, parse_range_set
 from mediaserve.core.probe.exchange import End, Exchange
 from mediaserve.core.probe.seeks import (
@@ -221,14 +221,14 @@ def _do_probe(target: Target, range_sets: Sequence[tuple[ByteRangeSpec, ...]], h
 
 def _render_probe(outcome: PlainProbeOutcome, target: Target, verify: Path | None) -> None:
     out = console(verbatim=True)  # servers' text: never markup
-    table = Table(title=f"probe {target.url}", title_justify="left")
+    table = Table(title=plain(f"probe {target.url}"), title_justify="left")
     table.add_column("", style="bold", no_wrap=True)
     for step in outcome.steps:
         table.add_column(_step_name(step.exchange, step.specs), overflow="fold")
     exchanges = [s.exchange for s in outcome.steps]
 
-    def row(name: str, values: list[str]) -> None:
-        table.add_row(name, *values)
+    def row(name: str, values: list[str]) -> None:  # values quote the server: shown
+        table.add_row(name, *(plain(value) for value in values))
 
     row("Status", [f"{ex.status} {ex.reason}" for ex in exchanges])
     row("Connection", [f"{ex.http_version}, "
@@ -246,15 +246,16 @@ def _render_probe(outcome: PlainProbeOutcome, target: Target, verify: Path | Non
         checks.add_column(name, overflow="fold")
     verified = 0
     for finding in outcome.findings:
-        checks.add_row(_level(finding.level), finding.section, "", finding.message)
+        checks.add_row(_level(finding.level), finding.section, "", plain(finding.message))
     for step in outcome.steps:
         name = _step_name(step.exchange, step.specs)
-        shown = [f for f in step.findings if not f.quiet]
+        listed = [f for f in step.findings if not f.quiet]
         verified += sum(1 for f in step.findings if f.quiet)
-        if not shown:
+        if not listed:
             checks.add_row(_level(Level.PASS), "", name, "as the RFC expects")
-        for finding in shown:
-            checks.add_row(_level(finding.level), finding.section, name, finding.message)
+        for finding in listed:
+            checks.add_row(_level(finding.level), finding.section, name,
+                           plain(finding.message))
     out.print(checks)
     support = {True: "[green]yes[/] (206 with a matching Content-Range)",
                False: "[red]no[/] (the server ignores Range: clients cannot seek)",
@@ -262,7 +263,7 @@ def _render_probe(outcome: PlainProbeOutcome, target: Target, verify: Path | Non
     size = "unknown" if outcome.size is None else f"{outcome.size} bytes"
     out.print(Text.from_markup(f"Range support: {support}   Size: {size}"))
     if verify:
-        out.print(f"Verified against {verify}: {verified} part(s) matched")
+        out.print(f"Verified against {shown(verify)}: {verified} part(s) matched")
 
 
 def _bytes_cell(ex: Exchange) -> str:
@@ -299,7 +300,7 @@ def _do_check(target: Target, as_json: bool) -> int:
 
 def _render_check(outcome: CheckOutcome, counts: dict[str, int]) -> None:
     out = console(verbatim=True)  # servers' text: never markup
-    table = Table(title=f"RFC 9110 conformance: {outcome.url}", title_justify="left")
+    table = Table(title=plain(f"RFC 9110 conformance: {outcome.url}"), title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("Case")
     table.add_column("Request", overflow="fold", max_width=34)
@@ -307,13 +308,13 @@ def _render_check(outcome: CheckOutcome, counts: dict[str, int]) -> None:
     table.add_column("§", no_wrap=True)
     table.add_column("What the server did", overflow="fold")
     for number, result in enumerate(outcome.results, 1):
-        table.add_row(str(number), result.title, result.request, _level(result.level),
-                      result.section, result.did)
+        table.add_row(str(number), result.title, plain(result.request), _level(result.level),
+                      result.section, plain(result.did))
     out.print(table)
     for finding in outcome.findings:
-        out.print(_level(finding.level), finding.message)
+        out.print(_level(finding.level), plain(finding.message))
     if outcome.stopped:
-        out.print(Text.assemble(("stopped:", "red"), f" {outcome.stopped}"))
+        out.print(Text.assemble(("stopped:", "red"), f" {shown(outcome.stopped)}"))
     size = "unknown" if outcome.size is None else f"{outcome.size} bytes"
     out.print(Text.from_markup(" · ".join(f"[{STYLE[Level(k)]}]{v} {k}[/]"
                                           for k, v in counts.items()) + f"   (size {size})"))
@@ -344,7 +345,7 @@ def _render_seeks(outcome: SeekOutcome) -> None:
     out = console(verbatim=True)  # servers' text: never markup
     report = outcome.report
     if report is None:
-        out.print(Text.assemble(("no seeks run:", "red"), f" {outcome.reason}"))
+        out.print(Text.assemble(("no seeks run:", "red"), f" {shown(outcome.reason)}"))
         return
     out.print(seek_tables(report))
     if report.latency is not None:
@@ -359,7 +360,7 @@ def _render_seeks(outcome: SeekOutcome) -> None:
 def seek_tables(report: SeekReport) -> Table:
     """The whole seek report as one rich renderable (also used by benchmarks/)."""
     grid = Table.grid(padding=(0, 0))
-    run = Table(title=f"seeks: {report.url}", title_justify="left", show_header=False)
+    run = Table(title=plain(f"seeks: {report.url}"), title_justify="left", show_header=False)
     run.add_column(style="bold")
     run.add_column()
     failed = sum(report.failures.values())
@@ -399,6 +400,6 @@ def seek_tables(report: SeekReport) -> Table:
         for name in ("kind", "count", "example"):
             fails.add_column(name, overflow="fold")
         for kind, number in report.failures.items():
-            fails.add_row(kind, str(number), Text(report.examples.get(kind, "")))
+            fails.add_row(plain(kind), str(number), plain(report.examples.get(kind, "")))
         grid.add_row(fails)
     return grid

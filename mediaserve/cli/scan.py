@@ -15,7 +15,16 @@ from mediaserve.adapters.library.lock import IndexLocked, writer_lock
 from mediaserve.adapters.library.scanner import LibraryUnavailable
 from mediaserve.adapters.library.scanner import scan as scan_library
 from mediaserve.adapters.library.store import load_index_if_exists, move_aside, save_index
-from mediaserve.cli.common import ExitStatus, console, fail, human_duration, human_size, print_json
+from mediaserve.cli.common import (
+    ExitStatus,
+    console,
+    fail,
+    human_duration,
+    human_size,
+    plain,
+    print_json,
+    shown,
+)
 from mediaserve.core.audit.preview import preview
 from mediaserve.core.library.index import IndexFormatError
 from mediaserve.core.library.summary import ScanSummary
@@ -46,8 +55,8 @@ def _locked_scan(library: Library, *, workers: int, executor: str, allow_empty: 
         if not rebuild:
             raise CorruptIndex(exc, library.index_path, library.root) from exc
         aside = move_aside(library.index_path)
-        out.print(f"mediaserve: the index did not parse ({exc.message}); kept it as {aside} "
-                  "and scanning afresh", markup=False, highlight=False)
+        out.print(f"mediaserve: the index did not parse ({shown(exc.message)}); kept it as "
+                  f"{shown(aside)} and scanning afresh", markup=False)
         library.index = None
     progress = Progress(TextColumn("probing"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=out, transient=True,
@@ -70,16 +79,16 @@ def _locked_scan(library: Library, *, workers: int, executor: str, allow_empty: 
     save_index(library.index_path, index)
     library.index = index
     for folder in summary.unreadable:
-        out.print(f"mediaserve: warning: cannot read the folder {folder}/: its entries were "
-                  "kept as they were (not flagged missing)", markup=False, highlight=False)
+        out.print(f"mediaserve: warning: cannot read the folder {shown(folder)}/: its entries "
+                  "were kept as they were (not flagged missing)", markup=False)
     for path in summary.skipped:
-        out.print(f"mediaserve: warning: skipped {path}: its name is not valid UTF-8 "
-                  "(rename it to index it)", markup=False, highlight=False)
+        out.print(f"mediaserve: warning: skipped {shown(path)}: its name is not valid UTF-8 "
+                  "(rename it to index it)", markup=False)
     return summary
 
 
 def summary_table(summary: ScanSummary, index_path: Path) -> Table:
-    table = Table(title=f"Scan summary  ({index_path})", title_justify="left")
+    table = Table(title=plain(f"Scan summary  ({index_path})"), title_justify="left")
     for name in ("new", "changed", "unchanged", "missing", "failed", "ignored"):
         table.add_column(name.capitalize(), justify="right")
     table.add_column("Duration", justify="right")
@@ -100,7 +109,7 @@ def failed_table(summary: ScanSummary) -> Table:
     table.add_column("File", overflow="fold")
     table.add_column("Reason", overflow="fold")
     for path, error in summary.failed_files:
-        table.add_row(path, error)
+        table.add_row(plain(path), plain(error))
     return table
 
 
@@ -127,8 +136,8 @@ def _watch(library: Library, settle: float, parent_pid: int | None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     def ready() -> None:
-        click.echo(f"mediaserve: watching {library.root} for changes (index "
-                   f"{library.index_path}); Ctrl-C stops", err=True)
+        click.echo(f"mediaserve: watching {shown(library.root)} for changes (index "
+                   f"{shown(library.index_path)}); Ctrl-C stops", err=True)
 
     FolderWatcher(library.root, library.index_path, settle=settle).run(stop, parent_pid, ready)
     click.echo("mediaserve: watch stopped", err=True)

@@ -18,7 +18,14 @@ from mediaserve.adapters.server import create_app
 from mediaserve.adapters.server.access import AccessError
 from mediaserve.adapters.server.runner import configure_logging, make_ssl_context
 from mediaserve.adapters.server.workers import serve_forever
-from mediaserve.cli.common import ExitStatus, console, fail, human_duration, human_size
+from mediaserve.cli.common import (
+    ExitStatus,
+    console,
+    fail,
+    human_duration,
+    human_size,
+    shown,
+)
 from mediaserve.core.config.settings import (
     SETTING_SPECS,
     SPECS_BY_NAME,
@@ -76,8 +83,9 @@ def _prepare(root: Path, index_path: Path, demo: bool, rescan: bool) -> None:
     library = Library(root, index_path, load_index_if_exists(index_path))
     if library.index is None or rescan or demo:
         summary = run_scan(library, show_progress=True)
-        out.print(f"Scanned {library.root}: {summary.as_dict()['videos']} videos, "
-                  f"{len(summary.failed)} failed, index {library.index_path}")
+        out.print(f"Scanned {shown(library.root)}: {summary.as_dict()['videos']} videos, "
+                  f"{len(summary.failed)} failed, index {shown(library.index_path)}",
+                  markup=False)
 
 
 def _prepare_in_child(library: Library, *, demo: bool, rescan: bool) -> Library:
@@ -125,7 +133,7 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
     demo = folder is None and index_path is None
     if demo:
         folder = default_demo_folder()
-        click.echo(f"No folder given: using the demo library in {folder}", err=True)
+        click.echo(f"No folder given: using the demo library in {shown(folder)}", err=True)
         folder.mkdir(parents=True, exist_ok=True)
     library = open_library(folder, index_path)
     if demo or library.index is None or rescan:
@@ -135,13 +143,14 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
     try:
         index, mapping = ensure_id_secret(library.index_path, index)
     except OSError as exc:
-        click.echo(f"mediaserve: WARNING: cannot write {library.index_path} to give it an id "
-                   f"secret ({exc.strerror or exc}): serving the old ids, which can be guessed "
-                   "from paths; run `mediaserve scan` with write access once", err=True)
+        click.echo(f"mediaserve: WARNING: cannot write {shown(library.index_path)} to give it "
+                   f"an id secret ({shown(exc.strerror or exc)}): serving the old ids, which "
+                   "can be guessed from paths; run `mediaserve scan` with write access once",
+                   err=True)
     else:
         if mapping:
-            click.echo(f"Gave {library.index_path} an id secret: {len(mapping)} video ids "
-                       "changed once (they can no longer be guessed from paths)", err=True)
+            click.echo(f"Gave {shown(library.index_path)} an id secret: {len(mapping)} video "
+                       "ids changed once (they can no longer be guessed from paths)", err=True)
     cli_values = {name: (value or None) if SPECS_BY_NAME[name].kind == "multiple" else value
                   for name, value in options.items()}
     file_values, file_name = _file_settings(config, index.settings)
@@ -168,8 +177,8 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
 
     def started(url: str) -> None:
         print(f"mediaserve: serving {count} videos ({human_duration(duration)}, "
-              f"{human_size(size)}) from {library.root} at {url}  (index {library.index_path})",
-              file=sys.stderr, flush=True)
+              f"{human_size(size)}) from {shown(library.root)} at {url}  "
+              f"(index {shown(library.index_path)})", file=sys.stderr, flush=True)
 
     if settings.access_log not in ("-", "off"):
         try:
@@ -203,5 +212,5 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
 
 
 def _announce(line: str) -> None:
-    print(f"mediaserve: {line}", file=sys.stderr, flush=True)
+    print(f"mediaserve: {shown(line)}", file=sys.stderr, flush=True)
 

@@ -21,7 +21,6 @@ import click
 from rich.console import Console
 from rich.live import Live
 from rich.panel import Panel
-from rich.text import Text
 
 from mediaserve.adapters.stats.client import (
     DEFAULT_URL,
@@ -30,7 +29,7 @@ from mediaserve.adapters.stats.client import (
     fetch_once,
     normalise_url,
 )
-from mediaserve.cli.common import ExitStatus, console, fail, print_json
+from mediaserve.cli.common import ExitStatus, console, fail, plain, print_json, shown
 from mediaserve.cli.stats_view import dashboard, one_line
 from mediaserve.core.stats import rates
 
@@ -129,9 +128,9 @@ def _draw(screen: Live, out: Console, snap: dict[str, Any] | None,
           between: dict[str, float] | None, base: str, notice: str | None,
           now: float) -> None:
     if snap is None:
-        waiting = Text(notice or "waiting for the server", style="bold red")
-        screen.update(Panel(waiting, title=f"mediaserve stats  {base}", title_align="left"),
-                      refresh=True)
+        waiting = plain(notice or "waiting for the server", style="bold red")
+        screen.update(Panel(waiting, title=plain(f"mediaserve stats  {base}"),
+                            title_align="left"), refresh=True)
         return
     screen.update(dashboard(snap, between, base, out.width, now, notice), refresh=True)
 
@@ -142,9 +141,9 @@ def _print_line(out: Console, snap: dict[str, Any] | None, between: dict[str, fl
     whether the server is failing now."""
     if snap is None:
         if not failing:
-            click.echo(f"mediaserve: warning: {notice}", err=True)
+            click.echo(f"mediaserve: warning: {shown(notice)}", err=True)
         return True
     if failing:
         click.echo("mediaserve: the server answers again", err=True)
-    out.print(one_line(snap, between, now), markup=False, highlight=False, soft_wrap=True)
+    out.print(one_line(snap, between, now), markup=False, soft_wrap=True)
     return False

@@ -15,7 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from mediaserve.cli.common import human_duration, human_size
+from mediaserve.cli.common import human_duration, human_size, plain, shown
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 #: heat maps narrower than this many columns would say little; below it they are dropped
@@ -63,7 +63,7 @@ def _ms(quantiles: dict[str, Any]) -> str:
 
 
 def _statuses(status: dict[str, int]) -> str:
-    return " · ".join(f"{code} {count:,}" for code, count in status.items()) or "none yet"
+    return " · ".join(f"{shown(code)} {count:,}" for code, count in status.items()) or "none yet"
 
 
 def summary(snap: dict[str, Any], rates: dict[str, float] | None, url: str) -> Panel:
@@ -74,18 +74,21 @@ def summary(snap: dict[str, Any], rates: dict[str, float] | None, url: str) -> P
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
-    grid.add_row("uptime", f"{human_duration(snap['uptime_s'])}   active streams "
-                           f"{glob['active_streams']}   aborts {glob['aborts']:,}")
-    grid.add_row("now", per_s)
-    grid.add_row("sent", f"{human_size(glob['bytes_sent'])}   {rate(thr['10s'])} (10 s)  "
-                         f"{rate(thr['60s'])} (60 s)")
-    grid.add_row("requests", f"{glob['requests']:,}: {_statuses(glob['status'])}")
-    grid.add_row("ranges", f"{glob['ranges_served']:,}, mean "
-                           f"{human_size(glob['mean_range_bytes'])}   player seeks "
-                           f"{glob['player_seeks']:,}")
-    grid.add_row("ttfb", _ms(glob["ttfb_ms"]))
-    grid.add_row("response", _ms(glob["response_ms"]))
-    return Panel(grid, title=f"mediaserve stats  {url}", title_align="left")
+    rows = {  # what the server sent: shown as text, never read as markup
+        "uptime": f"{human_duration(snap['uptime_s'])}   active streams "
+                  f"{glob['active_streams']}   aborts {glob['aborts']:,}",
+        "now": per_s,
+        "sent": f"{human_size(glob['bytes_sent'])}   {rate(thr['10s'])} (10 s)  "
+                f"{rate(thr['60s'])} (60 s)",
+        "requests": f"{glob['requests']:,}: {_statuses(glob['status'])}",
+        "ranges": f"{glob['ranges_served']:,}, mean {human_size(glob['mean_range_bytes'])}"
+                  f"   player seeks {glob['player_seeks']:,}",
+        "ttfb": _ms(glob["ttfb_ms"]),
+        "response": _ms(glob["response_ms"]),
+    }
+    for name, value in rows.items():
+        grid.add_row(name, plain(value))
+    return Panel(grid, title=plain(f"mediaserve stats  {url}"), title_align="left")
 
 
 def _share_206(row: dict[str, Any]) -> str:
@@ -116,7 +119,7 @@ def videos_table(snap: dict[str, Any], now: float, width: int = 80) -> Table:
                  str(row["active_streams"]), ago(row["last_seen"], now)]
         if not wide:
             del cells[4]
-        table.add_row(*cells)
+        table.add_row(*(plain(cell) for cell in cells))  # a title can hold anything
     if not rows:
         table.add_row(Text("no streams yet", style="dim"))
     return table
@@ -134,7 +137,7 @@ def heat_table(snap: dict[str, Any], width: int) -> Table | None:
     table.add_column(no_wrap=True)
     for row in snap["videos"]:
         name = row.get("title") or row["id"]
-        table.add_row(name, "│" + heat_line(row["seek_heatmap"], map_width) + "│")
+        table.add_row(plain(name), "│" + heat_line(row["seek_heatmap"], map_width) + "│")
         if row.get("player_seeks"):
             table.add_row(f"▸ {row['player_seeks']:,} seeks",
                           "│" + heat_line(row["player_seek_heatmap"], map_width) + "│")
@@ -147,7 +150,7 @@ def dashboard(snap: dict[str, Any], rates: dict[str, float] | None, url: str, wi
     now = time.time() if now is None else now
     parts: list[RenderableType] = []
     if notice:
-        parts.append(Text(notice, style="bold red"))
+        parts.append(plain(notice, style="bold red"))
     parts.append(summary(snap, rates, url))
     parts.append(videos_table(snap, now, width))
     heat = heat_table(snap, width)
@@ -162,6 +165,7 @@ def one_line(snap: dict[str, Any], rates: dict[str, float] | None, now: float) -
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now))
     per_s = (f"{rates['requests_per_s']:.1f} req/s {rate(rates['bytes_per_s'])}"
              if rates else f"- req/s {rate(glob['throughput_bps']['10s'])} (10 s)")
-    return (f"{stamp} up {human_duration(snap['uptime_s'])} active {glob['active_streams']} "
-            f"{per_s} requests {glob['requests']} [{_statuses(glob['status'])}] "
-            f"ttfb {_ms(glob['ttfb_ms'])} aborts {glob['aborts']}")
+    return shown(f"{stamp} up {human_duration(snap['uptime_s'])} active "
+                 f"{glob['active_streams']} {per_s} requests {glob['requests']} "
+                 f"[{_statuses(glob['status'])}] ttfb {_ms(glob['ttfb_ms'])} "
+                 f"aborts {glob['aborts']}")

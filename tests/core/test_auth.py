@@ -6,11 +6,14 @@ from __future__ import annotations
 import base64
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
+from yarl import URL
 
 from mediaserve.core.http import auth
 from mediaserve.core.http.encoding import choose_encoding, etag_matches
+from mediaserve.core.http.request_head import query_value
+from tests.complexity import growth
 
 FAST = {"n": 1 << 4, "r": 1, "p": 1}  # scrypt's cost parameters do not change the logic
 
@@ -73,7 +76,11 @@ def test_basic_and_authorization_parsing() -> None:
     ("localhost", True), ("localhost:8080", True), ("127.0.0.1:80", True), ("[::1]:8080", True),
     ("10.1.2.3", True), ("media.lan", True), ("MEDIA.LAN.", True), ("evil.example", False),
     ("evil.example:8080", False), ("localhost.evil.example", False), ("", False),
-    (None, True),
+    (None, True), ("[::1]", True), ("[::1]:", True), ("[::1]:80", True),
+    # after a bracketed address, only :port (ASCII digits)
+    ("[::1]evil.example", False), ("[::1].evil.example", False), ("[::1]:80x", False),
+    ("[::1]:80:80", False), ("[::1]:١٢", False), ("[::1]@evil.example", False),
+    ("[::1", False), ("[]", False), ("[evil.example]", False), ("localhost:١", False),
 ])
 def test_host_policy(host: str | None, ok: bool) -> None:
     policy = auth.HostPolicy.build("127.0.0.1", ("media.lan",))
@@ -98,6 +105,72 @@ def test_redact_removes_any_token_value(value: str) -> None:
         assert f"token={value}" not in cleaned.lower() or value.lower() == "redacted"
         assert "REDACTED" in cleaned
     assert auth.redact("/p?mytoken=abc") == "/p?mytoken=abc"  # not our parameter
+
+
+# every spelling aiohttp (yarl) and the fast path (parse_qsl) read as ``token``: each letter
+# as itself, in upper case, or percent-escaped in either case of hex digit
+_SPELLINGS = st.tuples(*(st.sampled_from([c, c.upper(), f"%{ord(c):02x}", f"%{ord(c):02X}"])
+                         for c in "token")).map("".join)
+_TOKEN68 = "ABCXYZabcxyz0189-._~+/"
+_SECRET = st.text(_TOKEN68, min_size=16, max_size=24)
+_OTHER = st.text("abtokenTOKEN%=+?;#/25", max_size=8)
+
+
+def _escape_some(secret: str, which: list[bool]) -> str:
+    """``secret`` as a URL may carry it: some characters percent-escaped, ``+`` always (a
+    bare ``+`` is a space in a query)."""
+    return "".join(f"%{ord(c):02X}" if flag or c == "+" else c
+                   for c, flag in zip(secret, which + [False] * len(secret), strict=False))
+
+
+def _query_values(target: str) -> list[tuple[str, str]]:
+    """The query pairs of ``target`` as aiohttp reads them and as the fast path does."""
+    query = URL(target, encoded=True).raw_query_string
+    pairs = list(URL(target, encoded=True).query.items())
+    fast = [(key, query_value(query, key)) for key, _ in pairs]
+    return pairs + [(key, value) for key, value in fast if value is not None]
+
+
+@given(key=_SPELLINGS, secret=_SECRET, escaped=st.lists(st.booleans(), max_size=24),
+       before=st.lists(st.tuples(_OTHER, _OTHER), max_size=3),
+       after=st.lists(st.tuples(_OTHER, _OTHER), max_size=3))
+def test_no_spelling_of_the_token_parameter_survives_redaction(
+        key: str, secret: str, escaped: list[bool], before: list[tuple[str, str]],
+        after: list[tuple[str, str]]) -> None:
+    sent = _escape_some(secret, escaped)
+    params = [f"{k}={v}" for k, v in before] + [f"{key}={sent}"] + [f"{k}={v}"
+                                                                    for k, v in after]
+    target = "/api/videos/0123456789ab/stream?" + "&".join(params)
+    read = [value for name, value in _query_values(target) if name == "token"]
+    assume(secret in read)  # the server would take it (another pair may shadow it)
+    for text in (target, f"GET {target} HTTP/1.1", f'"http://host:8080{target}" "agent"'):
+        cleaned = auth.redact(text)
+        assert secret not in cleaned and sent not in cleaned, cleaned
+    cleaned = auth.redact(target)
+    assert all(value == auth.REDACTED for name, value in _query_values(cleaned)
+               if name.lower() == "token"), cleaned
+
+
+@given(st.text("tokenTOKEN%74%6f6F=&?;+# \"'abc", max_size=60))
+def test_after_redaction_no_token_parameter_holds_anything_else(query: str) -> None:
+    target = "/x?" + query.replace(" ", "").replace('"', "").replace("'", "")
+    cleaned = auth.redact(target)
+    for name, value in _query_values(cleaned):
+        if name.lower() == "token":  # ("token" with no "=" has nothing to hide)
+            assert value in ("", auth.REDACTED), (target, cleaned)
+
+
+@pytest.mark.parametrize("make", [
+    lambda n: "/x?" + "%74oken=a" * n,
+    lambda n: "/x?" + "&%74oken=" * n,
+    lambda n: "/x?" + "?" * n + "token=a",
+    lambda n: "/x?token=" + "?;" * n,
+    lambda n: "/x?" + "%" * n + "=1",
+    lambda n: "/x?" + "=" * n,
+    lambda n: '"' + "a=b " * n + '"',
+])
+def test_redaction_is_linear(make) -> None:
+    assert growth(lambda n: auth.redact(make(n)), 2000) < 2.3
 
 
 @pytest.mark.parametrize(("header", "expected"), [

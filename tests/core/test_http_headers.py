@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from urllib.parse import unquote
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mediaserve.core.http.headers import content_disposition, cors_headers, cors_preflight
+from mediaserve.core.text.controls import BIDI_CONTROLS, strip_controls
 
 # RFC 6266 with an RFC 8187 ext-value: the only two shapes we produce
 DISPOSITION = re.compile(
@@ -50,9 +52,10 @@ def test_a_space_keeps_the_ascii_name_and_adds_the_exact_one() -> None:
 @pytest.mark.parametrize(("name", "ascii_name"), [
     ('say "hi".mp4', "say _hi_.mp4"),
     ("back\\slash.mp4", "back_slash.mp4"),
-    ("line\r\nX-Evil: 1.mp4", "line__X-Evil: 1.mp4"),
-    ("tab\there.mp4", "tab_here.mp4"),
-    ("del\x7f.mp4", "del_.mp4"),
+    ("line\r\nX-Evil: 1.mp4", "lineX-Evil: 1.mp4"),  # control characters are dropped
+    ("tab\there.mp4", "tabhere.mp4"),
+    ("del\x7f.mp4", "del.mp4"),
+    ("rtl\u202egpj.mp4", "rtlgpj.mp4"),  # and bidi ones: it would show as "rtlmp4.jpg"
     ("Café Crème.mp4", "Cafe Creme.mp4"),
     ("ﬁlm.mp4", "film.mp4"),  # NFKD turns the ligature into letters
     ("日本語のビデオ.mp4", ".mp4"),
@@ -66,18 +69,21 @@ def test_hostile_and_unicode_names(name: str, ascii_name: str) -> None:
     assert value.isascii()
     match = parse(value)
     assert match["ascii"] == ascii_name
-    assert match["exact"] is not None, "the exact name must travel in filename*"
-    assert unquote(match["exact"], errors="strict") == name
+    exact = match["exact"] or match["ascii"]  # none when the ASCII name is the whole name
+    assert unquote(exact, errors="strict") == strip_controls(name)
 
 
 @pytest.mark.parametrize("name", ['say "hi".mp4', "Café Crème.mp4", "日本語のビデオ.mp4",
-                                  "line\r\nX-Evil: 1.mp4", "50% off; really.mp4"])
+                                  "line\r\nX-Evil: 1 é.mp4", "50% off; really.mp4",
+                                  "\u202e\u2066bidi é\x1b[31m.mp4"])
 def test_an_independent_rfc6266_parser_recovers_the_exact_name(name: str) -> None:
-    """aiohttp's client-side parser (which prefers filename*, as browsers do)."""
+    """aiohttp's client-side parser (which prefers filename*, as browsers do): the exact
+    name but its control and bidi characters."""
     kind, params = parse_content_disposition(content_disposition(name))
     assert kind == "inline"
     assert set(params) == {"filename", "filename*"}
-    assert content_disposition_filename(params) == name
+    assert content_disposition_filename(params) == strip_controls(name)
+    assert not BIDI_CONTROLS.intersection(content_disposition_filename(params))
 
 
 NAMES = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
@@ -90,12 +96,14 @@ def test_any_name_gives_one_safe_header_value(path: str, kind: str) -> None:
     assert all(0x20 <= ord(c) < 0x7F for c in value), value  # no CR, LF, NUL, obs-text
     match = parse(value)
     assert match["type"] == kind
-    name = path.rsplit("/", 1)[-1]
+    name = strip_controls(path.rsplit("/", 1)[-1]) or "video"
     if match["exact"] is None:
         assert match["ascii"] == name
     else:
         assert ATTR_OR_PCT.fullmatch(match["exact"])
         assert unquote(match["exact"], errors="strict") == name
+    for shown in (match["ascii"], unquote(match["exact"] or "")):  # nothing a browser reorders
+        assert not any(c in BIDI_CONTROLS or unicodedata.category(c) == "Cc" for c in shown)
     assert match["ascii"] == match["ascii"].strip()
     assert match["ascii"]  # never an empty filename=""
     if name:

@@ -22,8 +22,10 @@ from mediaserve.core.http.request_head import (
     cookie_value,
     parse_head,
     query_value,
+    read_head,
     stream_target,
 )
+from tests.complexity import growth
 
 VID = "0123456789abcdef"
 STREAM = f"/api/videos/{VID}/stream"
@@ -49,6 +51,15 @@ def test_head_and_connection_close() -> None:
     assert parse_head(head("connection: keep-alive")).keep_alive  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("value", ["keep-alive, close", "close, keep-alive", "Keep-Alive,Close",
+                                   "keep-alive , close", "close,close", "close, ,"])
+def test_a_list_with_close_is_read_as_close(value: str) -> None:
+    """As aiohttp (llhttp) and nginx read it: the connection closes after the answer."""
+    parsed = parse_head(head(f"Connection: {value}"))
+    assert parsed is not None and not parsed.keep_alive
+    assert _aiohttp_reads(head(f"Connection: {value}"))[3] is False  # type: ignore[index]
+
+
 def test_host_is_required() -> None:
     assert parse_head(f"GET {STREAM} HTTP/1.1\r\n\r\n".encode()) is None
     assert parse_head(head("Range: bytes=0-1", host=False)) is None
@@ -69,6 +80,8 @@ def test_host_is_required() -> None:
     head("Expect: 100-continue"),
     head("Upgrade: websocket", "Connection: Upgrade"),
     head("Connection: keep-alive, Upgrade"),
+    head("Connection: close, TE"),
+    head("Connection: ,"),
     head("Host: a", "Host: b", host=False),
     head("Host: a"),  # a second Host
     head("Range: bytes=0-1", "range: bytes=2-3"),
@@ -169,7 +182,8 @@ _NAMES = st.sampled_from(["Range", "If-Range", "If-None-Match", "Connection", "C
 _PRINTABLE = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E),
                      max_size=12)
 _VALUES = st.one_of(st.sampled_from(["close", "keep-alive", "bytes=0-1", "127.0.0.1",
-                                     "chunked", "0", " padded\t", "Upgrade"]),
+                                     "chunked", "0", " padded\t", "Upgrade",
+                                     "keep-alive, close", "close,,keep-alive", "te, close"]),
                     _PRINTABLE, _PRINTABLE, st.text(max_size=12))
 # mostly well-formed (so the parser accepts a good share), with every kind of flaw mixed in
 _FIRST = st.builds("{} {} {}".format,
@@ -204,7 +218,8 @@ _GOOD_HEADS = st.builds(
               .map(lambda q: "?" + q)),
     st.lists(st.tuples(_TOKEN, _PRINTABLE.map(str.strip)), max_size=5,
              unique_by=lambda pair: pair[0].lower()),
-    st.sampled_from(["", "close", "Close", "keep-alive", "Keep-Alive", "CLOSE"]),
+    st.sampled_from(["", "close", "Close", "keep-alive", "Keep-Alive", "CLOSE",
+                     "keep-alive, close", "Close,Keep-Alive", "keep-alive ,close"]),
     st.sampled_from(["", " ", "\t", "  "]))
 
 
@@ -244,3 +259,13 @@ def test_well_formed_heads_are_read_whole(fields: list[tuple[str, str]]) -> None
     assert parsed.fields == {"host": "h", **{name.lower(): value for name, value in fields
                                             if name != "Host"}}
     assert _aiohttp_reads(data) is not None
+
+
+# --- the general reader the connection frames with ------------------------------------------
+
+
+def test_read_head_is_linear() -> None:
+    for make in (lambda n: head(*[f"X-{i}: a" for i in range(min(n, 90))], "Y: " + "v" * n),
+                 lambda n: head("Cookie: " + "a=b; " * n),
+                 lambda n: head("Connection: " + "keep-alive, " * n + "close")):
+        assert growth(lambda n, make=make: read_head(make(n)), 200) < 2.3

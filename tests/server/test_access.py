@@ -8,6 +8,7 @@ posters, pages) is covered by these tests without touching them.
 from __future__ import annotations
 
 import base64
+import logging
 import re
 import subprocess
 import sys
@@ -19,11 +20,12 @@ import pytest
 from aiohttp import web
 
 from mediaserve.adapters.server import create_app
-from mediaserve.adapters.server.access import LOGIN_PATH
+from mediaserve.adapters.server.access import LOGIN_PATH, RedactTokens
 from mediaserve.core.config.settings import Settings
 from mediaserve.core.http.auth import COOKIE_NAME
 from tests.server.conftest import MIB, Lib, blob
 from tests.server.logins import client_login
+from tests.server.rawhttp import read_head
 
 TOKEN = "test-token-0123456789abcdef"
 USER, PASSWORD = "alice", "correct horse battery staple"
@@ -228,3 +230,55 @@ async def test_the_credential_check_a_caching_proxy_asks(aiohttp_client: Any, li
                        {"params": {"token": TOKEN}},
                        {"headers": {"Authorization": f"Basic {pair}"}}):
             assert (await client.request(method, "/api/auth/check", **kwargs)).status == 204
+async def test_no_spelling_of_the_token_reaches_the_access_log(serve: Any, serve_mode: str,
+                                                               lib: Lib) -> None:
+    """``%74oken`` is ``token`` to aiohttp and to the fast path: it is a credential, and so
+    is any spelling of it in a Referer."""
+    server = await serve(lib, auth_token=TOKEN)
+    vid = lib.ids["clip.mp4"]
+    escaped = TOKEN.replace("-", "%2D")
+    for spelling in ("%74oken", "t%6Fk%65n", "%74%6f%6b%65%6e"):
+        ok = await server.fetch("GET", f"/api/videos/{vid}/stream?{spelling}={escaped}",
+                                {"Range": "bytes=0-3",
+                                 "Referer": f"http://x/watch?a=1&T%4FKEN={TOKEN}&b=2"})
+        assert ok.status == 206
+        listing = await server.fetch("GET", f"/api/videos?x=1&{spelling}={TOKEN}")
+        assert listing.status == 200
+    wrong = await server.fetch("GET", f"/api/videos?%74oken={TOKEN}x")
+    assert wrong.status == 401
+    if serve_mode == "fast":
+        assert server.fast_served == 3  # the streams: the fast path's log line too
+    log = "\n".join(server.access_lines)
+    assert len(server.access_lines) == 7
+    assert TOKEN not in log and TOKEN[:12] not in log and escaped[:12] not in log, log
+    assert log.count("=REDACTED") == 10, log  # 7 targets and 3 Referers
+
+
+async def test_error_lines_carry_no_spelling_of_the_token(serve: Any, lib: Lib) -> None:
+    """A refused request line is logged (INFO) with its target: the server's log handler
+    (``RedactTokens``, as ``configure_logging`` installs it) redacts every spelling."""
+    lines: list[str] = []
+
+    class Lines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    handler = Lines()
+    handler.addFilter(RedactTokens())
+    logger = logging.getLogger("mediaserve")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        server = await serve(lib, auth_token=TOKEN)
+        for spelling in ("token", "%74oken", "TO%4BEN"):
+            conn = await server.connect()
+            conn.writer.write(f"GET /api/videos?{spelling}={TOKEN} HTTP/2.0\r\n\r\n".encode())
+            assert (await read_head(conn.reader)).status == 505
+            await conn.close()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    shown = "\n".join(lines)
+    assert shown.count("=REDACTED") == 3 and TOKEN not in shown, shown
+

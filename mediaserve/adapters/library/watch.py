@@ -39,6 +39,7 @@ from mediaserve.core.library.changes import (
 from mediaserve.core.library.formats import is_video_name
 from mediaserve.core.library.index import FileState, LibraryIndex, ProbeOutcome
 from mediaserve.core.library.status import EntryStatus
+from mediaserve.core.text.controls import visible
 
 DEFAULT_SETTLE = 3.0  # seconds a file's size must stay put before it is probed
 DEBOUNCE_MS = 300
@@ -62,8 +63,8 @@ class FolderWatcher:
         self.root = Path(os.path.realpath(root))
         self.index_path = Path(index_path)
         self.settle = settle
-        self.log = log or (lambda line: print(f"mediaserve: watch: {line}", file=sys.stderr,
-                                              flush=True))
+        self.log = log or (lambda line: print(f"mediaserve: watch: {visible(line)}",
+                                              file=sys.stderr, flush=True))
         self.probe = probe
         self.lock_wait = lock_wait
         self.pending: dict[str, _Pending] = {}

@@ -31,7 +31,11 @@ from mediaserve.adapters.server.access import ACCESS, RedactTokens
 from mediaserve.adapters.server.accesslog import OFF, AccessLog, CombinedLogger
 from mediaserve.adapters.server.net.connection import HttpConnection
 from mediaserve.adapters.server.net.delegate import Delegator
-from mediaserve.adapters.server.net.errorlog import RateLimitedLog, make_exception_handler
+from mediaserve.adapters.server.net.errorlog import (
+    RateLimitedLog,
+    VisibleText,
+    make_exception_handler,
+)
 from mediaserve.adapters.server.net.guard import ConnectionGuard, per_address_share
 from mediaserve.adapters.server.net.listener import (
     Listener,
@@ -64,6 +68,7 @@ def configure_logging() -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("mediaserve: %(levelname)s: %(message)s"))
     handler.addFilter(RedactTokens())  # a bad request's line may carry ?token=
+    handler.addFilter(VisibleText())  # and file names may carry ESC sequences
     for name in ("mediaserve", "aiohttp.server", "aiohttp.web"):
         logger = logging.getLogger(name)
         if not logger.handlers:

@@ -30,6 +30,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from mediaserve.core.config.settings import Settings
+from mediaserve.core.text.controls import visible
 
 logger = logging.getLogger("mediaserve")
 
@@ -120,7 +121,7 @@ class Supervisor:
             code = 0
         except BaseException as exc:  # a worker reports what killed it, then dies
             print(f"mediaserve: worker {slot} (pid {os.getpid()}) failed: "
-                  f"{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+                  f"{type(exc).__name__}: {visible(str(exc))}", file=sys.stderr, flush=True)
             code = 1
         finally:
             sys.stdout.flush()

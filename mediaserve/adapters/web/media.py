@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,8 @@ from aiohttp import web
 
 from mediaserve.adapters.web.frames import FrameService
 from mediaserve.adapters.web.http import IMMUTABLE, LibraryState, etag_matches, json_error
+from mediaserve.adapters.web.subtitles import SubtitleTooLarge, SubtitleTracks, Track
+from mediaserve.core.http.ranges import Conditionals, evaluate
 from mediaserve.core.web.decoding import decodes_heavy, pixel_refusal
 from mediaserve.core.web.sprites import (
     SpriteLayout,
@@ -25,7 +27,6 @@ from mediaserve.core.web.sprites import (
     poster_times,
     thumbnails_vtt,
 )
-from mediaserve.core.web.subtitles import normalise_vtt, srt_to_vtt
 
 #: a flat grey 32x18 JPEG: the neutral poster for videos without a decodable frame
 PLACEHOLDER_JPEG = base64.b64decode(
@@ -40,8 +41,6 @@ PLACEHOLDER_JPEG = base64.b64decode(
     "6ery8/T19vf4+fr/wAARCAASACADASIAAhEAAxEA/9oADAMBAAIRAxEAPwDn6KKKACiiigD/0OfooooAKKKK"
     "AP/Z")
 PLACEHOLDER_ETAG = '"placeholder-1"'
-#: subtitle files larger than this are refused (a real one is < 1 MB)
-MAX_SUBTITLE_BYTES = 8 * 1024 * 1024
 
 
 def _picture(request: web.Request, path: Path | None, version: str | None, etag: str
@@ -67,6 +66,7 @@ class MediaRoutes:
     def __init__(self, state: LibraryState, frames: FrameService) -> None:
         self.state = state
         self.frames = frames
+        self.tracks = SubtitleTracks(state.opener)
 
     def _video(self, request: web.Request) -> Any:
         return self.state.catalog.get(request.match_info["id"])
@@ -156,29 +156,31 @@ class MediaRoutes:
         number = int(request.match_info["n"])
         if number >= len(entry.subtitles):
             return json_error(404, "this video has no such subtitle track")
-        name = entry.subtitles[number]
         folder = entry.path.rsplit("/", 1)[0] + "/" if "/" in entry.path else ""
-        loop = asyncio.get_running_loop()
         try:
-            text = await loop.run_in_executor(None, self._read_text, folder + name)
+            track = await self.tracks.get(folder + entry.subtitles[number])
         except FileNotFoundError:
             return json_error(404, "the subtitle file is missing from disk", missing=True)
         except OSError as exc:
             return json_error(403 if isinstance(exc, PermissionError) else 404,
                               f"cannot read the subtitle file: {exc.strerror or exc}")
-        except ValueError as exc:
+        except SubtitleTooLarge as exc:
             return json_error(413, str(exc))
-        body = srt_to_vtt(text) if name.lower().endswith(".srt") else normalise_vtt(text)
-        return web.Response(text=body, content_type="text/vtt", charset="utf-8",
-                            headers={"Cache-Control": "no-cache"})
+        return _track_response(request, track)
 
-    def _read_text(self, relpath: str) -> str:
-        fd = self.state.opener.open(relpath)
-        with os.fdopen(fd, "rb") as handle:
-            data = handle.read(MAX_SUBTITLE_BYTES + 1)
-        if len(data) > MAX_SUBTITLE_BYTES:
-            raise ValueError("the subtitle file is too large")
-        try:
-            return data.decode("utf-8-sig")
-        except UnicodeDecodeError:  # older .srt files are often Windows-1252
-            return data.decode("cp1252", errors="replace")
+
+def _track_response(request: web.Request, track: Track) -> web.Response:
+    """200 with the track, or 304/412 by its validators (RFC 9110 §13.2.2, as a stream is
+    answered; the track is always sent whole, so a Range is not read)."""
+    headers = {"Cache-Control": "no-cache"}
+    validators = track.validators
+    if validators is not None:
+        headers["ETag"] = validators.etag
+        headers["Last-Modified"] = validators.last_modified
+        conditionals = replace(Conditionals.from_headers(request.headers), range=None,
+                               if_range=None)
+        plan = evaluate("GET", conditionals, validators, "text/vtt")
+        if plan.status != 200:
+            return web.Response(status=plan.status, headers=headers)
+    return web.Response(body=track.body, content_type="text/vtt", charset="utf-8",
+                        headers=headers)

@@ -24,6 +24,7 @@ def register(app: web.Application, state: LibraryState) -> None:
 
     async def stop_workers(_app: web.Application) -> None:
         frames.close()
+        media.tracks.close()
 
     app.on_cleanup.append(stop_workers)
     router = app.router

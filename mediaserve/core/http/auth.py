@@ -18,6 +18,7 @@ import hmac
 import ipaddress
 import re
 from dataclasses import dataclass
+from urllib.parse import unquote_plus
 
 #: token68 (RFC 9110 §11.2): fits a header, a cookie and a query string without escaping
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
@@ -223,15 +224,27 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+def _is_port(text: str) -> bool:
+    """RFC 3986 ``port = *DIGIT`` (ASCII digits; empty is allowed)."""
+    return text.isascii() and (text.isdigit() or not text)
+
+
 def _host_only(host_header: str) -> str:
-    """``example.org:8080`` -> ``example.org``; ``[::1]:80`` -> ``::1``; lower case."""
+    """``example.org:8080`` -> ``example.org``; ``[::1]:80`` -> ``::1``; lower case.
+
+    After a bracketed address only ``:port`` may follow: anything else (``[::1]evil.org``)
+    is returned whole, which is neither an IP address nor a name we answer for."""
     host = host_header.strip().lower()
     if _is_ip(host):  # a bare IPv6 address (as --host gives it) has colons but no port
         return host
     if host.startswith("["):
-        return host[1:host.find("]")] if "]" in host else host
+        end = host.find("]")
+        rest = host[end + 1:] if end > 0 else "?"
+        if rest == "" or (rest[0] == ":" and _is_port(rest[1:])):
+            return host[1:end]
+        return host
     name, _, port = host.rpartition(":")
-    return name if name and port.isdigit() else host.rstrip(":")
+    return name if name and _is_port(port) and port else host.rstrip(":")
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,11 +291,42 @@ def exposure_warning(host: str, protected: bool) -> str | None:
 
 # --------------------------------------------------------------------------- redaction
 
-_SECRET_PARAM = re.compile(r"((?:^|[?&;\s\"'])token=)[^&;\s\"']*", re.IGNORECASE)
+#: where a parameter's name may start: after these (or at the start of the text)
+_KEY_START = re.compile(r"""([?&;\s"'])""")  # one character class: linear by construction
+#: the longest spelling of ``token``: every letter percent-escaped
+_MAX_KEY = len("%74%6F%6B%65%6E")
+REDACTED = "REDACTED"
+
+
+def _is_credential(key: str) -> bool:
+    """Whether a query parameter named ``key`` (as sent) is the token: after percent-decoding
+    and ``+`` as a space, as aiohttp (yarl) and the fast path (``parse_qsl``) decode it, in any
+    case (``%74oken``, ``TOKEN``)."""
+    return len(key) <= _MAX_KEY and unquote_plus(key).lower() == "token"
 
 
 def redact(text: str) -> str:
-    """``token=...`` values in a URL or a log line replaced with ``REDACTED``."""
-    if "token=" not in text.lower():
-        return text
-    return _SECRET_PARAM.sub(r"\1REDACTED", text)
+    """The token's value in every ``token=`` parameter of a URL, a log line or a Referer
+    replaced with ``REDACTED``, however the name is spelled (see :func:`_is_credential`).
+
+    A name starts after ``?``, ``&``, ``;``, a blank or a quote; its value runs to the next
+    ``&``, blank or quote, as aiohttp reads it (``?`` and ``;`` inside a value are part of
+    it; a log line ends a URL with a blank or a quote). One pass, linear in the text."""
+    if "=" not in text or ("%" not in text and "token" not in text.lower()):
+        return text  # the usual line: two C scans
+    parts = _KEY_START.split(text)  # text, delimiter, text, delimiter, ...
+    out: list[str] = []
+    index, count = 0, len(parts)
+    while index < count:
+        key, equals, _value = parts[index].partition("=")
+        index += 1
+        if equals and _is_credential(key):
+            out.append(f"{key}={REDACTED}")
+            while index + 1 < count and parts[index] in "?;":  # still the value
+                index += 2
+        else:
+            out.append(parts[index - 1])
+        if index < count:
+            out.append(parts[index])  # the delimiter
+            index += 1
+    return "".join(out)

@@ -2,14 +2,17 @@
 
 Content-Disposition is built from a user's file name, which may hold quotes, CR/LF or any
 Unicode: the ASCII ``filename`` is sanitised so it can never break or inject a header, and the
-exact name travels in RFC 5987/8187 ``filename*``. CORS is a pure decision over an allow-list,
-so a default install sends no CORS headers at all.
+exact name travels in RFC 5987/8187 ``filename*``, both without control and bidi characters
+(a browser saving ``rtl\\u202egpj.mp4`` would show it as "rtlmp4.jpg"). CORS is a pure
+decision over an allow-list, so a default install sends no CORS headers at all.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from urllib.parse import quote
+
+from mediaserve.core.text.controls import strip_controls
 
 _CORS_EXPOSE = "Content-Range, Content-Length, Accept-Ranges, ETag, Last-Modified"
 _CORS_ALLOW_HEADERS = "Range, If-Range, If-Match, If-None-Match, If-Modified-Since, " \
@@ -18,7 +21,7 @@ _CORS_ALLOW_HEADERS = "Range, If-Range, If-Match, If-None-Match, If-Modified-Sin
 
 def content_disposition(filename: str, disposition: str = "inline") -> str:
     """``inline; filename="safe ascii"; filename*=UTF-8''exact%20name``."""
-    name = filename.rsplit("/", 1)[-1]
+    name = strip_controls(filename.rsplit("/", 1)[-1]) or "video"
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
     # `;` is legal inside a quoted filename, but naive client parsers split on it (aiohttp's
     # gives up on `filename=";;"`): the fallback avoids it, filename* keeps the exact name

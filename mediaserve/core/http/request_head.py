@@ -85,7 +85,7 @@ def read_head(data: bytes) -> RequestHead:
     major, minor = int(line[3]), int(line[4])
     if major != 1 or minor > 1:
         raise _version_error(major, minor)
-    block = data[end + 2:size - 4].decode("latin-1")
+    block = data[end + 2:size - 4].decode("utf-8", "surrogateescape")  # as aiohttp reads it
     fields: dict[str, str] = {}
     plain = minor >= 1
     if block:
@@ -145,12 +145,12 @@ def _frame(head: RequestHead) -> None:
         raise HeadError(400, "an HTTP/1.1 request needs a Host field")
     connection = fields.get("connection")
     if connection is not None:
-        tokens = {token.strip(" \t").lower() for token in connection.split(",")}
+        tokens = {token.strip(" \t").lower() for token in connection.split(",")} - {""}
         if "close" in tokens:
             head.keep_alive = False
         elif "keep-alive" in tokens:
             head.keep_alive = True
-        if head.plain and not tokens <= {"close", "keep-alive"}:
+        if head.plain and (not tokens or not tokens <= {"close", "keep-alive"}):
             head.plain = False  # "Upgrade" and other options: aiohttp's reading applies
 
 

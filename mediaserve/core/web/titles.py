@@ -20,10 +20,33 @@ _NOISE = re.compile(
       | aac(?:2[ .]0)? | ac3 | eac3 | dts(?:-hd)? | truehd | atmos | ddp?5[ .]1 | flac
       | proper | repack | extended | unrated | remastered | imax
     )\b""")
-_YEAR = re.compile(r"^(?P<head>.+?)[ (\[]+(?P<year>(?:19|20)\d\d)[)\]]?(?:\s|$)")
+_SEPARATORS = re.compile(r"[ (\[]+")  # one character class: each run found once, linearly
 _EPISODE = re.compile(r"(?i)\bS(\d{1,2})[ .]?E(\d{1,3})\b")
 _BRACKETED_GROUP = re.compile(r"^\[[^\]]*\]\s*")  # "[Group] Title - 01"
 _SPACES = re.compile(r"\s+")
+
+
+def _year(text: str) -> tuple[str, str] | None:
+    """(head, year) of ``Title (1999)``, ``Title [2001] extra``, ``Title 2014 1080p``: what
+    ``^(?P<head>.+?)[ (\\[]+(?P<year>(?:19|20)\\d\\d)[)\\]]?(?:\\s|$)`` matches, without
+    its backtracking (quadratic in a name of spaces or brackets: ~0.8 ms for 255 of them).
+    The year follows a whole run of separators, so one look per run finds the shortest head;
+    the head holds no newline (``.`` does not match one)."""
+    newline = text.find("\n")
+    for run in _SEPARATORS.finditer(text):
+        start, end = max(run.start(), 1), run.end()
+        if newline != -1 and start > newline:
+            return None
+        if start >= end:
+            continue
+        year = text[end:end + 4]
+        if len(year) == 4 and year[:2] in ("19", "20") and year[2:].isdecimal():
+            after = end + 4
+            if text[after:after + 1] in (")", "]"):
+                after += 1
+            if after == len(text) or text[after].isspace():
+                return text[:start], year
+    return None
 
 
 def stem(name: str) -> str:
@@ -51,8 +74,8 @@ def clean_title(name: str) -> str:
         head = text[: episode.start()].strip(" -.")
         text = f"{head} S{season:02d}E{number:02d}".strip()
     else:
-        year = _YEAR.match(text.strip())
-        if year and year.group("head").strip(" -."):
-            text = f"{year.group('head').strip(' -.')} ({year.group('year')})"
+        year = _year(text.strip())
+        if year and year[0].strip(" -."):
+            text = f"{year[0].strip(' -.')} ({year[1]})"
     text = _SPACES.sub(" ", text).lstrip(" -_").rstrip(" -._[(")
     return text or raw or name

@@ -8,8 +8,23 @@ import logging
 import time
 from typing import Any
 
+from mediaserve.core.text.controls import visible
+
 #: at most one log line per kind of repeated error in this many seconds
 LOG_INTERVAL = 10.0
+
+class VisibleText(logging.Filter):
+    """Every message as one line that a terminal shows as it is: file names and request data
+    in it may hold ESC sequences, a CR or LF (a forged line) or bidi overrides; they are
+    written as escapes (core/text/controls.py). A traceback, if any, is left as it is."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = visible(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
+
 
 class RateLimitedLog:
     """At most one line per ``key`` and ``interval``; what was held back is counted into the

@@ -17,11 +17,20 @@ import time
 from typing import Any
 
 from mediaserve.core.http.auth import redact
+from mediaserve.core.text.controls import visible
 
 
 def _quote(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace(
-        "\r", "\\r")
+    """A field inside quotes: backslash and quote escaped, and every control or bidi
+    character written as an escape (``\\x1b``, ``\\r``, ``\\u202e``) as nginx escapes them:
+    a log read on a terminal runs no escape sequence, and a CR or LF forges no line."""
+    return visible(value.replace("\\", "\\\\").replace('"', '\\"'))
+
+
+def _field(value: str) -> str:
+    """A field that may carry the token (``?token=`` in the target or a Referer): redacted
+    first, then quoted (an escaped tab must not hide a ``token=`` from the redaction)."""
+    return _quote(redact(value))
 
 
 _clock: list[Any] = [-1, ""]  # the second last formatted, and its text
@@ -94,10 +103,10 @@ class AccessLog:
         """One line from its parts (the stream fast path has no aiohttp request to give)."""
         line = (
             f'{remote or "-"} - - [{_now()}] '
-            f'"{_quote(method)} {_quote(target)} HTTP/{version}" '
-            f'{status} {sent if sent else "-"} "{_quote(referer)}" "{_quote(agent)}"'
+            f'"{_quote(method)} {_field(target)} HTTP/{version}" '
+            f'{status} {sent if sent else "-"} "{_field(referer)}" "{_field(agent)}"'
         )
-        self.emit(redact(line))  # ?token= (in the path or a Referer) never logged
+        self.emit(line)  # ?token= (in the target, a Referer, an agent) never logged
 
 
 class _NoLock:

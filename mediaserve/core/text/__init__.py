@@ -1,0 +1,1 @@
+"""Untrusted text made safe to show: terminals and headers."""
