@@ -1,0 +1,51 @@
+"""What a library path says about its video: the parser's answer, and the show key."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    EPISODE = "episode"
+    MOVIE = "movie"
+    OTHER = "other"  # a home video, a clip, or a name we are not sure about
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedName:
+    """A video's name, read. ``title`` is what a card shows: never empty, and it keeps
+    every word that tells two files apart."""
+
+    title: str
+    kind: Kind = Kind.OTHER
+    show: str | None = None  # an episode's show (its folder's name when it has one)
+    season: int | None = None  # 0 for specials; None when nothing says (absolute numbering)
+    episode: int | None = None  # None for an episode known only by its folder
+    episode_end: int | None = None  # the last episode of a multi-episode file
+    episode_title: str | None = None
+    year: int | None = None
+    date: str | None = None  # ISO date from the name (a daily show, a phone video)
+    part: int | None = None  # CD1, Disc 2, Part 3
+    #: the folder the show lives in (``TV`` for ``TV/Show/Season 1/...``; "" at the root):
+    #: with the show's key, what tells two shows of the same name apart
+    scope: str = ""
+
+
+def show_key(name: str) -> str:
+    """A show's name as compared: Unicode-normalised, case-folded, letters and digits only,
+    one space between words (``Doctor.Who (2005)`` and ``doctor who 2005`` are one show)."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    cleaned = "".join(c if c.isalnum() else " " for c in folded)
+    return " ".join(cleaned.split())
+
+
+def same_show(folder: str, show: str) -> bool:
+    """Whether a folder's name is the show's: equal keys, or one is the other plus words
+    (``The Office (US)`` holds ``The.Office.S01E01``; ``Doctor Who`` holds
+    ``Doctor.Who.2005.S01E01``)."""
+    a, b = show_key(folder), show_key(show)
+    if not a or not b:
+        return False
+    return a == b or a.startswith(b + " ") or b.startswith(a + " ")
