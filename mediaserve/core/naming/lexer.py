@@ -10,6 +10,7 @@ between two digits. Everything here is one pass over the name.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -18,10 +19,6 @@ from mediaserve.core.library.formats import VIDEO_EXTENSIONS
 DASHES = frozenset({"-", "–", "—"})
 _CLOSE = {"(": ")", "[": "]", "{": "}"}
 _OPENERS = re.compile(r"[(\[{]")
-#: a dot glued between two non-spaces, unless both are digits (``3.2``) or dots (``...``),
-#: or it follows a lone letter (``A.M.``, ``S.W.A.T``); fixed-width look-arounds: one pass
-_GLUED_DOT = re.compile(r"(?<![\s.][^\W\d_])(?<!^[^\W\d_])"
-                        r"(?:(?<=[^\s\d.])\.(?=[^\s.])|(?<=[^\s.])\.(?=[^\s\d.]))")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +76,22 @@ def _pieces(base: str) -> list[tuple[str, str]]:
     return pieces
 
 
+def _undot(word: str) -> list[str]:
+    """A typed word split at its glued dots (``Name.S01E02``, ``Mr.Robot``, ``S01E02.720p``),
+    but not in a number (``3.2``, ``10.15.32``, ``eps1.0``), after a lone letter (``A.M.``,
+    ``S.W.A.T``), or where a dot ends or doubles (``Mr.``, ``Wait...``)."""
+    pieces = word.split(".")
+    out = [pieces[0]]
+    for before, piece in itertools.pairwise(pieces):
+        glued = (not piece or not before or (before[-1].isdigit() and piece.isdigit())
+                 or (len(before) == 1 and before.isalpha()))
+        if glued:
+            out[-1] += "." + piece
+        else:
+            out.append(piece)
+    return out
+
+
 def _packed(plain: list[str]) -> bool:
     """A release-style name: no space between its words (groups aside), words joined by
     dots or underscores (``Show.S01E02.x264 (copy)`` is still one)."""
@@ -100,7 +113,8 @@ def lex(base: str) -> tuple[list[Word], bool]:
         elif packed:
             found.extend(Word(w) for w in text.replace(".", " ").replace("_", " ").split())
         else:
-            found.extend(Word(w) for w in _GLUED_DOT.sub(" ", text.replace("_", " ")).split())
+            for word in text.replace("_", " ").split():
+                found.extend(Word(w) for w in _undot(word))
     return found, packed
 
 

@@ -42,9 +42,10 @@ _STRONG = _set("""
 _WEAK = _set("""
     web dvd hd bd hdr hdr10 hdr10+ dv dovi sdr avc av1 vp9 aac aac2 ac3 eac3 dts dts-hd
     dts-x truehd atmos ddp ddp2 ddp5 ddp7 dd2 dd5 dd7 dd+ flac mp3 opus lpcm pcm 2.0 5.1
-    7.1 2ch 6ch proper repack rerip real internal limited multi dual dual-audio multi-sub
-    multi-subs subs eng dubbed subbed nf amzn dsnp hmax atvp hulu pcok itunes yts yify
-    rarbg eztv ettv
+    7.1 aac2.0 aac5.1 ac3.5.1 dd2.0 dd5.1 ddp2.0 ddp5.1 ddp7.1 dd+5.1 eac3.5.1 dts5.1
+    truehd.7.1 atmos7.1 2ch 6ch proper repack rerip real internal limited multi dual
+    dual-audio multi-sub multi-subs subs eng dubbed subbed nf amzn dsnp hmax atvp hulu
+    pcok itunes yts yify rarbg eztv ettv
     """)
 _EDITIONS = _set("""
     extended unrated uncut remastered imax theatrical criterion uncensored directors

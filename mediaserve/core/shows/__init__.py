@@ -1,0 +1,5 @@
+"""Shows, seasons and episodes grouped from a catalog's parsed names (see ``model``)."""
+
+from mediaserve.core.shows.model import Item, Season, Show, Shows, build_shows, show_id
+
+__all__ = ["Item", "Season", "Show", "Shows", "build_shows", "show_id"]
