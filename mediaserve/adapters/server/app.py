@@ -16,6 +16,7 @@ from mediaserve.adapters.server.follow import follow_index
 from mediaserve.adapters.server.listing import json_with_etag, listing_response
 from mediaserve.adapters.server.listing_views import listing_view
 from mediaserve.adapters.server.safe_open import RootOpener
+from mediaserve.adapters.server.shows_routes import add_show_routes
 from mediaserve.adapters.server.state import STATE, ServerState, json_error
 from mediaserve.adapters.server.stats_routes import add_stats_routes
 from mediaserve.adapters.server.stream import stream
@@ -117,5 +118,6 @@ def create_app(index: LibraryIndex, root: Path | str, settings: Settings | None 
         # unknown /api/ path (a mangled id, `..`) into 405 instead of 404
         router.add_route("OPTIONS", path, preflight)
     add_stats_routes(app)
+    add_show_routes(app)  # shows, seasons, episodes
     register_web(app, state)  # pages, posters, seek previews, subtitles
     return app

@@ -12,6 +12,7 @@ import dataclasses
 import os
 import stat
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -24,6 +25,8 @@ from mediaserve.core.library.failure import ProbeFailure
 from mediaserve.core.library.formats import content_type_for
 from mediaserve.core.library.index import FACT_FIELDS, LibraryIndex, VideoEntry
 from mediaserve.core.library.status import EntryStatus
+from mediaserve.core.naming import ParsedName, parse_path
+from mediaserve.core.shows import Item, Shows, build_shows
 from mediaserve.core.web.media import media_json
 
 
@@ -45,6 +48,12 @@ class Video:
     disposition: str
     findings: list[dict[str, Any]] = field(default_factory=list)
     presence: Presence = Presence.PRESENT
+    #: what the name says (read once per catalog: 5,000 names take ~0.1 s)
+    parsed: ParsedName = field(default_factory=lambda: ParsedName("untitled"))
+    #: for an episode: its show, and the episodes before and after it across seasons
+    show_id: str | None = None
+    previous_episode_id: str | None = None
+    next_episode_id: str | None = None
     _validators: ranges.Validators | None = None
     _validators_key: tuple[int, int, int, int] = (-1, -1, -1, -1)
 
@@ -84,7 +93,9 @@ class Video:
         for name in FACT_FIELDS:
             doc[name] = getattr(entry.facts, name)
         doc["findings"] = self.findings
-        doc.update(media_json(entry, base))  # title, poster_url, subtitles (the web UI's)
+        doc.update(media_json(entry, base, self.parsed))  # title, kind, show… (the web UI's)
+        doc.update(show_id=self.show_id, previous_episode_id=self.previous_episode_id,
+                   next_episode_id=self.next_episode_id)
         return doc
 
 
@@ -95,13 +106,15 @@ class Catalog:
     missing, unreadable or back), so ``listing_cache`` re-encodes the listing only then.
     """
 
-    def __init__(self, index: LibraryIndex, findings: FindingsFor | None = None) -> None:
+    def __init__(self, index: LibraryIndex, findings: FindingsFor | None = None,
+                 this_year: int | None = None) -> None:
         self.index = index
         self._findings = findings
         self.videos: dict[str, Video] = {}
         self.version = 0
         self.listing_cache = ListingCache(self.listing, lambda: self.version,
                                           lambda: len(self.videos))
+        year = this_year if this_year is not None else datetime.now().year  # bounds years
         for entry in index.videos.values():
             video = Video(
                 entry=entry,
@@ -109,9 +122,25 @@ class Catalog:
                 disposition=content_disposition(entry.path),
                 presence=(Presence.MISSING if entry.status == EntryStatus.MISSING
                           else Presence.PRESENT),
+                parsed=parse_path(entry.path, year),
             )
             self._refresh_findings(video)
             self.videos[entry.id] = video
+        self.shows = self._link_episodes()
+
+    def _link_episodes(self) -> Shows:
+        """Group the episodes into shows (names never change within a catalog: a renamed
+        file comes with a new index, hence a new catalog) and give each its neighbours."""
+        shows = build_shows((Item(v.entry.id, v.entry.path, v.parsed)
+                             for v in self.videos.values()), self.index.id_secret)
+        for show in shows.shows.values():
+            for season in show.seasons:
+                for item in season.episodes:
+                    video = self.videos[item.id]
+                    video.show_id = show.id
+                    video.previous_episode_id = shows.previous(item.id)
+                    video.next_episode_id = shows.next(item.id)
+        return shows
 
     def get(self, vid: str) -> Video | None:
         return self.videos.get(vid)
