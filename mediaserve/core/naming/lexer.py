@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from mediaserve.core.library.formats import VIDEO_EXTENSIONS
 
@@ -21,9 +21,10 @@ _CLOSE = {"(": ")", "[": "]", "{": "}"}
 _OPENERS = re.compile(r"[(\[{]")
 
 
-@dataclass(frozen=True, slots=True)
-class Word:
-    """One word of a name, or a bracketed group (``text`` is then what is inside)."""
+class Word(NamedTuple):
+    """One word of a name, or a bracketed group (``text`` is then what is inside). A named
+    tuple: a name has a few words and a library thousands of names, and a tuple is the
+    cheapest object to make."""
 
     text: str
     bracket: str = ""  # "(", "[" or "{" for a group
@@ -61,6 +62,8 @@ def _pieces(base: str) -> list[tuple[str, str]]:
     opener and its inner text. An opener without its closer is an ordinary character.
     Linear: each closer is searched for from just after its opener, and never again once
     none is left further on."""
+    if _OPENERS.search(base) is None:
+        return [(base, "")]
     pieces: list[tuple[str, str]] = []
     last_close = {opener: base.rfind(closer) for opener, closer in _CLOSE.items()}
     at = 0
@@ -111,18 +114,22 @@ def lex(base: str) -> tuple[list[Word], bool]:
         if bracket:
             found.append(Word(" ".join(text.split()), bracket))
         elif packed:
-            found.extend(Word(w) for w in text.replace(".", " ").replace("_", " ").split())
+            found.extend(map(Word, text.replace(".", " ").replace("_", " ").split()))
         else:
             for word in text.replace("_", " ").split():
-                found.extend(Word(w) for w in _undot(word))
+                if "." in word:
+                    found.extend(map(Word, _undot(word)))
+                else:
+                    found.append(Word(word))
     return found, packed
 
 
 def shown(items: list[Word]) -> str:
     """Words joined as a title, without dashes dangling at either end."""
     start, end = 0, len(items)
-    while start < end and items[start].dash:
+    while start < end and items[start].text in DASHES and not items[start].bracket:
         start += 1
-    while end > start and items[end - 1].dash:
+    while end > start and items[end - 1].text in DASHES and not items[end - 1].bracket:
         end -= 1
-    return " ".join(w.shown for w in items[start:end])
+    return " ".join([text if not bracket else f"{bracket}{text}{_CLOSE[bracket]}"
+                     for text, bracket in items[start:end]])

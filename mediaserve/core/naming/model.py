@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import unicodedata
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
+
+_NOT_WORD = re.compile(r"[\W_]+")
 
 
 class Kind(StrEnum):
@@ -13,10 +17,10 @@ class Kind(StrEnum):
     OTHER = "other"  # a home video, a clip, or a name we are not sure about
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedName:
+class ParsedName(NamedTuple):
     """A video's name, read. ``title`` is what a card shows: never empty, and it keeps
-    every word that tells two files apart."""
+    every word that tells two files apart. (A named tuple: made once per video of a
+    library, and the cheapest immutable object to make.)"""
 
     title: str
     kind: Kind = Kind.OTHER
@@ -33,12 +37,12 @@ class ParsedName:
     scope: str = ""
 
 
+@functools.lru_cache(maxsize=4096)  # a show's name comes back once per episode
 def show_key(name: str) -> str:
     """A show's name as compared: Unicode-normalised, case-folded, letters and digits only,
     one space between words (``Doctor.Who (2005)`` and ``doctor who 2005`` are one show)."""
     folded = unicodedata.normalize("NFKC", name).casefold()
-    cleaned = "".join(c if c.isalnum() else " " for c in folded)
-    return " ".join(cleaned.split())
+    return " ".join(_NOT_WORD.sub(" ", folded).split())
 
 
 def same_show(folder: str, show: str) -> bool:

@@ -22,7 +22,7 @@ Never raises; the title is never empty; the time is linear in the length of the 
 
 from __future__ import annotations
 
-import dataclasses
+import re
 from collections.abc import Sequence
 
 from mediaserve.core.naming.episodes import (
@@ -32,10 +32,18 @@ from mediaserve.core.naming.episodes import (
     find_in_season_folder,
     find_marker,
 )
-from mediaserve.core.naming.lexer import Word, lex, shown, split_path, strip_extension
+from mediaserve.core.naming.lexer import (
+    Word,
+    lex,
+    shown,
+    split_path,
+    strip_extension,
+)
 from mediaserve.core.naming.model import Kind, ParsedName, same_show
 from mediaserve.core.naming.tags import (
+    EPISODE_WORDS,
     PART_WORDS,
+    SEASON_WORDS,
     Tag,
     compact_date,
     date_word,
@@ -49,12 +57,15 @@ from mediaserve.core.naming.tags import (
 
 #: the latest year when the caller does not say what year it is
 NO_CEILING = 2099
+_DIGIT = re.compile(r"[0-9]")
+#: cheap tests of a whole name (bounded literals: linear) that skip the word-by-word
+#: searches which could not find anything: most names have no date and no marker
+_MAYBE_MARKER = re.compile(r"[se][0-9]|[0-9]x[0-9]|第|" + "|".join(  # on the lower case
+    sorted(SEASON_WORDS | EPISODE_WORDS, key=len, reverse=True)))
+_MAYBE_PART = re.compile(r"cd|dis[ck]|dvd|part|pt")  # on the lower case
+_MAYBE_DATE = re.compile(r"[0-9]{4}[-._ ][0-9]{2}[-._ ][0-9]{2}")
 _KEEP_WORDS = frozenset({"sample", "trailer", "teaser", "featurette", "copy"})
 _COPY_WORDS = frozenset({"copy", "kopie", "copie", "copia", "kopia", "kopio"})
-
-
-def _strong(word: Word) -> bool:
-    return is_noise_group(word.text) if word.bracket else tag_of(word.text) is Tag.STRONG
 
 
 def _quiet(word: Word) -> bool:
@@ -66,15 +77,22 @@ def _quiet(word: Word) -> bool:
 
 def _cut(items: list[Word], packed: bool) -> int:
     """Where the release noise starts (``len(items)`` when there is none)."""
-    quiet_from = [True] * (len(items) + 1)  # everything from i on is quiet
-    for i in range(len(items) - 1, -1, -1):
-        quiet_from[i] = quiet_from[i + 1] and _quiet(items[i])
-    for i in range(1, len(items)):
-        if _strong(items[i]) and (packed or quiet_from[i + 1]):
-            while i > 1 and not items[i - 1].bracket and tag_of(items[i - 1].text) is Tag.WEAK:
-                i -= 1
-            return i
-    return len(items)
+    strong = [i for i in range(1, len(items))
+              if (tag_of(items[i].text) is Tag.STRONG if not items[i].bracket
+                  else is_noise_group(items[i].text))]
+    if not strong:
+        return len(items)
+    if not packed:  # the first strong tag followed by nothing but quiet words
+        quiet_from = len(items)  # everything from here on is quiet
+        while quiet_from > strong[0] and _quiet(items[quiet_from - 1]):
+            quiet_from -= 1
+        strong = [i for i in strong if i + 1 >= quiet_from]
+        if not strong:
+            return len(items)
+    i = strong[0]
+    while i > 1 and not items[i - 1].bracket and tag_of(items[i - 1].text) is Tag.WEAK:
+        i -= 1
+    return i
 
 
 def _keepers(tail: list[Word]) -> list[Word]:
@@ -235,9 +253,9 @@ def _folder_episode(head: list[Word], where: _Path, keep: list[Word],
                       scope=where.scope(where.show_at))
 
 
-def _film(head: list[Word], keep: list[Word], cut_found: bool, latest: int,
-          part: int | None) -> ParsedName | None:
-    at = _year_at(head, cut_found, latest)
+def _film(head: list[Word], keep: list[Word], cut_found: bool,
+          at: tuple[int, int] | None, part: int | None) -> ParsedName | None:
+    """A film: ``at`` is where its year is (:func:`_year_at`), if it has one."""
     if at is None:
         if not cut_found:
             return None
@@ -258,30 +276,49 @@ def _date_in(items: list[Word], latest: int) -> str | None:
     return None
 
 
+class _Gates:
+    """What a name may hold, from a few C-speed tests of the whole name."""
+
+    def __init__(self, base: str) -> None:
+        self.digits = _DIGIT.search(base) is not None
+        self.marker = self.digits and _MAYBE_MARKER.search(base.lower()) is not None
+        self.dash = self.digits and ("-" in base or "–" in base or "—" in base)
+        self.date = self.digits and _MAYBE_DATE.search(base) is not None
+        self.part = self.digits and _MAYBE_PART.search(base.lower()) is not None
+
+
 def _read(items: list[Word], where: _Path, packed: bool, latest: int,
-          grouped: bool) -> ParsedName:
-    """The questions of the module docstring, in order, on a name's words."""
+          grouped: bool, gates: _Gates) -> ParsedName:
+    """The questions of the module docstring, in order, on a name's words. Without a digit
+    in the name, there is no marker, number, year or date to look for."""
     cut = _cut(items, packed)
-    head, keep, release = items[:cut], _keepers(items[cut:]), cut < len(items)
-    part = _part(items)
-    film_year = _year_at(head, release, latest) is not None
-    for found in (find_marker(head, where.season, words_ok=not film_year),
-                  find_anime(head, grouped, where.season)):
-        if found is not None and (parsed := _episode(head, found, where, keep, latest,
-                                                     part)) is not None:
+    head, release = items[:cut], cut < len(items)
+    keep = _keepers(items[cut:]) if release else []
+    digits = gates.digits
+    part = _part(items) if gates.part else None
+    year_at = _year_at(head, release, latest) if digits else None
+    film_year = year_at is not None
+    if digits:
+        for found in (find_marker(head, where.season, words_ok=not film_year)
+                      if gates.marker else None,
+                      find_anime(head, grouped, where.season) if gates.dash else None):
+            if found is not None and (parsed := _episode(head, found, where, keep, latest,
+                                                         part)) is not None:
+                return parsed
+        if gates.date and (parsed := _dated(head, where, keep, release, latest)) is not None:
             return parsed
-    if (parsed := _dated(head, where, keep, release, latest)) is not None:
-        return parsed
     if where.season is not None:
-        found = find_in_season_folder(head, where.season)
+        found = find_in_season_folder(head, where.season) if digits else None
         if found is not None and (parsed := _episode(head, found, where, keep, latest,
                                                      part)) is not None:
             return parsed
         if (parsed := _folder_episode(head, where, keep, latest)) is not None:
             return parsed
-    if (parsed := _film(head, keep, release, latest, part)) is not None:
+    if (film_year or release) and (parsed := _film(head, keep, release, year_at,
+                                                     part)) is not None:
         return parsed
-    return ParsedName(shown(items), Kind.OTHER, date=_date_in(items, latest), part=part)
+    date = _date_in(items, latest) if digits else None  # (compact dates too: no gate)
+    return ParsedName(shown(items), Kind.OTHER, date=date, part=part)
 
 
 def parse_path(path: str, this_year: int | None = None) -> ParsedName:
@@ -293,14 +330,15 @@ def parse_path(path: str, this_year: int | None = None) -> ParsedName:
     base = strip_extension(name)
     items, packed = lex(base)
     where = _Path(folders)
+    gates = _Gates(base)
     parsed = None
     if len(items) > 1 and items[0].bracket == "[":  # "[Group] Show - 01": drop the group
-        parsed = _read(items[1:], where, packed, latest, grouped=True)
+        parsed = _read(items[1:], where, packed, latest, True, gates)
         if parsed.kind is Kind.OTHER:
             parsed = None  # not a release after all: "[Live] Concert" keeps its group
     if parsed is None:
-        parsed = _read(items, where, packed, latest, grouped=False)
+        parsed = _read(items, where, packed, latest, False, gates)
     if parsed.title.strip():
         return parsed
     fallback = base.strip() or name.strip() or path.strip() or "Untitled"
-    return dataclasses.replace(parsed, title=fallback)
+    return parsed._replace(title=fallback)

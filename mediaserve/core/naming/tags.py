@@ -11,6 +11,7 @@ refuses, such as a superscript two.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -20,6 +21,11 @@ from enum import Enum
 MAX_WORD = 40
 #: the first year of cinema; anything earlier is a number, not a year
 FIRST_YEAR = 1888
+
+
+#: the classifiers below are pure and see the same words again and again in a library
+#: ("1080p", "Season", "S01E01", a show's name): a bounded cache makes a repeat one C call
+_cached = functools.lru_cache(maxsize=4096)
 
 
 def _set(text: str) -> frozenset[str]:
@@ -57,6 +63,7 @@ _DOMAIN = re.compile(r"(?:www\.)?[a-z0-9-]+\.(?:com|net|org|mx|to|se|io|me|tv|cc
                      re.ASCII | re.IGNORECASE)
 
 
+@_cached
 def tag_of(word: str) -> Tag | None:
     """The kind of release tag ``word`` is, or None for a word of a title. A tag glued to
     a release group (``x264-GRP``) is the tag."""
@@ -75,6 +82,7 @@ def tag_of(word: str) -> Tag | None:
     return None
 
 
+@_cached
 def is_noise_group(inner: str) -> bool:
     """A bracketed group that says nothing about the video: ``[1080p]``, ``(BD x265 FLAC)``,
     a CRC ``[ABCD1234]``, a site ``[YTS.MX]``. ``(1)``, ``(copy)``, ``(2017)`` are not."""
@@ -89,6 +97,7 @@ def is_noise_group(inner: str) -> bool:
 # ------------------------------------------------------------------------------ numbers
 
 
+@_cached
 def year_of(word: str, latest: int) -> int | None:
     """``word`` as a plausible release year (1888 to ``latest``), or None."""
     if len(word) != 4 or not word.isascii() or not word.isdigit():
@@ -97,6 +106,7 @@ def year_of(word: str, latest: int) -> int | None:
     return year if FIRST_YEAR <= year <= latest else None
 
 
+@_cached
 def small_number(word: str, digits: int = 3) -> int | None:
     """``word`` as a number of 1 to ``digits`` ASCII digits (an episode, a season)."""
     if not 1 <= len(word) <= digits or not word.isascii() or not word.isdigit():
@@ -148,6 +158,7 @@ def _range(first: int, tail: str) -> int:
     return last
 
 
+@_cached
 def sxe_marker(word: str) -> Marker | None:
     """``S01E02``, ``s1e2``, ``S01E01-E02``, ``S01E01E02``, ``S01E01-02``, ``1x02``,
     ``1x02-03`` as one word."""
@@ -164,12 +175,14 @@ def sxe_marker(word: str) -> Marker | None:
     return None
 
 
+@_cached
 def season_word(word: str) -> int | None:
     """``S01`` (the first half of ``S01 E02``)."""
     match = _SEASON_WORD.fullmatch(word) if len(word) <= 5 else None
     return int(match.group(1)) if match else None
 
 
+@_cached
 def episode_word(word: str, bare: bool) -> int | None:
     """``Ep02``, ``Episode02``; with ``bare``, ``E02`` too (the second half of ``S01 E02``,
     or alone in a season folder: elsewhere ``E3`` is as likely a name)."""
@@ -179,6 +192,7 @@ def episode_word(word: str, bare: bool) -> int | None:
     return int(match.group(1)) if match else None
 
 
+@_cached
 def cjk_marker(word: str) -> tuple[str, int] | None:
     """``第2季`` (season 2) or ``第05集`` (episode 5): ("season" | "episode", number)."""
     if len(word) > 8:
@@ -199,6 +213,7 @@ _SEASON_FOLDER = re.compile(
 _SPECIALS = frozenset({"specials", "special"})
 
 
+@_cached
 def season_folder(name: str) -> int | None:
     """The season a folder holds (``Season 1``, ``Season 01 (2019)``, ``S02``,
     ``Staffel 3``, ``Specials`` = 0), or None for any other folder."""
@@ -220,6 +235,7 @@ _DATE = re.compile(r"([0-9]{4})[-._]([0-9]{2})[-._]([0-9]{2})", re.ASCII)
 _COMPACT_DATE = re.compile(r"((?:19|20)[0-9]{2})([0-9]{2})([0-9]{2})", re.ASCII)
 
 
+@_cached
 def part_of(word: str) -> int | None:
     """``CD1``, ``Disc2``, ``pt1``, ``Part3`` as one word."""
     match = _PART.fullmatch(word) if len(word) <= 8 else None
@@ -236,12 +252,14 @@ def iso_date(year: str, month: str, day: str, latest: int) -> str | None:
     return f"{y:04d}-{m:02d}-{d:02d}"
 
 
+@_cached
 def date_word(word: str, latest: int) -> str | None:
     """``2023-01-05`` / ``2023.01.05`` / ``2023_01_05`` as one word."""
     match = _DATE.fullmatch(word) if len(word) == 10 else None
     return iso_date(match.group(1), match.group(2), match.group(3), latest) if match else None
 
 
+@_cached
 def compact_date(word: str, latest: int) -> str | None:
     """``20230105``, as cameras and phones write it (``VID_20230105_123456``)."""
     match = _COMPACT_DATE.fullmatch(word) if len(word) == 8 else None
