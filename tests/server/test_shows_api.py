@@ -4,6 +4,9 @@ in the card listing."""
 
 from __future__ import annotations
 
+import asyncio
+import copy
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +14,12 @@ from typing import Any
 
 import pytest
 
+from mediaserve.adapters.library.store import INDEX_NAME, save_index
+from mediaserve.adapters.server import create_app
+from mediaserve.adapters.server.catalog import Catalog
+from mediaserve.adapters.server.follow import FOLLOWER
+from mediaserve.adapters.server.state import STATE
+from mediaserve.core.config.settings import Settings
 from tests.server.conftest import Lib, blob
 
 SEASON1 = "TV/Show/Season 1"
@@ -149,3 +158,47 @@ async def test_an_empty_library_has_no_shows(serve: Any, tmp_path: Path,
                                              library_maker: Callable[[Path, dict], Lib]) -> None:
     served = await serve(library_maker(tmp_path / "lib", {"Home/clip.mp4": blob(1024)}))
     assert await served.get_json("/api/shows") == (200, {"count": 0, "shows": []})
+
+
+def test_a_rebuilt_catalog_reads_only_the_names_that_changed(tv_lib: Lib) -> None:
+    old = Catalog(tv_lib.index, this_year=2025)
+    moved_id = tv_lib.ids["Home/Wedding 2018 - Reception.mp4"]
+    index = copy.deepcopy(tv_lib.index)
+    index.videos[moved_id] = dataclasses.replace(index.videos[moved_id],
+                                                 path="Home/Wedding 2018 - Party.mp4")
+    new = Catalog(index, this_year=2025, previous=old)
+    for vid, video in new.videos.items():
+        assert (video.parsed is old.videos[vid].parsed) == (vid != moved_id), video.entry.path
+    assert new.videos[moved_id].parsed.title == "Wedding 2018 - Party"
+    next_year = Catalog(index, this_year=2026, previous=new)  # the bound on years moved
+    assert all(v.parsed is not new.videos[k].parsed for k, v in next_year.videos.items())
+
+
+async def test_a_reload_brings_new_episodes_into_their_show(aiohttp_client: Any,
+                                                            tv_lib: Lib) -> None:
+    index_path = tv_lib.root / INDEX_NAME
+    save_index(index_path, tv_lib.index)
+    app = create_app(tv_lib.index, tv_lib.root, Settings(), index_path=str(index_path))
+    client = await aiohttp_client(app)
+    first = app[STATE].catalog
+    second = tv_lib.ids[f"{SEASON1}/Show S01E02 - Second.mkv"]
+    new_name = f"{SEASON1}/Show S01E03 - Third.mkv"
+    (tv_lib.root / new_name).write_bytes(blob(2048, seed=99))
+    index = copy.deepcopy(tv_lib.index)
+    template = index.videos[second]
+    new_id = "f" * 12
+    index.videos[new_id] = dataclasses.replace(template, id=new_id, path=new_name)
+    save_index(index_path, index)
+    app[FOLLOWER].hangup()
+    for _ in range(200):
+        if app[STATE].catalog is not first:
+            break
+        await asyncio.sleep(0.05)
+    catalog = app[STATE].catalog
+    assert catalog is not first
+    assert catalog.videos[second].parsed is first.videos[second].parsed  # not read again
+    doc = await (await client.get(f"/api/videos/{second}")).json()
+    assert doc["next_episode_id"] == new_id
+    third = await (await client.get(f"/api/videos/{new_id}")).json()
+    assert (third["title"], third["previous_episode_id"], third["next_episode_id"]) == (
+        "Show S01E03 - Third", second, tv_lib.ids["TV/Show/Season 2/01 - Two One.mkv"])

@@ -48,7 +48,8 @@ class Video:
     disposition: str
     findings: list[dict[str, Any]] = field(default_factory=list)
     presence: Presence = Presence.PRESENT
-    #: what the name says (read once per catalog: 5,000 names take ~0.1 s)
+    #: what the name says: read when the catalog is built (5,000 names: ~0.2 s of CPU),
+    #: and kept by the next catalog for a path that did not change
     parsed: ParsedName = field(default_factory=lambda: ParsedName("untitled"))
     #: for an episode: its show, and the episodes before and after it across seasons
     show_id: str | None = None
@@ -107,22 +108,28 @@ class Catalog:
     """
 
     def __init__(self, index: LibraryIndex, findings: FindingsFor | None = None,
-                 this_year: int | None = None) -> None:
+                 this_year: int | None = None, previous: Catalog | None = None) -> None:
+        """``previous``: the catalog this one replaces, whose parsed names are reused for
+        paths that did not change (a reload after one file came costs one parse)."""
         self.index = index
         self._findings = findings
         self.videos: dict[str, Video] = {}
         self.version = 0
         self.listing_cache = ListingCache(self.listing, lambda: self.version,
                                           lambda: len(self.videos))
-        year = this_year if this_year is not None else datetime.now().year  # bounds years
+        #: bounds plausible years in names (next year is still one)
+        self.year = this_year if this_year is not None else datetime.now().year
+        reuse = previous.videos if previous is not None and previous.year == self.year else {}
         for entry in index.videos.values():
+            old = reuse.get(entry.id)
             video = Video(
                 entry=entry,
                 content_type=content_type_for(entry.path, entry.facts.container),
                 disposition=content_disposition(entry.path),
                 presence=(Presence.MISSING if entry.status == EntryStatus.MISSING
                           else Presence.PRESENT),
-                parsed=parse_path(entry.path, year),
+                parsed=(old.parsed if old is not None and old.entry.path == entry.path
+                        else parse_path(entry.path, self.year)),
             )
             self._refresh_findings(video)
             self.videos[entry.id] = video
