@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mediaserve.core.naming import Kind, parse_path, show_key
+from mediaserve.core.naming import Kind, parse, parse_path, show_key
 from tests.complexity import growth
 from tests.core.naming_table import ISSUE, TABLE, Row
 
@@ -120,3 +120,31 @@ def test_deep_folders_cost_linear_work() -> None:
         parse_path("Season 1/" * n + "Show S01E01.mkv", THIS_YEAR)
 
     assert growth(run, 200) < 2.3
+
+
+def _gates_open(path: str) -> Any:
+    """``parse_path`` with every whole-name gate open (every word-by-word search runs)."""
+    original = parse._Gates.__init__
+
+    def all_open(self: Any, base: str) -> None:
+        original(self, base)
+        self.digits = self.marker = self.dash = self.date = self.part = True
+
+    parse._Gates.__init__ = all_open  # type: ignore[method-assign]
+    try:
+        return parse_path(path, THIS_YEAR)
+    finally:
+        parse._Gates.__init__ = original  # type: ignore[method-assign]
+
+
+def test_the_fast_gates_never_change_an_answer_in_the_table() -> None:
+    """The whole-name tests that skip word-by-word searches only skip searches that would
+    have found nothing: with every gate open the answers are the same."""
+    for path, *_ in TABLE:
+        assert parse_path(path, THIS_YEAR) == _gates_open(path), path
+
+
+@settings(max_examples=300)
+@given(st.one_of(tricky, tricky.map(lambda t: f"Show/Season 2/{t}.mkv")))
+def test_the_fast_gates_never_change_an_answer(path: str) -> None:
+    assert parse_path(path, THIS_YEAR) == _gates_open(path)
