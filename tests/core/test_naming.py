@@ -148,3 +148,23 @@ def test_the_fast_gates_never_change_an_answer_in_the_table() -> None:
 @given(st.one_of(tricky, tricky.map(lambda t: f"Show/Season 2/{t}.mkv")))
 def test_the_fast_gates_never_change_an_answer(path: str) -> None:
     assert parse_path(path, THIS_YEAR) == _gates_open(path)
+
+
+def test_long_hostile_words_are_not_kept_by_the_caches() -> None:
+    """The word caches keep short words only: 2,000 names of 5,000 distinct characters each
+    (10 MB read) leave almost nothing behind."""
+    import random
+    import tracemalloc
+
+    rng = random.Random(3)
+    parse_path("warm up S01E01 (2017) [1080p].mkv", THIS_YEAR)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(2000):
+            word = rng.randbytes(2500).hex()
+            parse_path(f"Show/Season 1/{word} {n} ({word}) [{word}].mkv", THIS_YEAR)
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 2_000_000, kept

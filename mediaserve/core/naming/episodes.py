@@ -83,7 +83,7 @@ def _at(items: list[Word], i: int, season_dir: int | None, words_ok: bool) -> Fo
         return None
     if low in EPISODE_WORDS and (episode := small_number(_text(items, i + 1), 4)) is not None:
         return Found(i, 2, Marker(season_dir, episode, episode), written=True)
-    episode = episode_word(word, bare=season_dir is not None)
+    episode = episode_word(word, season_dir is not None)
     if episode is not None:
         return Found(i, 1, Marker(season_dir, episode, episode), written=True)
     return None

@@ -37,10 +37,18 @@ class ParsedName(NamedTuple):
     scope: str = ""
 
 
-@functools.lru_cache(maxsize=4096)  # a show's name comes back once per episode
 def show_key(name: str) -> str:
     """A show's name as compared: Unicode-normalised, case-folded, letters and digits only,
     one space between words (``Doctor.Who (2005)`` and ``doctor who 2005`` are one show)."""
+    return _cached_key(name) if len(name) <= 200 else _key(name)
+
+
+@functools.lru_cache(maxsize=4096)  # a show's name comes back once per episode
+def _cached_key(name: str) -> str:
+    return _key(name)
+
+
+def _key(name: str) -> str:
     folded = unicodedata.normalize("NFKC", name).casefold()
     return " ".join(_NOT_WORD.sub(" ", folded).split())
 

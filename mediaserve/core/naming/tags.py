@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any, TypeVar
 
 #: longer words are never tags, years or markers (the longest real one, "S01E01-E02-E03",
 #: is 14 characters)
@@ -23,9 +25,24 @@ MAX_WORD = 40
 FIRST_YEAR = 1888
 
 
-#: the classifiers below are pure and see the same words again and again in a library
-#: ("1080p", "Season", "S01E01", a show's name): a bounded cache makes a repeat one C call
-_cached = functools.lru_cache(maxsize=4096)
+_T = TypeVar("_T")
+#: the longest word the caches keep (longer ones are never tags, years or markers)
+_CACHED_LENGTH = 64
+
+
+def _cached(classify: Callable[..., _T]) -> Callable[..., _T]:
+    """The classifiers below are pure and see the same words again and again in a library
+    ("1080p", "Season", "S01E01"): a bounded cache makes a repeat one C call. Only short
+    words are kept, so a hostile name cannot make the cache large (4096 x 64 characters
+    at most per classifier)."""
+    memo = functools.lru_cache(maxsize=4096)(classify)
+
+    def call(word: str, *rest: Any, **named: Any) -> _T:
+        if len(word) <= _CACHED_LENGTH:
+            return memo(word, *rest, **named)
+        return classify(word, *rest, **named)
+
+    return functools.wraps(classify)(call)
 
 
 def _set(text: str) -> frozenset[str]:
