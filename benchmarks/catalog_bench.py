@@ -81,8 +81,10 @@ def main() -> None:
     args = parser.parse_args()
     index = index_of(names(args.videos))
     rows: list[tuple[str, str]] = []
+    first, _ = best(1, lambda: Catalog(index, findings_from_facts))  # caches cold
     took, catalog = best(args.runs, lambda: Catalog(index, findings_from_facts))
-    rows.append(("catalog built (as create_app builds it)", f"{took * 1000:.0f} ms"))
+    rows.append(("catalog built (as create_app builds it)",
+                 f"{first * 1000:.0f} ms the first time, {took * 1000:.0f} ms again"))
     if "previous" in inspect.signature(Catalog).parameters:  # a reload reuses parsed names
         took, _ = best(args.runs, lambda: Catalog(index, findings_from_facts,
                                                   previous=catalog))

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from mediaserve.adapters.library.store import INDEX_NAME, save_index
-from mediaserve.adapters.server import create_app
+from mediaserve.adapters.server import create_app, shows_routes
 from mediaserve.adapters.server.catalog import Catalog
 from mediaserve.adapters.server.follow import FOLLOWER
 from mediaserve.adapters.server.state import STATE
@@ -202,3 +202,25 @@ async def test_a_reload_brings_new_episodes_into_their_show(aiohttp_client: Any,
     third = await (await client.get(f"/api/videos/{new_id}")).json()
     assert (third["title"], third["previous_episode_id"], third["next_episode_id"]) == (
         "Show S01E03 - Third", second, tv_lib.ids["TV/Show/Season 2/01 - Two One.mkv"])
+
+
+@pytest.mark.parametrize("inline_max", [0, 10_000])  # in an executor thread, on the loop
+async def test_the_shows_list_is_encoded_once_per_catalog_version(
+        serve: Any, tv_lib: Lib, monkeypatch: pytest.MonkeyPatch, inline_max: int) -> None:
+    encoded: list[int] = []
+    real = shows_routes._encode
+
+    def counting(catalog: Catalog) -> tuple[bytes, str]:
+        encoded.append(catalog.version)
+        return real(catalog)
+
+    monkeypatch.setattr(shows_routes, "_encode", counting)
+    monkeypatch.setattr(shows_routes, "INLINE_MAX_VIDEOS", inline_max)
+    served = await serve(tv_lib)
+    first = await served.fetch("GET", "/api/shows")
+    again = await served.fetch("GET", "/api/shows")
+    assert first.body == again.body and len(encoded) == 1
+    catalog = served.app[STATE].catalog
+    catalog.mark_missing(next(iter(catalog.videos.values())))  # a new catalog version
+    third = await served.fetch("GET", "/api/shows")
+    assert len(encoded) == 2 and third.status == 200
