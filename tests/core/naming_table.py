@@ -131,6 +131,10 @@ TV: list[Row] = [
      ep("News", 2024, None, "Evening", date="2024-02-29")),
     # a show folder without season folders; a folder that is not the show's
     ("Show/Show S01E03.mkv", "Show S01E03", E, ep("Show", 1, 3)),
+    ("Doctor Who/Doctor.Who.2005.S02E01.mkv", "Doctor Who (2005) S02E01", E,
+     ep("Doctor Who", 2, 1)),
+    ("Show Business/Show.S01E01.mkv", "Show S01E01", E,
+     ep("Show", 1, 1, scope="Show Business")),
     ("Series/Show.S01E01.720p.x264.mp4", "Show S01E01", E,
      ep("Show", 1, 1, scope="Series")),
     ("Downloads/Show.S02E01.1080p.WEB.x264-GRP.mkv", "Show S02E01", E,

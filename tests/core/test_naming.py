@@ -111,6 +111,7 @@ def test_hostile_names_cost_linear_work(unit: str) -> None:
 
     def run(n: int) -> None:
         parse_path(f"Show/Season 1/{unit * n}x{unit * n}.mkv", THIS_YEAR)
+        parse_path(f"{unit * n}/{unit * n} S01E01 {unit * n}.mkv", THIS_YEAR)  # show folder?
 
     assert growth(run, 200) < 2.3
 

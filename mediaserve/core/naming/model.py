@@ -53,11 +53,26 @@ def _key(name: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", folded).split())
 
 
+def _bare(name: str) -> str:
+    """A show's name without what tells remakes and countries apart at its end: a
+    bracketed group (``The Office (US)``) or a year (``Doctor Who 2005``)."""
+    name = name.strip()
+    if name[-1:] in (")", "]"):
+        opener = name.rfind("(" if name[-1] == ")" else "[")
+        if opener > 0:
+            name = name[:opener]
+    head, _space, last = name.rstrip().rpartition(" ")
+    if head and len(last) == 4 and last.isascii() and last.isdigit():
+        name = head
+    return show_key(name)
+
+
 def same_show(folder: str, show: str) -> bool:
-    """Whether a folder's name is the show's: equal keys, or one is the other plus words
-    (``The Office (US)`` holds ``The.Office.S01E01``; ``Doctor Who`` holds
-    ``Doctor.Who.2005.S01E01``)."""
+    """Whether a folder's name is the show's: equal keys, or equal once a year or a
+    bracketed group at the end is set aside (``The Office (US)`` holds
+    ``The.Office.S01E01``; ``Doctor Who`` holds ``Doctor.Who.2005.S01E01``; ``Show
+    Business`` does not hold ``Show.S01E01``)."""
     a, b = show_key(folder), show_key(show)
     if not a or not b:
         return False
-    return a == b or a.startswith(b + " ") or b.startswith(a + " ")
+    return a == b or _bare(folder) == _bare(show) != ""
