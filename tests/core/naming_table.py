@@ -146,6 +146,8 @@ TV: list[Row] = [
     ("Show.S01E01.720p.HDTV.x264 (copy).mkv", "Show S01E01 (copy)", E, ep("Show", 1, 1)),
     ("Show Episode 5 (1).mkv", "Show Episode 5 (1)", E, ep("Show", None, 5)),
     ("Show/Season 1/Episode 5 (copy).mkv", "Show Episode 5 (copy)", E, ep("Show", 1, 5)),
+    ("The.Simpsons.S35E01.720p.HDTV.x264-SYNCOPY[eztv.re].mkv", "The Simpsons S35E01", E,
+     ep("The Simpsons", 35, 1)),
     ("Show.S01E01.720p.HDTV.x264.sample.mkv", "Show S01E01 sample", E, ep("Show", 1, 1)),
     # non-English
     ("La Casa de Papel/Temporada 2/La.Casa.de.Papel.S02E03.1080p.NF.WEB-DL.mkv",
@@ -257,6 +259,8 @@ HOME: list[Row] = [
     ("2023-07-04 Fireworks.mp4", "2023-07-04 Fireworks", O, {"date": "2023-07-04"}),
     ("2023-07-04 Fireworks (1).mp4", "2023-07-04 Fireworks (1)", O, {"date": "2023-07-04"}),
     ("2023.07.04 Fireworks.mp4", "2023.07.04 Fireworks", O, {"date": "2023-07-04"}),
+    ("2024.01.08.mp4", "2024 01 08", O, {"date": "2024-01-08"}),
+    ("My Video (2023-05-04).mp4", "My Video (2023-05-04)", O, {"date": "2023-05-04"}),
     ("Birthday 2023-01-05.mp4", "Birthday 2023-01-05", O, {"date": "2023-01-05"}),
     ("Family/Christmas 2019.mp4", "Christmas 2019", O, {}),
     ("Family/Christmas 2019 - Part 2.mp4", "Christmas 2019 - Part 2", O, {"part": 2}),

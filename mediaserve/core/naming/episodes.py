@@ -135,10 +135,12 @@ def find_in_season_folder(items: list[Word], season: int) -> Found | None:
     return None
 
 
-def find_date(items: list[Word], latest: int) -> tuple[int, int, str] | None:
-    """(first word, number of words, ISO date) of the first date after at least one word:
-    ``2023-01-05`` as one word or ``2023 01 05`` as three (a packed name's dots)."""
-    for i in range(1, len(items)):
+def find_date(items: list[Word], latest: int,
+              start: int = 1) -> tuple[int, int, str] | None:
+    """(first word, number of words, ISO date) of the first date from word ``start`` on
+    (by default after at least one word: a show's name): ``2023-01-05`` as one word or
+    ``2023 01 05`` as three (a packed name's dots)."""
+    for i in range(start, len(items)):
         if (date := date_word(_text(items, i), latest)) is not None:
             return i, 1, date
         parts = _text(items, i), _text(items, i + 1), _text(items, i + 2)

@@ -269,9 +269,13 @@ def _film(head: list[Word], keep: list[Word], cut_found: bool,
 
 
 def _date_in(items: list[Word], latest: int) -> str | None:
+    """The first date anywhere in a name: ``2023-07-04 Fireworks``, ``2024.01.08``,
+    ``My Video (2023-05-04)``, ``VID_20230105_123456``."""
+    found = find_date(items, latest, start=0)
+    if found is not None:
+        return found[2]
     for word in items:
-        if not word.bracket and (date := date_word(word.text, latest) or
-                                 compact_date(word.text, latest)):
+        if date := date_word(word.text, latest) or compact_date(word.text, latest):
             return date
     return None
 

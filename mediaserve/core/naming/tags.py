@@ -76,7 +76,8 @@ _EDITIONS = _set("""
     """)
 _RESOLUTION = re.compile(r"[0-9]{3,4}[pi]|[0-9]{3,4}x[0-9]{3,4}", re.ASCII | re.IGNORECASE)
 _CRC = re.compile(r"[0-9a-f]{8}", re.ASCII | re.IGNORECASE)
-_DOMAIN = re.compile(r"(?:www\.)?[a-z0-9-]+\.(?:com|net|org|mx|to|se|io|me|tv|cc)",
+_DOMAIN = re.compile(r"www\..+|[a-z0-9-]+\.(?:com|net|org|info|mx|to|se|io|me|tv|cc|re|ru|is|"
+                     r"ch|nl|uk|de|fr|gg|ws|vip|xyz|pw|lol|click)",
                      re.ASCII | re.IGNORECASE)
 
 
