@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mediaserve.core.web.titles import _year, clean_title, stem
+from mediaserve.core.web.titles import clean_title, stem
 from tests.complexity import VALGRIND, instructions
 
 
@@ -41,17 +39,7 @@ def test_a_title_is_never_empty(name: str) -> None:
     assert clean_title(name).strip()
 
 
-# --- the year, found without backtracking -------------------------------------------------
-
-_OLD_YEAR = re.compile(r"^(?P<head>.+?)[ (\[]+(?P<year>(?:19|20)\d\d)[)\]]?(?:\s|$)")
-_YEARISH = st.text(st.sampled_from([*" ([)]1290a-.\n\t\xa0", "١", "\u2028"]), max_size=40)
-
-
-@given(_YEARISH | st.text(max_size=40))
-def test_the_year_is_found_as_the_old_pattern_found_it(text: str) -> None:
-    match = _OLD_YEAR.match(text)
-    assert _year(text) == ((match["head"], match["year"]) if match else None)
-
+# --- hostile names: linear in their length ------------------------------------------------
 
 #: names of spaces and brackets (the old pattern backtracked over every head length), as the
 #: source of a function of the length: the measuring interpreter imports nothing of the tests

@@ -16,6 +16,7 @@ from mediaserve.adapters.server.follow import follow_index
 from mediaserve.adapters.server.listing import json_with_etag, listing_response
 from mediaserve.adapters.server.listing_views import listing_view
 from mediaserve.adapters.server.login import install_access
+from mediaserve.adapters.server.shows_routes import add_show_routes
 from mediaserve.adapters.server.site.safe_open import RootOpener
 from mediaserve.adapters.server.state import SERVER_NAME, STATE, ServerState, json_error
 from mediaserve.adapters.server.stats_routes import add_stats_routes
@@ -131,5 +132,6 @@ def create_app(index: LibraryIndex, root: Path | str, settings: Settings | None 
         router.add_route("OPTIONS", path, preflight)
     router.add_get(AUTH_CHECK_PATH, auth_check)  # for a caching proxy's auth_request
     add_stats_routes(app)
+    add_show_routes(app)  # shows, seasons, episodes
     register_web(app, state)  # pages, posters, seek previews, subtitles
     return app

@@ -12,6 +12,7 @@ import dataclasses
 import os
 import stat
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -24,6 +25,8 @@ from mediaserve.core.library.failure import ProbeFailure
 from mediaserve.core.library.formats import content_type_for
 from mediaserve.core.library.index import FACT_FIELDS, LibraryIndex, VideoEntry
 from mediaserve.core.library.status import EntryStatus
+from mediaserve.core.naming import ParsedName, parse_path
+from mediaserve.core.shows import Item, Shows, build_shows
 from mediaserve.core.web.media import media_json
 
 
@@ -45,6 +48,13 @@ class Video:
     disposition: str
     findings: list[dict[str, Any]] = field(default_factory=list)
     presence: Presence = Presence.PRESENT
+    #: what the name says: read when the catalog is built (5,000 names: ~0.2 s of CPU),
+    #: and kept by the next catalog for a path that did not change
+    parsed: ParsedName = field(default_factory=lambda: ParsedName("untitled"))
+    #: for an episode: its show, and the episodes before and after it across seasons
+    show_id: str | None = None
+    previous_episode_id: str | None = None
+    next_episode_id: str | None = None
     _validators: ranges.Validators | None = None
     _validators_key: tuple[int, int, int, int] = (-1, -1, -1, -1)
 
@@ -84,7 +94,9 @@ class Video:
         for name in FACT_FIELDS:
             doc[name] = getattr(entry.facts, name)
         doc["findings"] = self.findings
-        doc.update(media_json(entry, base))  # title, poster_url, subtitles (the web UI's)
+        doc.update(media_json(entry, base, self.parsed))  # title, kind, show… (the web UI's)
+        doc.update(show_id=self.show_id, previous_episode_id=self.previous_episode_id,
+                   next_episode_id=self.next_episode_id)
         return doc
 
 
@@ -95,23 +107,47 @@ class Catalog:
     missing, unreadable or back), so ``listing_cache`` re-encodes the listing only then.
     """
 
-    def __init__(self, index: LibraryIndex, findings: FindingsFor | None = None) -> None:
+    def __init__(self, index: LibraryIndex, findings: FindingsFor | None = None,
+                 this_year: int | None = None, previous: Catalog | None = None) -> None:
+        """``previous``: the catalog this one replaces, whose parsed names are reused for
+        paths that did not change (a reload after one file came costs one parse)."""
         self.index = index
         self._findings = findings
         self.videos: dict[str, Video] = {}
         self.version = 0
         self.listing_cache = ListingCache(self.listing, lambda: self.version,
                                           lambda: len(self.videos))
+        #: bounds plausible years in names (next year is still one)
+        self.year = this_year if this_year is not None else datetime.now().year
+        reuse = previous.videos if previous is not None and previous.year == self.year else {}
         for entry in index.videos.values():
+            old = reuse.get(entry.id)
             video = Video(
                 entry=entry,
                 content_type=content_type_for(entry.path, entry.facts.container),
                 disposition=content_disposition(entry.path),
                 presence=(Presence.MISSING if entry.status == EntryStatus.MISSING
                           else Presence.PRESENT),
+                parsed=(old.parsed if old is not None and old.entry.path == entry.path
+                        else parse_path(entry.path, self.year)),
             )
             self._refresh_findings(video)
             self.videos[entry.id] = video
+        self.shows = self._link_episodes()
+
+    def _link_episodes(self) -> Shows:
+        """Group the episodes into shows (names never change within a catalog: a renamed
+        file comes with a new index, hence a new catalog) and give each its neighbours."""
+        shows = build_shows((Item(v.entry.id, v.entry.path, v.parsed)
+                             for v in self.videos.values()), self.index.id_secret)
+        for show in shows.shows.values():
+            for season in show.seasons:
+                for item in season.episodes:
+                    video = self.videos[item.id]
+                    video.show_id = show.id
+                    video.previous_episode_id = shows.previous(item.id)
+                    video.next_episode_id = shows.next(item.id)
+        return shows
 
     def get(self, vid: str) -> Video | None:
         return self.videos.get(vid)

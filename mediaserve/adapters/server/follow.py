@@ -71,7 +71,9 @@ class IndexFollower:
 
     def _build(self) -> Catalog:
         state = self.app[STATE]
-        catalog = Catalog(load_index(self.path), self.findings)
+        # the names of files that did not move are not read again (state.catalog is only
+        # read here, and a catalog's videos are fixed once it is built)
+        catalog = Catalog(load_index(self.path), self.findings, previous=state.catalog)
         catalog.check_presence(state.opener)
         return catalog
 

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 CARD_FIELDS = ("id", "title", "name", "folder", "duration", "width", "height", "size",
-               "mtime_ns", "status", "video_codec", "problem", "badges", "poster_url")
+               "mtime_ns", "status", "video_codec", "problem", "badges", "poster_url",
+               # what the name says: films and episodes, shows and their order
+               "kind", "year", "show_id", "show", "season", "episode", "episode_title")
 
 MAX_LIMIT = 100_000
 

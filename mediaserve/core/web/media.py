@@ -1,5 +1,6 @@
-"""The fields the web UI adds to a video's JSON: a clean title, a versioned poster URL and
-the subtitle tracks. Additive: older clients ignore them."""
+"""The fields the web UI adds to a video's JSON: what its name says (title, kind, show,
+season, episode…), a versioned poster URL and the subtitle tracks. Additive: older clients
+ignore them."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ import hashlib
 from typing import Any
 
 from mediaserve.core.library.index import VideoEntry
+from mediaserve.core.naming import ParsedName, parse_path
 from mediaserve.core.web.subtitles import track_info
-from mediaserve.core.web.titles import clean_title
+
+#: what a video's name says, as JSON fields (``title`` first: what a card shows)
+NAME_FIELDS = ("title", "kind", "show", "season", "episode", "episode_end", "episode_title",
+               "year", "date", "part")
 
 
 def version_token(size: int, mtime_ns: int) -> str:
@@ -17,7 +22,20 @@ def version_token(size: int, mtime_ns: int) -> str:
     return hashlib.sha256(f"{size}:{mtime_ns}".encode()).hexdigest()[:10]
 
 
-def media_json(entry: VideoEntry, base: str = "") -> dict[str, Any]:
+def poster_url(entry: VideoEntry, base: str = "") -> str:
+    return f"{base}/api/videos/{entry.id}/poster.jpg?v={version_token(entry.size, entry.mtime_ns)}"
+
+
+def name_json(parsed: ParsedName) -> dict[str, Any]:
+    """The parsed name's fields (``kind`` as its string)."""
+    doc: dict[str, Any] = {name: getattr(parsed, name) for name in NAME_FIELDS}
+    doc["kind"] = str(parsed.kind)
+    return doc
+
+
+def media_json(entry: VideoEntry, base: str = "",
+               parsed: ParsedName | None = None) -> dict[str, Any]:
+    """``parsed`` is the entry's parsed name (read from its path when not given)."""
     name = entry.path.rsplit("/", 1)[-1]
     prefix = f"{base}/api/videos/{entry.id}"
     subtitles = []
@@ -25,8 +43,6 @@ def media_json(entry: VideoEntry, base: str = "") -> dict[str, Any]:
         info = track_info(name, sub)
         subtitles.append({"url": f"{prefix}/subtitles/{number}.vtt", "label": info.label,
                           "srclang": info.srclang, "file": sub})
-    return {
-        "title": clean_title(name),
-        "poster_url": f"{prefix}/poster.jpg?v={version_token(entry.size, entry.mtime_ns)}",
-        "subtitles": subtitles,
-    }
+    doc = name_json(parsed if parsed is not None else parse_path(entry.path))
+    doc.update(poster_url=poster_url(entry, base), subtitles=subtitles)
+    return doc
