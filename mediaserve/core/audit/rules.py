@@ -46,6 +46,7 @@ from mediaserve.core.audit.model import (
     Severity,
 )
 from mediaserve.core.audit.playability import TRANSCODE, Playback, playback
+from mediaserve.core.library.facts import PROBE_VERSION
 from mediaserve.core.library.failure import ProbeFailure
 from mediaserve.core.library.formats import MP4_FAMILY, VIDEO_EXTENSIONS, extension_of
 from mediaserve.core.library.index import MediaFacts, ProbeOutcome, VideoEntry
@@ -355,7 +356,8 @@ def refreshed_entry(entry: VideoEntry, stat: FreshStat, outcome: ProbeOutcome) -
     return dataclasses.replace(
         entry, size=stat.size, mtime_ns=stat.mtime_ns,
         status=EntryStatus.ERROR if outcome.error else EntryStatus.OK,
-        facts=outcome.facts, error=outcome.error, error_kind=outcome.kind)
+        facts=outcome.facts, error=outcome.error, error_kind=outcome.kind,
+        probe_version=PROBE_VERSION)
 
 
 def audit_entry(entry: VideoEntry, stat: FreshStat | None = None,
