@@ -27,7 +27,7 @@ from tests.server.conftest import MIB, Lib, blob
 TOKEN = "test-token-0123456789abcdef"
 USER, PASSWORD = "alice", "correct horse battery staple"
 #: a value for each path parameter a route may have; a new parameter needs a line here
-PARAMS = {"name": "app.js", "n": "0"}  # n: a subtitle track number
+PARAMS = {"name": "app.js", "n": "0", "variant": "remux"}  # n: a subtitle track or segment
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from mediaserve.adapters.server.follow import follow_index
 from mediaserve.adapters.server.listing import json_with_etag, listing_response
 from mediaserve.adapters.server.listing_views import listing_view
 from mediaserve.adapters.server.safe_open import RootOpener
-from mediaserve.adapters.server.state import STATE, ServerState, json_error
+from mediaserve.adapters.server.state import STATE, VIDEO_EXTRAS, ServerState, json_error
 from mediaserve.adapters.server.stats_routes import add_stats_routes
 from mediaserve.adapters.server.stream import stream
 from mediaserve.adapters.web.routes import register as register_web
@@ -43,7 +43,10 @@ async def get_video(request: web.Request) -> web.Response:
     video = request.app[STATE].catalog.get(request.match_info["id"])
     if video is None:
         return json_error(404, "unknown video id")
-    return json_with_etag(request, video.as_json())
+    doc = video.as_json()
+    for extra in request.app.get(VIDEO_EXTRAS, ()):  # e.g. the playback plan
+        await extra(request, video, doc)
+    return json_with_etag(request, doc)
 
 
 async def preflight(request: web.Request) -> web.Response:

@@ -20,9 +20,10 @@ from mediaserve.adapters.server.safe_open import OutsideRoot, RootOpener
 from mediaserve.core.audit.rules import FindingsFor
 from mediaserve.core.http import ranges
 from mediaserve.core.http.headers import content_disposition
+from mediaserve.core.library.facts import facts_json
 from mediaserve.core.library.failure import ProbeFailure
 from mediaserve.core.library.formats import content_type_for
-from mediaserve.core.library.index import FACT_FIELDS, LibraryIndex, VideoEntry
+from mediaserve.core.library.index import LibraryIndex, VideoEntry
 from mediaserve.core.library.status import EntryStatus
 from mediaserve.core.web.media import media_json
 
@@ -81,8 +82,7 @@ class Video:
             "content_type": self.content_type,
             "stream_url": f"{base}/api/videos/{entry.id}/stream",
         }
-        for name in FACT_FIELDS:
-            doc[name] = getattr(entry.facts, name)
+        doc.update(facts_json(entry.facts))
         doc["findings"] = self.findings
         doc.update(media_json(entry, base))  # title, poster_url, subtitles (the web UI's)
         return doc

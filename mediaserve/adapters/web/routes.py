@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from mediaserve.adapters.data_dir import data_dir
+from mediaserve.adapters.playback.routes import register as register_playback
 from mediaserve.adapters.web.frames import FrameService, cache_root
 from mediaserve.adapters.web.http import LibraryState
 from mediaserve.adapters.web.media import MediaRoutes
@@ -35,3 +36,4 @@ def register(app: web.Application, state: LibraryState) -> None:
     router.add_get(f"/api/videos/{ID}/thumbnails.vtt", media.thumbnails_vtt)
     router.add_get(f"/api/videos/{ID}/thumbnails.jpg", media.thumbnails_jpg)
     router.add_get(f"/api/videos/{ID}/subtitles/{{n:[0-9]{{1,4}}}}.vtt", media.subtitles)
+    register_playback(app, state)  # HLS: remux, audio and transcode (adapters/playback)

@@ -129,3 +129,11 @@ def _tracks(vid: str, raw: Any, fail: Fail) -> tuple[AudioTrack, ...]:
             raise fail("audio_tracks", message)
         tracks.append(AudioTrack(codec, channels, language))
     return tuple(tracks)
+
+
+def facts_json(facts: MediaFacts) -> dict[str, Any]:
+    """Every fact by name, JSON-ready (audio tracks as objects), for the API."""
+    doc: dict[str, Any] = {name: getattr(facts, name) for name in FACT_TYPES}
+    doc["audio_tracks"] = [{"codec": t.codec, "channels": t.channels, "language": t.language}
+                           for t in facts.audio_tracks]
+    return doc

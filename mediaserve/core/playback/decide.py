@@ -46,6 +46,8 @@ CONTAINER_KEY = {"mp4": "mp4", "mov": "mov", "webm": "webm", "matroska": "mkv"}
 COPYABLE_VIDEO = frozenset({"h264", "hevc", "av1", "vp9"})
 COPYABLE_AUDIO = frozenset({"aac", "mp3", "opus", "flac", "alac"})
 OUTPUT_VIDEO, OUTPUT_AUDIO = "h264", "aac"
+#: sound every HLS client decodes: a transcode's renditions (shared by all) copy only these
+UNIVERSAL_AUDIO = frozenset({"aac", "mp3"})
 
 NAMES = {
     "h264": "H.264", "hevc": "HEVC", "av1": "AV1", "vp8": "VP8", "vp9": "VP9",
@@ -177,11 +179,14 @@ def _hls_plan(facts: MediaFacts, caps: ClientCaps, picture: str | None, sound: s
     if not (OUTPUT_AUDIO in decodes and (copy_video or OUTPUT_VIDEO in decodes)):
         reasons.append("the browser: it decodes neither the file's codecs nor H.264/AAC")
         return PlaybackPlan(Mode.UNPLAYABLE, None, None, track, tuple(reasons))
-    if not copy_video:
+    if not copy_video:  # renditions are shared by every browser: copy only universal sound
         reasons.append(f"the picture: {_why(facts.video_codec, picture, decodes)}, "
                        "converted to H.264")
+        copy_audio = copy_audio and sound in UNIVERSAL_AUDIO
     if sound and not copy_audio:
-        reasons.append(f"the sound: {_why(sound, sound, decodes)}, converted to AAC")
+        reasons.append(f"the sound: {_why(sound, sound, decodes)}, converted to AAC"
+                       if sound not in decodes or sound not in COPYABLE_AUDIO else
+                       f"the sound: {display(sound)} converted to AAC with the picture")
     mode = Mode.AUDIO if copy_video else Mode.TRANSCODE
     return PlaybackPlan(mode, ("copy" if copy_video else OUTPUT_VIDEO) if picture else None,
                         ("copy" if copy_audio else OUTPUT_AUDIO) if sound else None, track,

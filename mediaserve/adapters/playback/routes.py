@@ -1,0 +1,365 @@
+"""The HLS routes and the playback plan in ``GET /api/videos/{id}``.
+
+``GET /api/videos/{id}/hls/master.m3u8[?caps=...]`` lists the variants the plan needs (one
+for remux or audio, the renditions for transcode); ``.../hls/{variant}/index.m3u8`` is the
+whole VOD playlist of one variant; ``init.mp4`` and ``seg-{n}.m4s`` are its files, from the
+cache or made on demand. Variants are the same for every browser ("remux", "audio",
+"720p", ...): what differs per browser is which one its master lists. Everything is behind
+the application's middlewares (hosts, errors, auth) like any other route.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import stat
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from mediaserve.adapters.data_dir import data_dir
+from mediaserve.adapters.playback.cache import SegmentCache, version_key
+from mediaserve.adapters.playback.jobs import Job, rendition_json
+from mediaserve.adapters.playback.manager import COMPLETE_MARKER, Busy, PlaybackService
+from mediaserve.adapters.playback.producers import ProducerFailed
+from mediaserve.adapters.playback.serve_file import serve_cached_file
+from mediaserve.adapters.server.state import VIDEO_EXTRAS, ServerState, json_error
+from mediaserve.core.library.index import MediaFacts
+from mediaserve.core.playback.caps import CapsError, ClientCaps, parse_caps
+from mediaserve.core.playback.decide import (
+    COPYABLE_AUDIO,
+    COPYABLE_VIDEO,
+    UNIVERSAL_AUDIO,
+    Mode,
+    PlaybackPlan,
+    PlaybackSettings,
+    audio_tracks,
+    decide,
+)
+from mediaserve.core.playback.hls import (
+    AAC_LC,
+    CONTENT_TYPE,
+    TRANSCODE_VIDEO_CODECS,
+    Variant,
+    master_playlist,
+    media_playlist,
+)
+from mediaserve.core.playback.segments import (
+    Rendition,
+    Timeline,
+    copy_timeline,
+    fixed_timeline,
+    ladder,
+)
+
+PLAYBACK = web.AppKey("mediaserve_playback", PlaybackService)
+ID = r"{id:[0-9a-f]{12,64}}"
+VARIANT = r"{variant:[a-z0-9]{1,12}}"
+SEGMENT_TYPE = "video/iso.segment"
+INIT_TYPE = "video/mp4"
+
+
+def cache_folder(state: ServerState) -> Path:
+    """``--cache-dir``, else this library's folder in the data folder's cache."""
+    if state.settings.cache_dir:
+        return Path(state.settings.cache_dir)
+    real = os.path.realpath(state.catalog.index.root)
+    digest = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return data_dir() / "cache" / digest / "hls"
+
+
+@dataclass(slots=True)
+class Opened:
+    """A video opened for playback: its source descriptor and its cache version folder."""
+
+    facts: MediaFacts
+    video_id: str
+    fd: int
+    folder: Path
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        proc = f"/proc/{os.getpid()}/fd/{self.fd}"
+        try:
+            return (proc, os.readlink(proc))
+        except OSError:
+            return (proc,)
+
+
+class PlaybackRoutes:
+    """Handlers bound to one server's state and playback service."""
+
+    def __init__(self, state: ServerState, service: PlaybackService) -> None:
+        self.state = state
+        self.service = service
+
+    # -- shared ------------------------------------------------------------------------
+
+    def _open(self, request: web.Request) -> Opened:
+        """Open the video beneath the root (blocking: run in an executor)."""
+        video = self.state.catalog.get(request.match_info["id"])
+        if video is None:
+            raise web.HTTPNotFound(reason="unknown video id")
+        try:
+            fd = self.state.opener.open(video.entry.path)
+        except PermissionError:
+            raise web.HTTPForbidden(reason="the video file is not readable by the server") \
+                from None
+        except OSError:
+            raise web.HTTPNotFound(reason="the video file is missing from disk") from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise web.HTTPNotFound(reason="the video file is missing from disk")
+        version = version_key(info.st_size, info.st_mtime_ns, info.st_ino)
+        folder = self.service.cache.prepare_version(video.entry.id, version)
+        return Opened(video.entry.facts, video.entry.id, fd, folder)
+
+    async def _opened(self, request: web.Request) -> tuple[Opened, dict[str, Any]]:
+        loop = asyncio.get_running_loop()
+        opened = await loop.run_in_executor(None, self._open, request)
+        try:
+            analysis = await self.service.analysis(opened.folder, opened.paths)
+        except BaseException:
+            os.close(opened.fd)
+            raise
+        return opened, analysis
+
+    # -- routes ------------------------------------------------------------------------
+
+    async def master(self, request: web.Request) -> web.StreamResponse:
+        caps = _caps(request)
+        video = self.state.catalog.get(request.match_info["id"])
+        if video is None:
+            return json_error(404, "unknown video id")
+        first = decide(video.entry.facts, caps)
+        if not first.hls:  # decided on the recorded facts: no file opened, no worker
+            return json_error(404, "no HLS for this video in this browser: "
+                              + "; ".join(first.reasons), playback=first.as_json())
+        opened, analysis = await _guard(self._opened(request))
+        try:
+            settings = self.state.settings
+            plan = decide(opened.facts, caps)
+            listed = _variants(opened.facts, analysis, plan) if plan.hls else []
+            if not settings.live_transcode:  # only what `mediaserve prepare` made
+                listed = [v for v in listed
+                          if (opened.folder / v[0] / COMPLETE_MARKER).exists()]
+            plan = decide(opened.facts, caps, PlaybackSettings(
+                settings.transcode, settings.live_transcode, bool(listed)))
+            if not plan.hls:
+                return json_error(404, "no HLS for this video in this browser: "
+                                  + "; ".join(plan.reasons), playback=plan.as_json())
+            variants = [Variant(f"{name}/index.m3u8", bandwidth, codecs, width, height,
+                                opened.facts.frame_rate)
+                        for name, bandwidth, codecs, width, height in listed]
+        finally:
+            os.close(opened.fd)
+        return _text(master_playlist(variants))
+
+    async def media(self, request: web.Request) -> web.StreamResponse:
+        self._check_variant(request)
+        opened, analysis = await _guard(self._opened(request))
+        os.close(opened.fd)
+        job = _job(opened, analysis, request.match_info["variant"], self.state)
+        return _text(media_playlist(job.timeline().durations()))
+
+    async def init(self, request: web.Request) -> web.StreamResponse:
+        return await self._file(request, -1, INIT_TYPE)
+
+    async def segment(self, request: web.Request) -> web.StreamResponse:
+        number = int(request.match_info["n"])
+        return await self._file(request, number, SEGMENT_TYPE)
+
+    async def _file(self, request: web.Request, number: int,
+                    content_type: str) -> web.StreamResponse:
+        self._check_variant(request)
+        opened, analysis = await _guard(self._opened(request))
+        try:
+            job = _job(opened, analysis, request.match_info["variant"], self.state)
+        except BaseException:
+            os.close(opened.fd)
+            raise
+        if number >= len(job.starts):
+            os.close(opened.fd)
+            return json_error(404, f"this variant has {len(job.starts)} segments")
+        folder = Path(job.out)
+        path = folder / ("init.mp4" if number < 0 else f"seg-{number}.m4s")
+        if path.exists():
+            os.close(opened.fd)
+            self.service.cache.used(str(path), hit=True)
+            return await serve_cached_file(request, path, content_type)
+        if not self.state.settings.live_transcode:
+            os.close(opened.fd)
+            return json_error(404, "this server converts only what was prepared ahead "
+                              "(serve --no-live-transcode): run mediaserve prepare")
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: folder.mkdir(parents=True, exist_ok=True))
+        path = await _guard(self.service.produced(folder, job, number, opened.fd))
+        self.service.cache.used(str(path), hit=False)
+        return await serve_cached_file(request, path, content_type)
+
+    def _check_variant(self, request: web.Request) -> None:
+        """404 before any work for a video or variant that cannot exist (recorded facts)."""
+        video = self.state.catalog.get(request.match_info["id"])
+        if video is None:
+            raise web.HTTPNotFound(reason="unknown video id")
+        if not self.state.settings.transcode:
+            raise web.HTTPNotFound(reason="converting is switched off on this server "
+                                   "(--no-transcode)")
+        facts = video.entry.facts
+        variant = request.match_info["variant"]
+        names = {"remux", "audio", *(r.name for r in ladder(facts.width, facts.height))}
+        if variant not in names or (facts.video_codec is None and not audio_tracks(facts)):
+            raise web.HTTPNotFound(reason=f"this video has no variant {variant!r}")
+
+    async def video_extra(self, request: web.Request, video: Any, doc: dict[str, Any]) -> None:
+        """``playback`` in ``GET /api/videos/{id}``: the plan for this browser (``?caps=``,
+        else the default browser's), its reasons, and the master playlist's URL."""
+        caps = _caps(request)
+        facts = video.entry.facts
+        prepared = None
+        if not self.state.settings.live_transcode:
+            prepared = await asyncio.get_running_loop().run_in_executor(
+                None, self._prepared, request, decide(facts, caps))
+        plan = decide(facts, caps, PlaybackSettings(
+            self.state.settings.transcode, self.state.settings.live_transcode,
+            bool(prepared)))
+        body = plan.as_json()
+        body["master_url"] = (f"/api/videos/{video.entry.id}/hls/master.m3u8"
+                              if plan.hls else None)
+        doc["playback"] = body
+
+    def _prepared(self, request: web.Request, plan: PlaybackPlan) -> bool:
+        if not plan.hls:
+            return False
+        try:
+            opened = self._open(request)
+        except web.HTTPException:
+            return False
+        os.close(opened.fd)
+        kinds = {Mode.REMUX: ["remux"], Mode.AUDIO: ["audio"]}.get(
+            plan.mode, [r.name for r in ladder(opened.facts.width, opened.facts.height)][:1])
+        return all((opened.folder / kind / COMPLETE_MARKER).exists() for kind in kinds)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _caps(request: web.Request) -> ClientCaps | None:
+    text = request.query.get("caps")
+    if text is None:
+        return None
+    try:
+        return parse_caps(text)
+    except CapsError as exc:
+        raise web.HTTPBadRequest(reason=f"invalid caps: {exc}") from None
+
+
+async def _guard(work: Awaitable[Any]) -> Any:
+    """Producer trouble as HTTP answers: 503 + Retry-After when busy, a JSON 500 naming the
+    failure when the file cannot be converted."""
+    try:
+        return await work
+    except Busy as exc:
+        raise web.HTTPServiceUnavailable(
+            reason="every converter is busy; try again shortly",
+            headers={"Retry-After": str(exc.retry_after)}) from None
+    except ProducerFailed as exc:
+        raise web.HTTPInternalServerError(reason=f"cannot convert this video: {exc}") \
+            from None
+
+
+def _text(body: str) -> web.Response:
+    return web.Response(text=body, content_type=CONTENT_TYPE, charset="utf-8",
+                        headers={"Cache-Control": "no-cache"})
+
+
+def _codecs(analysis: dict[str, Any], track: int | None) -> str | None:
+    audio = analysis.get("audio_codecs") or []
+    return audio[track] if track is not None and track < len(audio) else None
+
+
+def _variants(facts: MediaFacts, analysis: dict[str, Any], plan: PlaybackPlan
+              ) -> list[tuple[str, int, str, int | None, int | None]]:
+    """(name, bandwidth, codecs, width, height) of the variants the plan's master lists."""
+    tracks = audio_tracks(facts)
+    sound = tracks[0].codec if tracks else None
+    if plan.mode is Mode.TRANSCODE:
+        audio = AAC_LC if plan.audio != "copy" else _codecs(analysis, plan.audio_track)
+        codecs = ",".join(c for c in (TRANSCODE_VIDEO_CODECS, audio if sound else None) if c)
+        return [(r.name, r.bandwidth, codecs, r.width, r.height)
+                for r in ladder(facts.width, facts.height)]
+    video = analysis.get("video_codecs") if facts.video_codec else None
+    audio = (_codecs(analysis, plan.audio_track) if plan.audio == "copy" else AAC_LC) \
+        if sound else None
+    codecs = ",".join(c for c in (video, audio) if c)
+    bandwidth = int((facts.bit_rate or 2_000_000) * 1.2)
+    return [(str(plan.mode), bandwidth, codecs, facts.width, facts.height)]
+
+
+def _timeline(analysis: dict[str, Any], facts: MediaFacts, copy: bool) -> Timeline:
+    duration = analysis.get("duration") or facts.duration or 0.0
+    if copy and analysis.get("keyframes"):
+        return copy_timeline(analysis["keyframes"], Fraction(*analysis["time_base"]),
+                             int(analysis["end"]))
+    return fixed_timeline(max(duration, 0.04))
+
+
+def _job(opened: Opened, analysis: dict[str, Any], variant: str,
+         state: ServerState) -> Job:
+    """The producer job for ``variant`` of this video, or a 404 when it has none."""
+    facts = opened.facts
+    tracks = audio_tracks(facts)
+    sound = tracks[0].codec if tracks else None
+    picture = facts.video_codec
+    copyable = picture is None or (picture in COPYABLE_VIDEO and bool(analysis.get(
+        "video_codecs")))
+    rendition: Rendition | None = None
+    if variant == "remux" and copyable and (sound is None or sound in COPYABLE_AUDIO):
+        kind, convert = "remux", False
+    elif variant == "audio" and copyable and sound is not None:
+        kind, convert = "audio", True
+    else:
+        rendition = next((r for r in ladder(facts.width, facts.height) if r.name == variant),
+                         None)
+        if rendition is None or picture is None:
+            raise web.HTTPNotFound(reason=f"this video has no variant {variant!r}")
+        kind, convert = "transcode", sound is not None and sound not in UNIVERSAL_AUDIO
+    line = _timeline(analysis, facts, kind != "transcode" and picture is not None)
+    return Job(
+        source=opened.paths, kind=kind, out=str(opened.folder / variant), starts=line.starts,
+        time_base=(line.time_base.numerator, line.time_base.denominator), end=line.end,
+        key=str(analysis.get("key", "dts")), audio_track=0 if sound else None,
+        convert_audio=convert, rendition=rendition_json(rendition) if rendition else None,
+        rotation=facts.rotation or 0, threads=0)
+
+
+def register(app: web.Application, state: Any) -> None:
+    """The HLS routes, the plan in the video's JSON, and the service's start and stop
+    (``state`` is the server's ``ServerState``)."""
+    service = PlaybackService(SegmentCache(cache_folder(state), state.settings.cache_size),
+                              state.settings)
+    app[PLAYBACK] = service
+    routes = PlaybackRoutes(state, service)
+    extras: list[Callable[..., Awaitable[None]]] = app.setdefault(VIDEO_EXTRAS, [])
+    extras.append(routes.video_extra)
+
+    async def start(_app: web.Application) -> None:
+        await service.start()
+
+    async def stop(_app: web.Application) -> None:
+        await service.close()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+    base = f"/api/videos/{ID}/hls"
+    router = app.router
+    router.add_get(f"{base}/master.m3u8", routes.master)
+    router.add_get(f"{base}/{VARIANT}/index.m3u8", routes.media)
+    router.add_get(f"{base}/{VARIANT}/init.mp4", routes.init)
+    router.add_get(f"{base}/{VARIANT}/seg-{{n:[0-9]{{1,6}}}}.m4s", routes.segment)
