@@ -26,6 +26,7 @@ from pathlib import Path
 from mediaserve.adapters.playback.jobs import ENGINE_VERSION
 
 SEGMENT_SUFFIX = ".m4s"
+KEEP_NEWEST = 4
 
 
 def version_key(size: int, mtime_ns: int, inode: int) -> str:
@@ -46,6 +47,9 @@ class SegmentCache:
         self.misses = 0
         self.evicted = 0
         self._ready = False
+        #: the newest segments are never evicted: they were just written for a request
+        #: that is about to send them (a cap smaller than a few segments would race it)
+        self.keep = KEEP_NEWEST
 
     # -- start -------------------------------------------------------------------------
 
@@ -115,7 +119,7 @@ class SegmentCache:
 
     def _unlink_oldest(self) -> list[str]:
         gone = []
-        while self.total > self.cap and self._lru:
+        while self.total > self.cap and len(self._lru) > self.keep:
             path, size = self._lru.popitem(last=False)
             self.total -= size
             gone.append(path)

@@ -139,8 +139,9 @@ class Producer:
                     self.error = str(doc["error"])
         finally:
             await process.wait()
-            self._end(self.error or ("finished" if self.done else
-                                     f"the producer exited ({process.returncode})"))
+            if not self.done and self.error is None:  # killed, or crashed in FFmpeg
+                self.error = f"the producer exited ({process.returncode})"
+            self._end(self.error or "finished")
 
     def _segment_done(self, doc: dict[str, Any]) -> None:
         number = int(doc["segment"])

@@ -260,18 +260,36 @@ def _caps(request: web.Request) -> ClientCaps | None:
         raise web.HTTPBadRequest(reason=f"invalid caps: {exc}") from None
 
 
+class _Refused(Exception):
+    """An answer to send as it is (the errors middleware would drop its headers)."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
 async def _guard(work: Awaitable[Any]) -> Any:
     """Producer trouble as HTTP answers: 503 + Retry-After when busy, a JSON 500 naming the
     failure when the file cannot be converted."""
     try:
         return await work
     except Busy as exc:
-        raise web.HTTPServiceUnavailable(
-            reason="every converter is busy; try again shortly",
-            headers={"Retry-After": str(exc.retry_after)}) from None
+        response = json_error(503, "every converter is busy; try again shortly")
+        response.headers["Retry-After"] = str(exc.retry_after)
+        raise _Refused(response) from None
     except ProducerFailed as exc:
-        raise web.HTTPInternalServerError(reason=f"cannot convert this video: {exc}") \
-            from None
+        raise _Refused(json_error(500, f"cannot convert this video: {exc}")) from None
+
+
+def _answers(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+             ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def answer(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except _Refused as refused:
+            return refused.response
+
+    return answer
 
 
 def _text(body: str) -> web.Response:
@@ -359,7 +377,7 @@ def register(app: web.Application, state: Any) -> None:
     app.on_cleanup.append(stop)
     base = f"/api/videos/{ID}/hls"
     router = app.router
-    router.add_get(f"{base}/master.m3u8", routes.master)
-    router.add_get(f"{base}/{VARIANT}/index.m3u8", routes.media)
-    router.add_get(f"{base}/{VARIANT}/init.mp4", routes.init)
-    router.add_get(f"{base}/{VARIANT}/seg-{{n:[0-9]{{1,6}}}}.m4s", routes.segment)
+    router.add_get(f"{base}/master.m3u8", _answers(routes.master))
+    router.add_get(f"{base}/{VARIANT}/index.m3u8", _answers(routes.media))
+    router.add_get(f"{base}/{VARIANT}/init.mp4", _answers(routes.init))
+    router.add_get(f"{base}/{VARIANT}/seg-{{n:[0-9]{{1,6}}}}.m4s", _answers(routes.segment))

@@ -9,7 +9,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from mediaserve.adapters.data_dir import data_dir
-from mediaserve.adapters.playback.routes import register as register_playback
 from mediaserve.adapters.web.frames import FrameService, cache_root
 from mediaserve.adapters.web.http import LibraryState
 from mediaserve.adapters.web.media import MediaRoutes
@@ -36,4 +35,8 @@ def register(app: web.Application, state: LibraryState) -> None:
     router.add_get(f"/api/videos/{ID}/thumbnails.vtt", media.thumbnails_vtt)
     router.add_get(f"/api/videos/{ID}/thumbnails.jpg", media.thumbnails_jpg)
     router.add_get(f"/api/videos/{ID}/subtitles/{{n:[0-9]{{1,4}}}}.vtt", media.subtitles)
-    register_playback(app, state)  # HLS: remux, audio and transcode (adapters/playback)
+    # HLS (remux, audio, transcode): imported here, not above, because adapters/playback
+    # reuses the server wing's sendfile helpers and the server package imports this module
+    from mediaserve.adapters.playback.routes import register as register_playback
+
+    register_playback(app, state)
