@@ -23,10 +23,21 @@ import shutil
 from collections import OrderedDict
 from pathlib import Path
 
+from mediaserve.adapters.data_dir import data_dir
 from mediaserve.adapters.playback.jobs import ENGINE_VERSION
 
 SEGMENT_SUFFIX = ".m4s"
 KEEP_NEWEST = 4
+
+
+def cache_folder(library_root: str, cache_dir: str = "") -> Path:
+    """``cache_dir`` (--cache-dir), else this library's folder in the data folder's cache:
+    the server and ``mediaserve prepare`` find the same segments."""
+    if cache_dir:
+        return Path(cache_dir)
+    real = os.path.realpath(library_root)
+    digest = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return data_dir() / "cache" / digest / "hls"
 
 
 def version_key(size: int, mtime_ns: int, inode: int) -> str:

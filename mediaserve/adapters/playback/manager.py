@@ -25,7 +25,12 @@ from typing import Any
 
 from mediaserve.adapters.playback.cache import SegmentCache
 from mediaserve.adapters.playback.jobs import Job
-from mediaserve.adapters.playback.producers import Producer, ProducerFailed, spawn_worker
+from mediaserve.adapters.playback.producers import (
+    STOPPED,
+    Producer,
+    ProducerFailed,
+    spawn_worker,
+)
 from mediaserve.core.config.settings import Settings
 
 TICK_S = 1.0
@@ -94,7 +99,7 @@ class PlaybackService:
         now = time.monotonic()
         for producers in list(self.by_folder.values()):
             for producer in producers:
-                if not producer.alive or producer.process is None:
+                if not producer.alive or producer.process is None or producer.stopping:
                     continue
                 if producer.working and now - producer.progress_at > \
                         self.settings.segment_timeout:
@@ -221,7 +226,7 @@ class PlaybackService:
             self.running.discard(producer)
             self._release()
         if producer.error is not None and producer.process is not None and \
-                producer.error != STOPPING:
+                producer.error not in (STOPPING, STOPPED):
             self.counts["failures"] += 1  # remembered: a retry would fail the same way
             self.failed[producer.folder] = (time.monotonic(), producer.error)
         if producer.done and producer.job.start == 0:

@@ -11,7 +11,7 @@ Protocol, JSON lines: stdin's first line is ``{"analyse": [paths]}`` (answer one
 or ``{"job": {...}}`` (``jobs.Job``); then ``{"allow": N}`` lets it go on to segment N and
 ``{"stop": true}`` or end of input ends it. Stdout: ``{"segment": n, "bytes", "seconds",
 "media_seconds"}`` per segment written, ``{"done": true}`` at the end of the file,
-``{"error": "..."}`` when the source cannot be read.
+``{"stopped": true}`` when told to stop, ``{"error": "..."}`` when the source cannot be read.
 """
 
 from __future__ import annotations
@@ -70,8 +70,8 @@ def main() -> int:
             return 0
         job = Job.from_json(first["job"])
         channel.allow = job.allow
-        segmenter.produce(job, channel.emit, channel.wait)
-        channel.emit({"done": True})
+        finished = segmenter.produce(job, channel.emit, channel.wait)
+        channel.emit({"done": True} if finished else {"stopped": True})
         return 0
     except MemoryError:
         channel.emit({"error": "out of memory (the producer's address-space limit)"})

@@ -29,6 +29,7 @@ AHEAD = 4
 #: further away starts a producer of its own)
 NEAR = 2
 KILL_GRACE_S = 2.0
+STOPPED = "stopped: its viewers left"
 
 
 class ProducerFailed(Exception):
@@ -62,6 +63,7 @@ class Producer:
         self.process: asyncio.subprocess.Process | None = None
         self.error: str | None = None
         self.done = False
+        self.stopping = False
         self.ended = asyncio.get_running_loop().create_future()
         self._waiters: dict[int, list[asyncio.Future[None]]] = {}
         self._on_segment = on_segment
@@ -77,7 +79,9 @@ class Producer:
         return self.process is not None and not self.done and self.next <= self.allow
 
     def near(self, number: int) -> bool:
-        return self.alive and self.next <= number <= max(self.next, self.allow) + NEAR
+        if not self.alive or self.stopping:
+            return False
+        return self.next <= number <= max(self.next, self.allow) + NEAR
 
     async def start(self) -> None:
         self.progress_at = time.monotonic()
@@ -135,6 +139,8 @@ class Producer:
                     self._segment_done(doc)
                 elif doc.get("done"):
                     self.done = True
+                elif doc.get("stopped"):
+                    self.error = self.error or STOPPED
                 elif "error" in doc:
                     self.error = str(doc["error"])
         finally:
@@ -175,6 +181,7 @@ class Producer:
 
     def stop(self) -> None:
         """Ask it to end (its viewers left); killed if it does not within the grace."""
+        self.stopping = True
         self._send({"stop": True})
         process = self.process
         if process is not None and process.stdin is not None:

@@ -11,30 +11,25 @@ the application's middlewares (hosts, errors, auth) like any other route.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import stat
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from mediaserve.adapters.data_dir import data_dir
-from mediaserve.adapters.playback.cache import SegmentCache, version_key
-from mediaserve.adapters.playback.jobs import Job, rendition_json
+from mediaserve.adapters.playback.cache import SegmentCache, cache_folder, version_key
+from mediaserve.adapters.playback.jobs import Job
 from mediaserve.adapters.playback.manager import COMPLETE_MARKER, Busy, PlaybackService
 from mediaserve.adapters.playback.producers import ProducerFailed
 from mediaserve.adapters.playback.serve_file import serve_cached_file
+from mediaserve.adapters.playback.variants import NoVariant, master_variants, variant_job
 from mediaserve.adapters.server.state import VIDEO_EXTRAS, ServerState, json_error
 from mediaserve.core.library.index import MediaFacts
 from mediaserve.core.playback.caps import CapsError, ClientCaps, parse_caps
 from mediaserve.core.playback.decide import (
-    COPYABLE_AUDIO,
-    COPYABLE_VIDEO,
-    UNIVERSAL_AUDIO,
     Mode,
     PlaybackPlan,
     PlaybackSettings,
@@ -42,18 +37,12 @@ from mediaserve.core.playback.decide import (
     decide,
 )
 from mediaserve.core.playback.hls import (
-    AAC_LC,
     CONTENT_TYPE,
-    TRANSCODE_VIDEO_CODECS,
     Variant,
     master_playlist,
     media_playlist,
 )
 from mediaserve.core.playback.segments import (
-    Rendition,
-    Timeline,
-    copy_timeline,
-    fixed_timeline,
     ladder,
 )
 
@@ -62,15 +51,6 @@ ID = r"{id:[0-9a-f]{12,64}}"
 VARIANT = r"{variant:[a-z0-9]{1,12}}"
 SEGMENT_TYPE = "video/iso.segment"
 INIT_TYPE = "video/mp4"
-
-
-def cache_folder(state: ServerState) -> Path:
-    """``--cache-dir``, else this library's folder in the data folder's cache."""
-    if state.settings.cache_dir:
-        return Path(state.settings.cache_dir)
-    real = os.path.realpath(state.catalog.index.root)
-    digest = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:12]
-    return data_dir() / "cache" / digest / "hls"
 
 
 @dataclass(slots=True)
@@ -145,7 +125,7 @@ class PlaybackRoutes:
         try:
             settings = self.state.settings
             plan = decide(opened.facts, caps)
-            listed = _variants(opened.facts, analysis, plan) if plan.hls else []
+            listed = master_variants(opened.facts, analysis, plan) if plan.hls else []
             if not settings.live_transcode:  # only what `mediaserve prepare` made
                 listed = [v for v in listed
                           if (opened.folder / v[0] / COMPLETE_MARKER).exists()]
@@ -165,7 +145,7 @@ class PlaybackRoutes:
         self._check_variant(request)
         opened, analysis = await _guard(self._opened(request))
         os.close(opened.fd)
-        job = _job(opened, analysis, request.match_info["variant"], self.state)
+        job = _variant_job(opened, analysis, request.match_info["variant"])
         return _text(media_playlist(job.timeline().durations()))
 
     async def init(self, request: web.Request) -> web.StreamResponse:
@@ -180,7 +160,7 @@ class PlaybackRoutes:
         self._check_variant(request)
         opened, analysis = await _guard(self._opened(request))
         try:
-            job = _job(opened, analysis, request.match_info["variant"], self.state)
+            job = _variant_job(opened, analysis, request.match_info["variant"])
         except BaseException:
             os.close(opened.fd)
             raise
@@ -292,76 +272,23 @@ def _answers(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     return answer
 
 
+def _variant_job(opened: Opened, analysis: dict[str, Any], variant: str) -> Job:
+    try:
+        return variant_job(opened.facts, analysis, variant, opened.paths, opened.folder)
+    except NoVariant as exc:
+        raise web.HTTPNotFound(reason=str(exc)) from None
+
+
 def _text(body: str) -> web.Response:
     return web.Response(text=body, content_type=CONTENT_TYPE, charset="utf-8",
                         headers={"Cache-Control": "no-cache"})
 
 
-def _codecs(analysis: dict[str, Any], track: int | None) -> str | None:
-    audio = analysis.get("audio_codecs") or []
-    return audio[track] if track is not None and track < len(audio) else None
-
-
-def _variants(facts: MediaFacts, analysis: dict[str, Any], plan: PlaybackPlan
-              ) -> list[tuple[str, int, str, int | None, int | None]]:
-    """(name, bandwidth, codecs, width, height) of the variants the plan's master lists."""
-    tracks = audio_tracks(facts)
-    sound = tracks[0].codec if tracks else None
-    if plan.mode is Mode.TRANSCODE:
-        audio = AAC_LC if plan.audio != "copy" else _codecs(analysis, plan.audio_track)
-        codecs = ",".join(c for c in (TRANSCODE_VIDEO_CODECS, audio if sound else None) if c)
-        return [(r.name, r.bandwidth, codecs, r.width, r.height)
-                for r in ladder(facts.width, facts.height)]
-    video = analysis.get("video_codecs") if facts.video_codec else None
-    audio = (_codecs(analysis, plan.audio_track) if plan.audio == "copy" else AAC_LC) \
-        if sound else None
-    codecs = ",".join(c for c in (video, audio) if c)
-    bandwidth = int((facts.bit_rate or 2_000_000) * 1.2)
-    return [(str(plan.mode), bandwidth, codecs, facts.width, facts.height)]
-
-
-def _timeline(analysis: dict[str, Any], facts: MediaFacts, copy: bool) -> Timeline:
-    duration = analysis.get("duration") or facts.duration or 0.0
-    if copy and analysis.get("keyframes"):
-        return copy_timeline(analysis["keyframes"], Fraction(*analysis["time_base"]),
-                             int(analysis["end"]))
-    return fixed_timeline(max(duration, 0.04))
-
-
-def _job(opened: Opened, analysis: dict[str, Any], variant: str,
-         state: ServerState) -> Job:
-    """The producer job for ``variant`` of this video, or a 404 when it has none."""
-    facts = opened.facts
-    tracks = audio_tracks(facts)
-    sound = tracks[0].codec if tracks else None
-    picture = facts.video_codec
-    copyable = picture is None or (picture in COPYABLE_VIDEO and bool(analysis.get(
-        "video_codecs")))
-    rendition: Rendition | None = None
-    if variant == "remux" and copyable and (sound is None or sound in COPYABLE_AUDIO):
-        kind, convert = "remux", False
-    elif variant == "audio" and copyable and sound is not None:
-        kind, convert = "audio", True
-    else:
-        rendition = next((r for r in ladder(facts.width, facts.height) if r.name == variant),
-                         None)
-        if rendition is None or picture is None:
-            raise web.HTTPNotFound(reason=f"this video has no variant {variant!r}")
-        kind, convert = "transcode", sound is not None and sound not in UNIVERSAL_AUDIO
-    line = _timeline(analysis, facts, kind != "transcode" and picture is not None)
-    return Job(
-        source=opened.paths, kind=kind, out=str(opened.folder / variant), starts=line.starts,
-        time_base=(line.time_base.numerator, line.time_base.denominator), end=line.end,
-        key=str(analysis.get("key", "dts")), audio_track=0 if sound else None,
-        convert_audio=convert, rendition=rendition_json(rendition) if rendition else None,
-        rotation=facts.rotation or 0, threads=0)
-
-
 def register(app: web.Application, state: Any) -> None:
     """The HLS routes, the plan in the video's JSON, and the service's start and stop
     (``state`` is the server's ``ServerState``)."""
-    service = PlaybackService(SegmentCache(cache_folder(state), state.settings.cache_size),
-                              state.settings)
+    folder = cache_folder(state.catalog.index.root, state.settings.cache_dir)
+    service = PlaybackService(SegmentCache(folder, state.settings.cache_size), state.settings)
     app[PLAYBACK] = service
     routes = PlaybackRoutes(state, service)
     extras: list[Callable[..., Awaitable[None]]] = app.setdefault(VIDEO_EXTRAS, [])

@@ -247,9 +247,10 @@ def _streams(container: Any, job: Job) -> tuple[Any, Any]:
 
 
 def produce(job: Job, emit: Callable[[dict[str, Any]], None],
-            wait: Callable[[int], bool]) -> None:
+            wait: Callable[[int], bool]) -> bool:
     """Make segments from ``job.start`` on; ``wait(n)`` blocks until segment ``n`` may be
-    made (False: stop). Raises on a source FFmpeg cannot read."""
+    made (False: stop). True when the last segment was written, False when told to stop.
+    Raises on a source FFmpeg cannot read."""
     with _open_source(job) as container:
         video, audio = _streams(container, job)
         router = Router(job, container, video, audio, emit, wait)
@@ -260,10 +261,10 @@ def produce(job: Job, emit: Callable[[dict[str, Any]], None],
         elif job.start:
             seconds = router.seconds[job.start]
             container.seek(int(seconds / float(anchor.time_base)), stream=anchor, backward=True)
-        _run(router, container, video, audio)
+        return _run(router, container, video, audio)
 
 
-def _run(router: Router, container: Any, video: Any, audio: Any) -> None:
+def _run(router: Router, container: Any, video: Any, audio: Any) -> bool:
     job = router.job
     converts = audio is not None and job.convert_audio
     encoder = _AudioEncoder(job) if converts else None
@@ -283,11 +284,12 @@ def _run(router: Router, container: Any, video: Any, audio: Any) -> None:
         elif packet.size:
             router.audio_packet(packet, converted=False)
         if not router.flush():
-            return
+            return False
     if encoder is not None:
         for out in encoder.drain():
             router.audio_packet(out, converted=True)
     router.flush(final=True)
+    return True
 
 
 class _AudioEncoder:
