@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 
 from mediaserve.adapters.library.scanner import scan
+from mediaserve.adapters.library.store import load_index_if_exists
 from mediaserve.adapters.media.clips import ClipSpec, encode_clip
 from mediaserve.adapters.playback.routes import PLAYBACK
 from mediaserve.adapters.server import create_app
@@ -104,8 +105,9 @@ async def hls_server(tmp_path: Path, data_dir: Path, clips: Clips, aiohttp_serve
             shutil.copy2(clips.require(name), root / name)
         for name, source in (copies or {}).items():
             shutil.copy2(clips.require(source), root / name)
+        old = load_index_if_exists(root / ".mediaserve-index.toml")  # one prepare wrote
         index, _summary = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: scan(root, None, workers=1))
+            None, lambda: scan(root, old, workers=1))
         app = create_app(index, root, Settings(access_log="off", **settings), follow=False)
         server = await aiohttp_server(app)
         return Served(app, str(server.make_url("")).rstrip("/"), index, root)
