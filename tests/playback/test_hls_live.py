@@ -95,8 +95,13 @@ async def test_segments_are_served_with_ranges_and_validators(hls_server):
                                                               "audio/init.mp4"))
         assert status == 200 and headers["Content-Type"] == "video/mp4"
         assert init[4:8] == b"ftyp" and whole[4:8] == b"moof"
-    cache = served.service.snapshot()["cache"]
+        _, _, stats = await get(session, served.url("/api/stats"))
+        _, _, metrics = await get(session, served.url("/metrics"))
+    cache = stats["playback"]["cache"]
     assert cache["misses"] == 1 and cache["hits"] >= 2
+    assert stats["playback"]["started"]["audio"] == 1 and stats["playback"]["segments"] >= 1
+    assert b"mediaserve_segment_cache_misses_total 1.0" in metrics
+    assert b'mediaserve_transcodes_started_total{mode="audio"} 1.0' in metrics
 
 
 @pytest.mark.parametrize(("settings", "why"), [

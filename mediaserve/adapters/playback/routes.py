@@ -26,7 +26,12 @@ from mediaserve.adapters.playback.manager import COMPLETE_MARKER, Busy, Playback
 from mediaserve.adapters.playback.producers import ProducerFailed
 from mediaserve.adapters.playback.serve_file import serve_cached_file
 from mediaserve.adapters.playback.variants import NoVariant, master_variants, variant_job
-from mediaserve.adapters.server.state import VIDEO_EXTRAS, ServerState, json_error
+from mediaserve.adapters.server.state import (
+    STATS_EXTRAS,
+    VIDEO_EXTRAS,
+    ServerState,
+    json_error,
+)
 from mediaserve.core.library.index import MediaFacts
 from mediaserve.core.playback.caps import CapsError, ClientCaps, parse_caps
 from mediaserve.core.playback.decide import (
@@ -293,7 +298,7 @@ def register(app: web.Application, state: Any) -> None:
     routes = PlaybackRoutes(state, service)
     extras: list[Callable[..., Awaitable[None]]] = app.setdefault(VIDEO_EXTRAS, [])
     extras.append(routes.video_extra)
-
+    app.setdefault(STATS_EXTRAS, {})["playback"] = service.snapshot
     async def start(_app: web.Application) -> None:
         await service.start()
 

@@ -36,9 +36,13 @@ class ServerState:
 
 
 # json_error: one definition, in web.http
-__all__ = ["SERVER_NAME", "STATE", "VIDEO_EXTRAS", "ServerState", "json_error"]
+__all__ = ["SERVER_NAME", "STATE", "STATS_EXTRAS", "VIDEO_EXTRAS", "ServerState",
+           "json_error"]
 
 STATE = web.AppKey("mediaserve_state", ServerState)
 #: ``await extra(request, video, doc)`` for each, adding fields to ``GET /api/videos/{id}``:
 #: how a feature wing (playback) adds to the video's JSON without the server importing it
 VIDEO_EXTRAS = web.AppKey("mediaserve_video_extras", list)
+#: name -> ``snapshot()`` of a feature's own statistics, shown under that name in /api/stats
+#: and turned into metrics by /metrics (playback: live conversions, queue, cache)
+STATS_EXTRAS = web.AppKey("mediaserve_stats_extras", dict)
