@@ -26,7 +26,7 @@ from mediaserve.core.library.index import LibraryIndex
 SECONDS, FPS = 6.0, 10
 FRAMES = round(SECONDS * FPS)
 #: name -> (video encoder, audio encoder); keyframes every 2 s (encode_clip's g = 2 * fps)
-KINDS: dict[str, tuple[str, str | None]] = {
+KINDS: dict[str, tuple[str | None, str | None]] = {
     "h264_aac.mp4": ("libx264", "aac"),
     "h264_aac.mkv": ("libx264", "aac"),
     "h264_ac3.mkv": ("libx264", "ac3"),
@@ -34,6 +34,7 @@ KINDS: dict[str, tuple[str, str | None]] = {
     "hevc_aac.mkv": ("libx265", "aac"),
     "mpeg4_mp3.avi": ("mpeg4", "libmp3lame"),
     "vp9_opus.webm": ("libvpx-vp9", "libopus"),
+    "ac3_only.mkv": (None, "ac3"),
 }
 
 

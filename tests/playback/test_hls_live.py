@@ -50,6 +50,17 @@ async def test_remux_of_h264_aac_matroska_plays_whole(hls_server, ffmpeg):
     assert served.service.snapshot()["started"]["remux"] == 1
 
 
+async def test_an_audio_only_file_gets_its_sound_converted(hls_server, ffmpeg):
+    served = await hls_server(["ac3_only.mkv"])
+    async with aiohttp.ClientSession() as session:
+        status, _, body = await get(session, served.hls("ac3_only.mkv", "master.m3u8"))
+        assert status == 200
+        (variant,) = m3u8.loads(body.decode()).playlists
+        assert (variant.uri, variant.stream_info.codecs) == ("audio/index.m3u8", "mp4a.40.2")
+    progress = await ffmpeg_play(ffmpeg, served.hls("ac3_only.mkv", "audio/index.m3u8"))
+    assert abs(int(progress["out_time_us"]) / 1e6 - SECONDS) <= 1.0
+
+
 async def test_direct_kinds_never_get_hls_and_the_plan_says_why(hls_server):
     served = await hls_server(["h264_aac.mp4", "h264_aac.mkv", "vp9_opus.webm"])
     async with aiohttp.ClientSession() as session:

@@ -95,17 +95,19 @@ class SegmentCache:
     def version_dir(self, video_id: str, version: str) -> Path:
         return self.root / video_id / version
 
-    def prepare_version(self, video_id: str, version: str) -> Path:
+    def prepare_version(self, video_id: str, version: str) -> tuple[Path, list[str]]:
         """Make the version's folder and remove the video's older versions (blocking I/O:
-        run it in an executor)."""
+        run it in an executor); returns the folder and the removed ones, which the caller
+        hands to :meth:`forget` on the event loop (the LRU is the loop's)."""
         folder = self.version_dir(video_id, version)
+        removed = []
         if not folder.is_dir():
             folder.mkdir(parents=True, exist_ok=True)
             for old in (self.root / video_id).iterdir():
                 if old.name != version:
-                    self.forget(str(old))
+                    removed.append(str(old))
                     shutil.rmtree(old, ignore_errors=True)
-        return folder
+        return folder, removed
 
     def forget(self, prefix: str) -> None:
         prefix = prefix.rstrip("/") + "/"

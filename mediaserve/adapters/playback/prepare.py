@@ -115,7 +115,7 @@ class Preparer:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
                 raise OSError("not a regular file")
-            folder = self.cache.prepare_version(
+            folder, _removed = self.cache.prepare_version(
                 task.entry.id, version_key(info.st_size, info.st_mtime_ns, info.st_ino))
             source = (f"/proc/{os.getpid()}/fd/{fd}",)
             analysis = self._analysis(folder, source)

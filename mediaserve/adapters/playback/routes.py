@@ -66,6 +66,7 @@ class Opened:
     video_id: str
     fd: int
     folder: Path
+    removed: list[str]  # folders of older versions of the file, just deleted
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -102,12 +103,14 @@ class PlaybackRoutes:
             os.close(fd)
             raise web.HTTPNotFound(reason="the video file is missing from disk")
         version = version_key(info.st_size, info.st_mtime_ns, info.st_ino)
-        folder = self.service.cache.prepare_version(video.entry.id, version)
-        return Opened(video.entry.facts, video.entry.id, fd, folder)
+        folder, removed = self.service.cache.prepare_version(video.entry.id, version)
+        return Opened(video.entry.facts, video.entry.id, fd, folder, removed)
 
     async def _opened(self, request: web.Request) -> tuple[Opened, dict[str, Any]]:
         loop = asyncio.get_running_loop()
         opened = await loop.run_in_executor(None, self._open, request)
+        for folder in opened.removed:
+            self.service.cache.forget(folder)
         try:
             analysis = await self.service.analysis(opened.folder, opened.paths)
         except BaseException:
