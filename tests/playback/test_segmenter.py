@@ -94,3 +94,28 @@ def test_tfdt_is_the_source_time_of_each_segment(clips, tmp_path):
     # video track: 90 kHz, segments every 2 s
     starts = [decode_times((tmp_path / f"seg-{n}.m4s").read_bytes())[0] for n in range(3)]
     assert starts == [0, 180_000, 360_000]
+
+
+def test_copy_segments_start_where_the_playlist_says(tmp_path):
+    """Keyframes every 0.7 s: a copy cuts at keyframes (not every 4 s), and each segment's
+    tfdt is the start its playlist entry promises."""
+    import av
+
+    source = tmp_path / "odd.mkv"
+    with av.open(str(source), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": "7", "keyint_min": "7",
+                          "sc_threshold": "0"}
+        for i in range(100):
+            frame = av.VideoFrame(64, 48, "yuv420p")
+            frame.pts, frame.time_base = i, Fraction(1, 10)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    job = job_for(source, "remux", tmp_path / "out", 0)
+    produce(job)
+    line = job.timeline()
+    assert [round(line.seconds(t), 3) for t in line.starts] == [0.0, 2.1, 4.2, 6.3, 8.4]
+    for number, start in enumerate(line.starts):
+        segment = (tmp_path / "out" / f"seg-{number}.m4s").read_bytes()
+        assert decode_times(segment)[0] / 90_000 == pytest.approx(line.seconds(start))
