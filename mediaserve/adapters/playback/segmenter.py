@@ -31,6 +31,9 @@ EPSILON = 1e-6
 AUDIO_RATE = 48_000
 #: a segment whose packets pile up past this (a file interleaved absurdly) is cut short
 MAX_PENDING_BYTES = 256 * 1024 * 1024
+#: frames held for the next segment while the current one waits for its sound; past this the
+#: current one is written as it is (its late sound goes to the next)
+MAX_HELD_FRAMES = 60
 
 
 def moov_end(data: bytes) -> int:
@@ -130,6 +133,8 @@ class Router:
         self.seconds = [line.seconds(t) for t in line.starts]
         self.end_seconds = line.seconds(line.end)
         self.segments: dict[int, _Segment] = {}
+        #: transcode: frames and packets of later segments, held while one is open
+        self.held: dict[int, list[tuple[str, Any]]] = {}
         self.video_at = job.start  # the segment the video has reached
         self.video_started = False  # copy: the first keyframe of this run was seen
         self.audio_time = -1.0  # latest audio time seen
@@ -170,14 +175,17 @@ class Router:
             return  # decoded from the keyframe before this run's first boundary
         number = self.by_time(seconds)
         self.video_at = max(self.video_at, number)
-        seg = self.segment(number)
         rendition = self.job.rendition or {}
         out = frame.reformat(width=rendition["width"], height=rendition["height"],
                              format="yuv420p")
         out.pts = round(seconds * VIDEO_TIMESCALE)
         out.time_base = Fraction(1, VIDEO_TIMESCALE)
         out.pict_type = av.video.frame.PictureType.NONE
-        seg.encode(out)
+        if number > self.next:  # the segment before still waits for its sound: hold the
+            # frame rather than open a second x264 (~100 MB at 1080p) beside the first
+            self.held.setdefault(number, []).append(("frame", out))
+            return
+        self.segment(number).encode(out)
 
     def audio_packet(self, packet: Any, converted: bool) -> None:
         if packet.pts is None:
@@ -186,7 +194,11 @@ class Router:
         if not converted and seconds < self.seconds[self.job.start] - EPSILON:
             return
         self.audio_time = max(self.audio_time, seconds)
-        seg = self.segment(self.by_time(seconds))
+        number = self.by_time(seconds)
+        if self.transcode and number > self.next:
+            self.held.setdefault(number, []).append(("audio", packet))
+            return
+        seg = self.segment(number)
         seg.mux(packet, seg.audio)
 
     # -- finishing ---------------------------------------------------------------------
@@ -198,16 +210,27 @@ class Router:
         video_done = self.video is None or self.video_at > number
         audio_done = self.audio is None or self.audio_time >= stop - EPSILON
         too_big = sum(s.size for s in self.segments.values()) > MAX_PENDING_BYTES
-        return (video_done and audio_done) or too_big
+        held = sum(kind == "frame" for items in self.held.values() for kind, _ in items)
+        return (video_done and audio_done) or too_big or held > MAX_HELD_FRAMES
 
     def flush(self, final: bool = False) -> bool:
         """Finish every segment that is complete; False when told to stop."""
         while self.next < len(self.starts) and (final or self.ready(self.next)):
             self.finish(self.next)
             self.next += 1
+            self._release_held()
             if self.next < len(self.starts) and not final and not self.wait(self.next):
                 return False
         return True
+
+    def _release_held(self) -> None:
+        """Hand the frames and sound held for the segment now current to its muxer."""
+        for kind, item in self.held.pop(self.next, []):
+            seg = self.segment(self.next)
+            if kind == "frame":
+                seg.encode(item)
+            else:
+                seg.mux(item, seg.audio)
 
     def finish(self, number: int) -> None:
         seg = self.segments.pop(number, None) or self.segment_for_empty(number)
