@@ -7,7 +7,7 @@ converted to AAC"). Direct play (the 206 stream, no work on the server) is chose
 the browser decodes the container and every codec it must play; otherwise HLS:
 
 * ``remux``: every codec decodable, the container not: repackaged to fragmented MP4 with
-  stream copy, no re-encoding (cheap: ~100x real time);
+  stream copy, no re-encoding (cheap: tens of times real time);
 * ``audio``: the picture copied, the sound converted to AAC (cheap too);
 * ``transcode``: the picture converted to H.264 (libx264), the sound copied when the
   browser decodes it, else converted to AAC (costly: one worker per viewer, renditions for
