@@ -106,7 +106,11 @@ class PlaybackService:
                     self.counts["timeouts"] += 1
                     producer.fail(f"one segment took longer than "
                                   f"{self.settings.segment_timeout:g} s")
-                elif now - producer.last_demand > self.settings.transcode_idle:
+                elif not producer.working and now - max(
+                        producer.last_demand, producer.progress_at) > \
+                        self.settings.transcode_idle:
+                    # idle = waiting for allowance with no viewer asking: a producer still
+                    # running ahead is bounded by its allowance (AHEAD segments) anyway
                     self.counts["idle_stops"] += 1
                     producer.stop()
 
