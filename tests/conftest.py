@@ -36,6 +36,7 @@ import pytest
 
 from benchmarks import peers
 from mediaserve.adapters.media.clips import ClipSpec, encode_clip
+from mediaserve.core.library.facts import AudioTrack
 from mediaserve.core.library.formats import is_video_name
 
 # Hypothesis's per-example deadline (200 ms) is a timing assert in disguise: on a loaded
@@ -50,6 +51,10 @@ hypothesis.settings.load_profile("mediaserve")
 CANONICAL = {"libx264": "h264", "libx265": "hevc", "libvpx-vp9": "vp9", "libvpx": "vp8",
              "libsvtav1": "av1", "aac": "aac", "libopus": "opus", "libmp3lame": "mp3",
              "mpeg4": "mpeg4", "flac": "flac"}
+
+#: encoder name -> the profile FFmpeg reports for what ``encode_clip`` makes with it
+PROFILES = {"libx264": "Constrained Baseline", "libx265": "Main", "libvpx-vp9": "Profile 0",
+            "libvpx": None, "libsvtav1": "Main", "mpeg4": "Simple Profile"}
 
 RANDOM_SEED = 20240601
 
@@ -95,12 +100,19 @@ def _clip_expectation(spec: ClipSpec, container: str) -> dict[str, Any]:
         "bit_rate": None,  # filled in from the file size once it exists
         "faststart": spec.faststart if container in ("mp4", "mov") else None,
         "truncated": False,
+        "video_profile": PROFILES[spec.video_codec] if spec.video_codec else None,
+        "pixel_format": "yuv420p" if spec.video_codec else None,
+        "bit_depth": 8 if spec.video_codec else None,
+        "rotation": 0 if spec.video_codec and container in ("mp4", "mov") else None,
+        "audio_tracks": (AudioTrack(CANONICAL[spec.audio_codec], 2, None),)
+        if spec.audio_codec else (),
     }
 
 
-NO_FACTS: dict[str, Any] = dict.fromkeys(
+NO_FACTS: dict[str, Any] = {**dict.fromkeys(
     ("container", "duration", "video_codec", "width", "height", "frame_rate", "frames",
-     "audio_codec", "bit_rate", "faststart", "truncated"))
+     "audio_codec", "bit_rate", "faststart", "truncated", "video_profile", "pixel_format",
+     "bit_depth", "rotation")), "audio_tracks": ()}
 
 #: the clips, by file name, with the container name the prober must record
 CLIPS: dict[str, tuple[ClipSpec, str, str]] = {
@@ -196,6 +208,8 @@ def build_corpus(root: Path) -> Corpus:
         # FFmpeg derives the bit rate from the (halved) size and the declared duration
         expected["bit_rate"] = round(len(data) // 2 * 8 / expected["duration"])
         expected["truncated"] = True
+        # the first frames lie in the missing half: FFmpeg cannot tell the pixel format
+        expected.update(pixel_format=None, bit_depth=None)
         files[TRUNCATED] = CorpusFile(TRUNCATED, "faststart MP4 cut in half",
                                       files[source].spec, True, expected, None,
                                       files[source].needs)

@@ -436,3 +436,19 @@ def test_audit_entry_is_total_and_consistent(e, stat, deep):
     report = AuditReport((EntryAudit(e, tuple(found)),))
     assert report.exit_code("error") == int(Severity.ERROR in severities)
     assert report.exit_code("warning") == int(bool(found))
+
+
+def test_playability_says_which_mode_mediaserve_plays_it_in_and_why():
+    """No more "transcode it yourself": the finding names the mode the default browser
+    gets (issue 19) and the fix says mediaserve converts it."""
+    dts = entry("a.mkv", facts=dataclasses.replace(GOOD, container="matroska", faststart=None,
+                                                   audio_codec="dts"))
+    (finding,) = audit_entry(dts)
+    assert finding.code == "unplayable"
+    assert finding.message.endswith("mediaserve plays it in Chromium as audio (the sound: DTS "
+                                    "is not decoded by this browser, converted to AAC)")
+    assert finding.fix.startswith("none needed: mediaserve converts it")
+    hevc = entry(facts=dataclasses.replace(GOOD, video_codec="hevc"))
+    assert "as transcode (the picture: HEVC is not decoded" in audit_entry(hevc)[0].message
+    mkv = entry("b.mkv", facts=dataclasses.replace(GOOD, container="matroska", faststart=None))
+    assert "plays it directly in Chromium" in audit_entry(mkv)[0].message

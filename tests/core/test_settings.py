@@ -45,6 +45,14 @@ SAMPLES = {
     "tls_cert": ("/a.pem", "/b.pem", "/c.pem"),
     "tls_key": ("/a.key", "/b.key", "/c.key"),
     "hsts_max_age": (100, "200", 300),
+    "transcode": (False, "off", False),
+    "live_transcode": (False, "no", False),
+    "transcode_workers": (3, "4", 5),
+    "transcode_queue": (0, "1", 2),
+    "transcode_idle": (1.5, "2", 30),
+    "segment_timeout": (5, "6.5", 7),
+    "cache_dir": ("/a", "/b", "/c"),
+    "cache_size": (1000, "500M", "10G"),
 }
 EXPECTED = {
     "host": ("127.0.0.2", "127.0.0.3", "127.0.0.4"),
@@ -72,6 +80,14 @@ EXPECTED = {
     "tls_cert": ("/a.pem", "/b.pem", "/c.pem"),
     "tls_key": ("/a.key", "/b.key", "/c.key"),
     "hsts_max_age": (100, 200, 300),
+    "transcode": (False, False, False),
+    "live_transcode": (False, False, False),
+    "transcode_workers": (3, 4, 5),
+    "transcode_queue": (0, 1, 2),
+    "transcode_idle": (1.5, 2.0, 30.0),
+    "segment_timeout": (5.0, 6.5, 7.0),
+    "cache_dir": ("/a", "/b", "/c"),
+    "cache_size": (1000, 500 * 1024**2, 10 * 1024**3),
 }
 
 
@@ -341,3 +357,9 @@ def test_limits_default_to_nginx() -> None:
 def test_connection_timeouts_must_be_positive_and_bounded(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=env_name(name)):
         resolve({}, {env_name(name): value}, {})
+
+
+@pytest.mark.parametrize("bad", ["-1", "10X", "1.5G", "", "2P", True])
+def test_cache_size_refuses_what_is_not_a_size(bad) -> None:
+    with pytest.raises(SettingsError, match="cache_size"):
+        resolve({}, {}, {"cache_size": bad})

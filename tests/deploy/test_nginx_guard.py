@@ -26,6 +26,7 @@ from mediaserve.adapters.library.store import save_index
 from mediaserve.core.http.auth import COOKIE_NAME
 from tests.deploy.front import get, start_front
 from tests.server.conftest import MIB, Lib, blob, make_library
+from tests.server.logins import csrf_field
 
 pytestmark = pytest.mark.nginx
 
@@ -72,8 +73,14 @@ def login_cookie(front: Front) -> str:
 
     conn = http.client.HTTPConnection("127.0.0.1", front.port, timeout=10)
     try:
-        conn.request("POST", "/login", body=f"token={TOKEN}&next=/",
-                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+        conn.request("GET", "/login")  # the form: its CSRF field and the cookie it goes with
+        page = conn.getresponse()
+        field = csrf_field(page.read())
+        csrf = next(value.split(";", 1)[0] for name, value in page.getheaders()
+                    if name.lower() == "set-cookie" and value.startswith("mediaserve_csrf="))
+        conn.request("POST", "/login", body=f"token={TOKEN}&next=/&csrf={field}",
+                     headers={"Content-Type": "application/x-www-form-urlencoded",
+                              "Cookie": csrf})
         response = conn.getresponse()
         response.read()
         assert response.status == 303, response.status

@@ -30,8 +30,8 @@ from tests.server.rawhttp import read_head
 TOKEN = "test-token-0123456789abcdef"
 USER, PASSWORD = "alice", "correct horse battery staple"
 #: a value for each path parameter a route may have; a new parameter needs a line here
-PARAMS = {"name": "app.js", "n": "0",  # n: a subtitle track number
-          "show_id": "0123456789ab"}
+PARAMS = {"name": "app.js", "n": "0",  # n: a subtitle track or segment number
+          "show_id": "0123456789ab", "variant": "remux"}
 
 
 @pytest.fixture(scope="module")

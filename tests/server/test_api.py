@@ -33,6 +33,8 @@ async def test_listing_and_lookup(serve, byte_lib: Lib) -> None:
     assert nested["status"] == "error"  # random bytes: indexed with a probe error
     status, one = await served.get_json(f"/api/videos/{nested['id']}")
     assert status == 200
+    # one video's JSON adds its playback plan (adapters/playback) to what the listing says
+    assert one.pop("playback")["mode"] == "unplayable"
     assert one == nested
 
 

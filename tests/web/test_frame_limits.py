@@ -239,7 +239,7 @@ def refuse(_paths: Any, _dest: str, *_args: Any) -> bool:
 
 async def test_a_refusal_from_a_worker_is_logged_once_and_remembered(
         library: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
-    from mediaserve.adapters.server.safe_open import RootOpener
+    from mediaserve.adapters.server.site.safe_open import RootOpener
 
     entry = next(iter(library["index"].videos.values()))
     opener = RootOpener(library["root"])
@@ -282,7 +282,7 @@ async def test_big_or_unknown_pictures_are_decoded_one_at_a_time(
     once. Light ones still overlap."""
     import asyncio
 
-    from mediaserve.adapters.server.safe_open import RootOpener
+    from mediaserve.adapters.server.site.safe_open import RootOpener
 
     entry = next(iter(library["index"].videos.values()))
     opener = RootOpener(library["root"])

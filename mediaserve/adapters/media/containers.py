@@ -103,3 +103,74 @@ def ebml_layout(handle: BinaryIO, file_size: int) -> EbmlLayout:
     value, length, unknown = seg
     end = pos + 4 + length + value
     return EbmlLayout(doctype, not unknown and end > file_size)
+
+
+#: a corrupt moov must not make the rotation reader loop for long
+MAX_CHILD_BOXES = 1_000
+
+
+def _children(handle: BinaryIO, start: int, end: int) -> list[tuple[bytes, int, int]]:
+    """(type, payload offset, box end) of the boxes between ``start`` and ``end``."""
+    found: list[tuple[bytes, int, int]] = []
+    offset = start
+    while offset + 8 <= end and len(found) < MAX_CHILD_BOXES:
+        handle.seek(offset)
+        header = handle.read(16)
+        if len(header) < 8:
+            break
+        size, kind = struct.unpack(">I4s", header[:8])
+        payload = offset + 8
+        if size == 1 and len(header) == 16:
+            size, payload = struct.unpack(">Q", header[8:16])[0], offset + 16
+        elif size == 0:
+            size = end - offset
+        if size < payload - offset or offset + size > end:
+            break
+        found.append((kind, payload, offset + size))
+        offset += size
+    return found
+
+
+def _track_rotation(handle: BinaryIO, start: int, end: int) -> int | None:
+    """The clockwise display rotation of one ``trak``, when it is a video track."""
+    matrix = None
+    video = False
+    for kind, payload, box_end in _children(handle, start, end):
+        if kind == b"tkhd":
+            handle.seek(payload)
+            version = handle.read(1)
+            # tkhd: version/flags, times and ids (v0: 20 bytes, v1: 32), reserved 8,
+            # layer, group, volume, reserved (8), then the 3x3 matrix of 32-bit numbers
+            skip = (32 if version == b"\x01" else 20) + 8 + 8
+            handle.seek(payload + 4 + skip)
+            raw = handle.read(36)
+            if len(raw) == 36:
+                matrix = struct.unpack(">9i", raw)
+        elif kind == b"mdia":
+            for sub, sub_payload, _sub_end in _children(handle, payload, box_end):
+                if sub == b"hdlr":
+                    handle.seek(sub_payload + 8)  # version/flags, pre_defined
+                    video = handle.read(4) == b"vide"
+    if not video or matrix is None:
+        return None
+    a, b = matrix[0], matrix[1]
+    # the first row (a, b) is (cos θ, sin θ) of a clockwise turn, in 16.16 fixed point
+    if abs(a) >= abs(b):
+        return 0 if a >= 0 else 180
+    return 90 if b > 0 else 270
+
+
+def mp4_rotation(handle: BinaryIO, file_size: int) -> int | None:
+    """Degrees (0, 90, 180 or 270) to turn the first video track clockwise for display, from
+    its ``tkhd`` matrix (phones record portrait video as landscape plus this matrix); None
+    when there is no readable video track. Reads box headers and two small boxes only."""
+    for kind, payload, end in _children(handle, 0, file_size):
+        if kind != b"moov":
+            continue
+        for sub, sub_payload, sub_end in _children(handle, payload, end):
+            if sub == b"trak":
+                rotation = _track_rotation(handle, sub_payload, sub_end)
+                if rotation is not None:
+                    return rotation
+        return None
+    return None

@@ -7,12 +7,14 @@ frame counts come from container metadata, or from counting packets while demuxi
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
 import av
 
-from mediaserve.adapters.media.containers import ebml_layout, mp4_boxes
+from mediaserve.adapters.media.containers import ebml_layout, mp4_boxes, mp4_rotation
+from mediaserve.core.library.facts import MAX_AUDIO_TRACKS, AudioTrack
 from mediaserve.core.library.failure import ProbeFailure
 from mediaserve.core.library.formats import MP4_FAMILY, VIDEO_EXTENSIONS, extension_of
 from mediaserve.core.library.index import MediaFacts, ProbeOutcome
@@ -70,7 +72,7 @@ def probe(path: str | os.PathLike[str]) -> ProbeOutcome:
     if size == 0:
         return ProbeOutcome(MediaFacts(), "empty file", ProbeFailure.EMPTY)
 
-    faststart = truncated = None
+    faststart = truncated = rotation = None
     doctype = None
     try:
         with open(path, "rb") as handle:
@@ -78,6 +80,7 @@ def probe(path: str | os.PathLike[str]) -> ProbeOutcome:
             if head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"):
                 layout = mp4_boxes(handle, size)
                 faststart, truncated = layout.faststart, layout.overrun
+                rotation = mp4_rotation(handle, size)
             elif head.startswith(b"\x1a\x45\xdf\xa3"):
                 ebml = ebml_layout(handle, size)
                 doctype, truncated = ebml.doctype, ebml.overrun
@@ -90,6 +93,9 @@ def probe(path: str | os.PathLike[str]) -> ProbeOutcome:
         # and a 2 MB file can hold a 16000 x 16000 frame (768 MB); its size reads unknown
         with av.open(path, metadata_errors="ignore", options=open_options()) as container:
             facts = _facts(container, ext, doctype, faststart, truncated)
+            if facts.video_codec is not None and facts.container in MP4_FAMILY:
+                # only MP4's tkhd is read; elsewhere the rotation stays unknown (None)
+                facts = dataclasses.replace(facts, rotation=rotation or 0)
     except av.error.FFmpegError as exc:
         reason = type(exc).__name__.removesuffix("Error") or "FFmpeg"
         message = getattr(exc, "strerror", None) or str(exc)
@@ -130,4 +136,36 @@ def _facts(container: Any, ext: str, doctype: str | None, faststart: bool | None
         bit_rate=container.bit_rate or None,
         faststart=faststart if name in MP4_FAMILY else None,
         truncated=truncated,
+        **_picture(video),
+        audio_tracks=tuple(_audio_track(s) for s in container.streams.audio[:MAX_AUDIO_TRACKS]),
     )
+
+
+def _picture(video: Any) -> dict[str, Any]:
+    """Profile, pixel format and bit depth: what decides whether a browser decodes it (10-bit
+    H.264 plays in Chromium, 10-bit HEVC needs a decoder for it)."""
+    if video is None:
+        return {}
+    context = video.codec_context
+    pixel_format = context.pix_fmt if context is not None else None
+    depth = None
+    if pixel_format:
+        try:
+            components = av.VideoFormat(pixel_format).components
+            depth = max(c.bits for c in components) if components else None
+        except (ValueError, av.error.FFmpegError):
+            depth = None
+    profile = getattr(context, "profile", None) if context is not None else None
+    return {"video_profile": profile or None, "pixel_format": pixel_format or None,
+            "bit_depth": depth}
+
+
+def _audio_track(stream: Any) -> AudioTrack:
+    context = stream.codec_context
+    channels = None
+    if context is not None:
+        layout = getattr(context, "layout", None)
+        channels = (layout.nb_channels if layout is not None else None) or getattr(
+            context, "channels", None) or None
+    language = stream.language if stream.language not in (None, "", "und") else None
+    return AudioTrack(_codec_name(stream), channels, language)

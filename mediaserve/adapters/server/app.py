@@ -18,7 +18,13 @@ from mediaserve.adapters.server.listing_views import listing_view
 from mediaserve.adapters.server.login import install_access
 from mediaserve.adapters.server.shows_routes import add_show_routes
 from mediaserve.adapters.server.site.safe_open import RootOpener
-from mediaserve.adapters.server.state import SERVER_NAME, STATE, ServerState, json_error
+from mediaserve.adapters.server.state import (
+    SERVER_NAME,
+    STATE,
+    VIDEO_EXTRAS,
+    ServerState,
+    json_error,
+)
 from mediaserve.adapters.server.stats_routes import add_stats_routes
 from mediaserve.adapters.server.stream.route import stream
 from mediaserve.adapters.web.routes import register as register_web
@@ -45,7 +51,10 @@ async def get_video(request: web.Request) -> web.Response:
     video = request.app[STATE].catalog.get(request.match_info["id"])
     if video is None:
         return json_error(404, "unknown video id")
-    return json_with_etag(request, video.as_json())
+    doc = video.as_json()
+    for extra in request.app.get(VIDEO_EXTRAS, ()):  # e.g. the playback plan
+        await extra(request, video, doc)
+    return json_with_etag(request, doc)
 
 
 async def preflight(request: web.Request) -> web.Response:

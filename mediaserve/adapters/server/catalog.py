@@ -21,9 +21,10 @@ from mediaserve.adapters.server.site.safe_open import OutsideRoot, RootOpener
 from mediaserve.core.audit.rules import FindingsFor
 from mediaserve.core.http import ranges
 from mediaserve.core.http.headers import content_disposition
+from mediaserve.core.library.facts import facts_json
 from mediaserve.core.library.failure import ProbeFailure
 from mediaserve.core.library.formats import content_type_for
-from mediaserve.core.library.index import FACT_FIELDS, LibraryIndex, VideoEntry
+from mediaserve.core.library.index import LibraryIndex, VideoEntry
 from mediaserve.core.library.status import EntryStatus
 from mediaserve.core.naming import ParsedName, parse_path
 from mediaserve.core.shows import Item, Shows, build_shows
@@ -59,6 +60,10 @@ class Video:
     _validators_key: tuple[int, int, int, int] = (-1, -1, -1, -1)
 
     @property
+    def stats_id(self) -> str:
+        return self.entry.id
+
+    @property
     def missing(self) -> bool:
         return self.presence is Presence.MISSING
 
@@ -91,8 +96,7 @@ class Video:
             "content_type": self.content_type,
             "stream_url": f"{base}/api/videos/{entry.id}/stream",
         }
-        for name in FACT_FIELDS:
-            doc[name] = getattr(entry.facts, name)
+        doc.update(facts_json(entry.facts))
         doc["findings"] = self.findings
         doc.update(media_json(entry, base, self.parsed))  # title, kind, show… (the web UI's)
         doc.update(show_id=self.show_id, previous_episode_id=self.previous_episode_id,

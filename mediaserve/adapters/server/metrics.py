@@ -100,6 +100,38 @@ class SnapshotCollector(Collector):
             for row in rows:
                 family.add_metric([row["id"]], row[key])
             yield family
+        if "playback" in snap:
+            yield from _playback(snap["playback"])
+
+
+def _playback(play: dict[str, Any]) -> Iterator[Metric]:
+    """The HLS producers: running by mode, queue, segments, real-time factor, cache."""
+    p = PREFIX
+    running = GaugeMetricFamily(f"{p}_transcodes_running", "Producers running, by mode.",
+                                labels=["mode"])
+    started = CounterMetricFamily(f"{p}_transcodes_started", "Producers started, by mode.",
+                                  labels=["mode"])
+    for mode, count in play["running"].items():
+        running.add_metric([mode], count)
+    for mode, count in play["started"].items():
+        started.add_metric([mode], count)
+    yield running
+    yield started
+    yield GaugeMetricFamily(f"{p}_transcodes_queued", "Conversions waiting for a producer.",
+                            value=play["queued"])
+    yield CounterMetricFamily(f"{p}_segments_produced", "HLS segments made.",
+                              value=play["segments"])
+    yield CounterMetricFamily(f"{p}_transcode_refusals", "Requests refused with 503 (busy).",
+                              value=play["busy_refusals"])
+    yield GaugeMetricFamily(f"{p}_transcode_realtime_factor",
+                            "Media seconds made per second of producer work.",
+                            value=play["realtime_factor"] or 0.0)
+    cache = play["cache"]
+    for name, key, doc in (("segment_cache_hits", "hits", "Segments served from the cache."),
+                           ("segment_cache_misses", "misses", "Segments waited for.")):
+        yield CounterMetricFamily(f"{p}_{name}", doc, value=cache[key])
+    yield GaugeMetricFamily(f"{p}_segment_cache_bytes", "Bytes of segments in the cache.",
+                            value=cache["bytes"])
 
 
 def new_registry(stats: StatsCollector) -> tuple[CollectorRegistry, SnapshotCollector]:

@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from mediaserve.adapters.server.metrics import SnapshotCollector, exposition, new_registry
 from mediaserve.adapters.server.shared_stats import server_snapshot, server_video
-from mediaserve.adapters.server.state import STATE, ServerState, json_error
+from mediaserve.adapters.server.state import STATE, STATS_EXTRAS, ServerState, json_error
 from mediaserve.core.stats import DisabledCollector, StatsCollector
 from mediaserve.core.stats.analytics import (
     MAX_BODY_BYTES,
@@ -55,8 +55,15 @@ async def get_stats(request: web.Request) -> web.Response:
     limit = state.stats.max_videos
     if not text.isdigit() or int(text) > limit:  # isdigit: no sign, no spaces, no 1e3
         return json_error(400, f"top must be a whole number from 0 to {limit}")
-    return _json(server_snapshot(request.app, top=int(text),
-                                 title_of=lambda vid: _title(state, vid)))
+    doc = server_snapshot(request.app, top=int(text), title_of=lambda vid: _title(state, vid))
+    return _json(_with_extras(request.app, doc))
+
+
+def _with_extras(app: web.Application, doc: dict[str, Any]) -> dict[str, Any]:
+    """Add each feature's own snapshot (``STATS_EXTRAS``: playback) under its name."""
+    for name, snapshot in app.get(STATS_EXTRAS, {}).items():
+        doc[name] = snapshot()
+    return doc
 
 
 async def get_video_stats(request: web.Request) -> web.Response:
@@ -113,7 +120,7 @@ async def get_metrics(request: web.Request) -> web.Response:
     if not state.stats.enabled:
         return json_error(404, _OFF)
     # on the loop: the collector is not thread-safe; with workers, the whole server's
-    snapshot = server_snapshot(request.app)
+    snapshot = _with_extras(request.app, server_snapshot(request.app))
     body, content_type = await asyncio.get_running_loop().run_in_executor(
         None, exposition, request.app[REGISTRY], request.app[METRICS], snapshot)
     return web.Response(body=body, headers={"Content-Type": content_type,

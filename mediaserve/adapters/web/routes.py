@@ -36,3 +36,8 @@ def register(app: web.Application, state: LibraryState) -> None:
     router.add_get(f"/api/videos/{ID}/thumbnails.vtt", media.thumbnails_vtt)
     router.add_get(f"/api/videos/{ID}/thumbnails.jpg", media.thumbnails_jpg)
     router.add_get(f"/api/videos/{ID}/subtitles/{{n:[0-9]{{1,4}}}}.vtt", media.subtitles)
+    # HLS (remux, audio, transcode): imported here, not above, because adapters/playback
+    # reuses the server wing's sendfile helpers and the server package imports this module
+    from mediaserve.adapters.playback.routes import register as register_playback
+
+    register_playback(app, state)

@@ -2,13 +2,17 @@
 
 The tables are what Chromium and Firefox play natively (no plug-in, no hardware decoder
 needed). The rules ``unplayable`` and ``chromium-only`` (:mod:`.rules`) are thin wrappers
-around :func:`playback`.
+around :func:`playback`, completed by :func:`with_plan` with the playback mode mediaserve
+uses for the file (core/playback): the audit says which mode a file needs and why.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+from mediaserve.core.library.facts import MediaFacts
+from mediaserve.core.playback.decide import Mode, decide
 
 
 class Playback(StrEnum):
@@ -55,11 +59,29 @@ CODEC_NOTES: dict[str, str] = {
     "dts": "DTS audio plays in no browser",
 }
 
-TRANSCODE = ("transcode to H.264/AAC in MP4 (or VP9/Opus in WebM); "
-             "mediaserve does not re-encode")
+TRANSCODE = "transcode to H.264/AAC in MP4 (or VP9/Opus in WebM)"
+#: the fix when mediaserve converts the file itself as it plays
+CONVERTED = ("none needed: mediaserve converts it as it plays (`mediaserve prepare` does it "
+             "ahead of time)")
 _REMUX_MP4 = ("remux to MP4 without re-encoding "
               "(e.g. ffmpeg -i IN -c copy -movflags +faststart OUT.mp4)")
 _REMUX_WEBM = "remux to .webm without re-encoding (e.g. ffmpeg -i IN -c copy OUT.webm)"
+
+
+def with_plan(verdict: PlaybackVerdict, facts: MediaFacts) -> PlaybackVerdict:
+    """The verdict completed with how mediaserve plays the file in the default browser
+    (desktop Chromium): the mode it needs and why, and no "transcode it yourself" when
+    mediaserve converts it."""
+    plan = decide(facts)
+    if plan.mode is Mode.DIRECT:
+        return PlaybackVerdict(verdict.playback, f"{verdict.reason}; mediaserve plays it "
+                               "directly in Chromium and repackages it (HLS) for the others",
+                               verdict.fix)
+    if plan.hls:
+        why = "; ".join(plan.reasons)
+        return PlaybackVerdict(verdict.playback, f"{verdict.reason}; mediaserve plays it in "
+                               f"Chromium as {plan.mode} ({why})", CONVERTED)
+    return verdict
 
 
 def playable_everywhere(container: str | None, video: str | None, audio: str | None) -> bool:
@@ -97,10 +119,12 @@ def playback(container: str | None, video: str | None,
 
 __all__ = [
     "CODEC_NOTES",
+    "CONVERTED",
     "PLAYS_EVERYWHERE",
     "TRANSCODE",
     "Playback",
     "PlaybackVerdict",
     "playable_everywhere",
     "playback",
+    "with_plan",
 ]

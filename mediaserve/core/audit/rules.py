@@ -45,7 +45,8 @@ from mediaserve.core.audit.model import (
     FreshStat,
     Severity,
 )
-from mediaserve.core.audit.playability import TRANSCODE, Playback, playback
+from mediaserve.core.audit.playability import CONVERTED, Playback, playback, with_plan
+from mediaserve.core.library.facts import PROBE_VERSION
 from mediaserve.core.library.failure import ProbeFailure
 from mediaserve.core.library.formats import MP4_FAMILY, VIDEO_EXTENSIONS, extension_of
 from mediaserve.core.library.index import MediaFacts, ProbeOutcome, VideoEntry
@@ -278,6 +279,7 @@ def _playback_check(kind: Playback) -> Check:
         verdict = playback(v.facts.container, v.facts.video_codec, v.facts.audio_codec)
         if verdict is None or verdict.playback is not kind:
             return None
+        verdict = with_plan(verdict, v.facts)  # the mode mediaserve plays it in, and why
         return Detail(verdict.reason, verdict.fix)
 
     check.__name__ = f"check_{kind.name.lower()}"
@@ -318,8 +320,8 @@ RULES: tuple[Rule, ...] = (
          check_timeout),
     Rule("not-faststart", W, Tier.ADVICE, "MP4 with the moov box after the media data",
          "mediaserve audit --remux-faststart (stream copy, no re-encoding)", check_faststart),
-    Rule("unplayable", W, Tier.ADVICE, "codecs Chromium and Firefox cannot play",
-         TRANSCODE, _playback_check(Playback.UNPLAYABLE)),
+    Rule("unplayable", W, Tier.ADVICE, "codecs Chromium and Firefox cannot play as they are",
+         CONVERTED, _playback_check(Playback.UNPLAYABLE)),
     Rule("chromium-only", W, Tier.ADVICE, "plays in Chromium but not in every browser",
          "remux without re-encoding to MP4 (H.264) or WebM (VP8/VP9/AV1)",
          _playback_check(Playback.CHROMIUM_ONLY)),
@@ -355,7 +357,8 @@ def refreshed_entry(entry: VideoEntry, stat: FreshStat, outcome: ProbeOutcome) -
     return dataclasses.replace(
         entry, size=stat.size, mtime_ns=stat.mtime_ns,
         status=EntryStatus.ERROR if outcome.error else EntryStatus.OK,
-        facts=outcome.facts, error=outcome.error, error_kind=outcome.kind)
+        facts=outcome.facts, error=outcome.error, error_kind=outcome.kind,
+        probe_version=PROBE_VERSION)
 
 
 def audit_entry(entry: VideoEntry, stat: FreshStat | None = None,

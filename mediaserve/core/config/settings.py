@@ -120,6 +120,24 @@ def _to_workers(value: Any) -> int:
     return _to_int(1, 512)(value)
 
 
+_SIZE = re.compile(r"([0-9]{1,15})\s*([kmgt]?)i?b?", re.IGNORECASE)
+
+
+def _to_size(value: Any) -> int:
+    """Bytes: a whole number, or with a unit: 500M, 10G, 1T (powers of 1024)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number, unit = int(value), ""
+    else:
+        match = _SIZE.fullmatch(_to_str(value).strip())
+        if match is None:
+            raise ValueError("expected a size such as 500M, 10G or a number of bytes")
+        number, unit = int(match.group(1)), match.group(2).lower()
+    size: int = number * (1024 ** " kmgt".index(unit or " "))
+    if not 0 <= size <= 1 << 50:
+        raise ValueError("must be between 0 and 1P")
+    return size
+
+
 def _to_choice(*choices: str) -> Callable[[Any], str]:
     def convert(value: Any) -> str:
         text = _to_str(value).strip().lower()
@@ -261,6 +279,32 @@ class Settings:
         0, _to_int(0, 1 << 31), "With TLS, send Strict-Transport-Security with this max-age "
         "(0: off, the default: once sent, browsers refuse plain HTTP for that long).",
         metavar="SECONDS")
+    # Playback of what the browser cannot play as it is (HLS; see README, Playback modes).
+    transcode: bool = setting(
+        True, _to_bool, "Play what a browser cannot play as it is over HLS: repackaged, its "
+        "sound converted, or transcoded to H.264; --no-transcode: direct play only.",
+        kind="switch")
+    live_transcode: bool = setting(
+        True, _to_bool, "Convert at request time; --no-live-transcode serves only what "
+        "`mediaserve prepare` made ahead, and says so for the rest.", kind="switch")
+    transcode_workers: int = setting(
+        0, _to_int(0, 256), "Producer processes converting at once; 0: the CPU count less "
+        "one, at least 1.", metavar="N")
+    transcode_queue: int = setting(
+        4, _to_int(0, 10_000), "Conversions that may wait for a free producer; past it a "
+        "request gets 503 with Retry-After.", metavar="N")
+    transcode_idle: float = setting(
+        20.0, _to_timeout, "Seconds a producer runs on after its last request (its viewers "
+        "left or seeked elsewhere) before it stops.", metavar="SECONDS")
+    segment_timeout: float = setting(
+        60.0, _to_timeout, "Seconds one segment may take; a producer over it is killed (a "
+        "file that hangs FFmpeg costs one producer, never the server).", metavar="SECONDS")
+    cache_dir: str = setting(
+        "", _to_str, "Folder of converted segments (default: the data folder's cache).",
+        metavar="DIR")
+    cache_size: int = setting(
+        10 * 1024 ** 3, _to_size, "Size cap of the segment cache (500M, 10G, ...); the least "
+        "recently used segments go first.", metavar="SIZE")
     extra: dict[str, Any] = field(default_factory=dict, compare=False)  # unknown keys
 
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import tomli_w
 
@@ -25,6 +25,15 @@ except ImportError:  # pragma: no cover - the pure stdlib parser gives the same 
     import tomllib  # type: ignore[no-redef]
 
 from mediaserve import __version__
+from mediaserve.core.library.facts import FACT_FIELDS as FACT_FIELDS  # re-exported
+from mediaserve.core.library.facts import (
+    FACT_KEYS,
+    PROBE_VERSION,
+    facts_from_table,
+    facts_to_table,
+)
+from mediaserve.core.library.facts import AudioTrack as AudioTrack  # re-exported
+from mediaserve.core.library.facts import MediaFacts as MediaFacts  # re-exported
 from mediaserve.core.library.failure import ProbeFailure
 from mediaserve.core.library.ids import is_valid_secret, video_id
 from mediaserve.core.library.ignored import (
@@ -39,26 +48,6 @@ from mediaserve.core.library.summary import ScanSummary
 
 SCHEMA_VERSION = 1
 
-
-
-@dataclass(frozen=True, slots=True)
-class MediaFacts:
-    """What probing a file told us. Every field is optional: a broken file yields few."""
-
-    container: str | None = None
-    duration: float | None = None  # seconds
-    video_codec: str | None = None
-    width: int | None = None
-    height: int | None = None
-    frame_rate: float | None = None
-    frames: int | None = None
-    audio_codec: str | None = None
-    bit_rate: int | None = None  # bits per second, whole file
-    faststart: bool | None = None  # MP4 family only: moov before mdat
-    truncated: bool | None = None  # a top-level box/segment runs past the end of the file
-
-
-FACT_FIELDS = tuple(f.name for f in dataclasses.fields(MediaFacts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +66,8 @@ class VideoEntry:
     content_hash: str | None = None
     #: subtitle files beside the video (names in its folder), found by the walk
     subtitles: tuple[str, ...] = ()
+    #: what the probe behind ``facts`` recorded (facts.PROBE_VERSION); older ones re-probe
+    probe_version: int = PROBE_VERSION
 
     def same_file_state(self, size: int, mtime_ns: int) -> bool:
         """True when a fresh stat shows the file unchanged since it was probed."""
@@ -158,10 +149,9 @@ def dumps(index: LibraryIndex) -> str:
             table["error_kind"] = str(entry.error_kind)
         if entry.subtitles:
             table["subtitles"] = list(entry.subtitles)
-        for name in FACT_FIELDS:
-            value = getattr(entry.facts, name)
-            if value is not None:  # TOML has no null: absent means unknown
-                table[name] = value
+        facts_to_table(entry.facts, table)
+        if entry.probe_version != 1:  # absent means 1: indexes written before versions
+            table["probe_version"] = entry.probe_version
         if entry.content_hash:
             table["content_hash"] = entry.content_hash
         videos[entry.id] = table
@@ -173,19 +163,6 @@ def dumps(index: LibraryIndex) -> str:
 
 _TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
 
-_FACT_TYPES: dict[str, tuple[type, ...]] = {
-    "container": (str,),
-    "duration": (float, int),
-    "video_codec": (str,),
-    "width": (int,),
-    "height": (int,),
-    "frame_rate": (float, int),
-    "frames": (int,),
-    "audio_codec": (str,),
-    "bit_rate": (int,),
-    "faststart": (bool,),
-    "truncated": (bool,),
-}
 
 
 class _Locator:
@@ -289,18 +266,12 @@ def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEnt
         raise fail("error_kind", f"video {vid}: {exc}") from None
     if not isinstance(content_hash := table.get("content_hash"), str | None):
         raise fail("content_hash", f"video {vid}: 'content_hash' must be a string")
-    facts: dict[str, Any] = {}
-    for key, types in _FACT_TYPES.items():
-        if key not in table:
-            continue
-        value = table[key]
-        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
-            kind = " or ".join(t.__name__ for t in types)
-            raise fail(key, f"video {vid}: '{key}' must be {kind}")
-        try:
-            facts[key] = float(cast("float", value)) if float in types else value
-        except OverflowError:  # a hand-typed 400-digit integer
-            raise fail(key, f"video {vid}: '{key}' is out of range") from None
+    facts = facts_from_table(vid, table, fail)
+    probe_version = table.get("probe_version", 1)
+    if isinstance(probe_version, bool) or not isinstance(probe_version, int) or not (
+            1 <= probe_version <= 1_000):
+        raise fail("probe_version", f"video {vid}: 'probe_version' must be a whole number "
+                   "from 1 to 1000")
     subtitles = table.get("subtitles", [])
     if not isinstance(subtitles, list) or not all(
             isinstance(name, str) and name and "/" not in name and name not in (".", "..")
@@ -308,14 +279,14 @@ def _entry_from_table(vid: str, table: Mapping[str, Any], fail: Any) -> VideoEnt
         raise fail("subtitles", f"video {vid}: 'subtitles' must be a list of file names "
                    "in the video's folder")
     known = {"path", "size", "mtime_ns", "status", "error", "error_kind", "content_hash",
-             "subtitles", *_FACT_TYPES}
+             "subtitles", "probe_version", *FACT_KEYS}
     unknown = sorted(set(table) - known)
     if unknown:
         raise fail(unknown[0], f"video {vid}: unknown key '{unknown[0]}'")
     return VideoEntry(id=vid, path=path, size=table["size"], mtime_ns=table["mtime_ns"],
-                      status=EntryStatus(status), facts=MediaFacts(**facts), error=error,
+                      status=EntryStatus(status), facts=facts, error=error,
                       error_kind=error_kind, content_hash=content_hash,
-                      subtitles=tuple(subtitles))
+                      subtitles=tuple(subtitles), probe_version=probe_version)
 
 
 # --------------------------------------------------------------------------- incremental scan
@@ -351,7 +322,8 @@ def files_to_probe(old: LibraryIndex | None, found: Iterable[FileState],
             continue
         entry = known.get(state.path)
         if (force or entry is None or entry.status == EntryStatus.MISSING
-                or not entry.same_file_state(state.size, state.mtime_ns)):
+                or not entry.same_file_state(state.size, state.mtime_ns)
+                or entry.probe_version < PROBE_VERSION):  # probed before facts grew
             todo.append(state)
     return todo
 

@@ -23,6 +23,7 @@ import logging
 import os
 import stat
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from mediaserve.adapters.server.catalog import Video
 from mediaserve.adapters.server.net.sendtimeout import SendTimeout, reset_on_close
@@ -51,6 +52,39 @@ _PATH_GONE = frozenset((errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EISDIR, 
 
 #: writes one chunk with back-pressure (aiohttp's ``response.write`` on the chunked path)
 ChunkWriter = Callable[[bytes], Awaitable[None]]
+
+
+class Served(Protocol):
+    """What a job needs of the file it answers with: a library video (``catalog.Video``),
+    or a file the server made (an HLS segment: ``ProducedFile``)."""
+
+    @property
+    def content_type(self) -> str: ...
+
+    @property
+    def disposition(self) -> str: ...
+
+    @property
+    def stats_id(self) -> str | None: ...  # counted in the streaming statistics under it
+
+    def validators(self, size: int, mtime_ns: int, inode: int = 0,
+                   ctime_ns: int = 0) -> ranges.Validators: ...
+
+
+class ProducedFile:
+    """A file the server made (a cached HLS segment): served like a video, not counted in
+    the video's streaming statistics (the playback service counts its own)."""
+
+    __slots__ = ("content_type", "disposition")
+    stats_id = None
+
+    def __init__(self, content_type: str, disposition: str = "inline") -> None:
+        self.content_type = content_type
+        self.disposition = disposition
+
+    def validators(self, size: int, mtime_ns: int, inode: int = 0,
+                   ctime_ns: int = 0) -> ranges.Validators:
+        return ranges.make_validators(size, mtime_ns, inode, ctime_ns)
 
 
 class Refused(Exception):
@@ -94,7 +128,7 @@ class StreamJob:
     __slots__ = ("closed", "fd", "head_sent", "hit", "meter", "plan", "size", "started",
                  "state", "video")
 
-    def __init__(self, state: ServerState, video: Video, fd: int, plan: ranges.Plan,
+    def __init__(self, state: ServerState, video: Served, fd: int, plan: ranges.Plan,
                  size: int, started: float) -> None:
         self.state = state
         self.video = video
@@ -108,7 +142,7 @@ class StreamJob:
         self.closed = False
 
     @classmethod
-    def plan_for(cls, state: ServerState, video: Video, fd: int, method: str,
+    def plan_for(cls, state: ServerState, video: Served, fd: int, method: str,
                  conditionals: ranges.Conditionals, started: float) -> StreamJob | None:
         """The job for an open ``fd``: None when it is not a regular file (the caller
         closes it and answers 404). The evaluator's plan is already RFC 9110's answer:
@@ -184,13 +218,13 @@ class StreamJob:
         if transport is not None:
             transport.abort()
 
-    def statistics(self) -> Hit:
+    def statistics(self) -> Hit | None:
         """The statistics token of an answer that goes on after the call that began it:
         its bytes are counted as they flow, and :meth:`ended` closes it."""
-        if self.hit is None:
+        if self.hit is None and self.video.stats_id is not None:
             stats = self.state.stats
             plan = self.plan
-            hit = self.hit = stats.begin(self.video.entry.id)
+            hit = self.hit = stats.begin(self.video.stats_id)
             hit.started = self.started
             stats.planned(hit, plan.status, self.size, plan.parts,
                           plan.content_length if plan.send_body else 0)
@@ -203,9 +237,9 @@ class StreamJob:
         self.close()
         if self.hit is not None:
             self.state.stats.end(self.hit, self.plan.status)
-        else:
+        elif self.video.stats_id is not None:
             plan = self.plan
-            self.state.stats.served(self.video.entry.id, plan.status, self.size, plan.parts,
+            self.state.stats.served(self.video.stats_id, plan.status, self.size, plan.parts,
                                     self.meter.sent, self.started)
 
     def close(self) -> None:

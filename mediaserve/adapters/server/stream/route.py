@@ -19,7 +19,7 @@ from aiohttp import web
 from mediaserve.adapters.server.accesslog import SENT_KEY
 from mediaserve.adapters.server.catalog import Video
 from mediaserve.adapters.server.state import STATE, ServerState, json_error
-from mediaserve.adapters.server.stream.job import Refused, StreamJob, open_file
+from mediaserve.adapters.server.stream.job import ProducedFile, Refused, StreamJob, open_file
 from mediaserve.adapters.server.stream.sendfile import ShortFile, sendfile_capable
 from mediaserve.core.http import ranges
 from mediaserve.core.http.headers import cors_headers
@@ -52,7 +52,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     if task is not None:
         state.inflight.add(task)
     try:
-        return await _answer(request, state, video, job)
+        return await answer(request, job)
     finally:
         job.ended()
         if task is not None:
@@ -76,15 +76,19 @@ def _job(request: web.Request, state: ServerState, video: Video,
     return job
 
 
-async def _answer(request: web.Request, state: ServerState, video: Video,
-                  job: StreamJob) -> web.StreamResponse:
+async def answer(request: web.Request, job: StreamJob) -> web.StreamResponse:
+    """Write ``job``'s answer through aiohttp: the header fields by ``StreamResponse``'s
+    public API, the body by the job's writer. Used by the stream route and for the files
+    the server makes (``serve_produced``)."""
+    state = job.state
     plan = job.plan
     settings = state.settings
+    served = job.video
     job.statistics()
     response = web.StreamResponse(status=plan.status)
     cors = (cors_headers(request.headers.get("Origin"), settings.cors_origins)
             if settings.cors_origins else ())
-    for name, value in stream_fields(plan, video.content_type, video.disposition,
+    for name, value in stream_fields(plan, served.content_type, served.disposition,
                                      settings.cache_control, cors):
         response.headers[name] = value
     if plan.status != 304:
@@ -109,6 +113,37 @@ async def _answer(request: web.Request, state: ServerState, video: Video,
     with contextlib.suppress(ConnectionError):  # the client left after the last byte
         await response.write_eof()
     return response
+
+
+async def serve_produced(request: web.Request, path: str, content_type: str
+                         ) -> web.StreamResponse:
+    """Answer with a file the server made (an HLS segment in the cache), exactly as a
+    stream is answered: the same evaluator, fields and writer. None of the library's
+    checks apply (the caller found it by id, in the server's own folder)."""
+    state: ServerState = request.app[STATE]
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        raise web.HTTPNotFound(reason="the file was evicted; ask again") from None
+    try:
+        job = StreamJob.plan_for(state, ProducedFile(content_type), fd, request.method,
+                                 ranges.Conditionals.from_headers(request.headers),
+                                 state.stats.now())
+    except BaseException:
+        os.close(fd)
+        raise
+    if job is None:
+        os.close(fd)
+        raise web.HTTPNotFound(reason="not a regular file")
+    task = asyncio.current_task()
+    if task is not None:
+        state.inflight.add(task)
+    try:
+        return await answer(request, job)
+    finally:
+        job.ended()
+        if task is not None:
+            state.inflight.discard(task)
 
 
 async def _body(request: web.Request, response: web.StreamResponse, job: StreamJob,

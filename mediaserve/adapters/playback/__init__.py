@@ -1,0 +1,1 @@
+"""Playback over HLS: producers in worker processes, the segment cache, the routes."""

@@ -1,0 +1,200 @@
+"""One producer: a worker process making one variant's segments, as the server sees it.
+
+The process runs ``producer_worker`` with one job; this side reads its JSON lines, wakes the
+requests waiting for each segment, raises its allowance as viewers ask further on, and kills
+it by pid when told (idle, over its time budget, shutdown). Its source file stays open here
+for the producer's life: the worker opens it through ``/proc/SERVER/fd/N``, so no path is
+resolved twice (the way posters are made, see adapters/web/frames.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mediaserve.adapters.playback.jobs import Job
+from mediaserve.core.playback.hls import INIT_NAME, segment_name
+
+WORKER_MODULE = "mediaserve.adapters.playback.producer_worker"
+#: segments a producer may run ahead of the furthest one asked for
+AHEAD = 4
+#: a request this many segments past a producer's next one still waits for it (a seek
+#: further away starts a producer of its own)
+NEAR = 2
+KILL_GRACE_S = 2.0
+STOPPED = "stopped: its viewers left"
+
+
+class ProducerFailed(Exception):
+    """The producer ended without making the segment: its message says why."""
+
+
+async def spawn_worker(first: dict[str, Any]) -> asyncio.subprocess.Process:
+    """A worker process with its first line already sent."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", WORKER_MODULE, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        limit=1 << 20)
+    assert process.stdin is not None
+    process.stdin.write((json.dumps(first) + "\n").encode())
+    await process.stdin.drain()
+    return process
+
+
+class Producer:
+    """A running (or queued) worker for one variant folder."""
+
+    def __init__(self, folder: Path, job: Job, mode: str, fd: int,
+                 on_segment: Callable[[Producer, dict[str, Any]], None]) -> None:
+        self.folder = folder
+        self.job = job
+        self.mode = mode
+        self.fd = fd
+        self.next = job.start  # the next segment it will write
+        self.allow = job.allow
+        self.last_demand = self.progress_at = time.monotonic()
+        self.process: asyncio.subprocess.Process | None = None
+        self.error: str | None = None
+        self.done = False
+        self.stopping = False
+        self.ended = asyncio.get_running_loop().create_future()
+        self._waiters: dict[int, list[asyncio.Future[None]]] = {}
+        self._on_segment = on_segment
+        self._reader: asyncio.Task[None] | None = None
+
+    @property
+    def alive(self) -> bool:
+        return not self.ended.done() and self.error is None
+
+    @property
+    def working(self) -> bool:
+        """Making a segment now (not waiting for allowance, not finished)."""
+        return self.process is not None and not self.done and self.next <= self.allow
+
+    def near(self, number: int) -> bool:
+        if not self.alive or self.stopping:
+            return False
+        return self.next <= number <= max(self.next, self.allow) + NEAR
+
+    async def start(self) -> None:
+        self.progress_at = time.monotonic()
+        self.process = await spawn_worker({"job": self.job.to_json()})
+        self._reader = asyncio.create_task(self._read())
+
+    def demand(self, number: int) -> None:
+        """A viewer wants ``number``: keep running, and run up to AHEAD past it."""
+        self.last_demand = time.monotonic()
+        wanted = min(number + AHEAD, len(self.job.starts) - 1)
+        if wanted > self.allow:
+            was_waiting = not self.working
+            self.allow = wanted
+            if was_waiting:
+                self.progress_at = time.monotonic()
+            self._send({"allow": wanted})
+
+    def _send(self, doc: dict[str, Any]) -> None:
+        process = self.process
+        if process is None or process.stdin is None or process.stdin.is_closing():
+            return
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            process.stdin.write((json.dumps(doc) + "\n").encode())
+
+    async def wait_for(self, number: int) -> None:
+        """Until segment ``number`` (-1: the init segment) is written by this producer."""
+        if number < self.next and number >= self.job.start:
+            return
+        if number == -1 and self.next > self.job.start:
+            return
+        if not self.alive:
+            raise ProducerFailed(self.error or "the producer has stopped")
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(number, []).append(future)
+        try:
+            await future
+        finally:
+            waiting = self._waiters.get(number)
+            if waiting and future in waiting:
+                waiting.remove(future)
+
+    def path(self, number: int) -> Path:
+        return self.folder / (INIT_NAME if number == -1 else segment_name(number))
+
+    async def _read(self) -> None:
+        process = self.process
+        assert process is not None and process.stdout is not None
+        try:
+            async for raw in process.stdout:
+                try:
+                    doc = json.loads(raw)
+                except ValueError:
+                    continue
+                if "segment" in doc:
+                    self._segment_done(doc)
+                elif doc.get("done"):
+                    self.done = True
+                elif doc.get("stopped"):
+                    self.error = self.error or STOPPED
+                elif "error" in doc:
+                    self.error = str(doc["error"])
+        finally:
+            await process.wait()
+            if not self.done and self.error is None:  # killed, or crashed in FFmpeg
+                self.error = f"the producer exited ({process.returncode})"
+            self._end(self.error or "finished")
+
+    def _segment_done(self, doc: dict[str, Any]) -> None:
+        number = int(doc["segment"])
+        self.next = number + 1
+        self.progress_at = time.monotonic()
+        self._on_segment(self, doc)
+        for key in (number, -1):
+            for future in self._waiters.pop(key, []):
+                if not future.done():
+                    future.set_result(None)
+
+    def _end(self, why: str) -> None:
+        for waiting in self._waiters.values():
+            for future in waiting:
+                if not future.done():
+                    future.set_exception(ProducerFailed(why))
+        self._waiters.clear()
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+        self.fd = -1
+        if not self.ended.done():
+            self.ended.set_result(None)
+
+    def fail(self, why: str) -> None:
+        """Stop it now (over its time budget, or shutting down)."""
+        if self.error is None and not self.done:
+            self.error = why
+        self.kill()
+        if self.process is None:  # still queued: nothing to wait for
+            self._end(why)
+
+    def stop(self) -> None:
+        """Ask it to end (its viewers left); killed if it does not within the grace."""
+        self.stopping = True
+        self._send({"stop": True})
+        process = self.process
+        if process is not None and process.stdin is not None:
+            with contextlib.suppress(ConnectionError, RuntimeError, OSError):
+                process.stdin.close()
+        asyncio.get_running_loop().call_later(KILL_GRACE_S, self.kill)
+
+    def kill(self) -> None:
+        process = self.process
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None

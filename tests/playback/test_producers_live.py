@@ -1,0 +1,141 @@
+"""The producers' limits through a real server: a worker killed mid-segment, the cache's
+size cap, a changed file, and many viewers of different transcodes at once (queue, 503 past
+it, every producer gone once they leave)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import time
+
+import aiohttp
+
+from tests.playback.conftest import get
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (exited, not yet reaped) is not alive either
+    with open(f"/proc/{pid}/stat") as handle:
+        return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def _until(check, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_worker_killed_mid_segment_costs_one_request_not_the_server(hls_server):
+    served = await hls_server(["hevc_aac.mkv", "h264_aac.mp4"])
+    service = served.service
+    async with aiohttp.ClientSession() as session:
+        request = asyncio.ensure_future(
+            get(session, served.hls("hevc_aac.mkv", "120p/seg-1.m4s")))
+        await _until(lambda: any(p.pid for p in service.running))
+        (producer,) = service.running
+        os.kill(producer.pid, signal.SIGKILL)
+        status, _, doc = await request
+        assert status == 500 and doc["error"].startswith("cannot convert this video")
+        assert not service.running and not service.by_folder  # its slot is free again
+        status, _, _ = await get(session, served.url("/api/videos"))
+        assert status == 200
+        stream = served.url(f"/api/videos/{served.id('h264_aac.mp4')}/stream")
+        assert (await get(session, stream))[0] == 200
+    assert service.snapshot()["failures"] == 1
+
+
+async def test_the_cache_evicts_the_least_recently_used_segments(hls_server):
+    served = await hls_server(["hevc_aac.mkv", "h264_ac3.mkv"], cache_size=1)
+    cache = served.service.cache
+    cache.keep = 1  # the default keeps the 4 newest, more than this test makes
+    async with aiohttp.ClientSession() as session:
+        first = served.hls("h264_ac3.mkv", "audio/seg-0.m4s")
+        assert (await get(session, first))[0] == 200
+        for url in (served.hls("h264_ac3.mkv", "audio/seg-1.m4s"),
+                    served.hls("hevc_aac.mkv", "120p/seg-0.m4s"),
+                    served.hls("hevc_aac.mkv", "120p/seg-1.m4s")):
+            assert (await get(session, url))[0] == 200
+        await _until(lambda: len(list(cache.root.rglob("seg-*.m4s"))) == 1)
+        (left,) = cache.root.rglob("seg-*.m4s")
+        assert left.parent.name == "120p"  # the oldest went first: the newest variant's stays
+        status, _, body = await get(session, first)  # evicted: made again on demand
+        assert status == 200 and body[4:8] == b"moof"
+    assert cache.snapshot()["evicted"] >= 3
+
+
+async def test_a_changed_file_never_gets_its_old_segments(hls_server, clips):
+    served = await hls_server(["h264_ac3.mkv"])
+    url = served.hls("h264_ac3.mkv", "audio/seg-0.m4s")
+    async with aiohttp.ClientSession() as session:
+        status, headers, before = await get(session, url)
+        assert status == 200
+        old = {p.parent.parent for p in served.service.cache.root.rglob("seg-0.m4s")}
+        target = served.root / "h264_ac3.mkv"
+        replacement = target.with_name("new.tmp")
+        shutil.copy(clips.require("hevc_aac.mkv"), replacement)  # same name, other content
+        os.replace(replacement, target)
+        status, headers2, after = await get(session, url)
+        assert status == 200 and headers2["ETag"] != headers["ETag"] and after != before
+    assert not any(folder.exists() for folder in old)  # the old version is gone
+
+
+async def test_many_viewers_of_different_transcodes(hls_server):
+    names = {f"film{i}.mkv": "hevc_aac.mkv" for i in range(8)}
+    served = await hls_server([], copies=names, transcode_workers=2, transcode_queue=2,
+                              transcode_idle=0.5)
+    service = served.service
+    pids: set[int] = set()
+
+    def note_pids() -> bool:
+        pids.update(p.pid for p in service.running if p.pid)
+        return False
+
+    async with aiohttp.ClientSession() as session:
+        requests = [asyncio.ensure_future(get(session, served.hls(name, "120p/seg-0.m4s")))
+                    for name in names]
+        while not all(r.done() for r in requests):
+            note_pids()
+            assert len(service.running) <= 2 and len(service.queue) <= 2
+            await asyncio.sleep(0.02)
+        answers = [r.result() for r in requests]
+    statuses = sorted(status for status, _, _ in answers)
+    errors = [doc for status, _, doc in answers if status not in (200, 503)]
+    assert statuses.count(200) >= 4 and set(statuses) <= {200, 503}, errors
+    assert statuses.count(503) >= 1
+    for status, headers, doc in answers:
+        if status == 503:
+            assert int(headers["Retry-After"]) >= 1 and "busy" in doc["error"]
+    await _until(lambda: not service.by_folder and not service.running)
+    await _until(lambda: not any(_alive(pid) for pid in pids))
+    snapshot = service.snapshot()
+    assert snapshot["busy_refusals"] == statuses.count(503)
+    assert snapshot["running"] == {"remux": 0, "audio": 0, "transcode": 0}
+    assert snapshot["queued"] == 0
+
+
+async def test_a_producer_whose_viewers_left_stops(hls_server, clips, tmp_path):
+    from mediaserve.adapters.media.clips import ClipSpec, encode_clip
+
+    encode_clip(tmp_path, ClipSpec("long.mkv", audio_codec="ac3", seconds=40, fps=5))
+    shutil.copy2(tmp_path / "long.mkv", clips.root / "long.mkv")
+    served = await hls_server(["long.mkv"], transcode_idle=2.0)
+    service = served.service
+    async with aiohttp.ClientSession() as session:
+        assert (await get(session, served.hls("long.mkv", "audio/seg-0.m4s")))[0] == 200
+        (producer,) = service.running
+        await _until(lambda: not service.running)
+        # it ran ahead as far as allowed (4 past the request), waited, and was stopped
+        assert producer.next == 5 and not producer.done
+        assert len(list(service.cache.root.rglob("seg-*.m4s"))) == 5
+        assert not _alive(producer.pid)
+        assert service.snapshot()["idle_stops"] == 1
+        # a viewer coming back far ahead gets a producer of its own at that segment
+        assert (await get(session, served.hls("long.mkv", "audio/seg-8.m4s")))[0] == 200
+        assert service.snapshot()["started"]["audio"] == 2
