@@ -17,8 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mediaserve.core.http.request_head import (
+    CHUNKED,
     MAX_HEAD,
     READ,
+    HeadError,
     cookie_value,
     parse_head,
     query_value,
@@ -269,3 +271,54 @@ def test_read_head_is_linear() -> None:
                  lambda n: head("Cookie: " + "a=b; " * n),
                  lambda n: head("Connection: " + "keep-alive, " * n + "close")):
         assert growth(lambda n, make=make: read_head(make(n)), 200) < 2.3
+
+
+# --- the general reader against aiohttp: the same framing, whatever is accepted --------------
+
+_FRAMING = st.lists(st.sampled_from([
+    ("Content-Length", "0"), ("Content-Length", "5"), ("Content-Length", " 7 "),
+    ("Content-Length", "-1"), ("Content-Length", "1e3"), ("Transfer-Encoding", "chunked"),
+    ("Transfer-Encoding", "Chunked"), ("Transfer-Encoding", "gzip"),
+    ("Transfer-Encoding", "chunked, chunked"), ("Connection", "close"),
+    ("Connection", "keep-alive, close"), ("Expect", "100-continue")]), max_size=3)
+
+
+@given(st.sampled_from(["GET", "POST", "PUT", "OPTIONS"]),
+       st.sampled_from(["/api/videos", "/x?a=1", "*", STREAM]),
+       st.sampled_from(["1.1", "1.0"]), _FRAMING)
+def test_what_read_head_frames_aiohttp_frames_the_same_way(
+        method: str, target: str, version: str, framing: list[tuple[str, str]]) -> None:
+    data = (f"{method} {target} HTTP/{version}\r\nHost: h\r\n"
+            + "".join(f"{name}: {value}\r\n" for name, value in framing) + "\r\n").encode()
+    try:
+        head = read_head(data)
+    except HeadError:
+        return
+    body = b"0\r\n\r\n" if head.body == CHUNKED else b"x" * head.body
+
+    class _Protocol:
+        transport = None
+
+        def pause_reading(self) -> None: ...
+
+        def resume_reading(self, **_: object) -> None: ...
+
+    loop = asyncio.new_event_loop()
+    try:
+        parser = HttpRequestParser(_Protocol(), loop, 2**16, max_line_size=8190,
+                                   max_field_size=8190)
+        try:
+            messages, _upgraded, tail = parser.feed_data(data + body + head_after)
+        except Exception:
+            return  # aiohttp answers 400 and closes: refused, never read differently
+    finally:
+        loop.close()
+    assert len(messages) == 2 and not tail, data  # the body ended where we said
+    message = messages[0][0]
+    assert (message.method, message.path) == (method, target)
+    assert message.chunked == (head.body == CHUNKED)
+    if head.keep_alive:  # we may close where aiohttp would not (a 1.0 "keep-alive, close")
+        assert not message.should_close, data
+
+
+head_after = b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n"

@@ -14,8 +14,13 @@ import re
 
 from mediaserve.core.http.request_head import MAX_LINE, HeadError
 
-_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,15})(?:[ \t]*;[\t\x20-\x7e\x80-\xff]*)?")
-_TRAILER = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*")
+_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_QUOTED = rb'"(?:[\t\x20\x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff])*"'
+#: chunk-size [ chunk-ext ]: ``;name`` or ``;name=token`` or ``;name="quoted"``, no blanks
+#: (llhttp, aiohttp's parser, refuses those too: the two must agree on every line)
+_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,15})(?:;" + _TOKEN + rb"(?:=(?:" + _TOKEN + rb"|"
+                        + _QUOTED + rb"))?)*")
+_TRAILER = re.compile(_TOKEN + rb":[\t\x20-\x7e\x80-\xff]*")
 
 _SIZE, _DATA, _DATA_END, _TRAILERS, _DONE = range(5)
 
