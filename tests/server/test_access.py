@@ -231,6 +231,25 @@ async def test_the_credential_check_a_caching_proxy_asks(aiohttp_client: Any, li
                        {"params": {"token": TOKEN}},
                        {"headers": {"Authorization": f"Basic {pair}"}}):
             assert (await client.request(method, "/api/auth/check", **kwargs)).status == 204
+
+
+async def test_the_credential_check_answers_only_what_a_proxy_passes_on(
+        aiohttp_client: Any, lib: Lib, users_file: Path) -> None:
+    """nginx's auth_request passes 401 and 403 on and turns anything else into a 500 (whose
+    error log quotes the request line): the check gives 403 where other routes give 421
+    (a Host not ours) or 429 (an address over its guessing budget)."""
+    client, _ = await client_for(aiohttp_client, lib, auth_users=str(users_file),
+                                 login_attempts=1)
+    stranger = {"Host": "evil.example"}
+    assert (await client.get("/api/videos", headers=stranger)).status == 421
+    assert (await client.get("/api/auth/check", headers=stranger)).status == 403
+    wrong = base64.b64encode(f"{USER}:wrong".encode()).decode()
+    basic = {"Authorization": f"Basic {wrong}"}
+    assert (await client.get("/api/videos", headers=basic)).status == 401  # its one try
+    # the next try comes at once, inside the first backoff (1 s after the failure)
+    assert (await client.get("/api/auth/check", headers=basic)).status == 403
+
+
 async def test_no_spelling_of_the_token_reaches_the_access_log(serve: Any, serve_mode: str,
                                                                lib: Lib) -> None:
     """``%74oken`` is ``token`` to aiohttp and to the fast path: it is a credential, and so

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from mediaserve.adapters.server.authcheck import AUTH_CHECK_PATH
 from mediaserve.adapters.server.login_form import (
     form_response,
     refused_response,
@@ -148,9 +149,16 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def hosts_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """421 for a Host that is not ours: what a DNS-rebinding page would send."""
     if not request.app[ACCESS].hosts.allows(request.headers.get("Host")):
-        return json_error(421, "this server does not answer for that host name; start it "
-                          "with --allowed-host NAME to accept it")
+        return json_error(_for_proxy(request, 421), "this server does not answer for that "
+                          "host name; start it with --allowed-host NAME to accept it")
     return await handler(request)
+
+
+def _for_proxy(request: web.Request, status: int) -> int:
+    """The status to give: a caching proxy's ``auth_request`` passes only 401 and 403 on
+    (anything else becomes its own 500, whose error log quotes the request line, token and
+    all), so its check gets 403 where any other request gets 421 or 429."""
+    return 403 if request.path == AUTH_CHECK_PATH and status not in (401, 403) else status
 
 
 def login_page(request: web.Request, access: Access, status: int = 200, message: str = "",
@@ -176,7 +184,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         if _wants_page(request):
             return await refused_response(
                 login_page(request, access, 429, too_many_message(verdict)), verdict)
-        return await refused_response(None, verdict)
+        response = await refused_response(None, verdict)
+        response.set_status(_for_proxy(request, response.status))
+        return response
     if _wants_page(request):  # a person at a browser: the form, still with a 401
         return login_page(request, access, 401,
                           "Wrong token or password." if verdict is False else "")
