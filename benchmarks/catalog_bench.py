@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from mediaserve.adapters.server.catalog import Catalog
-from mediaserve.adapters.server.listing import encode_document
+from mediaserve.adapters.server.api.listing import encode_document
+from mediaserve.adapters.server.site.catalog import Catalog
 from mediaserve.core.audit.rules import findings_from_facts
 from mediaserve.core.library.ids import video_id
 from mediaserve.core.library.index import LibraryIndex, MediaFacts, VideoEntry
@@ -101,7 +101,7 @@ def main() -> None:
                  "gzipped"))
     shows = getattr(catalog, "shows", None)
     if shows is not None:  # (not on a checkout from before shows existed)
-        from mediaserve.adapters.server.shows_routes import _facts
+        from mediaserve.adapters.server.api.shows import _facts
         from mediaserve.core.shows import shows_document
 
         took, doc = best(args.runs, lambda: json.dumps(shows_document(shows,

@@ -14,9 +14,9 @@ from mediaserve.adapters.data_dir import default_demo_folder
 from mediaserve.adapters.library.idsecret import ensure_id_secret
 from mediaserve.adapters.library.locate import Library, open_library
 from mediaserve.adapters.library.watch_child import start_watcher, stop_watcher
-from mediaserve.adapters.server import create_app
-from mediaserve.adapters.server.access import AccessError
-from mediaserve.adapters.server.runner import configure_logging, make_ssl_context
+from mediaserve.adapters.server.net.errorlog import configure_logging
+from mediaserve.adapters.server.net.tls import make_ssl_context
+from mediaserve.adapters.server.site.access import Access, AccessError
 from mediaserve.adapters.server.workers import serve_forever
 from mediaserve.cli.common import (
     ExitStatus,
@@ -159,19 +159,21 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
     except SettingsError as exc:
         fail(str(exc), ExitStatus.USAGE)
 
-    try:  # built here, so a bad access setting is a usage error before anything listens
-        apps = [create_app(index, library.root, settings, index_path=str(library.index_path))]
+    try:  # made here: a bad access setting is a usage error before anything listens, and
+        # forked workers share its secrets (the login form's CSRF key)
+        access = Access.from_settings(settings)
     except AccessError as exc:
         fail(str(exc), ExitStatus.USAGE)
     warning = exposure_warning(settings.host, bool(settings.auth_token or settings.auth_users))
     if warning:
         print(f"mediaserve: WARNING: {warning}", file=sys.stderr, flush=True)
 
-    def make_app() -> Any:
-        """The app built above (a forked worker takes its own copy of it), or a new one."""
-        if apps:
-            return apps.pop()
-        return create_app(index, library.root, settings, index_path=str(library.index_path))
+    def make_site() -> Any:
+        """What one serving process serves (built in each forked worker, after the fork)."""
+        from mediaserve.adapters.server.site.site import Site
+
+        return Site(index, library.root, settings, index_path=str(library.index_path),
+                    access=access)
 
     count, duration, size = index.totals()
 
@@ -197,7 +199,7 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
     configure_logging()
     watcher = start_watcher(library.root, library.index_path) if watch else None
     try:
-        code = serve_forever(make_app, settings, started, announce=_announce)
+        code = serve_forever(make_site, settings, started, announce=_announce)
     except OSError as exc:
         fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
              ExitStatus.USAGE)

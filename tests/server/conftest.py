@@ -33,10 +33,10 @@ from aiohttp import web
 from benchmarks.peers import stop_process
 from mediaserve.adapters.library.scanner import scan
 from mediaserve.adapters.server import create_app
-from mediaserve.adapters.server.accesslog import SENT_KEY, CombinedLogger
+from mediaserve.adapters.server.api.accesslog import SENT_KEY, CombinedLogger
+from mediaserve.adapters.server.api.keys import STATE
 from mediaserve.adapters.server.net.guard import ConnectionGuard
 from mediaserve.adapters.server.runner import Running, start_server
-from mediaserve.adapters.server.state import STATE
 from mediaserve.core.config.settings import Settings
 from mediaserve.core.library.index import LibraryIndex
 from tests.conftest import without_dac_override

@@ -6,7 +6,7 @@ import asyncio
 import io
 import logging
 
-from mediaserve.adapters.server.accesslog import CombinedLogger
+from mediaserve.adapters.server.api.accesslog import CombinedLogger
 
 
 class CountingStream(io.StringIO):

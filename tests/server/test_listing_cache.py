@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 
 from mediaserve.adapters.library.scanner import scan
-from mediaserve.adapters.server import create_app, listing
-from mediaserve.adapters.server.catalog import Catalog
-from mediaserve.adapters.server.state import STATE
+from mediaserve.adapters.server import create_app
+from mediaserve.adapters.server.api import listing as listing_http
+from mediaserve.adapters.server.api.keys import STATE
+from mediaserve.adapters.server.site import listing_cache as listing
+from mediaserve.adapters.server.site.catalog import Catalog
 from tests.server.conftest import Lib, blob
 
 
@@ -157,7 +159,7 @@ async def test_a_large_body_written_in_pieces_is_byte_identical(
     client, app = await raw_client(aiohttp_client, lib)
     whole = await (await client.get("/api/videos",
                                     headers={"Accept-Encoding": "identity"})).read()
-    monkeypatch.setattr(listing, "_PIECE", 100)  # every listing now counts as large
+    monkeypatch.setattr(listing_http, "_PIECE", 100)  # every listing now counts as large
     for coding in ("identity", "gzip"):
         response = await client.get("/api/videos", headers={"Accept-Encoding": coding})
         body = await response.read()

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from mediaserve.adapters.server import create_app
-from mediaserve.adapters.server.access import ACCESS
+from mediaserve.adapters.server.api.access import ACCESS
 from mediaserve.core.config.settings import Settings
 from mediaserve.core.http.auth import hash_password
 from mediaserve.core.http.guesses import Lane

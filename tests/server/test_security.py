@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from mediaserve.adapters.library.store import INDEX_NAME, save_index
-from mediaserve.adapters.server.state import STATE
+from mediaserve.adapters.server.api.keys import STATE
 from mediaserve.core.config.settings import Settings
 from tests.server.conftest import Lib, Served
 

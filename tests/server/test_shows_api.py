@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from mediaserve.adapters.library.store import INDEX_NAME, save_index
-from mediaserve.adapters.server import create_app, shows_routes
-from mediaserve.adapters.server.catalog import Catalog
-from mediaserve.adapters.server.follow import FOLLOWER
-from mediaserve.adapters.server.state import STATE
+from mediaserve.adapters.server import create_app
+from mediaserve.adapters.server.api import shows as shows_routes
+from mediaserve.adapters.server.api.keys import SITE, STATE
+from mediaserve.adapters.server.site.catalog import Catalog
 from mediaserve.core.config.settings import Settings
 from tests.server.conftest import Lib, blob
 
@@ -189,7 +189,7 @@ async def test_a_reload_brings_new_episodes_into_their_show(aiohttp_client: Any,
     new_id = "f" * 12
     index.videos[new_id] = dataclasses.replace(template, id=new_id, path=new_name)
     save_index(index_path, index)
-    app[FOLLOWER].hangup()
+    app[SITE].follower.hangup()  # type: ignore[union-attr]
     for _ in range(200):
         if app[STATE].catalog is not first:
             break

@@ -26,7 +26,7 @@ from mediaserve.adapters.playback.manager import COMPLETE_MARKER, Busy, Playback
 from mediaserve.adapters.playback.producers import ProducerFailed
 from mediaserve.adapters.playback.serve_file import serve_cached_file
 from mediaserve.adapters.playback.variants import NoVariant, master_variants, variant_job
-from mediaserve.adapters.server.state import (
+from mediaserve.adapters.server.api.keys import (
     STATS_EXTRAS,
     VIDEO_EXTRAS,
     ServerState,

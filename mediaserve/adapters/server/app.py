@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
 
-from mediaserve.adapters.server.access import auth_middleware, hosts_middleware
-from mediaserve.adapters.server.authcheck import AUTH_CHECK_PATH, auth_check
-from mediaserve.adapters.server.catalog import Catalog
-from mediaserve.adapters.server.follow import follow_index
-from mediaserve.adapters.server.listing import json_with_etag, listing_response
-from mediaserve.adapters.server.listing_views import listing_view
-from mediaserve.adapters.server.login import install_access
-from mediaserve.adapters.server.shows_routes import add_show_routes
-from mediaserve.adapters.server.site.safe_open import RootOpener
-from mediaserve.adapters.server.state import (
+from mediaserve.adapters.server.api.access import auth_middleware, hosts_middleware
+from mediaserve.adapters.server.api.authcheck import AUTH_CHECK_PATH, auth_check
+from mediaserve.adapters.server.api.keys import (
     SERVER_NAME,
+    SITE,
     STATE,
     VIDEO_EXTRAS,
-    ServerState,
     json_error,
 )
-from mediaserve.adapters.server.stats_routes import add_stats_routes
+from mediaserve.adapters.server.api.listing import json_with_etag, listing_response
+from mediaserve.adapters.server.api.listing_views import listing_view
+from mediaserve.adapters.server.api.login import install_access
+from mediaserve.adapters.server.api.shows import add_show_routes
+from mediaserve.adapters.server.site.site import Site
+from mediaserve.adapters.server.stats.routes import add_stats_routes
 from mediaserve.adapters.server.stream.route import stream
 from mediaserve.adapters.web.routes import register as register_web
 from mediaserve.core.audit.rules import FindingsFor, findings_from_facts
@@ -106,31 +102,35 @@ def create_app(index: LibraryIndex, root: Path | str, settings: Settings | None 
                index_path: str | None = None,
                findings: FindingsFor | None = findings_from_facts,
                follow: bool = True) -> web.Application:
-    """The application for one library. ``findings(entry)`` attaches audit findings (by
-    default the audit rules over the recorded facts; None leaves them out)."""
-    settings = settings or Settings()
+    """The application for one library, whose start and cleanup run the site's background
+    work. ``findings(entry)`` attaches audit findings (by default the audit rules over the
+    recorded facts; None leaves them out). Raises ``AccessError``."""
+    site = Site(index, root, settings, index_path=index_path, findings=findings,
+                follow=follow)
+    return build_app(site, lifecycle=True)
+
+
+def build_app(site: Site, *, lifecycle: bool = False) -> web.Application:
+    """aiohttp's application for ``site``. ``lifecycle``: the app's start and cleanup start
+    and stop the site (a server that owns the site itself, ``runner.py``, passes False)."""
+    settings = site.settings
     # hosts first (a rebinding page learns nothing), then errors (so a 401 gets CORS
     # headers a cross-origin client can read), then authentication around every route
     app = web.Application(middlewares=[hosts_middleware, errors_middleware, auth_middleware],
                           client_max_size=64 * 1024)
-    install_access(app, settings)
-    state = ServerState(catalog=Catalog(index, findings), opener=RootOpener(root),
-                        settings=settings, index_path=index_path,
-                        logger=logging.getLogger("mediaserve"))
-    app[STATE] = state
+    app[SITE] = site
+    app[STATE] = state = site.state
+    install_access(app, site.access)
+    if lifecycle:
+        async def start(_app: web.Application) -> None:
+            await site.start()
 
-    async def close_opener(_app: web.Application) -> None:
-        state.opener.close()
+        async def stop(_app: web.Application) -> None:
+            await site.stop()
 
-    async def check_presence(_app: web.Application) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, state.catalog.check_presence, state.opener)
-
-    app.on_startup.append(check_presence)
+        app.on_startup.append(start)
+        app.on_cleanup.append(stop)
     install_server_headers(app, settings.hsts_max_age)
-    app.on_cleanup.append(close_opener)
-    if index_path is not None and follow:  # reload when scan/audit/watcher replace it
-        follow_index(app, index_path, findings)
     router = app.router
     for path, handler in (("/api/videos", list_videos),
                           (r"/api/videos/{id:[0-9a-f]{12,64}}", get_video),

@@ -1,17 +1,19 @@
-"""Run the application until SIGINT/SIGTERM, then shut down gracefully.
+"""Listen, serve until SIGINT/SIGTERM, then shut down gracefully.
 
 Start-up raises the soft descriptor limit to the hard one, derives the connection cap from it
-(see :mod:`connections`), installs an event-loop exception handler that logs one line per
-kind of error and interval (never a traceback per failed ``accept()``), and listens through a
-:class:`~mediaserve.adapters.server.connections.GuardedSite`, over TLS when a certificate is
-configured.
+(``net/guard.py``), installs an event-loop exception handler that logs one line per kind of
+error and interval (never a traceback per failed ``accept()``), and listens with our own
+accept loop (``net/listener.py``), over TLS when a certificate is configured. Every accepted
+socket belongs to one ``net.connection.HttpConnection`` for its whole life.
+
+aiohttp is built lazily: serving a :class:`~.site.site.Site`, its application and runner are
+made (and aiohttp imported) by the first request the connection hands to it. A process that
+has only streamed never imports aiohttp. ``create_app``'s application (tests, tools) is
+built at once instead.
 
 On a signal the listening socket closes first (no new connections) and idle keep-alive
 connections are closed at once; streams in flight get ``shutdown_timeout`` seconds to finish,
-then the connections still writing are cut. We sequence this ourselves because aiohttp's own
-shutdown closes idle connections only after the drain, and waits the timeout once for the
-handler and then once more after cancelling only the request payload: a stalled client would
-hold the process for twice the timeout.
+then the connections still writing are cut.
 """
 
 from __future__ import annotations
@@ -20,95 +22,59 @@ import asyncio
 import gc
 import logging
 import signal
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
-from mediaserve.adapters.server.access import ACCESS, RedactTokens
-from mediaserve.adapters.server.accesslog import OFF, AccessLog, CombinedLogger
 from mediaserve.adapters.server.net.connection import HttpConnection
-from mediaserve.adapters.server.net.delegate import Delegator
-from mediaserve.adapters.server.net.errorlog import (
-    RateLimitedLog,
-    VisibleText,
-    make_exception_handler,
-)
+from mediaserve.adapters.server.net.delegate import Delegator, HandlerFactory
+from mediaserve.adapters.server.net.errorlog import RateLimitedLog, make_exception_handler
 from mediaserve.adapters.server.net.guard import ConnectionGuard, per_address_share
 from mediaserve.adapters.server.net.listener import (
     Listener,
     connection_cap,
     raise_nofile_limit,
 )
-from mediaserve.adapters.server.site.access_log import make_access_logger
-from mediaserve.adapters.server.site.state import ServerState
-from mediaserve.adapters.server.state import STATE
+from mediaserve.adapters.server.net.tls import make_ssl_context
+from mediaserve.adapters.server.site.access_log import AccessLog, make_access_logger
+from mediaserve.adapters.server.site.site import Site
 from mediaserve.adapters.server.stream.fast import FastStreams
 from mediaserve.core.config.settings import Settings
 
-
-class _OneLineErrors(logging.Filter):
-    """aiohttp logs a malformed request from a client with a full traceback at ERROR level;
-    it is the client's mistake and already answered 400, so one line is enough."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and record.exc_info[1] is not None:
-            exc = record.exc_info[1]
-            record.msg = f"{record.getMessage()}: {type(exc).__name__}: {exc}"
-            record.args = ()
-            record.exc_info = None
-            record.exc_text = None
-        return True
-
-
-def configure_logging() -> None:
-    """Warnings and errors of the server on stderr, one line each."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("mediaserve: %(levelname)s: %(message)s"))
-    handler.addFilter(RedactTokens())  # a bad request's line may carry ?token=
-    handler.addFilter(VisibleText())  # and file names may carry ESC sequences
-    for name in ("mediaserve", "aiohttp.server", "aiohttp.web"):
-        logger = logging.getLogger(name)
-        if not logger.handlers:
-            logger.addHandler(handler)
-        logger.setLevel(logging.WARNING)
-        logger.propagate = False
-    logging.getLogger("aiohttp.server").addFilter(_OneLineErrors())
-
-
-def make_ssl_context(settings: Settings) -> ssl.SSLContext | None:
-    """The server's TLS context, or None without ``tls_cert``. Raises ValueError for half a
-    configuration and OSError (ssl.SSLError) for files that do not load."""
-    if not settings.tls_cert and not settings.tls_key:
-        return None
-    if not (settings.tls_cert and settings.tls_key):
-        raise ValueError("--tls-cert and --tls-key go together")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)  # TLS 1.2+, no client cert
-    context.load_cert_chain(settings.tls_cert, settings.tls_key)
-    return context
+if TYPE_CHECKING:
+    from aiohttp import web
 
 
 @dataclass(slots=True)
 class Running:
-    """A server that listens: its address, connections and the aiohttp runner once built."""
+    """A server that listens: its address, its connections, and aiohttp once built."""
 
     url: str
     port: int
-    state: ServerState
+    site: Site
     guard: ConnectionGuard
     listener: Listener
     delegator: Delegator
     fast: FastStreams | None
+    owns_site: bool  # the site's background work is ours to stop (not an app's)
     app_runner: list[web.AppRunner] = field(default_factory=list)  # empty until built
+
+    @property
+    def state(self) -> Any:
+        return self.site.state
 
     async def stop(self) -> None:
         """Close everything at once (tests; ``drain`` is the graceful way)."""
         self.listener.close()
         self.guard.shutdown_idle()
+        await self.cleanup()
+
+    async def cleanup(self) -> None:
         for runner in self.app_runner:
             await runner.cleanup()
+        self.app_runner.clear()
+        if self.owns_site:
+            await self.site.stop()
 
 
 async def drain(running: Running, timeout: float,
@@ -118,7 +84,7 @@ async def drain(running: Running, timeout: float,
     running.listener.close()
     guard = running.guard
     guard.shutdown_idle()
-    inflight = running.state.inflight
+    inflight = running.site.state.inflight
     if announce is not None:
         count = len(inflight)
         announce(f"shutting down: {count} stream{'s' if count != 1 else ''} finishing, for up "
@@ -127,19 +93,23 @@ async def drain(running: Running, timeout: float,
         await asyncio.wait(list(inflight), timeout=timeout)
     left = list(inflight)
     for task in left:
-        # Cancelling unwinds a handler parked waiting for a stalled client's window
-        # cleanly: sendfile.py drops its writer callback and the duplicate descriptor, the
-        # job closes the file, and the connection is closed.
+        # Cancelling unwinds a body parked waiting for a stalled client's window cleanly:
+        # sendfile.py drops its writer callback and the duplicate descriptor, the job
+        # closes the file, and the connection is closed.
         task.cancel()
     if left:
         await asyncio.wait(left, timeout=1.0)
     guard.shutdown_idle()  # a connection accepted while the listener closed came after
 
 
-async def start_server(app: web.Application, settings: Settings, *, reuse_port: bool = False,
-                       access_log: tuple[type[CombinedLogger], logging.Logger] | None = None,
-                       ) -> Running:
-    """Listen and serve ``app``'s library; returns the running server.
+AccessLogOverride = tuple[type, logging.Logger]
+
+
+async def start_server(target: Site | web.Application, settings: Settings, *,
+                       reuse_port: bool = False,
+                       access_log: AccessLogOverride | None = None) -> Running:
+    """Listen and serve ``target``: a :class:`Site` (aiohttp built on first need) or an
+    application from ``create_app`` (built already, its start and cleanup run the site).
     ``reuse_port``: listen with SO_REUSEPORT beside the other workers (workers.py).
     ``access_log``: a logger class and logger instead of ``settings.access_log`` (tests)."""
     loop = asyncio.get_running_loop()
@@ -147,30 +117,28 @@ async def start_server(app: web.Application, settings: Settings, *, reuse_port: 
     loop.set_exception_handler(make_exception_handler(limited))
     cap = connection_cap(settings.max_connections, raise_nofile_limit())
     context = make_ssl_context(settings)
-    state, access = app[STATE], app[ACCESS]
+    site, app = _site_and_app(target)
     if access_log is not None:
-        log_class, sink = access_log
-        fast_log: Any = log_class(sink, "")
-        aiohttp_log: Any = sink
+        log_class: Any = access_log[0]
+        fast_log: Any = log_class(access_log[1], "")
+        aiohttp_log: Any = access_log[1]
     else:
         logger = make_access_logger(settings.access_log)
-        log_class, fast_log = CombinedLogger, AccessLog(logger) if logger is not None else None
-        aiohttp_log = fast_log or OFF
+        log_class, fast_log = None, AccessLog(logger) if logger is not None else None
+        aiohttp_log = fast_log
     fast = None
     if settings.fast_path and settings.sendfile and context is None:  # plain streams skip aiohttp
-        fast = FastStreams(state, access, fast_log)
+        fast = FastStreams(site.state, site.access, fast_log)
     runners: list[web.AppRunner] = []
 
-    async def build() -> Any:
-        runner = web.AppRunner(app, handle_signals=False,
-                               shutdown_timeout=settings.shutdown_timeout,
-                               access_log_class=log_class, access_log=aiohttp_log)
-        await runner.setup()
-        runners.append(runner)
-        assert runner.server is not None
-        return runner.server
+    async def build() -> HandlerFactory:
+        return await _aiohttp_server(site, app, settings, log_class, aiohttp_log, runners)
 
-    delegator = Delegator(build, await build())
+    if app is None:
+        await site.start()
+        delegator = Delegator(build)
+    else:
+        delegator = Delegator(build, await build())
     guard = ConnectionGuard(cap, settings.header_timeout, settings.keepalive_timeout,
                             settings.send_timeout, limited,
                             per_address_share(settings.max_connections_per_address, cap))
@@ -179,39 +147,68 @@ async def start_server(app: web.Application, settings: Settings, *, reuse_port: 
         return HttpConnection(guard, fast, delegator, peer)
 
     listener = Listener(guard, connection, context, settings.header_timeout)
+    running = Running("", 0, site, guard, listener, delegator, fast, app is None, runners)
     try:
         await listener.bind(settings.host, settings.port, 1024, reuse_port)
     except BaseException:
-        for runner in runners:
-            await runner.cleanup()
+        await running.cleanup()
         raise
     host, port = listener.sockets[0].getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    return Running(f"{'https' if context else 'http'}://{shown}:{port}/", port, state, guard,
-                   listener, delegator, fast, runners)
+    running.url, running.port = f"{'https' if context else 'http'}://{shown}:{port}/", port
+    return running
 
 
-async def run_until_signalled(app: web.Application, settings: Settings,
+def _site_and_app(target: Site | web.Application) -> tuple[Site, web.Application | None]:
+    if isinstance(target, Site):
+        return target, None
+    from mediaserve.adapters.server.api.keys import SITE
+
+    return target[SITE], target
+
+
+async def _aiohttp_server(site: Site, app: web.Application | None, settings: Settings,
+                          log_class: Any, aiohttp_log: Any,
+                          runners: list[web.AppRunner]) -> HandlerFactory:
+    """aiohttp's request-handler factory for ``site`` (its app built now if need be): the
+    first delegated request pays for importing aiohttp (~0.2 s), never a stream."""
+    from aiohttp import web
+
+    from mediaserve.adapters.server.api.accesslog import OFF, CombinedLogger
+    from mediaserve.adapters.server.app import build_app
+
+    if app is None:
+        app = build_app(site)
+    runner = web.AppRunner(app, handle_signals=False,
+                           shutdown_timeout=settings.shutdown_timeout,
+                           access_log_class=log_class or CombinedLogger,
+                           access_log=aiohttp_log if aiohttp_log is not None else OFF)
+    await runner.setup()
+    runners.append(runner)
+    assert runner.server is not None
+    return runner.server
+
+
+async def run_until_signalled(target: Site | web.Application, settings: Settings,
                               on_started: Callable[[str], None] | None = None,
                               stop: asyncio.Event | None = None,
                               announce: Callable[[str], None] | None = None, *,
                               reuse_port: bool = False) -> None:
-    """Serve ``app`` on settings.host:settings.port until a signal (or ``stop`` is set).
+    """Serve ``target`` on settings.host:settings.port until a signal (or ``stop`` is set).
     ``announce`` gets one line when shutdown starts (the caller prints the last one).
 
     ``reuse_port``: a worker beside others (see workers.py): listen with SO_REUSEPORT, and
     keep the signal handlers through the drain, because a worker gets Ctrl-C from the
     terminal *and* SIGTERM from its supervisor, and the second must not cut the drain short.
     A single process lets a second Ctrl-C interrupt a drain, as a user expects."""
-    running = await start_server(app, settings, reuse_port=reuse_port)
-    url = running.url
+    running = await start_server(target, settings, reuse_port=reuse_port)
     # What exists now (modules, the app, the catalog) lives as long as the process: moved
     # out of the collector's sight, a full collection under load scans only what requests
     # made. Measured with 1,000 streams: its pauses went from 20-27 ms to ~8 ms.
     gc.freeze()
     try:
         if on_started:
-            on_started(url)
+            on_started(running.url)
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -226,5 +223,4 @@ async def run_until_signalled(app: web.Application, settings: Settings,
         if not reuse_port:
             await drain(running, settings.shutdown_timeout, announce)
     finally:
-        for runner in running.app_runner:
-            await runner.cleanup()
+        await running.cleanup()

@@ -25,8 +25,10 @@ import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from mediaserve.core.config.settings import Settings
@@ -39,6 +41,13 @@ KILL_MARGIN = 5.0
 #: a worker that dies sooner than this after starting counts as crash-looping
 QUICK_DEATH = 2.0
 MAX_BACKOFF = 10.0
+
+
+def new_stats_dir() -> Path:
+    """A private directory for one server's worker snapshots (shared memory if possible):
+    ``stats/shared.py`` publishes and reads there."""
+    base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    return Path(tempfile.mkdtemp(prefix="mediaserve-stats-", dir=base))
 
 
 def worker_count(setting: int) -> int:
@@ -240,31 +249,35 @@ def supervise(count: int, settings: Settings, serve_one: ServeOne,
 
 
 
-def serve_forever(make_app: Callable[[], Any], settings: Settings,
+def serve_forever(make_site: Callable[[], Any], settings: Settings,
                   on_started: Callable[[str], None] | None = None,
                   announce: Callable[[str], None] | None = None) -> int:
     """Serve until SIGTERM/SIGINT: in this process (``workers`` = 1) or with a supervisor
-    and N forked workers, each building its own app with ``make_app()``. The exit code.
+    and N forked workers, each building its own site with ``make_site()`` after the fork
+    (the supervisor imports no server code: it only forks, watches and signals). The exit
+    code.
     ``announce`` gets the shutdown line of a single process (workers shut down quietly; the
     caller announces the end)."""
     from mediaserve.adapters.server.loops import run as run_loop
-    from mediaserve.adapters.server.runner import run_until_signalled
 
     count = worker_count(settings.workers)
     choice = settings.event_loop
     if count == 1:
-        run_loop(run_until_signalled(make_app(), settings, on_started, announce=announce),
+        from mediaserve.adapters.server.runner import run_until_signalled
+
+        run_loop(run_until_signalled(make_site(), settings, on_started, announce=announce),
                  choice)
         return 0
-
-    from mediaserve.adapters.server.shared_stats import new_stats_dir, share_stats
-
     stats_dir = new_stats_dir()
 
     async def one(worker_settings: Settings, ready: Callable[[str], None]) -> None:
-        app = make_app()
-        share_stats(app, stats_dir)
-        await run_until_signalled(app, worker_settings, ready, reuse_port=True)
+        # imported here, in the forked worker: the supervisor stays small
+        from mediaserve.adapters.server.runner import run_until_signalled
+        from mediaserve.adapters.server.stats.shared import share_stats
+
+        site = make_site()
+        share_stats(site, stats_dir)
+        await run_until_signalled(site, worker_settings, ready, reuse_port=True)
 
     try:
         return supervise(count, settings, one, lambda main: run_loop(main, choice),

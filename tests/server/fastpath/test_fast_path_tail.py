@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from mediaserve.adapters.server import create_app
-from mediaserve.adapters.server.access import ACCESS
-from mediaserve.adapters.server.state import STATE
+from mediaserve.adapters.server.api.access import ACCESS
+from mediaserve.adapters.server.api.keys import STATE
 from mediaserve.adapters.server.stream.fast import FastStreams
 from mediaserve.core.config.settings import Settings
 from mediaserve.core.http.request_head import read_head

@@ -8,6 +8,7 @@ import logging
 import time
 from typing import Any
 
+from mediaserve.core.http import auth
 from mediaserve.core.text.controls import visible
 
 #: at most one log line per kind of repeated error in this many seconds
@@ -80,3 +81,43 @@ def make_exception_handler(limited: RateLimitedLog) -> Any:
             limited(logging.ERROR, message, message)
 
     return handle
+
+
+class RedactTokens(logging.Filter):
+    """Replaces ``token=...`` in every log line that passes (access log, errors)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = auth.redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
+
+
+class _OneLineErrors(logging.Filter):
+    """aiohttp logs a malformed request from a client with a full traceback at ERROR level;
+    it is the client's mistake and already answered 400, so one line is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            record.msg = f"{record.getMessage()}: {type(exc).__name__}: {exc}"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def configure_logging() -> None:
+    """Warnings and errors of the server on stderr, one line each."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("mediaserve: %(levelname)s: %(message)s"))
+    handler.addFilter(RedactTokens())  # a bad request's line may carry ?token=
+    handler.addFilter(VisibleText())  # and file names may carry ESC sequences
+    for name in ("mediaserve", "aiohttp.server", "aiohttp.web"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+    logging.getLogger("aiohttp.server").addFilter(_OneLineErrors())

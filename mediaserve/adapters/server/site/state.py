@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from mediaserve.adapters.server.catalog import Catalog
+from mediaserve.adapters.server.site.catalog import Catalog
 from mediaserve.adapters.server.site.safe_open import RootOpener
 from mediaserve.core.config.settings import Settings
 from mediaserve.core.stats import StatsCollector

@@ -25,8 +25,8 @@ import stat
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from mediaserve.adapters.server.catalog import Video
 from mediaserve.adapters.server.net.sendtimeout import SendTimeout, reset_on_close
+from mediaserve.adapters.server.site.catalog import Video
 from mediaserve.adapters.server.site.safe_open import OutsideRoot
 from mediaserve.adapters.server.site.state import ServerState
 from mediaserve.adapters.server.stream.sendfile import (

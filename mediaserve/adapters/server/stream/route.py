@@ -16,9 +16,9 @@ import os
 
 from aiohttp import web
 
-from mediaserve.adapters.server.accesslog import SENT_KEY
-from mediaserve.adapters.server.catalog import Video
-from mediaserve.adapters.server.state import STATE, ServerState, json_error
+from mediaserve.adapters.server.api.accesslog import SENT_KEY
+from mediaserve.adapters.server.api.keys import STATE, ServerState, json_error
+from mediaserve.adapters.server.site.catalog import Video
 from mediaserve.adapters.server.stream.job import ProducedFile, Refused, StreamJob, open_file
 from mediaserve.adapters.server.stream.sendfile import ShortFile, sendfile_capable
 from mediaserve.core.http import ranges

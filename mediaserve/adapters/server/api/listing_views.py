@@ -18,8 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
-from mediaserve.adapters.server.catalog import Catalog
-from mediaserve.adapters.server.state import json_error
+from mediaserve.adapters.server.api.keys import json_error
+from mediaserve.adapters.server.site.catalog import Catalog
 from mediaserve.core.http.encoding import choose_encoding, etag_matches
 from mediaserve.core.web.listing import QueryError, cards, page_of, parse_page, parse_view
 

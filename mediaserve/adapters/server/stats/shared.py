@@ -20,24 +20,15 @@ import asyncio
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
-from mediaserve.adapters.server.state import STATE, ServerState
+from mediaserve.adapters.server.site.state import ServerState
 from mediaserve.core.stats import limit_top, merge_snapshots
 
 PUBLISH_EVERY = 0.5
 ENV_DIR = "MEDIASERVE_STATS_DIR"
-
-
-def new_stats_dir() -> Path:
-    """A private directory for one server's worker snapshots (shared memory if possible)."""
-    base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-    return Path(tempfile.mkdtemp(prefix="mediaserve-stats-", dir=base))
 
 
 def _alive(pid: int) -> bool:
@@ -104,45 +95,26 @@ class SharedStats:
             await asyncio.sleep(PUBLISH_EVERY)
 
 
-SHARED = web.AppKey("mediaserve_shared_stats", SharedStats)
+def share_stats(site: Any, directory: Path) -> None:
+    """Make ``site`` (one worker's) publish to and read from ``directory``; the site runs
+    the publishing while it runs (``site.Site.start``)."""
+    if site.state.stats.enabled:
+        site.shared = SharedStats(site.state, directory)
 
 
-def share_stats(app: web.Application, directory: Path) -> None:
-    """Make ``app`` (one worker's) publish to and read from ``directory``."""
-    state = app[STATE]
-    if not state.stats.enabled:
-        return
-    shared = SharedStats(state, directory)
-    app[SHARED] = shared
-    tasks: list[asyncio.Task[None]] = []
-
-    async def start(_app: web.Application) -> None:
-        tasks.append(asyncio.create_task(shared.run()))
-
-    async def stop(_app: web.Application) -> None:
-        for task in tasks:
-            task.cancel()
-        with contextlib.suppress(OSError):
-            shared.publish()  # the final numbers of a worker that shuts down
-
-    app.on_startup.append(start)
-    app.on_cleanup.append(stop)
-
-
-def server_snapshot(app: web.Application, top: int | None = None,
+def server_snapshot(site: Any, top: int | None = None,
                     title_of: Callable[[str], str | None] | None = None) -> dict[str, Any]:
     """What ``/api/stats`` and ``/metrics`` report: the whole server's numbers."""
-    shared = app.get(SHARED)
+    shared = site.shared
     if shared is None:
-        return app[STATE].stats.snapshot(top=top, title_of=title_of)
-    return shared.snapshot(top, title_of)
+        return dict(site.state.stats.snapshot(top=top, title_of=title_of))
+    return dict(shared.snapshot(top, title_of))
 
 
-def server_video(app: web.Application, video_id: str, title: str | None) -> dict[str, Any]:
+def server_video(site: Any, video_id: str, title: str | None) -> dict[str, Any]:
     """One video's row for the whole server (zeros when never streamed)."""
-    state = app[STATE]
-    own = state.stats.video(video_id, title)
-    shared = app.get(SHARED)
+    own = site.state.stats.video(video_id, title)
+    shared = site.shared
     if shared is None:
         return own
     rows = [row for snap in shared.others() for row in snap["videos"] if row["id"] == video_id]

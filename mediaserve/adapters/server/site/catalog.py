@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from mediaserve.adapters.server.listing import ListingCache
+from mediaserve.adapters.server.site.listing_cache import ListingCache
 from mediaserve.adapters.server.site.safe_open import OutsideRoot, RootOpener
 from mediaserve.core.audit.rules import FindingsFor
 from mediaserve.core.http import ranges

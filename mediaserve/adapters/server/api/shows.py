@@ -20,9 +20,9 @@ from typing import Any
 
 from aiohttp import web
 
-from mediaserve.adapters.server.catalog import Catalog
-from mediaserve.adapters.server.listing import INLINE_MAX_VIDEOS, json_with_etag
-from mediaserve.adapters.server.state import STATE, json_error
+from mediaserve.adapters.server.api.keys import STATE, json_error
+from mediaserve.adapters.server.api.listing import INLINE_MAX_VIDEOS, json_with_etag
+from mediaserve.adapters.server.site.catalog import Catalog
 from mediaserve.core.http.encoding import etag_matches
 from mediaserve.core.shows import show_document, shows_document
 from mediaserve.core.shows.documents import Facts

@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from mediaserve.adapters.server import users_file
+from mediaserve.adapters.server.site import users_file
 from mediaserve.core.http import auth
 from mediaserve.core.http.guesses import (
     Admitted,

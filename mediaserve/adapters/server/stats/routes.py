@@ -9,19 +9,22 @@ millisecond for the default cap of tracked videos.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import math
-from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from mediaserve.adapters.server.metrics import SnapshotCollector, exposition, new_registry
-from mediaserve.adapters.server.shared_stats import server_snapshot, server_video
-from mediaserve.adapters.server.state import STATE, STATS_EXTRAS, ServerState, json_error
-from mediaserve.core.stats import DisabledCollector, StatsCollector
+from mediaserve.adapters.server.api.keys import (
+    SITE,
+    STATE,
+    STATS_EXTRAS,
+    ServerState,
+    json_error,
+)
+from mediaserve.adapters.server.stats.metrics import SnapshotCollector, exposition, new_registry
+from mediaserve.adapters.server.stats.shared import server_snapshot, server_video
 from mediaserve.core.stats.analytics import (
     MAX_BODY_BYTES,
     RateLimiter,
@@ -55,7 +58,7 @@ async def get_stats(request: web.Request) -> web.Response:
     limit = state.stats.max_videos
     if not text.isdigit() or int(text) > limit:  # isdigit: no sign, no spaces, no 1e3
         return json_error(400, f"top must be a whole number from 0 to {limit}")
-    doc = server_snapshot(request.app, top=int(text), title_of=lambda vid: _title(state, vid))
+    doc = server_snapshot(request.app[SITE], top=int(text), title_of=lambda vid: _title(state, vid))
     return _json(_with_extras(request.app, doc))
 
 
@@ -73,7 +76,7 @@ async def get_video_stats(request: web.Request) -> web.Response:
         return json_error(404, "unknown video id")
     if not state.stats.enabled:
         return json_error(404, _OFF)
-    return _json(server_video(request.app, video_id, _title(state, video_id)))
+    return _json(server_video(request.app[SITE], video_id, _title(state, video_id)))
 
 
 async def post_seek_analytics(request: web.Request) -> web.Response:
@@ -120,37 +123,17 @@ async def get_metrics(request: web.Request) -> web.Response:
     if not state.stats.enabled:
         return json_error(404, _OFF)
     # on the loop: the collector is not thread-safe; with workers, the whole server's
-    snapshot = _with_extras(request.app, server_snapshot(request.app))
+    snapshot = _with_extras(request.app, server_snapshot(request.app[SITE]))
     body, content_type = await asyncio.get_running_loop().run_in_executor(
         None, exposition, request.app[REGISTRY], request.app[METRICS], snapshot)
     return web.Response(body=body, headers={"Content-Type": content_type,
                                             "Cache-Control": "no-store"})
 
 
-async def _ticking(app: web.Application) -> AsyncIterator[None]:
-    """Tick the collector every second while the app runs: it credits the bytes of running
-    streams and takes the throughput sample the 10 s and 60 s windows are made of."""
-    stats = app[STATE].stats
-
-    async def tick_forever() -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            stats.tick()
-
-    task = asyncio.create_task(tick_forever())
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
 def add_stats_routes(app: web.Application) -> None:
     """Give the app its collector (a no-op one when ``stats = false``), a Prometheus
     registry and a rate limiter of its own, and register the statistics endpoints."""
     state = app[STATE]
-    state.stats = StatsCollector() if state.settings.stats else DisabledCollector()
-    if state.stats.enabled:
-        app.cleanup_ctx.append(_ticking)
     app[REGISTRY], app[METRICS] = new_registry(state.stats)
     app[LIMITER] = RateLimiter()
     router = app.router

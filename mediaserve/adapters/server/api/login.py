@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from mediaserve.adapters.server.access import ACCESS, Access, login_page
-from mediaserve.adapters.server.login_form import refused_response, too_many_message
-from mediaserve.adapters.server.passwords import token_ok
-from mediaserve.adapters.server.state import json_error
-from mediaserve.core.config.settings import Settings
+from mediaserve.adapters.server.api.access import ACCESS, Access, login_page
+from mediaserve.adapters.server.api.keys import json_error
+from mediaserve.adapters.server.api.login_form import refused_response, too_many_message
+from mediaserve.adapters.server.site.passwords import token_ok
 from mediaserve.core.http import auth, login
 from mediaserve.core.http.guesses import Refused
 
@@ -89,17 +88,9 @@ async def login_submit(request: web.Request) -> web.Response:
     return response
 
 
-def install_access(app: web.Application, settings: Settings) -> None:
+def install_access(app: web.Application, access: Access) -> None:
     """The access policy, and the login routes (only when auth is on)."""
-    access = Access.from_settings(settings)
     app[ACCESS] = access
-    if access.passwords is not None:
-        queue = access.passwords.queue
-
-        async def close_pool(_app: web.Application) -> None:
-            queue.close()
-
-        app.on_cleanup.append(close_pool)
     if access.required:
         app.router.add_get(login.LOGIN_PATH, login_form)
         app.router.add_post(login.LOGIN_PATH, login_submit)

@@ -23,14 +23,11 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-from aiohttp import web
-
 from mediaserve.adapters.library.store import load_index
-from mediaserve.adapters.server.catalog import Catalog
-from mediaserve.adapters.server.state import STATE
+from mediaserve.adapters.server.site.catalog import Catalog
+from mediaserve.adapters.server.site.state import ServerState
 from mediaserve.core.audit.rules import FindingsFor
 from mediaserve.core.library.index import IndexFormatError
 
@@ -50,12 +47,12 @@ def signature(path: Path) -> Signature:
 
 
 class IndexFollower:
-    """Polls one index file and swaps the app's catalog when it changes."""
+    """Polls one index file and swaps the server's catalog when it changes."""
 
-    def __init__(self, app: web.Application, path: Path,
+    def __init__(self, state: ServerState, path: Path,
                  findings: FindingsFor | None,
                  interval: float = POLL_INTERVAL) -> None:
-        self.app = app
+        self.state = state
         self.path = Path(path)
         self.findings = findings
         self.interval = interval
@@ -70,7 +67,7 @@ class IndexFollower:
         self.wake.set()
 
     def _build(self) -> Catalog:
-        state = self.app[STATE]
+        state = self.state
         # the names of files that did not move are not read again (state.catalog is only
         # read here, and a catalog's videos are fixed once it is built)
         catalog = Catalog(load_index(self.path), self.findings, previous=state.catalog)
@@ -102,15 +99,12 @@ class IndexFollower:
                 continue
             if signature(self.path) != current:
                 continue  # replaced again while we read it: the next poll takes the newest
-            state = self.app[STATE]
+            state = self.state
             before = len(state.catalog.videos)
             state.catalog = catalog  # atomic swap: requests in flight keep their Video
             self.seen = current
             self.reloads += 1
             log.info("reloaded index: %d → %d videos", before, len(catalog.videos))
-
-
-FOLLOWER = web.AppKey("mediaserve_index_follower", IndexFollower)
 
 
 class _Format(logging.Formatter):
@@ -121,7 +115,7 @@ class _Format(logging.Formatter):
         return f"mediaserve: {level}{record.getMessage()}"
 
 
-def _configure_log() -> None:
+def configure_log() -> None:
     if not log.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(_Format())
@@ -130,28 +124,17 @@ def _configure_log() -> None:
         log.propagate = False
 
 
-def follow_index(app: web.Application, path: Path | str,
-                 findings: FindingsFor | None,
-                 interval: float = POLL_INTERVAL) -> None:
-    """Make ``app`` follow the index at ``path`` while it runs (and reload on SIGHUP)."""
-    follower = app[FOLLOWER] = IndexFollower(app, Path(path), findings, interval)
-
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        _configure_log()  # (``seen`` dates from create_app, just after the index was read)
-        loop = asyncio.get_running_loop()
-        task = loop.create_task(follower.run(), name="index-follower")
-        try:
-            loop.add_signal_handler(signal.SIGHUP, follower.hangup)
-            hup = True
-        except (RuntimeError, ValueError, NotImplementedError):  # not the main thread
-            hup = False
-        try:
-            yield
-        finally:
-            if hup:
-                loop.remove_signal_handler(signal.SIGHUP)
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    app.cleanup_ctx.append(ctx)
+async def follow(follower: IndexFollower) -> None:
+    """Run ``follower`` until cancelled, reloading at once on SIGHUP."""
+    configure_log()
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGHUP, follower.hangup)
+        hup = True
+    except (RuntimeError, ValueError, NotImplementedError):  # not the main thread
+        hup = False
+    try:
+        await follower.run()
+    finally:
+        if hup:
+            loop.remove_signal_handler(signal.SIGHUP)

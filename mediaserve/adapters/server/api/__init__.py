@@ -1,0 +1,1 @@
+"""What aiohttp answers: the app's keys, access middlewares, login, listings, shows."""

@@ -1,0 +1,1 @@
+"""Streaming statistics over HTTP: the JSON endpoints, /metrics, numbers shared by workers."""
