@@ -43,6 +43,7 @@ SAMPLES = {
     "tls_cert": ("/a.pem", "/b.pem", "/c.pem"),
     "tls_key": ("/a.key", "/b.key", "/c.key"),
     "hsts_max_age": (100, "200", 300),
+    "state_db": ("/a/state.db", "/b/state.db", "/c/state.db"),
 }
 EXPECTED = {
     "host": ("127.0.0.2", "127.0.0.3", "127.0.0.4"),
@@ -68,6 +69,7 @@ EXPECTED = {
     "tls_cert": ("/a.pem", "/b.pem", "/c.pem"),
     "tls_key": ("/a.key", "/b.key", "/c.key"),
     "hsts_max_age": (100, 200, 300),
+    "state_db": ("/a/state.db", "/b/state.db", "/c/state.db"),
 }
 
 

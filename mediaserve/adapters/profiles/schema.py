@@ -145,6 +145,8 @@ def connect(path: Path, migrations: Sequence[Sequence[str]] = MIGRATIONS
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
     except (OSError, sqlite3.Error) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if isinstance(exc, OSError) and exc.filename and str(exc.filename) != str(path):
+            reason = f"{reason}: {exc.filename}"  # a folder on the way, not the file
         raise StoreError(f"cannot open the state store {path}: {reason}") from None
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from mediaserve.adapters.identity import AUTH_USER
 from mediaserve.adapters.server.state import json_error
 from mediaserve.core.config.settings import Settings
 from mediaserve.core.http import auth
@@ -99,10 +100,16 @@ class Access:
     def cookie_ok(self, value: str) -> bool:
         if self.token and auth.same_secret(value, auth.token_cookie(self.token)):
             return True
-        user = auth.cookie_user(value)
+        return self.cookie_user(value) is not None
+
+    def cookie_user(self, value: str | None) -> str | None:
+        """The user a login cookie proves, None when it is no valid user's cookie."""
+        user = auth.cookie_user(value) if value is not None else None
         stored = self.users.get(user) if user is not None else None
-        return (user is not None and stored is not None
-                and auth.same_secret(value, auth.user_cookie(user, stored)))
+        if user is not None and stored is not None and auth.same_secret(
+                value or "", auth.user_cookie(user, stored)):
+            return user
+        return None
 
     def secret_ok(self, bearer: str | None, query_token: str | None,
                   cookie: str | None) -> bool:
@@ -121,10 +128,14 @@ class Access:
         cookie = request.cookies.get(auth.COOKIE_NAME)
         bearer = parsed[1] if parsed is not None and parsed[0] == "bearer" else None
         if self.secret_ok(bearer, query_token, cookie):
+            user = self.cookie_user(cookie) if self.users else None
+            if user is not None:  # a user is a profile (adapters/profiles)
+                request[AUTH_USER] = user
             return True
         if parsed is not None and parsed[0] == "basic" and self.users:
             pair = auth.parse_basic(parsed[1])
             if pair is not None and await self._password_ok(*pair):
+                request[AUTH_USER] = pair[0]
                 return True
         given = parsed is not None or query_token is not None or cookie is not None
         return False if given else None

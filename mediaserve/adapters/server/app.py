@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from mediaserve.adapters.profiles.routes import register as register_profiles
 from mediaserve.adapters.server.access import auth_middleware, hosts_middleware, install_access
 from mediaserve.adapters.server.catalog import Catalog
 from mediaserve.adapters.server.connections import install_server_headers
@@ -118,4 +119,5 @@ def create_app(index: LibraryIndex, root: Path | str, settings: Settings | None 
         router.add_route("OPTIONS", path, preflight)
     add_stats_routes(app)
     register_web(app, state)  # pages, posters, seek previews, subtitles
+    register_profiles(app, state)  # /api/profiles, /api/me: per-profile state
     return app

@@ -250,6 +250,9 @@ class Settings:
         0, _to_int(0, 1 << 31), "With TLS, send Strict-Transport-Security with this max-age "
         "(0: off, the default: once sent, browsers refuse plain HTTP for that long).",
         metavar="SECONDS")
+    state_db: str = setting(
+        "", _to_str, "SQLite file of profiles and their state (resume positions, watched "
+        "marks, preferences); default: state.db in the data folder.", metavar="FILE")
     extra: dict[str, Any] = field(default_factory=dict, compare=False)  # unknown keys
 
 
