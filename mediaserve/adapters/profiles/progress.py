@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mediaserve.adapters.profiles.schema import NoSuchProfile, write_transaction
 from mediaserve.core.profiles.home import Row
-from mediaserve.core.profiles.progress import ProgressReport, finished
+from mediaserve.core.profiles.progress import RESUME_MIN_S, ProgressReport, finished
 from mediaserve.core.profiles.transfer import MAX_ROWS_PER_PROFILE, ProfileRecord
 
 _ROW = "video, position, duration, watched, updated"
@@ -100,6 +100,14 @@ class ProgressRows:
                 "(SELECT value FROM json_each(?)) ORDER BY updated DESC, video",
                 (pid, json.dumps(videos)))
         return [_row(values) for values in found]
+
+    def summary(self) -> dict[str, tuple[int, int, float | None]]:
+        """Per profile: (videos in progress, videos watched, last played) for listings."""
+        found = self.conn.execute(
+            "SELECT profile, SUM(watched = 0 AND position >= ?), SUM(watched), MAX(updated) "
+            "FROM progress GROUP BY profile", (RESUME_MIN_S,))
+        return {pid: (int(going or 0), int(done or 0), last) for pid, going, done, last
+                in found}
 
     def last_played(self, pid: str) -> Row | None:
         found = self.conn.execute(f"SELECT {_ROW} FROM progress WHERE profile = ? "

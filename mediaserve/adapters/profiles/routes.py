@@ -11,12 +11,8 @@ from aiohttp import web
 
 from mediaserve.adapters.profiles import choose, me
 from mediaserve.adapters.profiles.library_view import NextEpisodes
-from mediaserve.adapters.profiles.service import (
-    PROFILES,
-    ProfileApp,
-    store_path,
-    with_answers,
-)
+from mediaserve.adapters.profiles.service import PROFILES, ProfileApp, with_answers
+from mediaserve.adapters.profiles.store import store_path
 
 PROFILE_ID = r"{pid:[0-9a-f]{16}}"
 VIDEO_ID = r"{id:[0-9a-f]{12,64}}"
@@ -26,7 +22,7 @@ def register(app: web.Application, state: Any,
              next_episodes: NextEpisodes | None = None) -> None:
     """``next_episodes``: "next episode after X" for Next up (default: the next file of the
     same folder); the shows model passes its own."""
-    profiles = ProfileApp(state, store_path(state.settings), next_episodes)
+    profiles = ProfileApp(state, store_path(state.settings.state_db), next_episodes)
     app[PROFILES] = profiles
 
     async def close_store(_app: web.Application) -> None:

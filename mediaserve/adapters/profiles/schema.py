@@ -79,6 +79,10 @@ class StoreError(Exception):
     message says which file and why."""
 
 
+class BusyStoreError(StoreError):
+    """Another process held the store's write lock for longer than ``busy_timeout``."""
+
+
 class NewerStoreError(StoreError):
     """The file was written by a newer mediaserve (its schema version is unknown here)."""
 
@@ -117,6 +121,9 @@ def migrate(conn: sqlite3.Connection,
             migrations: Sequence[Sequence[str]] = MIGRATIONS) -> tuple[int, int]:
     """Bring the schema to ``len(migrations)``; (version before, version after)."""
     latest = len(migrations)
+    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    if found == latest:  # the usual case: no write lock to wait for
+        return found, latest
     with write_transaction(conn, durable=True):
         found = conn.execute("PRAGMA user_version").fetchone()[0]
         if found > latest:
@@ -166,5 +173,6 @@ def connect(path: Path, migrations: Sequence[Sequence[str]] = MIGRATIONS
         raise
     except sqlite3.Error as exc:
         conn.close()
-        raise StoreError(f"cannot use the state store {path}: {exc}") from None
+        kind = BusyStoreError if "locked" in str(exc) or "busy" in str(exc) else StoreError
+        raise kind(f"cannot use the state store {path}: {exc}") from None
     return conn

@@ -18,7 +18,6 @@ from typing import Any
 
 from aiohttp import web
 
-from mediaserve.adapters.data_dir import data_dir
 from mediaserve.adapters.profiles.library_view import NextEpisodes, ViewCache
 from mediaserve.adapters.profiles.schema import Conflict, NoSuchProfile, StoreError
 from mediaserve.adapters.profiles.session import Current, Who, cross_site, set_cookie, who
@@ -26,7 +25,6 @@ from mediaserve.adapters.profiles.worker import StoreThread
 from mediaserve.core.profiles.progress import read_json_object
 from mediaserve.core.profiles.rules import RuleError
 
-STATE_FILE = "state.db"
 #: bodies of the profile routes (a name, a colour, a PIN, preferences)
 MAX_BODY = 4096
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -146,10 +144,6 @@ def finish(response: web.Response, request: web.Request, current: Current) -> we
     if current.set_cookie is not None:
         set_cookie(response, request, current.set_cookie)
     return response
-
-
-def store_path(settings: Any) -> Path:
-    return Path(settings.state_db) if settings.state_db else data_dir() / STATE_FILE
 
 
 def fields(body: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:

@@ -15,8 +15,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from mediaserve.adapters.data_dir import data_dir
 from mediaserve.adapters.profiles.progress import ProgressRows
 from mediaserve.adapters.profiles.schema import (
+    BusyStoreError,
     Conflict,
     NoSuchProfile,
     connect,
@@ -37,6 +39,7 @@ from mediaserve.core.profiles.rules import (
 )
 from mediaserve.core.profiles.transfer import ProfileRecord
 
+STATE_FILE = "state.db"
 _COLUMNS = "id, kind, name, colour, pin_hash, created, preferences"
 _SECRET_KEY = "cookie_secret"
 
@@ -75,18 +78,26 @@ class StateStore(ProgressRows):
 
     @classmethod
     def open(cls, path: Path) -> StateStore:
-        return cls(connect(path), path)
+        conn = connect(path)
+        try:
+            return cls(conn, path)
+        except sqlite3.OperationalError as exc:  # the secret's first write, busy
+            conn.close()
+            raise BusyStoreError(f"cannot use the state store {path}: {exc}") from None
 
     def close(self) -> None:
         self.conn.close()
 
     def _cookie_secret(self) -> bytes:
-        """32 random bytes made once per store; every process reads the same ones."""
-        with write_transaction(self.conn, durable=True) as conn:
-            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
-                         (_SECRET_KEY, secrets.token_bytes(32)))
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?",
-                                (_SECRET_KEY,)).fetchone()
+        """32 random bytes made once per store; every process reads the same ones (a
+        write lock only the first time, and then whoever inserts first wins)."""
+        query = "SELECT value FROM meta WHERE key = ?"
+        row = self.conn.execute(query, (_SECRET_KEY,)).fetchone()
+        if row is None:
+            with write_transaction(self.conn, durable=True) as conn:
+                conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                             (_SECRET_KEY, secrets.token_bytes(32)))
+            row = self.conn.execute(query, (_SECRET_KEY,)).fetchone()
         return bytes(row[0])
 
     # ------------------------------------------------------------------ reading
@@ -241,6 +252,11 @@ class StateStore(ProgressRows):
         if found is None:
             raise NoSuchProfile(pid)
         return found
+
+
+def store_path(state_db: str = "") -> Path:
+    """The ``state_db`` setting, else ``state.db`` in the data folder."""
+    return Path(state_db) if state_db else data_dir() / STATE_FILE
 
 
 def _new_id() -> str:
