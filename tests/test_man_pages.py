@@ -32,10 +32,17 @@ def test_each_command_page_lists_every_option(name: str) -> None:
     assert page.is_file(), f"man/{page.name} is missing"
     text = page.read_text(encoding="utf-8")
     command = cli.commands[name]
-    for param in command.params:
-        if not isinstance(param, click.Option) or param.hidden:
-            continue
-        names = [n for n in (*param.opts, *param.secondary_opts) if n.startswith("--")]
-        if not names or names == ["--help"]:
-            continue
-        assert any(_roff(n) in text for n in names), f"man/{page.name} lacks {names[0]}"
+    commands = [command]
+    if isinstance(command, click.Group):  # `profiles list|add|...`: each one's options too
+        for sub_name, sub in command.commands.items():
+            assert f".B {sub_name}" in text or f"profiles {sub_name}" in text, \
+                f"man/{page.name} lacks the subcommand {sub_name}"
+            commands.append(sub)
+    for each in commands:
+        for param in each.params:
+            if not isinstance(param, click.Option) or param.hidden:
+                continue
+            names = [n for n in (*param.opts, *param.secondary_opts) if n.startswith("--")]
+            if not names or names == ["--help"]:
+                continue
+            assert any(_roff(n) in text for n in names), f"man/{page.name} lacks {names[0]}"

@@ -24,7 +24,8 @@ from mediaserve.core.library.index import IndexFormatError
 #: ``serve`` never loads what ``audit`` and ``scan`` need (PyAV/FFmpeg: ~15 MB of RSS in a
 #: process that only sends bytes)
 _COMMANDS = {"scan": "scan", "serve": "serve", "audit": "audit", "probe": "probe",
-             "passwd": "passwd", "stats": "stats", "prepare": "prepare"}
+             "passwd": "passwd", "stats": "stats", "prepare": "prepare",
+             "profiles": "profiles"}
 
 
 def _available() -> list[str]:

@@ -53,6 +53,7 @@ SAMPLES = {
     "segment_timeout": (5, "6.5", 7),
     "cache_dir": ("/a", "/b", "/c"),
     "cache_size": (1000, "500M", "10G"),
+    "state_db": ("/a/state.db", "/b/state.db", "/c/state.db"),
 }
 EXPECTED = {
     "host": ("127.0.0.2", "127.0.0.3", "127.0.0.4"),
@@ -88,6 +89,7 @@ EXPECTED = {
     "segment_timeout": (5.0, 6.5, 7.0),
     "cache_dir": ("/a", "/b", "/c"),
     "cache_size": (1000, 500 * 1024**2, 10 * 1024**3),
+    "state_db": ("/a/state.db", "/b/state.db", "/c/state.db"),
 }
 
 

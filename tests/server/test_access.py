@@ -32,7 +32,14 @@ TOKEN = "test-token-0123456789abcdef"
 USER, PASSWORD = "alice", "correct horse battery staple"
 #: a value for each path parameter a route may have; a new parameter needs a line here
 PARAMS = {"name": "app.js", "n": "0",  # n: a subtitle track or segment number
-          "show_id": "0123456789ab", "variant": "remux"}
+          "show_id": "0123456789ab", "variant": "remux",
+          "pid": "0123456789abcdef"}  # a profile id (adapters/profiles)
+
+
+@pytest.fixture(autouse=True)
+def _private_data_dir(data_dir: Path) -> Path:
+    """The profile routes open the state store in the data folder: a temporary one."""
+    return data_dir
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from mediaserve.adapters.profiles.routes import register as register_profiles
 from mediaserve.adapters.server.api.access import auth_middleware, hosts_middleware
 from mediaserve.adapters.server.api.authcheck import AUTH_CHECK_PATH, auth_check
 from mediaserve.adapters.server.api.keys import (
@@ -143,4 +144,5 @@ def build_app(site: Site, *, lifecycle: bool = False) -> web.Application:
     add_stats_routes(app)
     add_show_routes(app)  # shows, seasons, episodes
     register_web(app, state)  # pages, posters, seek previews, subtitles
+    register_profiles(app, state)  # /api/profiles, /api/me: per-profile state
     return app

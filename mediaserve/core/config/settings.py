@@ -305,6 +305,9 @@ class Settings:
     cache_size: int = setting(
         10 * 1024 ** 3, _to_size, "Size cap of the segment cache (500M, 10G, ...); the least "
         "recently used segments go first.", metavar="SIZE")
+    state_db: str = setting(
+        "", _to_str, "SQLite file of profiles and their state (resume positions, watched "
+        "marks, preferences); default: state.db in the data folder.", metavar="FILE")
     extra: dict[str, Any] = field(default_factory=dict, compare=False)  # unknown keys
 
 

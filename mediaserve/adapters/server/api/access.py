@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from mediaserve.adapters.identity import AUTH_USER
 from mediaserve.adapters.server.api.authcheck import AUTH_CHECK_PATH
 from mediaserve.adapters.server.api.keys import json_error
 from mediaserve.adapters.server.api.login_form import (
@@ -80,8 +81,10 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if (not access.required or request.method == "OPTIONS"
             or request.path == LOGIN_PATH):
         return await handler(request)
-    verdict = await access.authenticated(request)
+    verdict, user = await access.authenticated(request)
     if verdict is True:
+        if user is not None:  # a user is a profile (adapters/profiles)
+            request[AUTH_USER] = user
         return await handler(request)
     if isinstance(verdict, Refused):
         if _wants_page(request):

@@ -71,10 +71,16 @@ class Access:
     def cookie_ok(self, value: str) -> bool:
         if self.token and auth.same_secret(value, auth.token_cookie(self.token)):
             return True
-        user = auth.cookie_user(value)
+        return self.cookie_user(value) is not None
+
+    def cookie_user(self, value: str | None) -> str | None:
+        """The user a login cookie proves, None when it is no valid user's cookie."""
+        user = auth.cookie_user(value) if value is not None else None
         stored = self.users.get(user) if user is not None else None
-        return (user is not None and stored is not None
-                and auth.same_secret(value, auth.user_cookie(user, stored)))
+        if user is not None and stored is not None and auth.same_secret(
+                value or "", auth.user_cookie(user, stored)):
+            return user
+        return None
 
     def secret_ok(self, bearer: str | None, query_token: str | None,
                   cookie: str | None) -> bool:
@@ -86,25 +92,28 @@ class Access:
             return True
         return cookie is not None and self.cookie_ok(cookie)
 
-    async def authenticated(self, request: Any) -> bool | Refused | None:
-        """True: let it through; False: wrong credentials; None: no credentials at all;
-        :class:`Refused`: this client has failed too often, answer 429. ``request`` is
+    async def authenticated(self, request: Any) -> tuple[bool | Refused | None, str | None]:
+        """(verdict, user). Verdict True: let it through; False: wrong credentials; None:
+        no credentials at all; :class:`Refused`: this client has failed too often, answer
+        429. User: the ``--auth-users`` user it proved to be (a profile, in
+        ``adapters/profiles``), None for the token, which belongs to nobody. ``request`` is
         aiohttp's (its headers, query, cookies and remote address are read)."""
         parsed = auth.split_authorization(request.headers.get("Authorization"))
         query_token = request.query.get("token")
         cookie = request.cookies.get(auth.COOKIE_NAME)
         bearer = parsed[1] if parsed is not None and parsed[0] == "bearer" else None
         if self.secret_ok(bearer, query_token, cookie):
-            return True
+            return True, self.cookie_user(cookie) if self.users else None
         passwords = self.passwords
         if (cookie is not None and passwords is not None and cookie.startswith("u.")
                 and await passwords.refresh() and self.cookie_ok(cookie)):
-            return True  # made by another worker after it rehashed the user's password
+            # made by another worker after it rehashed the user's password
+            return True, self.cookie_user(cookie)
         if parsed is not None and parsed[0] == "basic" and passwords is not None:
             pair = auth.parse_basic(parsed[1])
             if pair is not None:
                 verdict = await passwords.password_ok(*pair, request.remote)
                 if verdict is not False:
-                    return verdict
+                    return verdict, pair[0] if verdict is True else None
         given = parsed is not None or query_token is not None or cookie is not None
-        return False if given else None
+        return (False if given else None), None

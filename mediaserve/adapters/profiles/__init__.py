@@ -1,0 +1,1 @@
+"""Profiles and per-profile state: the SQLite store, its thread, the /api/me routes."""
