@@ -137,3 +137,146 @@ SPLITTING: set[str] = set()
 def test_modules_are_small(name: str) -> None:
     lines = MODULES[name].read_text(encoding="utf-8").count("\n")
     assert lines <= MAX_LINES, f"{name} has {lines} lines (split it by what it does)"
+
+
+# --- the server wing: sub-wings one way, aiohttp behind its public seam ----------------------
+
+SERVER = "mediaserve.adapters.server"
+#: lower ranks are imported by higher ones, never the other way; the root (app, runner,
+#: workers) composes them all. stream and stats do not import each other.
+SUB_WINGS = {"net": 0, "site": 1, "api": 2, "stream": 3, "stats": 3, "": 4}
+#: what a process that only streams loads: none of it may import aiohttp at module level
+AIOHTTP_FREE = ("net", "site", "stream.job", "stream.fast", "stream.sendfile", "runner",
+                "workers", "loops", "")
+#: aiohttp's public modules mediaserve may import (tests may read more)
+AIOHTTP_PUBLIC = {"aiohttp", "aiohttp.web", "aiohttp.abc"}
+MAX_FUNCTION_LINES = 60
+
+
+def _sub_wing(module: str) -> str | None:
+    if not (module == SERVER or module.startswith(SERVER + ".")):
+        return None
+    rest = module[len(SERVER) + 1:].split(".") if module != SERVER else [""]
+    return rest[0] if rest[0] in SUB_WINGS else ""
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if _sub_wing(n) is not None))
+def test_server_sub_wings_run_one_way(name: str) -> None:
+    mine = _sub_wing(name)
+    assert mine is not None
+    for target in IMPORTS[name]:
+        theirs = _sub_wing(target)
+        if theirs is None or theirs == mine or target == SERVER:
+            continue
+        assert SUB_WINGS[theirs] < SUB_WINGS[mine], f"{name} imports {target}"
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    """Modules imported when ``path`` is imported (not inside functions, nor for typing)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            continue
+        for sub in ast.walk(node) if isinstance(node, (ast.Import, ast.ImportFrom, ast.If,
+                                                        ast.Try)) else ():
+            if isinstance(sub, ast.Import):
+                found.update(alias.name for alias in sub.names)
+            elif isinstance(sub, ast.ImportFrom) and sub.module:
+                found.add(sub.module)
+    return found
+
+
+def _closure(name: str, seen: set[str]) -> set[str]:
+    """Every module importing ``name`` loads (top-level imports, transitively)."""
+    if name in seen or name not in MODULES:
+        return seen
+    seen.add(name)
+    path = MODULES[name]
+    package = name.rsplit(".", 1)[0]
+    if package in MODULES and package != name:
+        _closure(package, seen)
+    for target in _top_level_imports(path):
+        if target.startswith("mediaserve"):
+            _closure(target, seen)
+        else:
+            seen.add(target)
+    return seen
+
+
+@pytest.mark.parametrize("prefix", AIOHTTP_FREE)
+def test_what_streams_never_imports_aiohttp(prefix: str) -> None:
+    """A server that has only streamed has not imported aiohttp (idle RSS, README)."""
+    base = f"{SERVER}.{prefix}" if prefix else SERVER
+    names = [n for n in MODULES if n == base or (prefix in SUB_WINGS and prefix
+                                                 and n.startswith(base + "."))]
+    assert names, base
+    for name in names:
+        loaded = _closure(name, set())
+        assert not any(m == "aiohttp" or m.startswith("aiohttp.") for m in loaded), (
+            f"importing {name} imports aiohttp")
+
+
+def _own_names() -> set[str]:
+    """Every attribute name mediaserve defines itself (so ``x._name`` on one is ours)."""
+    names: set[str] = set()
+    for path in MODULES.values():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                names.add(node.target.id)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                names.add(node.value)  # __slots__ entries
+    return names
+
+
+def test_aiohttp_is_used_through_its_public_interfaces_only() -> None:
+    """No private aiohttp module, no ``._name`` of an aiohttp object (anything not ours),
+    no subclass of aiohttp's classes but its abstract bases (``aiohttp.abc``)."""
+    own = _own_names()
+    found: list[str] = []
+    for name, path in MODULES.items():
+        source = path.read_text(encoding="utf-8")
+        tree = ast.parse(source)
+        aiohttp_names = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("aiohttp"):
+                if node.module not in AIOHTTP_PUBLIC:
+                    found.append(f"{name}: imports {node.module}")
+                if node.module != "aiohttp.abc":
+                    aiohttp_names.update(alias.asname or alias.name for alias in node.names)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("aiohttp"):
+                        if alias.name not in AIOHTTP_PUBLIC:
+                            found.append(f"{name}: imports {alias.name}")
+                        aiohttp_names.add((alias.asname or alias.name).split(".")[0])
+        if not aiohttp_names:
+            continue
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and node.attr.startswith("_")
+                    and not node.attr.startswith("__") and node.attr not in own):
+                found.append(f"{name}:{node.lineno}: {ast.unparse(node)}")
+            if isinstance(node, ast.ClassDef):
+                for base in node.bases:
+                    root = ast.unparse(base).split(".")[0]
+                    if root in aiohttp_names:
+                        found.append(f"{name}:{node.lineno}: class {node.name} subclasses "
+                                     f"{ast.unparse(base)}")
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if n.startswith(SERVER)))
+def test_server_functions_are_short(name: str) -> None:
+    tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
+    long = [f"{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno is not None
+            and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
+    assert not long, f"{name}: " + ", ".join(long)

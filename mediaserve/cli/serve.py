@@ -32,6 +32,7 @@ from mediaserve.core.config.settings import (
     SettingsError,
     SettingSpec,
     resolve,
+    unknown_keys_warning,
 )
 from mediaserve.core.http.auth import exposure_warning
 
@@ -158,6 +159,9 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
         settings = resolve(cli_values, os.environ, file_values, file_name)
     except SettingsError as exc:
         fail(str(exc), ExitStatus.USAGE)
+    unknown = unknown_keys_warning(settings, file_name)
+    if unknown:
+        print(f"mediaserve: WARNING: {shown(unknown)}", file=sys.stderr, flush=True)
 
     try:  # made here: a bad access setting is a usage error before anything listens, and
         # forked workers share its secrets (the login form's CSRF key)

@@ -365,3 +365,16 @@ def test_connection_timeouts_must_be_positive_and_bounded(name: str, value: str)
 def test_cache_size_refuses_what_is_not_a_size(bad) -> None:
     with pytest.raises(SettingsError, match="cache_size"):
         resolve({}, {}, {"cache_size": bad})
+
+
+def test_unknown_keys_are_named_with_what_they_were_probably_meant_to_be() -> None:
+    from mediaserve.core.config.settings import unknown_keys_warning
+
+    settings = resolve({}, {}, {"max_conections": 5, "port": 8081, "colour": "red"},
+                       "lib.toml [server]")
+    assert settings.port == 8081 and settings.max_connections == 0
+    warning = unknown_keys_warning(settings, "lib.toml [server]")
+    assert warning is not None and warning.startswith("lib.toml [server]: unknown settings ")
+    assert "'max_conections' (did you mean 'max_connections'?)" in warning
+    assert "'colour'" in warning and "did you mean 'colour" not in warning
+    assert unknown_keys_warning(resolve({}, {}, {"port": 1}, "x"), "x") is None

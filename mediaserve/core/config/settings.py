@@ -9,6 +9,7 @@ three places a port can be set.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -351,3 +352,16 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str], file: Mapping[str, A
         elif name in file:
             values[name] = _convert(spec, file[name], f"{file_name}: {name}")
     return Settings(**values, extra=extra)
+
+
+def unknown_keys_warning(settings: Settings, source: str) -> str | None:
+    """One line naming the ``[server]`` keys nobody reads (a typo like ``max_conections``
+    would otherwise be ignored in silence), with the setting each was probably meant to be."""
+    if not settings.extra:
+        return None
+    shown = []
+    for key in sorted(settings.extra):
+        close = difflib.get_close_matches(str(key), SETTING_NAMES, n=1)
+        shown.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
+    return (f"{source}: unknown setting{'s' if len(shown) > 1 else ''} "
+            f"{', '.join(shown)}: ignored (see sample_library.toml for every setting)")
