@@ -9,6 +9,7 @@ each process's own peak, which sampling cannot miss.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import multiprocessing
@@ -16,8 +17,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -191,15 +192,30 @@ def test_limit_memory_caps_the_worker_address_space() -> None:
 
 async def test_a_worker_that_dies_is_replaced() -> None:
     """A worker killed mid-job (the OOM killer, a crash in FFmpeg): the job fails, and the
-    next job gets a fresh worker, with the memory cap, from a fresh pool."""
+    next job gets a fresh worker, with the memory cap."""
     pool = frames._Pool("test", 1)
     try:
         first = await pool.run(30, os.getpid)
-        with pytest.raises(BrokenProcessPool):
+        with pytest.raises(frames.WorkerDied):
             await pool.run(30, os._exit, 9)
         second = await pool.run(30, os.getpid)
         assert second != first
         assert address_limit(second) == WORKER_MEMORY_LIMIT
+    finally:
+        pool.kill()
+
+
+async def test_a_job_over_its_time_costs_its_own_worker_only() -> None:
+    """A hung decode is killed at its time limit; a job running beside it in the other
+    worker finishes (the old pool could only be killed whole, failing its neighbour)."""
+    pool = frames._Pool("test", 2)
+    try:
+        slow = asyncio.ensure_future(pool.run(0.5, time.sleep, 30))
+        beside = asyncio.ensure_future(pool.run(30, time.sleep, 1.5))
+        with pytest.raises(TimeoutError):
+            await slow
+        assert await beside is None  # it ran to its end, in the worker nobody killed
+        assert await pool.run(30, os.getpid) > 0  # and the pool still works
     finally:
         pool.kill()
 

@@ -15,7 +15,9 @@ __all__ = ["create_app"]
 
 def __getattr__(name: str) -> Any:
     if name == "create_app":
-        from mediaserve.adapters.server.app import create_app
-
+        try:
+            from mediaserve.adapters.server.app import create_app
+        except AttributeError as exc:  # else Python reports "cannot import name create_app"
+            raise ImportError(f"building the app failed: {exc}") from exc
         return create_app
     raise AttributeError(name)

@@ -16,7 +16,6 @@ changes. Nothing is ever written into the library folder.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import hashlib
 import logging
@@ -27,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pebble
 
 from mediaserve.adapters.web import framegen
 from mediaserve.core.web.decoding import WORKER_MEMORY_LIMIT
@@ -54,13 +55,20 @@ class Source:
     version: str
 
 
+class WorkerDied(RuntimeError):
+    """The worker running a job died (a crash in FFmpeg, the memory cap, a kill)."""
+
+
 class _Pool:
-    """A lazily started, self-stopping process pool with a kill switch for hung jobs."""
+    """A lazily started, self-stopping pool of worker processes (pebble's): a job that runs
+    over its time, or whose worker dies, costs that one worker, which pebble kills or
+    replaces, never the other jobs (``concurrent.futures`` could only break the whole pool,
+    and killing a hung worker meant reaching into its private ``_processes``)."""
 
     def __init__(self, name: str, workers: int) -> None:
         self.name = name
         self.workers = workers
-        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._pool: pebble.ProcessPool | None = None
         self._busy = 0
         self._idle: asyncio.TimerHandle | None = None
         # at most one job per worker is handed to the pool, so a job's time limit counts its
@@ -68,16 +76,18 @@ class _Pool:
         # out for waiting, nor get their neighbour killed)
         self._slots = asyncio.Semaphore(workers)
 
-    def _get(self) -> concurrent.futures.ProcessPoolExecutor:
+    def _get(self) -> pebble.ProcessPool:
         if self._pool is None:
             # each worker caps its own address space before its first job (a hostile
             # file then costs that job, not the machine's memory)
-            self._pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+            self._pool = pebble.ProcessPool(
+                max_workers=self.workers, context=multiprocessing.get_context("spawn"),
                 initializer=framegen.limit_memory, initargs=(WORKER_MEMORY_LIMIT,))
         return self._pool
 
     async def run(self, timeout: float, func: Callable[..., Any], *args: Any) -> Any:
+        """``func(*args)`` in a worker; TimeoutError past ``timeout`` (the worker is
+        killed), :class:`WorkerDied` when its worker died under it."""
         loop = asyncio.get_running_loop()
         if self._idle is not None:
             self._idle.cancel()
@@ -85,13 +95,13 @@ class _Pool:
         self._busy += 1
         try:
             async with self._slots:
-                pool = self._get()
-                future = loop.run_in_executor(pool, func, *args)
+                future = self._get().schedule(func, args=args, timeout=timeout)
                 try:
-                    return await asyncio.wait_for(future, timeout)
-                except (TimeoutError, concurrent.futures.process.BrokenProcessPool):
-                    if self._pool is pool:  # not a pool another job already replaced
-                        self.kill()
+                    return await asyncio.wrap_future(future)
+                except pebble.ProcessExpired as exc:
+                    raise WorkerDied(f"worker exited with {exc.exitcode}") from None
+                except asyncio.CancelledError:
+                    future.cancel()  # a running job's worker is stopped with it
                     raise
         finally:
             self._busy -= 1
@@ -99,22 +109,18 @@ class _Pool:
                 self._idle = loop.call_later(IDLE_SHUTDOWN_S, self.stop)
 
     def kill(self) -> None:
-        """Stop the workers now (a job ran over its time, or a worker died)."""
+        """Stop the workers now (shutdown)."""
         pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        processes = getattr(pool, "_processes", None) or {}
-        for process in list(processes.values()):
-            with contextlib.suppress(Exception):
-                process.kill()
-        # queued jobs fail with BrokenProcessPool (not cancelled): their callers retry once
-        pool.shutdown(wait=False)
+        if pool is not None:
+            pool.stop()
+            pool.join(timeout=1.0)
 
     def stop(self) -> None:
+        """A minute without work: let the workers go."""
         self._idle = None
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.close()  # its own threads join the idle workers
 
 
 class FrameService:
@@ -223,21 +229,13 @@ class FrameService:
         pool, timeout = ((self._posters, POSTER_TIMEOUT_S) if kind == "poster"
                          else (self._sprites, SPRITE_TIMEOUT_S))
         try:
-            for attempt in (1, 2):
-                try:
-                    made = bool(await pool.run(timeout, func, source.paths, str(target),
-                                               *args))
-                    break
-                except concurrent.futures.process.BrokenProcessPool:
-                    # a worker died: this file crashed FFmpeg, or another job's did (or ran
-                    # over its time) while this one waited; only a second death is ours
-                    if attempt == 2:
-                        raise
+            # a worker's death is this job's own (pebble keeps the others' apart)
+            made = bool(await pool.run(timeout, func, source.paths, str(target), *args))
         except framegen.Refused as exc:  # over the pixel budget or the worker's memory
             log.warning("%s for %s refused (%s); using a placeholder until it changes",
                         kind, relpath, exc)
             made = False
-        except (TimeoutError, concurrent.futures.process.BrokenProcessPool) as exc:
+        except (TimeoutError, WorkerDied) as exc:
             log.warning("%s for %s failed (%s); using a placeholder until it changes",
                         kind, relpath, type(exc).__name__)
             made = False

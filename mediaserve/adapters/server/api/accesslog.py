@@ -21,7 +21,9 @@ from aiohttp.abc import AbstractAccessLogger
 
 from mediaserve.adapters.server.site.access_log import AccessLog, make_access_logger
 
-SENT_KEY = web.RequestKey("mediaserve_bytes_sent", int)
+#: typed request keys came with aiohttp 3.10; on 3.9 (our floor) a plain string key
+SENT_KEY: Any = (web.RequestKey("mediaserve_bytes_sent", int) if hasattr(web, "RequestKey")
+                 else "mediaserve_bytes_sent")
 
 
 class CombinedLogger(AbstractAccessLogger):
