@@ -31,6 +31,7 @@ SAMPLES = {
     "sendfile": (False, "false", False),
     "fast_path": (False, "no", False),
     "workers": (2, "auto", "3"),
+    "worker_timeout": (5, "6", 7.5),
     "event_loop": ("asyncio", "UVLOOP", "auto"),
     "stats": (False, "off", False),
     "auth_token": ("flag-token-0123456789", "env-token-0123456789", "file-token-0123456789"),
@@ -67,6 +68,7 @@ EXPECTED = {
     "sendfile": (False, False, False),
     "fast_path": (False, False, False),
     "workers": (2, 0, 3),  # "auto" is 0: one per CPU, counted by the server at start-up
+    "worker_timeout": (5.0, 6.0, 7.5),
     "event_loop": ("asyncio", "uvloop", "auto"),
     "stats": (False, False, False),
     "auth_token": ("flag-token-0123456789", "env-token-0123456789", "file-token-0123456789"),

@@ -3,6 +3,7 @@ replaced, SIGTERM stops them all gracefully (a stream in flight still completes)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -171,3 +172,28 @@ def test_workers_do_not_outlive_a_killed_supervisor(spawn, env, folder: Lib) -> 
             return True
 
     assert wait_for(lambda: all(gone(pid) for pid in workers), timeout=30), workers
+
+
+def test_a_hung_worker_is_killed_and_replaced(spawn, env, folder: Lib) -> None:
+    """A worker whose event loop stops (here: SIGSTOP, as a stuck loop looks from outside)
+    serves nobody while holding its share of the port: the supervisor, which hears a
+    heartbeat from every worker's loop each second, kills it after --worker-timeout and
+    forks a new one. Before, only a worker that died was replaced."""
+    child = spawn(str(folder.root), "--port", "0", "--workers", "2", "--access-log", "off",
+                  "--worker-timeout", "2", env=env).wait_started()
+    supervisor = child.proc.pid
+    assert wait_for(lambda: len(children(supervisor)) == 2)
+    first = children(supervisor)
+    stuck = min(first)
+    os.kill(stuck, signal.SIGSTOP)
+    try:
+        assert wait_for(lambda: stuck not in children(supervisor)
+                        and len(children(supervisor)) == 2, timeout=30.0), child.stderr
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(stuck, signal.SIGCONT)
+    assert "has not answered for" in child.stderr and "killing and restarting" in child.stderr
+    assert "exited with signal 9" not in child.stderr  # announced once, as a hang
+    for _ in range(6):  # every connection is answered (the kernel spreads them on both)
+        status, _headers, _body = get_closing(child.port, "/api/videos")
+        assert status == 200

@@ -16,6 +16,7 @@ supervisor never runs an event loop or starts a thread, so forking it is safe.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import dataclasses
@@ -31,6 +32,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from mediaserve.adapters.server.heartbeat import Heartbeats, beat_forever
 from mediaserve.core.config.settings import Settings
 from mediaserve.core.text.controls import visible
 
@@ -73,7 +75,8 @@ def reserve_port(host: str, port: int) -> socket.socket:
     return sock
 
 
-ServeOne = Callable[[Settings, Callable[[str], None]], Coroutine[Any, Any, None]]
+#: ``serve_one(settings, ready, heartbeat_fd)``: one worker's whole serving life
+ServeOne = Callable[[Settings, Callable[[str], None], int], Coroutine[Any, Any, None]]
 
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -109,9 +112,11 @@ class Supervisor:
         self._ready_r, self._ready_w = os.pipe()
         os.set_blocking(self._ready_r, False)
         self.supervisor_pid = os.getpid()
+        self.heartbeats = Heartbeats(settings.worker_timeout)
+        self.hung: set[int] = set()  # killed for silence: their exit is no news
 
     # ---------------------------------------------------------------- in the worker
-    def _child(self, slot: int, settings: Settings) -> None:
+    def _child(self, slot: int, settings: Settings, beat_fd: int) -> None:
         """The worker's whole life; never returns into the supervisor's code."""
         code = 0
         _die_with(self.supervisor_pid)
@@ -119,13 +124,15 @@ class Supervisor:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 signal.signal(sig, signal.SIG_DFL)
             os.close(self._ready_r)
+            for fd in self.heartbeats.inherited():  # the siblings' read ends
+                os.close(fd)
             os.environ["MEDIASERVE_WORKER"] = str(slot)
 
             def ready(_url: str) -> None:
                 with contextlib.suppress(OSError):
                     os.write(self._ready_w, b"r")
 
-            self.run_loop(self.serve_one(settings, ready))
+            self.run_loop(self.serve_one(settings, ready, beat_fd))
         except KeyboardInterrupt:
             code = 0
         except BaseException as exc:  # a worker reports what killed it, then dies
@@ -139,10 +146,28 @@ class Supervisor:
 
     # ---------------------------------------------------------------- in the supervisor
     def _fork(self, slot: int, settings: Settings) -> None:
+        read, write = self.heartbeats.pipe()
         pid = os.fork()
         if pid == 0:
-            self._child(slot, settings)
+            os.close(read)
+            self._child(slot, settings, write)
+        os.close(write)
+        self.heartbeats.forked(pid, read)
         self.workers[pid] = (slot, time.monotonic())
+
+    def _kill_hung(self) -> None:
+        """SIGKILL a worker whose loop has not beaten for ``worker_timeout``: it serves
+        nobody, yet holds its connections and its share of the port. ``_reap`` restarts it."""
+        for pid, silent in self.heartbeats.hung():
+            if pid in self.hung or pid not in self.workers:
+                continue
+            self.hung.add(pid)
+            slot = self.workers[pid][0]
+            print(f"mediaserve: worker {slot} (pid {pid}) has not answered for {silent:.0f} s "
+                  "(its event loop is stuck); killing and restarting it", file=sys.stderr,
+                  flush=True)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         if not self.stopping:
@@ -186,13 +211,16 @@ class Supervisor:
             if pid == 0:
                 break
             exited = True
+            self.heartbeats.gone(pid)
             slot, started = self.workers.pop(pid, (-1, 0.0))
             if slot < 0 or self.stopping:
                 continue
             how = (f"signal {-os.waitstatus_to_exitcode(status)}"
                    if os.WIFSIGNALED(status) else f"code {os.waitstatus_to_exitcode(status)}")
-            print(f"mediaserve: worker {slot} (pid {pid}) exited with {how}; restarting it",
-                  file=sys.stderr, flush=True)
+            if pid not in self.hung:  # a hung one was announced when it was killed
+                print(f"mediaserve: worker {slot} (pid {pid}) exited with {how}; restarting "
+                      "it", file=sys.stderr, flush=True)
+            self.hung.discard(pid)
             if time.monotonic() - started < QUICK_DEATH:  # crash loop: slow it down
                 time.sleep(min(MAX_BACKOFF, 0.5 * 2 ** min(self.restarts, 5)))
                 self.restarts += 1
@@ -230,6 +258,8 @@ class Supervisor:
         """Supervise until every worker is gone (after a signal, or forever)."""
         while self.workers:
             self._reap()
+            if not self.stopping:
+                self._kill_hung()
             if self.stopping and time.monotonic() > self.stop_deadline:
                 for pid in list(self.workers):
                     with contextlib.suppress(ProcessLookupError):
@@ -270,14 +300,19 @@ def serve_forever(make_site: Callable[[], Any], settings: Settings,
         return 0
     stats_dir = new_stats_dir()
 
-    async def one(worker_settings: Settings, ready: Callable[[str], None]) -> None:
+    async def one(worker_settings: Settings, ready: Callable[[str], None],
+                  beat_fd: int) -> None:
         # imported here, in the forked worker: the supervisor stays small
         from mediaserve.adapters.server.runner import run_until_signalled
         from mediaserve.adapters.server.stats.shared import share_stats
 
+        beating = asyncio.get_running_loop().create_task(beat_forever(beat_fd))
         site = make_site()
         share_stats(site, stats_dir)
-        await run_until_signalled(site, worker_settings, ready, reuse_port=True)
+        try:
+            await run_until_signalled(site, worker_settings, ready, reuse_port=True)
+        finally:
+            beating.cancel()
 
     try:
         return supervise(count, settings, one, lambda main: run_loop(main, choice),

@@ -229,6 +229,10 @@ class Settings:
     workers: int = setting(1, _to_workers,
                            "Processes serving the port (a supervisor restarts one that dies); "
                            "'auto' = one per CPU.", metavar="N|auto")
+    worker_timeout: float = setting(
+        30.0, _to_timeout, "With workers: seconds a worker's event loop may stay silent "
+        "before the supervisor kills and restarts it (a hung worker serves nobody).",
+        metavar="SECONDS")
     event_loop: str = setting("auto", _to_choice("auto", "uvloop", "asyncio"),
                               "Event loop: 'auto' uses uvloop when installed (faster per "
                               "request), else asyncio's.", metavar="auto|uvloop|asyncio")
