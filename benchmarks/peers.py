@@ -145,7 +145,8 @@ class Peer:
 
 @contextmanager
 def start_peer(cmd: Sequence[str], port: int, *, env: Mapping[str, str] | None = None,
-               timeout: float = 30.0, stop_timeout: float = 10.0) -> Iterator[Peer]:
+               timeout: float = 30.0, stop_timeout: float = 10.0,
+               cwd: Path | None = None) -> Iterator[Peer]:
     """Run ``cmd`` (a server that will listen on ``port``); yield it as a :class:`Peer`.
 
     stderr goes to a temporary file rather than a pipe: nobody reads a pipe while the server
@@ -155,7 +156,8 @@ def start_peer(cmd: Sequence[str], port: int, *, env: Mapping[str, str] | None =
     """
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(list(cmd), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=errors, env={**os.environ, **env} if env else None)
+                                stderr=errors, env={**os.environ, **env} if env else None,
+                                cwd=cwd)
         try:
             wait_for_port(port, proc, timeout, stderr=errors)
             yield Peer(f"http://{LOOPBACK}:{port}", proc)
@@ -254,18 +256,24 @@ def run_mediaserve(folder: Path, *args: str, env: Mapping[str, str] | None = Non
 
 @contextmanager
 def start_mediaserve(folder: Path, *args: str, env: Mapping[str, str] | None = None,
-                     timeout: float = 30.0, stop_timeout: float = 15.0) -> Iterator[Peer]:
+                     timeout: float = 30.0, stop_timeout: float = 15.0,
+                     source: Path | None = None) -> Iterator[Peer]:
     """``python -m mediaserve serve FOLDER ARGS`` on a free port, as a :class:`Peer`.
 
     The access log is off unless ``args`` say otherwise (the last ``--access-log`` wins): a
     line per request costs a benchmark time and nobody reads it. ``stop_timeout`` is longer
     than serve's default ``--shutdown-timeout`` (10 s), so a graceful exit is not cut short.
     A folder without an index is scanned by serve itself; scan first to control how.
+    ``source``: another checkout of mediaserve to run instead of this one (``before`` and
+    ``after`` in one benchmark run), with this venv's dependencies.
     """
     port = free_port()
     cmd = [sys.executable, "-m", "mediaserve", "serve", str(folder), "--host", LOOPBACK,
            "--port", str(port), "--access-log", "off", *args]
-    with start_peer(cmd, port, env=env, timeout=timeout, stop_timeout=stop_timeout) as peer:
+    if source is not None:
+        env = {**(env or {}), "PYTHONPATH": str(source)}
+    with start_peer(cmd, port, env=env, timeout=timeout, stop_timeout=stop_timeout,
+                    cwd=source) as peer:
         yield peer
 
 

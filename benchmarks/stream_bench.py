@@ -98,7 +98,11 @@ def servers(media: Path, work: Path, names: dict[str, str], variants: list[tuple
             http_directives=("tcp_nodelay on;", "keepalive_requests 1000000;"))),
             {key: f"/{name}" for key, name in names.items()})]
         for label, extra in variants:
-            peer = stack.enter_context(start_mediaserve(media, *extra))
+            folder, source = media, None
+            if extra and extra[0].startswith("@"):  # another checkout: its own index
+                source = Path(extra[0][1:]).resolve()
+                folder, extra = _library_for(media, work / f"media-{label}", source), extra[1:]
+            peer = stack.enter_context(start_mediaserve(folder, *extra, source=source))
             # ids are secret-salted per library: ask the server, as a client would
             started.append(Server(label, peer, {
                 key: urlsplit(stream_url(peer.base, name)).path for key, name in names.items()}))
@@ -109,6 +113,19 @@ def servers(media: Path, work: Path, names: dict[str, str], variants: list[tuple
         for server in started:
             server.rss_start = rss_bytes(server.peer.pid)
         yield started
+
+
+def _library_for(media: Path, folder: Path, source: Path) -> Path:
+    """The benchmark's files (hard links: no copy, same page cache), scanned by the
+    checkout at ``source``: an older checkout may not read this one's index."""
+    folder.mkdir()
+    for path in media.iterdir():
+        if path.is_file() and not path.name.startswith("."):
+            os.link(path, folder / path.name)
+    subprocess.run([sys.executable, "-m", "mediaserve", "scan", str(folder), "--json"],
+                   check=True, capture_output=True, cwd=source,
+                   env={**os.environ, "PYTHONPATH": str(source)})
+    return folder
 
 
 def _check(url: str, name: str) -> None:
@@ -269,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--streams", type=int, default=1000, help="W5 slow readers")
     parser.add_argument("--only", nargs="*", default=[], help="workloads to run (W1 ... W6)")
     parser.add_argument("--variant", action="append", default=[],
-                        help="another mediaserve: LABEL='serve args', e.g. w2='--workers 2'")
+                        help="another mediaserve: LABEL='serve args', e.g. w2='--workers 2'; "
+                             "'@PATH args' runs the checkout at PATH (before/after in one run)")
     parser.add_argument("--json", action="store_true", help="also print raw results as JSON")
     args = parser.parse_args(argv)
     for tool in ("wrk", "nginx"):

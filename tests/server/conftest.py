@@ -37,6 +37,7 @@ from mediaserve.adapters.server.api.accesslog import SENT_KEY, CombinedLogger
 from mediaserve.adapters.server.api.keys import STATE
 from mediaserve.adapters.server.net.guard import ConnectionGuard
 from mediaserve.adapters.server.runner import Running, start_server
+from mediaserve.adapters.server.site import open_files
 from mediaserve.core.config.settings import Settings
 from mediaserve.core.library.index import LibraryIndex
 from tests.conftest import without_dac_override
@@ -110,16 +111,30 @@ def library_maker(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path, d
 
 
 def fds_open_on(path: Path) -> int:
-    """How many descriptors of this process (the in-process server) point at ``path``."""
+    """How many descriptors of this process (the in-process server) a stream holds on
+    ``path``: those the server keeps open for reuse while no stream uses them
+    (``site/open_files.py``) do not count (``kept_open`` counts them)."""
     target = os.path.realpath(path)
-    count = 0
+    idle = {fd for files in open_files.LIVE for fd in files.idle()}
+    return sum(1 for fd in _fds_on(target) if fd not in idle)
+
+
+def kept_open(path: Path) -> int:
+    """Descriptors on ``path`` kept open for reuse, used by no stream."""
+    target = os.path.realpath(path)
+    idle = {fd for files in open_files.LIVE for fd in files.idle()}
+    return sum(1 for fd in _fds_on(target) if fd in idle)
+
+
+def _fds_on(target: str) -> list[int]:
+    found = []
     for fd in os.listdir("/proc/self/fd"):
         try:
             if os.readlink(f"/proc/self/fd/{fd}") == target:
-                count += 1
+                found.append(int(fd))
         except OSError:
             continue
-    return count
+    return found
 
 
 class RecordingLogger(CombinedLogger):

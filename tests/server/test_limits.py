@@ -441,6 +441,8 @@ async def test_a_symlink_swapped_mid_resolution_is_404_not_503(
     folder.symlink_to((byte_lib.root / "real dir").resolve(), target_is_directory=True)
     target = byte_lib.stream("sub dir/nested.webm")
     assert _status(await _get(server.port, target, {"Range": "bytes=0-0"})) == 206
+    # the next request must open the path again (not reuse the descriptor kept open)
+    server.started.site.state.files.close_all()
 
     def swapped_back(path: Any, *args: Any, **kwargs: Any) -> str:
         raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), path)

@@ -84,6 +84,7 @@ class Site:
                 self.shared.publish()  # the final numbers of a worker that shuts down
         if self.access.passwords is not None:
             self.access.passwords.queue.close()  # scrypt's threads
+        self.state.files.close_all()
         self.state.opener.close()
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:

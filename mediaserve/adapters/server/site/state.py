@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mediaserve.adapters.server.site.catalog import Catalog
+from mediaserve.adapters.server.site.open_files import OpenFiles
 from mediaserve.adapters.server.site.safe_open import RootOpener
 from mediaserve.core.config.settings import Settings
 from mediaserve.core.stats import StatsCollector
@@ -30,6 +31,11 @@ class ServerState:
     inflight: set[asyncio.Task[Any]] = field(default_factory=set)
     #: streaming statistics (core/stats); a DisabledCollector when ``stats = false``
     stats: StatsCollector = field(default_factory=StatsCollector)
+    #: descriptors of recently streamed videos, kept open (site/open_files.py)
+    files: OpenFiles = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.files = OpenFiles(self.opener)
 
     @property
     def use_sendfile(self) -> bool:

@@ -107,19 +107,18 @@ class FastStreams:
             return False
         started = state.stats.now()
         try:
-            fd = open_file(state, video)
+            fd, info = open_file(state, video)
         except Refused:
             return False  # the aiohttp route opens again, marks the catalog and answers
+        files = state.files
         try:
-            job = StreamJob.plan_for(state, video, fd, head.method, ranges.Conditionals(
+            job = StreamJob.plan_for(state, video, fd, info, head.method, ranges.Conditionals(
                 fields.get("range"), fields.get("if-range"), fields.get("if-match"),
                 fields.get("if-none-match"), fields.get("if-modified-since"),
-                fields.get("if-unmodified-since")), started)
-            small = None if job is None else job.small_body()
+                fields.get("if-unmodified-since")), started, files.release)
+            small = job.small_body()
         except (ShortFile, OSError, ValueError):  # the reference path answers, and logs
-            job = None
-        if job is None:
-            os.close(fd)
+            files.release(fd)
             return False
         self.served += 1
         state.catalog.mark_present(video)

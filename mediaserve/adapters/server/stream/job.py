@@ -21,12 +21,12 @@ import asyncio
 import errno
 import logging
 import os
-import stat
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from mediaserve.adapters.server.net.sendtimeout import SendTimeout, reset_on_close
 from mediaserve.adapters.server.site.catalog import Video
+from mediaserve.adapters.server.site.open_files import NotAFile
 from mediaserve.adapters.server.site.safe_open import OutsideRoot
 from mediaserve.adapters.server.site.state import ServerState
 from mediaserve.adapters.server.stream.sendfile import (
@@ -100,11 +100,15 @@ class Refused(Exception):
         self.retry_after = retry_after
 
 
-def open_file(state: ServerState, video: Video) -> int:
-    """The video's descriptor, opened beneath the root. Raises :class:`Refused` (and marks
-    the catalog: missing, unreadable) when there is none."""
+def open_file(state: ServerState, video: Video) -> tuple[int, os.stat_result]:
+    """The video's descriptor (opened beneath the root, or kept open from an earlier stream:
+    ``site/open_files.py``) and its ``stat``; give it back with ``state.files.release``.
+    Raises :class:`Refused` (and marks the catalog: missing, unreadable) when there is none."""
     try:
-        return state.opener.open(video.entry.path)
+        return state.files.lease(video.entry.path)
+    except NotAFile:
+        state.catalog.mark_missing(video)
+        raise Refused(404, "the video file is missing from disk", missing=True) from None
     except OutsideRoot:
         raise Refused(404, "video not found") from None
     except FileNotFoundError:
@@ -125,14 +129,15 @@ def open_file(state: ServerState, video: Video) -> int:
 class StreamJob:
     """The file, the plan and the bookkeeping of one stream answer."""
 
-    __slots__ = ("closed", "fd", "head_sent", "hit", "meter", "plan", "size", "started",
-                 "state", "video")
+    __slots__ = ("closed", "fd", "head_sent", "hit", "meter", "plan", "release", "size",
+                 "started", "state", "video")
 
     def __init__(self, state: ServerState, video: Served, fd: int, plan: ranges.Plan,
-                 size: int, started: float) -> None:
+                 size: int, started: float, release: Callable[[int], None]) -> None:
         self.state = state
         self.video = video
         self.fd = fd
+        self.release = release  # gives the descriptor back (state.files.release, os.close)
         self.plan = plan
         self.size = size  # the file's, for the statistics' heat map
         self.started = started
@@ -142,21 +147,18 @@ class StreamJob:
         self.closed = False
 
     @classmethod
-    def plan_for(cls, state: ServerState, video: Served, fd: int, method: str,
-                 conditionals: ranges.Conditionals, started: float) -> StreamJob | None:
-        """The job for an open ``fd``: None when it is not a regular file (the caller
-        closes it and answers 404). The evaluator's plan is already RFC 9110's answer:
-        a 206 or 200 with its spans, or 304, 412, 416."""
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return None
+    def plan_for(cls, state: ServerState, video: Served, fd: int, info: os.stat_result,
+                 method: str, conditionals: ranges.Conditionals, started: float,
+                 release: Callable[[int], None]) -> StreamJob:
+        """The job for ``fd``, a regular file whose ``stat`` is ``info``. The evaluator's
+        plan is already RFC 9110's answer: a 206 or 200 with its spans, or 304, 412, 416."""
         settings = state.settings
         plan = ranges.evaluate(
             method, conditionals,
             video.validators(info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns),
             video.content_type, max_ranges=settings.max_ranges,
             open_ended_cap=settings.open_ended_cap or None)
-        return cls(state, video, fd, plan, info.st_size, started)
+        return cls(state, video, fd, plan, info.st_size, started, release)
 
     # ---------------------------------------------------------------- the body
     def small_body(self) -> bytes | None:
@@ -245,7 +247,7 @@ class StreamJob:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            os.close(self.fd)
+            self.release(self.fd)
 
 
 async def _write(transport: asyncio.WriteTransport, write_chunk: ChunkWriter | None,

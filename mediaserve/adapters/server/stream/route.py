@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import stat
 
 from aiohttp import web
 
@@ -61,17 +62,14 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
 def _job(request: web.Request, state: ServerState, video: Video,
          started: float) -> StreamJob:
-    fd = open_file(state, video)
+    fd, info = open_file(state, video)
     try:
-        job = StreamJob.plan_for(state, video, fd, request.method,
-                                 ranges.Conditionals.from_headers(request.headers), started)
+        job = StreamJob.plan_for(state, video, fd, info, request.method,
+                                 ranges.Conditionals.from_headers(request.headers), started,
+                                 state.files.release)
     except BaseException:
-        os.close(fd)
+        state.files.release(fd)
         raise
-    if job is None:
-        os.close(fd)
-        state.catalog.mark_missing(video)
-        raise Refused(404, "the video file is missing from disk", missing=True)
     state.catalog.mark_present(video)
     return job
 
@@ -126,15 +124,15 @@ async def serve_produced(request: web.Request, path: str, content_type: str
     except FileNotFoundError:
         raise web.HTTPNotFound(reason="the file was evicted; ask again") from None
     try:
-        job = StreamJob.plan_for(state, ProducedFile(content_type), fd, request.method,
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise web.HTTPNotFound(reason="not a regular file")
+        job = StreamJob.plan_for(state, ProducedFile(content_type), fd, info, request.method,
                                  ranges.Conditionals.from_headers(request.headers),
-                                 state.stats.now())
+                                 state.stats.now(), os.close)
     except BaseException:
         os.close(fd)
         raise
-    if job is None:
-        os.close(fd)
-        raise web.HTTPNotFound(reason="not a regular file")
     task = asyncio.current_task()
     if task is not None:
         state.inflight.add(task)
