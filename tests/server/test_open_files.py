@@ -52,7 +52,7 @@ def test_a_replaced_file_is_opened_again(root: Path) -> None:
     files.release(fd)
     (root / "new").write_bytes(b"x" * 1000)
     os.replace(root / "new", root / "0.mp4")  # same size; a new inode
-    fd2, info = files.lease("0.mp4")
+    fd2, _info = files.lease("0.mp4")
     assert os.pread(fd2, 1, 0) == b"x" and files.reused == 0
     files.release(fd2)
     assert _open_fds_on(root / "0.mp4") == 1  # the old descriptor was closed

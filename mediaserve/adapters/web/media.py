@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -177,8 +176,8 @@ def _track_response(request: web.Request, track: Track) -> web.Response:
     if validators is not None:
         headers["ETag"] = validators.etag
         headers["Last-Modified"] = validators.last_modified
-        conditionals = replace(Conditionals.from_headers(request.headers), range=None,
-                               if_range=None)
+        conditionals = Conditionals.from_headers(request.headers)._replace(range=None,
+                                                                           if_range=None)
         plan = evaluate("GET", conditionals, validators, "text/vtt")
         if plan.status != 200:
             return web.Response(status=plan.status, headers=headers)

@@ -48,6 +48,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from mediaserve.core.http.dates import format_http_date, parse_http_date
 from mediaserve.core.http.etags import etag_list_matches
@@ -81,9 +82,12 @@ class Validators:
     last_modified_s: int  # whole seconds since the epoch (mtime floored)
 
 
-@dataclass(frozen=True, slots=True)
-class Conditionals:
-    """The raw values of the request headers this module reads (None when absent)."""
+class Conditionals(NamedTuple):
+    """The raw values of the request headers this module reads (None when absent).
+
+    These four records are named tuples, not frozen dataclasses: as immutable, and built
+    five times faster (a frozen dataclass sets each field through ``object.__setattr__``),
+    which counts on a path that makes them for every seek (RESULTS.md)."""
 
     range: str | None = None
     if_range: str | None = None
@@ -106,8 +110,7 @@ class Conditionals:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(NamedTuple):
     """Bytes ``first`` to ``last`` of the file, both inclusive (as in Content-Range)."""
 
     first: int
@@ -118,16 +121,14 @@ class Span:
         return self.last - self.first + 1
 
 
-@dataclass(frozen=True, slots=True)
-class Part:
+class Part(NamedTuple):
     """Write ``preamble`` (multipart headers, or b"") then the file's ``span``."""
 
     preamble: bytes
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(NamedTuple):
     """The response decided for one request; the adapter writes it without re-deciding."""
 
     status: int  # 200, 206, 304, 412 or 416
