@@ -82,9 +82,9 @@ def read_head(data: bytes) -> RequestHead:
         raise HeadError(431, "the request head is too large")
     if _FIELDS.fullmatch(data, end + 2, size - 2) is None:
         raise _field_error(data[end + 2:size - 2])
-    major, minor = int(line[3]), int(line[4])
-    if major != 1 or minor > 1:
-        raise _version_error(major, minor)
+    if line[3] != b"1" or line[4] not in (b"1", b"0"):
+        raise _version_error(int(line[3]), int(line[4]))
+    minor = 1 if line[4] == b"1" else 0
     block = data[end + 2:size - 4].decode("utf-8", "surrogateescape")  # as aiohttp reads it
     fields: dict[str, str] = {}
     plain = minor >= 1
@@ -127,6 +127,11 @@ def _repeated(name: str, first: str, second: str) -> str:
 def _frame(head: RequestHead) -> None:
     """Where the body ends and whether the connection stays open (RFC 9112 §6, §9.3)."""
     fields = head.fields
+    connection = fields.get("connection")
+    if (head.minor == 1 and "host" in fields and "transfer-encoding" not in fields
+            and "content-length" not in fields
+            and (connection is None or connection == "keep-alive")):
+        return  # a bodiless HTTP/1.1 request that keeps the connection: nothing to decide
     coding = fields.get("transfer-encoding")
     length = fields.get("content-length")
     if coding is not None:

@@ -215,18 +215,29 @@ class HttpConnection(asyncio.Protocol):
             if buffer.startswith(b"\r\n"):  # blank lines between requests (RFC 9112 §2.2)
                 self._buffer = bytes(buffer).lstrip(b"\r\n")
                 return True
-            self._start_head()
-        end = buffer.find(b"\r\n\r\n", max(0, self._scanned - 3))
-        if end < 0:
-            self._partial_head(buffer)
-            return False
-        raw, self._buffer = bytes(buffer[:end + 4]), buffer[end + 4:]
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:  # only part of a head: a deadline, and a place among the slow
+                self._start_head()
+                self._partial_head(buffer)
+                return False
+            self._guard.idle.pop(self, None)  # a whole head at once: the usual case
+        else:
+            end = buffer.find(b"\r\n\r\n", max(0, self._scanned - 3))
+            if end < 0:
+                self._partial_head(buffer)
+                return False
+            self._guard.heads.pop(self, None)
+            self.head_bytes = 0
+        self._deadline = float("inf")  # an answer is being made: not idle
+        if end + 4 == len(buffer):
+            raw, self._buffer = bytes(buffer), b""
+        else:
+            raw, self._buffer = bytes(buffer[:end + 4]), buffer[end + 4:]
         try:
             head = read_head(raw)  # judges the request line too
         except HeadError as exc:
             self._refuse(exc, raw)
             return False
-        self._end_head()
         fast = self._fast
         if fast is not None and head.plain and fast.serve(self, head):
             return True
@@ -346,7 +357,8 @@ class HttpConnection(asyncio.Protocol):
 
     # ------------------------------------------------------------------ between answers
     def _answer_done(self, keep_alive: bool) -> None:
-        self._stop_stall()
+        if self._stall is not None:
+            self._stop_stall()
         self._answered = True
         if not keep_alive or self._close_after or self.transport is None:
             self.state = CLOSED

@@ -25,6 +25,7 @@ import time
 from typing import Any, Protocol
 
 from mediaserve.adapters.server.site.access_log import AccessLog
+from mediaserve.adapters.server.site.catalog import Presence
 from mediaserve.adapters.server.site.state import SERVER_NAME, ServerState
 from mediaserve.adapters.server.stream.job import Refused, StreamJob, open_file
 from mediaserve.adapters.server.stream.sendfile import SENDFILE_CHUNK, ShortFile
@@ -65,6 +66,7 @@ class FastConnection(Protocol):
 
 
 _date: list[Any] = [-1, ""]
+PRESENT = Presence.PRESENT
 
 
 def _date_and_server() -> str:
@@ -121,9 +123,31 @@ class FastStreams:
             files.release(fd)
             return False
         self.served += 1
-        state.catalog.mark_present(video)
-        _Answer(self, conn, head, job).start(self._head(job, fields, head.keep_alive), small)
+        if video.presence is not PRESENT:
+            state.catalog.mark_present(video)
+        head_bytes = self._head(job, fields, head.keep_alive)
+        plan = job.plan
+        if small is not None or not plan.send_body or not plan.parts:
+            # the whole answer in one write: the usual seek read or probe, and HEAD, 304,
+            # 412, 416 (no task, no answer object)
+            conn.transport.write(head_bytes + small if small else head_bytes)
+            if small:
+                job.meter.sent = len(small)
+            self.finish(conn, head, job, head.keep_alive)
+        else:
+            _Answer(self, conn, head, job).start(head_bytes)
         return True
+
+    def finish(self, conn: FastConnection, head: RequestHead, job: StreamJob,
+               keep_alive: bool) -> None:
+        """The answer is over (whole, or abandoned): count it, log it, free the connection."""
+        job.ended()
+        log = self.log
+        if log is not None:
+            fields = head.fields
+            log.write(conn.remote, head.method, head.target, "1.1", job.plan.status,
+                      job.meter.sent, fields.get("referer", "-"), fields.get("user-agent", "-"))
+        conn.fast_done(keep_alive)
 
     def _authorized(self, fields: dict[str, str], query: str) -> bool:
         """The checks of ``Access.authenticated`` but Basic (scrypt): every refusal, and a
@@ -152,7 +176,7 @@ class _Answer:
     """One answer the fast path is giving: written in the call when it can be, else in a
     task that the connection and shutdown know about."""
 
-    __slots__ = ("conn", "fast", "head", "job", "ran", "remote", "transport")
+    __slots__ = ("conn", "fast", "head", "job", "ran", "transport")
 
     def __init__(self, fast: FastStreams, conn: FastConnection, head: RequestHead,
                  job: StreamJob) -> None:
@@ -161,25 +185,16 @@ class _Answer:
         self.head = head
         self.job = job
         self.transport = conn.transport
-        self.remote: str | None = None
         self.ran = False
 
-    def start(self, head_bytes: bytes, small: bytes | None) -> None:
+    def start(self, head_bytes: bytes) -> None:
+        """A body longer than SMALL_BODY: the header section, then one ``sendfile`` chunk
+        at most in this call; what is left goes on in a task."""
         job = self.job
         plan = job.plan
         transport = self.transport
-        if not plan.send_body or not plan.parts:
-            transport.write(head_bytes)
-            self.done()
-            return
-        if small is not None:
-            transport.write(head_bytes + small)
-            job.meter.sent = len(small)
-            self.done()
-            return
         transport.write(head_bytes)
         job.head_sent = job.state.stats.now()
-        self.remote = self.conn.remote
         first = plan.parts[0].span
         sent = 0
         if len(plan.parts) == 1 and not plan.parts[0].preamble and not transport.\
@@ -235,13 +250,4 @@ class _Answer:
         self.finish(self.head.keep_alive)
 
     def finish(self, keep_alive: bool) -> None:
-        job = self.job
-        job.ended()
-        fast = self.fast
-        if fast.log is not None:
-            head = self.head
-            fields = head.fields
-            fast.log.write(self.remote or self.conn.remote, head.method, head.target, "1.1",
-                           job.plan.status, job.meter.sent, fields.get("referer", "-"),
-                           fields.get("user-agent", "-"))
-        self.conn.fast_done(keep_alive)
+        self.fast.finish(self.conn, self.head, self.job, keep_alive)
