@@ -85,7 +85,7 @@ class Server:
     name: str
     peer: Peer
     paths: dict[str, str]  # file key -> URL path
-    rss_start: int = 0  # resident memory (whole process tree) right after start-up
+    rss_start: int = 0  # resident memory (whole process tree) after start-up, no request yet
 
 
 @contextmanager
@@ -103,15 +103,16 @@ def servers(media: Path, work: Path, names: dict[str, str], variants: list[tuple
                 source = Path(extra[0][1:]).resolve()
                 folder, extra = _library_for(media, work / f"media-{label}", source), extra[1:]
             peer = stack.enter_context(start_mediaserve(folder, *extra, source=source))
+            time.sleep(1.0)  # start-up work (the presence check) settles
+            idle = rss_bytes(peer.pid)  # before any request: what a server that streams holds
             # ids are secret-salted per library: ask the server, as a client would
             started.append(Server(label, peer, {
-                key: urlsplit(stream_url(peer.base, name)).path for key, name in names.items()}))
+                key: urlsplit(stream_url(peer.base, name)).path for key, name in names.items()},
+                idle))
         for server in started:
             for key in names:
                 _check(server.peer.base + server.paths[key], server.name)
-        time.sleep(1.0)  # start-up work (the presence check) settles
-        for server in started:
-            server.rss_start = rss_bytes(server.peer.pid)
+        started[0].rss_start = rss_bytes(started[0].peer.pid)
         yield started
 
 
