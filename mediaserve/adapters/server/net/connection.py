@@ -25,12 +25,12 @@ is done (the send timeout guards a stalled reader), CLOSED ignores everything.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any, Protocol
 
 from mediaserve.adapters.server.net.guard import ConnectionGuard
+from mediaserve.adapters.server.net.refusal import error_bytes
 from mediaserve.adapters.server.net.sendtimeout import bytes_acked, check_interval, reset_on_close
 from mediaserve.core.http.chunked import ChunkedEnd
 from mediaserve.core.http.request_head import (
@@ -50,10 +50,6 @@ IDLE, HEAD, STREAMING, DELEGATED, CLOSED = "idle", "head", "streaming", "delegat
 HELD_LIMIT = 64 * 1024
 #: a request body aiohttp may be handed; its routes read at most 64 KiB (client_max_size)
 MAX_BODY = 1024 * 1024
-SERVER_NAME = "mediaserve"
-_REASONS = {400: "Bad Request", 413: "Content Too Large", 414: "URI Too Long",
-            431: "Request Header Fields Too Large", 501: "Not Implemented",
-            505: "HTTP Version Not Supported"}
 
 
 class Responder(Protocol):
@@ -445,12 +441,3 @@ class HttpConnection(asyncio.Protocol):
         if self._stall is not None:
             self._stall[0].cancel()
             self._stall = None
-
-
-def error_bytes(status: int, message: str) -> bytes:
-    """A JSON error answer that closes the connection, in the server's own framing."""
-    body = json.dumps({"error": message}).encode()
-    head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\nServer: {SERVER_NAME}\r\n"
-            f"Content-Type: application/json; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
-            "Connection: close\r\n\r\n")
-    return head.encode("ascii") + body

@@ -21,6 +21,7 @@ from typing import Any
 from mediaserve.adapters.server.site.access import Access
 from mediaserve.adapters.server.site.catalog import Catalog
 from mediaserve.adapters.server.site.follow import IndexFollower, follow
+from mediaserve.adapters.server.site.limits import REFRESH, ProfileLimits
 from mediaserve.adapters.server.site.safe_open import RootOpener
 from mediaserve.adapters.server.site.state import ServerState
 from mediaserve.core.audit.rules import FindingsFor, findings_from_facts
@@ -51,6 +52,7 @@ class Site:
         self.follower = (IndexFollower(self.state, Path(index_path), findings)
                          if index_path is not None and follow else None)
         self.shared: Any = None  # stats.shared.SharedStats, with workers
+        self.limits = ProfileLimits(settings.state_db)
         self._tasks: list[asyncio.Task[None]] = []
         self.running = False
 
@@ -68,6 +70,7 @@ class Site:
             self._spawn(self._tick(), "stats-tick")
         if self.shared is not None:
             self._spawn(self.shared.run(), "stats-share")
+        self._spawn(self._follow_limits(), "profile-limits")
 
     async def stop(self) -> None:
         if not self.running:
@@ -89,6 +92,14 @@ class Site:
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.append(asyncio.get_running_loop().create_task(work, name=name))
+
+    async def _follow_limits(self) -> None:
+        """Keep ``state.limits`` (what streams read) current with the state store."""
+        limits = self.limits
+        while True:
+            await limits.refresh()
+            self.state.limits = limits.table
+            await asyncio.sleep(REFRESH)
 
     async def _tick(self) -> None:
         """Tick the collector every second: it credits the bytes of running streams and

@@ -15,6 +15,7 @@ from mediaserve.adapters.server.site.catalog import Catalog
 from mediaserve.adapters.server.site.open_files import OpenFiles
 from mediaserve.adapters.server.site.safe_open import RootOpener
 from mediaserve.core.config.settings import Settings
+from mediaserve.core.profiles.limits import LimitTable
 from mediaserve.core.stats import StatsCollector
 
 SERVER_NAME = "mediaserve"  # the Server header: no Python or aiohttp version for scanners
@@ -33,6 +34,8 @@ class ServerState:
     stats: StatsCollector = field(default_factory=StatsCollector)
     #: descriptors of recently streamed videos, kept open (site/open_files.py)
     files: OpenFiles = field(init=False)
+    #: the profiles' bandwidth limits (site/limits.py); an empty table without profiles
+    limits: LimitTable = field(default_factory=LimitTable)
 
     def __post_init__(self) -> None:
         self.files = OpenFiles(self.opener)

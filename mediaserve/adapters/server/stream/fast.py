@@ -39,6 +39,7 @@ from mediaserve.core.http.request_head import (
     stream_target,
 )
 from mediaserve.core.http.response import response_head, stream_fields
+from mediaserve.core.profiles.cookie import COOKIE_NAME as PROFILE_COOKIE
 
 
 class Credentials(Protocol):
@@ -47,7 +48,12 @@ class Credentials(Protocol):
     @property
     def required(self) -> bool: ...
 
+    @property
+    def users(self) -> dict[str, str]: ...
+
     def host_allowed(self, host: str) -> bool: ...
+
+    def cookie_user(self, value: str | None) -> str | None: ...
 
     def secret_ok(self, bearer: str | None, query_token: str | None,
                   cookie: str | None) -> bool: ...
@@ -123,6 +129,8 @@ class FastStreams:
             files.release(fd)
             return False
         self.served += 1
+        if state.limits:  # a profile's bandwidth limit: its streams are paced
+            job.rate = self._rate(fields)
         if video.presence is not PRESENT:
             state.catalog.mark_present(video)
         head_bytes = self._head(job, fields, head.keep_alive)
@@ -148,6 +156,16 @@ class FastStreams:
             log.write(conn.remote, head.method, head.target, "1.1", job.plan.status,
                       job.meter.sent, fields.get("referer", "-"), fields.get("user-agent", "-"))
         conn.fast_done(keep_alive)
+
+    def _rate(self, fields: dict[str, str]) -> int:
+        """The bandwidth limit of the request's profile (its user's, or its cookie's)."""
+        cookie = fields.get("cookie")
+        if not cookie:
+            return 0
+        access = self.access
+        user = (access.cookie_user(cookie_value(cookie, auth.COOKIE_NAME))
+                if access.users else None)
+        return self.state.limits.rate_for(user, cookie_value(cookie, PROFILE_COOKIE))
 
     def _authorized(self, fields: dict[str, str], query: str) -> bool:
         """The checks of ``Access.authenticated`` but Basic (scrypt): every refusal, and a
@@ -199,9 +217,14 @@ class _Answer:
         sent = 0
         if len(plan.parts) == 1 and not plan.parts[0].preamble and not transport.\
                 get_write_buffer_size():
+            step = min(first.length, SENDFILE_CHUNK)
+            if job.rate:  # at most the first burst of a paced body (the loop's clock)
+                now = asyncio.get_running_loop().time()
+                pacer = job.pacer(now)
+                assert pacer is not None
+                step = min(step, pacer.allowance(0, now))
             try:  # one chunk at most here: a long body goes on in a task, between others
-                sent = os.sendfile(self.conn.sock_fd, job.fd, first.first,
-                                   min(first.length, SENDFILE_CHUNK))
+                sent = os.sendfile(self.conn.sock_fd, job.fd, first.first, step)
                 if sent == 0:
                     raise ShortFile(f"file ended {first.length} bytes early")
             except (BlockingIOError, InterruptedError):

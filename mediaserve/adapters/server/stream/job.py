@@ -36,6 +36,7 @@ from mediaserve.adapters.server.stream.sendfile import (
     write_span_chunked,
 )
 from mediaserve.core.http import ranges
+from mediaserve.core.http.pacing import Pacer
 from mediaserve.core.stats import Hit
 
 #: a single span up to this size is read with one ``pread`` and leaves *with the headers* in
@@ -129,8 +130,8 @@ def open_file(state: ServerState, video: Video) -> tuple[int, os.stat_result]:
 class StreamJob:
     """The file, the plan and the bookkeeping of one stream answer."""
 
-    __slots__ = ("closed", "fd", "head_sent", "hit", "meter", "plan", "release", "size",
-                 "started", "state", "video")
+    __slots__ = ("_pacer", "closed", "fd", "head_sent", "hit", "meter", "plan", "rate",
+                 "release", "size", "started", "state", "video")
 
     def __init__(self, state: ServerState, video: Served, fd: int, plan: ranges.Plan,
                  size: int, started: float, release: Callable[[int], None]) -> None:
@@ -145,6 +146,14 @@ class StreamJob:
         self.hit: Hit | None = None  # statistics of an answer that outlives one call
         self.head_sent = 0.0
         self.closed = False
+        self.rate = 0  # bytes per second the body is paced to (a profile's limit); 0: none
+        self._pacer: Pacer | None = None
+
+    def pacer(self, now: float) -> Pacer | None:
+        """The body's pacer when it is rate-limited, started at the first byte."""
+        if self.rate and self._pacer is None:
+            self._pacer = Pacer(self.rate, now)
+        return self._pacer
 
     @classmethod
     def plan_for(cls, state: ServerState, video: Served, fd: int, info: os.stat_result,
@@ -189,6 +198,7 @@ class StreamJob:
         loop = asyncio.get_running_loop()
         meter = self.meter
         plan = self.plan
+        pacer = self.pacer(loop.time())
         for part in plan.parts:
             if part.preamble:
                 meter.sent += len(part.preamble)
@@ -196,9 +206,10 @@ class StreamJob:
             first, length = part.span.first + offset, part.span.length - offset
             offset = 0
             if write_chunk is None:
-                await send_span(loop, transport, self.fd, first, length, meter)
+                await send_span(loop, transport, self.fd, first, length, meter, pacer)
             else:
-                await write_span_chunked(loop, write_chunk, self.fd, first, length, meter)
+                await write_span_chunked(loop, write_chunk, self.fd, first, length, meter,
+                                         pacer)
         if plan.epilogue:
             meter.sent += len(plan.epilogue)
             await _write(transport, write_chunk, plan.epilogue)

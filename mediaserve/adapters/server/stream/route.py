@@ -17,6 +17,7 @@ import stat
 
 from aiohttp import web
 
+from mediaserve.adapters.identity import AUTH_USER
 from mediaserve.adapters.server.api.accesslog import SENT_KEY
 from mediaserve.adapters.server.api.keys import STATE, ServerState, json_error
 from mediaserve.adapters.server.site.catalog import Video
@@ -25,6 +26,7 @@ from mediaserve.adapters.server.stream.sendfile import ShortFile, sendfile_capab
 from mediaserve.core.http import ranges
 from mediaserve.core.http.headers import cors_headers
 from mediaserve.core.http.response import stream_fields
+from mediaserve.core.profiles.cookie import COOKIE_NAME as PROFILE_COOKIE
 
 
 def refusal(refused: Refused) -> web.Response:
@@ -83,6 +85,9 @@ async def answer(request: web.Request, job: StreamJob) -> web.StreamResponse:
     settings = state.settings
     served = job.video
     job.statistics()
+    if state.limits:  # a profile's bandwidth limit: its videos and HLS segments are paced
+        job.rate = state.limits.rate_for(request.get(AUTH_USER),
+                                         request.cookies.get(PROFILE_COOKIE))
     response = web.StreamResponse(status=plan.status)
     cors = (cors_headers(request.headers.get("Origin"), settings.cors_origins)
             if settings.cors_origins else ())

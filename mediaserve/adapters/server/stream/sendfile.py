@@ -17,6 +17,8 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from mediaserve.core.http.pacing import MIN_CHUNK, Pacer
+
 CHUNK = 256 * 1024
 #: the most one ``sendfile`` call may send before the stream yields to the event loop
 #: (nginx's ``sendfile_max_chunk``). Without it a new stream's first call fills a loopback
@@ -92,8 +94,10 @@ def _wake(waiter: asyncio.Future[None]) -> None:
 
 
 async def send_span(loop: asyncio.AbstractEventLoop, transport: asyncio.WriteTransport,
-                    fd: int, offset: int, count: int, meter: Meter | None = None) -> int:
+                    fd: int, offset: int, count: int, meter: Meter | None = None,
+                    pacer: Pacer | None = None) -> int:
     """Send ``count`` bytes of ``fd`` from ``offset`` with sendfile; returns bytes sent.
+    ``pacer``: no faster than its rate, after its burst (a profile's bandwidth limit).
 
     The fast path is one ``os.sendfile`` with no await: a seek read on a socket with room
     leaves in one syscall. Anything the transport still buffers (headers, a multipart
@@ -111,8 +115,11 @@ async def send_span(loop: asyncio.AbstractEventLoop, transport: asyncio.WriteTra
         while count:
             if transport.is_closing():
                 raise ConnectionResetError("connection lost")
+            step = min(count, SENDFILE_CHUNK)
+            if pacer is not None:
+                step = await _paced(loop, pacer, meter, step)
             try:
-                sent = os.sendfile(sock_fd, fd, offset, min(count, SENDFILE_CHUNK))
+                sent = os.sendfile(sock_fd, fd, offset, step)
             except (BlockingIOError, InterruptedError):
                 if parked is None:
                     parked = _Parked(loop, sock_fd)
@@ -132,6 +139,18 @@ async def send_span(loop: asyncio.AbstractEventLoop, transport: asyncio.WriteTra
     return sent_total
 
 
+async def _paced(loop: asyncio.AbstractEventLoop, pacer: Pacer, meter: Meter,
+                 step: int) -> int:
+    """How much of ``step`` may leave now, after sleeping until at least a useful chunk
+    (MIN_CHUNK, or all of a smaller ``step``) is allowed."""
+    wanted = min(step, MIN_CHUNK)
+    allowed = pacer.allowance(meter.sent, loop.time())
+    while allowed < wanted:
+        await asyncio.sleep(pacer.wait(meter.sent, loop.time(), wanted))
+        allowed = pacer.allowance(meter.sent, loop.time())
+    return min(step, allowed)
+
+
 async def _drained(transport: asyncio.WriteTransport, parked: _Parked) -> None:
     """Wait until the transport has flushed what it buffered (a multipart preamble written
     while the previous part still filled the socket): bytes must leave in order."""
@@ -144,13 +163,17 @@ async def _drained(transport: asyncio.WriteTransport, parked: _Parked) -> None:
 
 async def write_span_chunked(loop: asyncio.AbstractEventLoop,
                              write: Callable[[bytes], Awaitable[None]], fd: int, offset: int,
-                             count: int, meter: Meter | None = None) -> int:
+                             count: int, meter: Meter | None = None,
+                             pacer: Pacer | None = None) -> int:
     """Fallback: bounded chunks read off the event loop, each handed to ``write`` (which
     applies back-pressure: aiohttp's ``response.write`` waits for its transport to drain)."""
     meter = meter or Meter()
     sent = 0
     while count:
-        chunk = await loop.run_in_executor(None, os.pread, fd, min(CHUNK, count), offset)
+        step = min(CHUNK, count)
+        if pacer is not None:
+            step = await _paced(loop, pacer, meter, step)
+        chunk = await loop.run_in_executor(None, os.pread, fd, step, offset)
         if not chunk:
             raise ShortFile(f"file ended {count} bytes early")
         meter.sent += len(chunk)  # handed to the transport: counted even if the drain fails
