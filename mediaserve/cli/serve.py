@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Callable
@@ -205,8 +206,7 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
     try:
         code = serve_forever(make_site, settings, started, announce=_announce)
     except OSError as exc:
-        fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
-             ExitStatus.USAGE)
+        fail(listen_error(settings.host, settings.port, exc), ExitStatus.USAGE)
     except RuntimeError as exc:  # event_loop = uvloop without uvloop installed
         fail(str(exc), ExitStatus.USAGE)
     finally:
@@ -215,6 +215,25 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
     if code:
         sys.exit(code)
     _announce("stopped")
+
+
+def listen_error(host: str, port: int, exc: OSError) -> str:
+    """Why the server could not listen, and what to do about it (a new user's first server
+    often meets a port another one holds)."""
+    shown_host = f"[{host}]" if ":" in host else host
+    where = f"cannot listen on {shown_host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        other = port + 1 if 0 < port < 65535 else 8081
+        return (f"{where}: the port is in use (another mediaserve, or another server, is "
+                f"listening there); stop it, or pick another port: --port {other}, or "
+                "--port 0 for any free one (the start-up line says which)")
+    if exc.errno == errno.EACCES and 0 < port < 1024:
+        return (f"{where}: ports below 1024 need privileges; use a port from 1024 up "
+                "(--port 8080), or a reverse proxy in front (see README, Deployment)")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (f"{where}: no network interface of this machine has the address {host} "
+                "(--host 127.0.0.1 for this machine only, 0.0.0.0 for all)")
+    return f"{where}: {exc.strerror or exc}"
 
 
 def _announce(line: str) -> None:

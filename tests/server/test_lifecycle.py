@@ -168,8 +168,14 @@ def test_port_in_use_is_a_one_line_error(spawn, env, folder: Lib) -> None:
         port = taken.getsockname()[1]
         child = spawn(str(folder.root), "--port", str(port), env=env)
         assert child.wait(20) == 2
-    assert "cannot listen" in child.stderr
-    assert "Traceback" not in child.stderr
+        workers = spawn(str(folder.root), "--port", str(port), "--workers", "2", env=env)
+        assert workers.wait(20) == 2
+    for each in (child, workers):
+        assert "Traceback" not in each.stderr
+        error = [line for line in each.lines if "cannot listen" in line]
+        assert len(error) == 1, each.stderr
+        assert f"cannot listen on 127.0.0.1:{port}: the port is in use" in error[0]
+        assert f"--port {port + 1}" in error[0] and "--port 0 for any free one" in error[0]
 
 
 @pytest.mark.parametrize("sendfile", [True, False], ids=["sendfile", "chunked"])
