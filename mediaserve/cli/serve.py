@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import sys
@@ -18,6 +19,7 @@ from mediaserve.adapters.library.watch_child import start_watcher, stop_watcher
 from mediaserve.adapters.server.net.errorlog import configure_logging
 from mediaserve.adapters.server.net.tls import make_ssl_context
 from mediaserve.adapters.server.site.access import Access, AccessError
+from mediaserve.adapters.server.site.access_summary import resolve_target, summary_notice
 from mediaserve.adapters.server.workers import serve_forever
 from mediaserve.cli.common import (
     ExitStatus,
@@ -181,13 +183,17 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
                     access=access)
 
     count, duration, size = index.totals()
+    # decided here, once, for every worker: they share this stderr
+    settings = dataclasses.replace(settings, access_log=resolve_target(settings.access_log))
 
     def started(url: str) -> None:
         print(f"mediaserve: serving {count} videos ({human_duration(duration)}, "
               f"{human_size(size)}) from {shown(library.root)} at {url}  "
               f"(index {shown(library.index_path)})", file=sys.stderr, flush=True)
+        if settings.access_log == "summary":
+            _announce(summary_notice(url))
 
-    if settings.access_log not in ("-", "off"):
+    if settings.access_log not in ("-", "off", "summary"):
         try:
             with open(settings.access_log, "a", encoding="utf-8"):
                 pass

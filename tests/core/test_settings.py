@@ -111,6 +111,7 @@ def test_defaults() -> None:
     assert settings.open_ended_cap == 0
     assert settings.sendfile is True
     assert settings.cache_control == "no-cache"
+    assert settings.access_log == "auto"  # summarised on a terminal, every line elsewhere
     assert settings.extra == {}
 
 

@@ -213,8 +213,10 @@ class Settings:
         100, _to_int(1, 10_000),
         "Ranges allowed in one request before it is answered 200 (whole file).",
         metavar="N")
-    access_log: str = setting("-", _to_str, "'-' for stderr, 'off', or a file path.",
-                              metavar="FILE")
+    access_log: str = setting(
+        "auto", _to_str, "'auto': a summary line every 30 s when stderr is a terminal, a "
+        "line per request otherwise; '-': a line per request on stderr; 'summary'; 'off'; or "
+        "a file (combined log format).", metavar="FILE")
     shutdown_timeout: float = setting(10.0, _to_float,
                                       "Seconds streams may finish after SIGINT/SIGTERM.",
                                       metavar="SECONDS")
