@@ -123,11 +123,8 @@ def _prepare_in_child(library: Library, *, demo: bool, rescan: bool) -> Library:
 @settings_options
 @click.option("--rescan/--no-rescan", default=False,
               help="Rescan the folder before serving (new files appear).")
-@click.option("--watch", is_flag=True,
-              help="Watch FOLDER (in a child process: `mediaserve scan --watch`) and keep the "
-                   "index current; new videos appear within seconds.")
 def serve(folder: Path | None, index_path: Path | None, config: Path | None, rescan: bool,
-          watch: bool, **options: Any) -> None:
+          **options: Any) -> None:
     """Serve FOLDER's videos over HTTP with full RFC 9110 range support.
 
     Without FOLDER (and without --index) a small demo library is generated first, so you
@@ -208,7 +205,7 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
         fail(f"cannot load the TLS certificate {settings.tls_cert} or key {settings.tls_key}: "
              f"{exc.strerror or exc}", ExitStatus.USAGE)
     configure_logging()
-    watcher = start_watcher(library.root, library.index_path) if watch else None
+    watcher = _start_watcher(library) if settings.watch else None
     try:
         code = serve_forever(make_site, settings, started, announce=_announce)
     except OSError as exc:
@@ -221,6 +218,29 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
     if code:
         sys.exit(code)
     _announce("stopped")
+
+
+def _start_watcher(library: Library) -> Any:
+    """The folder watcher (a child process), unless it could not write the index: then one
+    line says why new files will not appear, and serving goes on (a node that only loads an
+    index another machine publishes, or a library whose index is read-only)."""
+    reason = index_not_writable(library.index_path)
+    if reason is not None:
+        _announce(f"not following {shown(library.root)} for new files: {reason} "
+                  "(--no-watch says you know; `mediaserve scan` as a user who may write it "
+                  "adds them)")
+        return None
+    return start_watcher(library.root, library.index_path)
+
+
+def index_not_writable(index_path: Path) -> str | None:
+    """Why the watcher could not write ``index_path`` (and its lock beside it), or None."""
+    folder = index_path.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot write in {shown(folder)}, where the index and its lock live"
+    if index_path.exists() and not os.access(index_path, os.W_OK):
+        return f"cannot write the index {shown(index_path)}"
+    return None
 
 
 def listen_error(host: str, port: int, exc: OSError) -> str:

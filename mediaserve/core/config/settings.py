@@ -312,6 +312,10 @@ class Settings:
     cache_size: int = setting(
         10 * 1024 ** 3, _to_size, "Size cap of the segment cache (500M, 10G, ...); the least "
         "recently used segments go first.", metavar="SIZE")
+    watch: bool = setting(
+        True, _to_bool, "Follow FOLDER (a child process, `mediaserve scan --watch`): added, "
+        "changed, moved and deleted videos reach the index within seconds; --no-watch: "
+        "only what the last scan found.", kind="switch")
     state_db: str = setting(
         "", _to_str, "SQLite file of profiles and their state (resume positions, watched "
         "marks, preferences); default: state.db in the data folder.", metavar="FILE")
