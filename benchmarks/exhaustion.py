@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.source:
             env["PYTHONPATH"] = str(args.source.resolve())
         cmd = ["prlimit", f"--nofile={args.nofile}:{args.nofile}", sys.executable, "-m",
-               "mediaserve", "serve", str(root), "--host", LOOPBACK, "--port", str(port),
-               "--access-log", "off", *serve_args]
+               "mediaserve", "serve", str(root), "--no-watch", "--host", LOOPBACK,
+               "--port", str(port), "--access-log", "off", *serve_args]
         with open(Path(tmp) / "stderr", "w+b") as errors:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                     stderr=errors, env=env, cwd=tmp)

@@ -245,7 +245,7 @@ def _server(tmp: Path, args: argparse.Namespace, users: int,
                         "--password-stdin"], input=PASSWORD + "\n", text=True, env=env,
                        cwd=tmp, check=True, capture_output=True, timeout=120)
     port = free_port()
-    cmd = [sys.executable, "-m", "mediaserve", "serve", str(root), "--host", LOOPBACK,
+    cmd = [sys.executable, "-m", "mediaserve", "serve", str(root), "--no-watch", "--host", LOOPBACK,
            "--port", str(port), "--access-log", "off", "--auth-users", str(users_file),
            *serve_args]
     with open(tmp / "stderr", "w+b") as errors:

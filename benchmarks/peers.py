@@ -260,9 +260,12 @@ def start_mediaserve(folder: Path, *args: str, env: Mapping[str, str] | None = N
                      source: Path | None = None) -> Iterator[Peer]:
     """``python -m mediaserve serve FOLDER ARGS`` on a free port, as a :class:`Peer`.
 
-    The access log is off unless ``args`` say otherwise (the last ``--access-log`` wins): a
-    line per request costs a benchmark time and nobody reads it. ``stop_timeout`` is longer
-    than serve's default ``--shutdown-timeout`` (10 s), so a graceful exit is not cut short.
+    The access log is off and the folder is not followed unless ``args`` or ``env`` say
+    otherwise (the last ``--access-log`` wins, ``--watch`` or ``MEDIASERVE_WATCH=true``
+    turns following on): a line per request costs a benchmark time and nobody reads it, and
+    a watcher process would share the CPUs being measured.
+    ``stop_timeout`` is longer than serve's default ``--shutdown-timeout`` (10 s), so a
+    graceful exit is not cut short.
     A folder without an index is scanned by serve itself; scan first to control how.
     ``source``: another checkout of mediaserve to run instead of this one (``before`` and
     ``after`` in one benchmark run), with this venv's dependencies.
@@ -270,8 +273,10 @@ def start_mediaserve(folder: Path, *args: str, env: Mapping[str, str] | None = N
     port = free_port()
     cmd = [sys.executable, "-m", "mediaserve", "serve", str(folder), "--host", LOOPBACK,
            "--port", str(port), "--access-log", "off", *args]
+    # by the variable, not --no-watch: a checkout from before the flag (``source``) ignores it
+    env = {"MEDIASERVE_WATCH": "false", **(env or {})}
     if source is not None:
-        env = {**(env or {}), "PYTHONPATH": str(source)}
+        env = {**env, "PYTHONPATH": str(source)}
     with start_peer(cmd, port, env=env, timeout=timeout, stop_timeout=stop_timeout,
                     cwd=source) as peer:
         yield peer

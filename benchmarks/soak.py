@@ -279,8 +279,8 @@ def run(cfg: Config, workdir: Path | None = None, nofile: int = 0) -> Report:
         root.mkdir()
         make_file(root / NAME, cfg.size)
         port = free_port()
-        cmd = [sys.executable, "-m", "mediaserve", "serve", str(root), "--host", LOOPBACK,
-               "--port", str(port), "--access-log", "off",
+        cmd = [sys.executable, "-m", "mediaserve", "serve", str(root), "--no-watch",
+               "--host", LOOPBACK, "--port", str(port), "--access-log", "off",
                "--send-timeout", str(cfg.send_timeout)]
         if nofile:
             cmd = ["prlimit", f"--nofile={nofile}:{nofile}", *cmd]

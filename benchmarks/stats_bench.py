@@ -34,7 +34,8 @@ from benchmarks.peers import LOOPBACK, free_port, random_library, stop_process, 
 def _serve(media: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "mediaserve", "serve", str(media),
-                             "--host", LOOPBACK, "--port", str(port), "--access-log", "off",
+                             "--no-watch", "--host", LOOPBACK, "--port", str(port),
+                             "--access-log", "off",
                              *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:

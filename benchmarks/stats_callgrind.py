@@ -65,7 +65,7 @@ def measure(media: Path, work: Path, name: str, extra: list[str], requests: int,
     out = work / f"callgrind.{name}"
     proc = subprocess.Popen(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}.%p",
-         sys.executable, "-m", "mediaserve", "serve", str(media), "--host", LOOPBACK,
+         sys.executable, "-m", "mediaserve", "serve", str(media), "--no-watch", "--host", LOOPBACK,
          "--port", str(port), "--access-log", "off", *extra],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

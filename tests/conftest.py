@@ -103,7 +103,8 @@ def _clip_expectation(spec: ClipSpec, container: str) -> dict[str, Any]:
         "video_profile": PROFILES[spec.video_codec] if spec.video_codec else None,
         "pixel_format": "yuv420p" if spec.video_codec else None,
         "bit_depth": 8 if spec.video_codec else None,
-        "rotation": 0 if spec.video_codec and container in ("mp4", "mov") else None,
+        "rotation": (0 if spec.video_codec and container in ("mp4", "mov", "matroska", "webm")
+                     else None),
         "audio_tracks": (AudioTrack(CANONICAL[spec.audio_codec], 2, None),)
         if spec.audio_codec else (),
     }

@@ -40,3 +40,21 @@ def test_exit_status_numbers_are_the_documented_ones() -> None:
     assert [ExitStatus.SUCCESS, ExitStatus.PROBLEMS, ExitStatus.USAGE, ExitStatus.REFUSED] == [
         0, 1, 2, 3]
     assert ExitStatus.IO_ERROR == ExitStatus.PROBLEMS and ExitStatus.NETWORK == 3
+
+
+@pytest.mark.parametrize(("host", "port", "code", "says"), [
+    ("127.0.0.1", 8080, "EADDRINUSE", "the port is in use"),
+    ("::1", 65535, "EADDRINUSE", "--port 8081, or --port 0"),
+    ("0.0.0.0", 80, "EACCES", "ports below 1024 need privileges"),
+    ("192.0.2.7", 8080, "EADDRNOTAVAIL", "no network interface of this machine"),
+    ("127.0.0.1", 8080, "EMFILE", "Too many open files"),
+])
+def test_a_listen_error_says_what_to_do(host: str, port: int, code: str, says: str) -> None:
+    import errno
+
+    from mediaserve.cli.serve import listen_error
+
+    number = getattr(errno, code)
+    message = listen_error(host, port, OSError(number, os.strerror(number)))
+    shown = f"[{host}]" if ":" in host else host
+    assert message.startswith(f"cannot listen on {shown}:{port}: ") and says in message

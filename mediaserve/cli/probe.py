@@ -30,6 +30,7 @@ from mediaserve.adapters.probe.runner import (
     PlainProbeOutcome,
     SeekOutcome,
     Target,
+    player_page,
     run_check,
     run_probe,
     run_seeks,
@@ -171,6 +172,7 @@ def probe(ctx: click.Context, url: str, ranges: tuple[str, ...], head: bool,
     target = Target(url, extra, timeout, max_body, follow, reference,
                     reference.size if reference else None)
     try:
+        _refuse_player_page(target, as_json)
         if check:
             code = _do_check(target, as_json)
         elif seeks:
@@ -187,6 +189,21 @@ def probe(ctx: click.Context, url: str, ranges: tuple[str, ...], head: bool,
         if reference:
             reference.close()
     ctx.exit(code)
+
+
+def _refuse_player_page(target: Target, as_json: bool) -> None:
+    """A mediaserve player page (``/watch/ID``) is not a video: say which URL is (exit 2)
+    instead of judging an HTML page's ranges."""
+    stream = asyncio.run(player_page(target))
+    if stream is None:
+        return
+    message = (f"{target.url} is mediaserve's player page (HTML), not the video; probe the "
+               f"video's stream: mediaserve probe {stream}")
+    if as_json:
+        print_json({"url": target.url, "error": {"kind": "player-page", "message": message,
+                                                 "stream_url": stream},
+                    "exit_code": ExitStatus.USAGE})
+    fail(message, ExitStatus.USAGE)
 
 
 # --- plain probe ------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import os
 import sys
 from collections.abc import Callable
@@ -17,6 +19,7 @@ from mediaserve.adapters.library.watch_child import start_watcher, stop_watcher
 from mediaserve.adapters.server.net.errorlog import configure_logging
 from mediaserve.adapters.server.net.tls import make_ssl_context
 from mediaserve.adapters.server.site.access import Access, AccessError
+from mediaserve.adapters.server.site.access_summary import resolve_target, summary_notice
 from mediaserve.adapters.server.workers import serve_forever
 from mediaserve.cli.common import (
     ExitStatus,
@@ -120,11 +123,8 @@ def _prepare_in_child(library: Library, *, demo: bool, rescan: bool) -> Library:
 @settings_options
 @click.option("--rescan/--no-rescan", default=False,
               help="Rescan the folder before serving (new files appear).")
-@click.option("--watch", is_flag=True,
-              help="Watch FOLDER (in a child process: `mediaserve scan --watch`) and keep the "
-                   "index current; new videos appear within seconds.")
 def serve(folder: Path | None, index_path: Path | None, config: Path | None, rescan: bool,
-          watch: bool, **options: Any) -> None:
+          **options: Any) -> None:
     """Serve FOLDER's videos over HTTP with full RFC 9110 range support.
 
     Without FOLDER (and without --index) a small demo library is generated first, so you
@@ -180,13 +180,17 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
                     access=access)
 
     count, duration, size = index.totals()
+    # decided here, once, for every worker: they share this stderr
+    settings = dataclasses.replace(settings, access_log=resolve_target(settings.access_log))
 
     def started(url: str) -> None:
         print(f"mediaserve: serving {count} videos ({human_duration(duration)}, "
               f"{human_size(size)}) from {shown(library.root)} at {url}  "
               f"(index {shown(library.index_path)})", file=sys.stderr, flush=True)
+        if settings.access_log == "summary":
+            _announce(summary_notice(url))
 
-    if settings.access_log not in ("-", "off"):
+    if settings.access_log not in ("-", "off", "summary"):
         try:
             with open(settings.access_log, "a", encoding="utf-8"):
                 pass
@@ -201,12 +205,11 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
         fail(f"cannot load the TLS certificate {settings.tls_cert} or key {settings.tls_key}: "
              f"{exc.strerror or exc}", ExitStatus.USAGE)
     configure_logging()
-    watcher = start_watcher(library.root, library.index_path) if watch else None
+    watcher = _start_watcher(library) if settings.watch else None
     try:
         code = serve_forever(make_site, settings, started, announce=_announce)
     except OSError as exc:
-        fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
-             ExitStatus.USAGE)
+        fail(listen_error(settings.host, settings.port, exc), ExitStatus.USAGE)
     except RuntimeError as exc:  # event_loop = uvloop without uvloop installed
         fail(str(exc), ExitStatus.USAGE)
     finally:
@@ -215,6 +218,48 @@ def serve(folder: Path | None, index_path: Path | None, config: Path | None, res
     if code:
         sys.exit(code)
     _announce("stopped")
+
+
+def _start_watcher(library: Library) -> Any:
+    """The folder watcher (a child process), unless it could not write the index: then one
+    line says why new files will not appear, and serving goes on (a node that only loads an
+    index another machine publishes, or a library whose index is read-only)."""
+    reason = index_not_writable(library.index_path)
+    if reason is not None:
+        _announce(f"not following {shown(library.root)} for new files: {reason} "
+                  "(--no-watch says you know; `mediaserve scan` as a user who may write it "
+                  "adds them)")
+        return None
+    return start_watcher(library.root, library.index_path)
+
+
+def index_not_writable(index_path: Path) -> str | None:
+    """Why the watcher could not write ``index_path`` (and its lock beside it), or None."""
+    folder = index_path.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot write in {shown(folder)}, where the index and its lock live"
+    if index_path.exists() and not os.access(index_path, os.W_OK):
+        return f"cannot write the index {shown(index_path)}"
+    return None
+
+
+def listen_error(host: str, port: int, exc: OSError) -> str:
+    """Why the server could not listen, and what to do about it (a new user's first server
+    often meets a port another one holds)."""
+    shown_host = f"[{host}]" if ":" in host else host
+    where = f"cannot listen on {shown_host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        other = port + 1 if 0 < port < 65535 else 8081
+        return (f"{where}: the port is in use (another mediaserve, or another server, is "
+                f"listening there); stop it, or pick another port: --port {other}, or "
+                "--port 0 for any free one (the start-up line says which)")
+    if exc.errno == errno.EACCES and 0 < port < 1024:
+        return (f"{where}: ports below 1024 need privileges; use a port from 1024 up "
+                "(--port 8080), or a reverse proxy in front (see README, Deployment)")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (f"{where}: no network interface of this machine has the address {host} "
+                "(--host 127.0.0.1 for this machine only, 0.0.0.0 for all)")
+    return f"{where}: {exc.strerror or exc}"
 
 
 def _announce(line: str) -> None:

@@ -66,6 +66,21 @@ def _statuses(status: dict[str, int]) -> str:
     return " · ".join(f"{shown(code)} {count:,}" for code, count in status.items()) or "none yet"
 
 
+def _serving(snap: dict[str, Any]) -> dict[str, str]:
+    """What ``serve``'s start-up line said (it has scrolled away by now), when the server
+    says it: ``{"serving": "9 videos (3:10, 12.4 MiB)"}``."""
+    library = snap.get("library")
+    if not isinstance(library, dict):
+        return {}
+    try:
+        count = int(library["videos"])
+        return {"serving": f"{count:,} video{'' if count == 1 else 's'} "
+                           f"({human_duration(float(library['duration']))}, "
+                           f"{human_size(int(library['bytes']))})"}
+    except (KeyError, TypeError, ValueError, OverflowError):  # a server's odd answer
+        return {}
+
+
 def summary(snap: dict[str, Any], rates: dict[str, float] | None, url: str) -> Panel:
     glob = snap["global"]
     thr = glob["throughput_bps"]
@@ -75,6 +90,7 @@ def summary(snap: dict[str, Any], rates: dict[str, float] | None, url: str) -> P
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
     rows = {  # what the server sent: shown as text, never read as markup
+        **_serving(snap),
         "uptime": f"{human_duration(snap['uptime_s'])}   active streams "
                   f"{glob['active_streams']}   aborts {glob['aborts']:,}",
         "now": per_s,

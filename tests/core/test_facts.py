@@ -7,7 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mediaserve.core.library.facts import PROBE_VERSION, AudioTrack, MediaFacts
+from mediaserve.core.library.facts import (
+    PROBE_VERSION,
+    AudioTrack,
+    MediaFacts,
+    display_size,
+    facts_json,
+    probe_is_stale,
+    quarter_turn,
+)
 from mediaserve.core.library.index import (
     FileState,
     IndexFormatError,
@@ -88,3 +96,33 @@ def test_round_trip_property(tracks, rotation, depth, version):
                        video_profile="High", pixel_format="yuv420p")
     entry = VideoEntry("0123456789ab", "x.mp4", 1, 2, facts=facts, probe_version=version)
     assert loads(dumps(LibraryIndex("/m", {entry.id: entry}))).videos[entry.id] == entry
+
+
+@pytest.mark.parametrize(("rotation", "turn"), [
+    (None, 0), (0, 0), (90, 90), (180, 180), (270, 270), (-90, 270), (360, 0), (44, 0),
+    (46, 90), (360 * 10**400 + 90, 90)], ids=str)
+def test_quarter_turn_of_any_whole_number(rotation, turn):
+    assert quarter_turn(rotation) == turn
+
+
+def test_the_displayed_size_of_a_phone_video_is_portrait():
+    phone = MediaFacts(width=640, height=360, rotation=90)
+    assert display_size(phone) == (360, 640)
+    assert display_size(MediaFacts(width=640, height=360, rotation=180)) == (640, 360)
+    assert display_size(MediaFacts(width=640, height=360)) == (640, 360)  # unknown: as stored
+    doc = facts_json(phone)
+    assert (doc["width"], doc["height"], doc["coded_width"], doc["coded_height"]) == (
+        360, 640, 640, 360)
+    assert doc["rotation"] == 90
+
+
+@pytest.mark.parametrize(("version", "container", "stale"), [
+    (1, "mp4", True), (2, "mp4", False), (2, None, False), (2, "matroska", True),
+    (2, "webm", True), (3, "matroska", False), (PROBE_VERSION, "webm", False)])
+def test_only_matroska_entries_of_version_2_are_probed_again(version, container, stale):
+    """Version 3 added Matroska's rotation: other entries of version 2 are current."""
+    assert probe_is_stale(version, container) is stale
+    entry = VideoEntry("0123456789ab", "a.x", 10, 20, facts=MediaFacts(container=container),
+                       probe_version=version)
+    index = LibraryIndex("/media", {entry.id: entry})
+    assert bool(files_to_probe(index, [FileState("a.x", 10, 20)])) is stale

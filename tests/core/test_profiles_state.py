@@ -14,6 +14,7 @@ from mediaserve.core.profiles.home import (
     Row,
     continue_watching,
     folder_order,
+    merge_copies,
     natural_key,
     next_up,
     recently_added,
@@ -138,6 +139,21 @@ def test_next_up_follows_watched_episodes_once_per_chain() -> None:
     # a vanished next episode is not offered
     assert next_up(rows[:4], after, everything - {"s1e4"}) == [("m2", "m1")]
     assert next_up(rows, after, everything, limit=0) == []
+
+
+def test_copies_of_an_episode_count_as_one() -> None:
+    """e2 and e2b are one episode (e2 stands for it): watching e2b is watching e2."""
+    order = {"e1": "e2", "e2": "e3", "e2b": "e3"}.get  # as the shows model: next of a copy
+    episode_of = {"e2b": "e2"}.get
+    rows = [row("e1", watched=True, updated=1), row("e2b", watched=True, updated=2)]
+    present = {"e1", "e2", "e2b", "e3"}
+    assert next_up(rows, order, present) == [("e3", "e2b"), ("e2", "e1")]  # copies apart
+    assert next_up(rows, order, present, episode_of=lambda v: episode_of(v, v)) == [
+        ("e3", "e2")]
+    merged = merge_copies([row("e2", position=30, updated=5), row("e2b", watched=True,
+                                                                  updated=2)],
+                          lambda v: episode_of(v, v))
+    assert merged == [row("e2", position=30, watched=True, updated=5)]
 
 
 def test_next_up_stops_on_a_cycle_and_on_long_chains() -> None:

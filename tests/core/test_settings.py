@@ -55,6 +55,7 @@ SAMPLES = {
     "cache_dir": ("/a", "/b", "/c"),
     "cache_size": (1000, "500M", "10G"),
     "state_db": ("/a/state.db", "/b/state.db", "/c/state.db"),
+    "watch": (False, "no", False),
 }
 EXPECTED = {
     "host": ("127.0.0.2", "127.0.0.3", "127.0.0.4"),
@@ -92,6 +93,7 @@ EXPECTED = {
     "cache_dir": ("/a", "/b", "/c"),
     "cache_size": (1000, 500 * 1024**2, 10 * 1024**3),
     "state_db": ("/a/state.db", "/b/state.db", "/c/state.db"),
+    "watch": (False, False, False),
 }
 
 
@@ -111,6 +113,8 @@ def test_defaults() -> None:
     assert settings.open_ended_cap == 0
     assert settings.sendfile is True
     assert settings.cache_control == "no-cache"
+    assert settings.watch is True  # new files appear without asking (a child process)
+    assert settings.access_log == "auto"  # summarised on a terminal, every line elsewhere
     assert settings.extra == {}
 
 

@@ -114,6 +114,15 @@ def test_next_unwatched_and_first_unwatched() -> None:
     assert shows.next_unwatched("f" * 12, set()) is None
 
 
+def test_the_video_standing_for_an_episode_is_its_first_copy() -> None:
+    shows, ids = build(LIBRARY)
+    tv = "TV/Show/Season 1/Show S01E0"
+    second, copy = ids[f"{tv}2 - Second.mkv"], ids[f"{tv}2 - Second (1).mkv"]
+    assert shows.episode_of(copy) == shows.episode_of(second) == second
+    assert shows.episode_of(second) == shows.next(ids[f"{tv}1 - Pilot.mkv"])
+    assert shows.episode_of("f" * 12) == "f" * 12  # no episode: itself
+
+
 # ---------------------------------------------------------------------------- properties
 
 SHOW_NAMES = ["Show", "The Show", "Other", "Ünï Show", "24"]

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from mediaserve.core.web.sprites import (
     MAX_TILES,
+    TILE_WIDTH,
     plan_sprite,
     poster_size,
     poster_times,
@@ -43,7 +44,12 @@ def test_layout_bounds(duration: float, width: int, height: int) -> None:
     assert layout is not None
     assert 1 <= layout.count <= MAX_TILES
     assert layout.count * layout.interval >= duration
-    assert layout.tile_height % 2 == 0 and 2 <= layout.tile_height <= 2 * layout.tile_width
+    assert layout.tile_height % 2 == 0 and layout.tile_width % 2 == 0
+    # the picture's aspect in a box of TILE_WIDTH: a portrait picture gets a portrait tile
+    assert max(layout.tile_width, layout.tile_height) == TILE_WIDTH
+    assert min(layout.tile_width, layout.tile_height) >= 2
+    if width >= height:
+        assert layout.tile_width == TILE_WIDTH
     assert all(0 <= layout.sample_time(i) <= duration for i in range(layout.count))
 
 
@@ -69,4 +75,14 @@ def test_poster_times_and_size() -> None:
     assert poster_size(1920, 1080) == (480, 270)
     assert poster_size(320, 240) == (320, 240)
     assert poster_size(None, None) == (480, 270)
-    assert poster_size(1080, 1920) == (480, 854)
+    assert poster_size(1080, 1920) == (270, 480)  # portrait: as many pixels as landscape
+    assert poster_size(360, 640) == (270, 480)
+    assert poster_size(240, 320) == (240, 320)  # never enlarged
+    assert poster_size(400, 1000) == (192, 480)
+
+
+def test_a_portrait_picture_gets_portrait_tiles() -> None:
+    phone = plan_sprite(60.0, 360, 640)  # a 640x360 phone video turned 90 degrees
+    assert phone is not None
+    assert (phone.tile_width, phone.tile_height) == (90, 160)
+    assert phone.position(11) == (90, 160) and phone.width == 900

@@ -59,13 +59,17 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 class Server:
     """``mediaserve serve`` as a child process, its stderr in a file the test can read."""
 
-    def __init__(self, folder: Path, *args: str) -> None:
+    def __init__(self, folder: Path, *args: str, defaults: bool = False) -> None:
+        """``defaults``: serve as a user would, with no flag but the port (the folder is
+        followed); else with ``--access-log off --no-watch`` before ``args``."""
         self.port = free_port()
         self.errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the fixture
+        quiet = () if defaults else ("--access-log", "off", "--no-watch")
+        env = {k: v for k, v in os.environ.items() if k != "MEDIASERVE_WATCH"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mediaserve", "serve", str(folder), "--port", str(self.port),
-             "--access-log", "off", *args], stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=self.errors)
+             *quiet, *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=self.errors, env=env)
         wait_for_port(self.port, self.proc, 60, stderr=self.errors)
 
     @property
@@ -92,8 +96,8 @@ class Server:
 def server() -> Iterator[Callable[..., Server]]:
     started: list[Server] = []
 
-    def start(folder: Path, *args: str) -> Server:
-        started.append(Server(folder, *args))
+    def start(folder: Path, *args: str, defaults: bool = False) -> Server:
+        started.append(Server(folder, *args, defaults=defaults))
         return started[-1]
 
     yield start

@@ -4,6 +4,7 @@ and a file dropped in shows up in the server's listing."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -14,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.peers import stop_process
+from benchmarks.peers import free_port, stop_process, wait_for_port
 from mediaserve.adapters.library.store import load_index_if_exists
 from mediaserve.core.library.status import EntryStatus
+from tests.conftest import without_dac_override
 from tests.library.conftest import mediaserve, poll
 
 SETTLE = 2.0
@@ -139,3 +141,80 @@ def test_serve_watch_shows_a_dropped_file(tmp_path: Path, clips: dict[str, bytes
     srv.proc.send_signal(signal.SIGTERM)
     assert srv.proc.wait(30) == 0
     assert "watch stopped" in srv.stderr and "Traceback" not in srv.stderr
+
+
+def _children(pid: int) -> list[str]:
+    """The command lines of ``pid``'s child processes."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            with contextlib.suppress(OSError):
+                found.append(Path(f"/proc/{child}/cmdline").read_bytes()
+                              .replace(b"\0", b" ").decode())
+    return found
+
+
+def test_serve_follows_the_folder_by_default(tmp_path: Path, clips: dict[str, bytes],
+                                             server) -> None:
+    """No flag: a video copied in appears (README's quick start, `scripts/dev serve`)."""
+    root = tmp_path / "lib"
+    root.mkdir()
+    (root / "a.mp4").write_bytes(clips["a.mp4"])
+    srv = server(root, defaults=True)
+    poll(lambda: "watching" in srv.stderr)
+    assert any("scan --watch" in child for child in _children(srv.proc.pid))
+    (root / "new.mp4").write_bytes(clips["b.mp4"])
+    video = poll(lambda: srv.videos().get("new.mp4"))
+    assert video["status"] == "ok"
+    srv.proc.send_signal(signal.SIGTERM)
+    assert srv.proc.wait(30) == 0
+    assert "watch stopped" in srv.stderr and "Traceback" not in srv.stderr
+
+
+@pytest.mark.parametrize(("args", "config"), [(("--no-watch",), ""),
+                                              ((), "[server]\nwatch = false\n")])
+def test_no_watch_starts_no_watcher(tmp_path: Path, clips: dict[str, bytes], server,
+                                    args: tuple[str, ...], config: str) -> None:
+    root = tmp_path / "lib"
+    root.mkdir()
+    (root / "a.mp4").write_bytes(clips["a.mp4"])
+    if config:  # the setting, from a config file (flag, variable and [server] key alike)
+        (tmp_path / "serve.toml").write_text(config)
+        args = ("--config", str(tmp_path / "serve.toml"))
+    srv = server(root, *args, defaults=True)
+    assert set(srv.videos()) == {"a.mp4"}
+    assert not [c for c in _children(srv.proc.pid) if "scan --watch" in c], args
+    assert "watching" not in srv.stderr
+
+
+def test_an_index_the_server_cannot_write_is_not_followed(tmp_path: Path,
+                                                          clips: dict[str, bytes]) -> None:
+    """A node that only loads an index someone else writes: one line says why new files
+    will not appear, and it serves on (no watcher failing over and over)."""
+    root, published = tmp_path / "lib", tmp_path / "published"
+    root.mkdir()
+    published.mkdir()
+    (root / "a.mp4").write_bytes(clips["a.mp4"])
+    index = published / "videos.toml"
+    assert mediaserve("scan", str(root), "--index", str(index)).returncode == 0
+    published.chmod(0o555)
+    index.chmod(0o444)
+    port = free_port()
+    cmd = without_dac_override([sys.executable, "-m", "mediaserve", "serve", str(root),
+                                "--index", str(index), "--port", str(port)])
+    if cmd is None:
+        pytest.skip("root without setpriv: permissions cannot be enforced")
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=errors, env={k: v for k, v in os.environ.items()
+                                                    if k != "MEDIASERVE_WATCH"})
+        try:
+            wait_for_port(port, proc, 60, stderr=errors)
+            assert not [c for c in _children(proc.pid) if "scan --watch" in c]
+        finally:
+            stop_process(proc, 20)
+            published.chmod(0o755)
+        errors.seek(0)
+        text = errors.read().decode()
+    assert f"not following {root} for new files: cannot write in {published}" in text, text
+    assert "Traceback" not in text

@@ -37,3 +37,25 @@ def test_seeks(probe, mediaserve_url: str, video: Path) -> None:
     assert (report["ok"], report["failed"]) == (200, 0)
     lat = report["latency_ms"]
     assert 0 < lat["p50"] <= lat["p99"] <= lat["max"]
+
+
+@pytest.mark.parametrize("mode", [[], ["--check"], ["--seeks", "5"], ["--json"]])
+def test_a_player_page_url_points_at_the_stream(probe, mediaserve_url: str,
+                                                mode: list[str]) -> None:
+    """The address bar's /watch/ID is an HTML page: the probe names the stream URL to probe
+    (exit 2) instead of reporting "Range support: no" about it."""
+    base, vid = mediaserve_url.split("/api/videos/")
+    vid = vid.split("/")[0]
+    page = f"{base}/watch/{vid}?token=x"
+    run = probe(page, *mode)
+    assert run.code == 2, run.out + run.err
+    stream = f"{base}/api/videos/{vid}/stream?token=x"
+    assert "Range support" not in run.out
+    if mode == ["--json"]:
+        assert run.json["error"]["stream_url"] == stream
+        assert run.json["error"]["kind"] == "player-page"
+    else:
+        assert f"player page (HTML), not the video; probe the video's stream: " \
+               f"mediaserve probe {stream}" in " ".join(run.err.split())
+    # the stream itself is probed as usual
+    assert probe(f"{base}/api/videos/{vid}/stream").code == 0

@@ -43,14 +43,22 @@ def _write(path: Path, *, rotation: int | None = None, audio: tuple = (),
     return path
 
 
+@pytest.mark.parametrize("ext", ["mp4", "mov", "mkv"])
 @pytest.mark.parametrize(("ccw", "clockwise"), [(0, 0), (90, 270), (180, 180), (270, 90)])
-def test_rotation_of_an_mp4_comes_from_its_tkhd_matrix(tmp_path: Path, ccw: int,
-                                                       clockwise: int):
+def test_rotation_comes_from_the_tkhd_matrix_or_the_projection(tmp_path: Path, ccw: int,
+                                                               clockwise: int, ext: str):
+    """MP4's tkhd matrix, Matroska's Projection (FFmpeg writes a display matrix as one)."""
     _need("libx264")
-    path = _write(tmp_path / "phone.mp4", rotation=ccw)
+    path = _write(tmp_path / f"phone.{ext}", rotation=ccw)
     assert probe(path).facts.rotation == clockwise
     with av.open(str(path)) as container:  # FFmpeg's own reading of the same matrix
         assert (-next(container.decode(video=0)).rotation) % 360 == clockwise
+
+
+def test_a_file_without_a_rotation_is_upright_and_an_avi_unknown(tmp_path: Path):
+    _need("libx264")
+    assert probe(_write(tmp_path / "plain.mkv")).facts.rotation == 0
+    assert probe(_write(tmp_path / "plain.avi")).facts.rotation is None
 
 
 def test_every_audio_track_is_recorded_in_order(tmp_path: Path):
@@ -61,7 +69,7 @@ def test_every_audio_track_is_recorded_in_order(tmp_path: Path):
     assert facts.audio_tracks == (AudioTrack("ac3", 6, "eng"), AudioTrack("aac", 2, "fra"),
                                   AudioTrack("aac", 1, None))
     assert facts.audio_codec == "ac3"  # the first track, as before
-    assert facts.rotation is None  # Matroska's rotation is not read: unknown, not 0
+    assert facts.rotation == 0  # Matroska's Projection is read: none, upright
 
 
 def test_ten_bit_h264_reports_its_profile_and_depth(tmp_path: Path):

@@ -296,8 +296,10 @@ class ServeProcess:
     def __init__(self, args: list[str], env: dict[str, str] | None = None,
                  cmd: list[str] | None = None) -> None:
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("MEDIASERVE_")}
+        # no folder watcher unless a test asks (MEDIASERVE_WATCH=true or --watch): a child
+        # process per server would only load the machine the suite shares
         full_env = {**inherited, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
-                    **(env or {})}
+                    "MEDIASERVE_WATCH": "false", **(env or {})}
         self.proc = subprocess.Popen(
             cmd or [sys.executable, "-m", "mediaserve", "serve", *args], cwd=REPO, env=full_env,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -86,12 +86,27 @@ def test_demo_library_when_no_folder_is_given(spawn, env, corpus, tmp_path: Path
         corpus.require(source)
         (demo / spec.name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(corpus.path(source), demo / spec.name)
-    child = spawn("--port", "0", env={**env, "MEDIASERVE_DEMO_DIR": str(demo)}).wait_started()
+    # as a new user runs it: the folder followed (the default)
+    child = spawn("--port", "0", env={**env, "MEDIASERVE_DEMO_DIR": str(demo),
+                                      "MEDIASERVE_WATCH": "true"}).wait_started()
     assert child.match is not None
     assert int(child.match[1]) == len(DEMO_CLIPS)
     assert Path(child.match[3]) == demo.resolve()
     status, _, body = get_closing(child.port, "/")
     assert status == 200 and b"<html" in body.lower()
+    deadline = time.monotonic() + 60
+    while "mediaserve: watching" not in child.stderr and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert f"watching {demo.resolve()}" in child.stderr, child.stderr
+    shutil.copy2(corpus.path("h264_aac_faststart.mp4"), demo / "dropped in.mp4")
+    while time.monotonic() < deadline:
+        status, _, body = get_closing(child.port, "/api/videos")
+        if f'"count": {len(DEMO_CLIPS) + 1}'.encode() in body:
+            break
+        time.sleep(0.1)
+    assert b"dropped in.mp4" in body, body[:200]
+    child.proc.send_signal(signal.SIGTERM)
+    assert child.wait(30) == 0 and "Traceback" not in child.stderr
 
 
 def test_settings_precedence_and_access_log_file(spawn, env, folder: Lib,
@@ -168,8 +183,14 @@ def test_port_in_use_is_a_one_line_error(spawn, env, folder: Lib) -> None:
         port = taken.getsockname()[1]
         child = spawn(str(folder.root), "--port", str(port), env=env)
         assert child.wait(20) == 2
-    assert "cannot listen" in child.stderr
-    assert "Traceback" not in child.stderr
+        workers = spawn(str(folder.root), "--port", str(port), "--workers", "2", env=env)
+        assert workers.wait(20) == 2
+    for each in (child, workers):
+        assert "Traceback" not in each.stderr
+        error = [line for line in each.lines if "cannot listen" in line]
+        assert len(error) == 1, each.stderr
+        assert f"cannot listen on 127.0.0.1:{port}: the port is in use" in error[0]
+        assert f"--port {port + 1}" in error[0] and "--port 0 for any free one" in error[0]
 
 
 @pytest.mark.parametrize("sendfile", [True, False], ids=["sendfile", "chunked"])

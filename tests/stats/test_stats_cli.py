@@ -4,6 +4,7 @@ runner, --once as a real subprocess, and a server that is down."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,8 @@ def test_json_is_the_servers_snapshot(live_server: Live) -> None:
     assert glob["player_seeks"] == 2
     (row,) = snap["videos"]
     assert row["id"] == live_server.video_id and row["title"] == live_server.name
+    library = snap["library"]  # what serve's start-up line said
+    assert library["videos"] == 1 and library["bytes"] > 0 and library["duration"] > 0
 
 
 def test_once_prints_the_dashboard_in_80_columns(live_server: Live) -> None:
@@ -42,6 +45,9 @@ def test_once_prints_the_dashboard_in_80_columns(live_server: Live) -> None:
     assert "mediaserve stats" in out and live_server.name[:20] in out
     assert "206 3" in out and "100%" in out  # the status counts, the 206 share
     assert "2.9 KiB" in out  # 3000 bytes sent
+    # the start-up line, repeated (it has long scrolled away): the URL and the library
+    assert f"mediaserve stats  {live_server.base}" in out
+    assert re.search(r"serving +1 video \(0:0\d, [\d.]+ KiB\)", out), out
     assert max(len(line) for line in out.splitlines()) <= 80
 
 

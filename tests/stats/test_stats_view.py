@@ -103,3 +103,22 @@ async def test_live_view_says_when_the_server_is_down() -> None:
     code = await live(f"http://127.0.0.1:{free_port()}/", 10, 0.1, 5.0, out, count=2)
     assert code == ExitStatus.NETWORK
     assert "cannot connect" in buffer.getvalue() and "retrying" in buffer.getvalue()
+
+
+@pytest.mark.parametrize(("library", "shown"), [
+    ({"videos": 5000, "duration": 7322.4, "bytes": 3 * 1024**4},
+     "serving   5,000 videos (2:02:02, 3.0 TiB)"),
+    ({"videos": 1, "duration": 8, "bytes": 10}, "serving   1 video (0:08, 10 B)"),
+    ({"videos": "x"}, None), ("nonsense", None), (None, None)])
+def test_the_library_line_repeats_the_start_up_line(library: object, shown: str | None) -> None:
+    _before, snap = _snapshots()
+    if library is not None:
+        snap["library"] = library
+    out = Console(file=io.StringIO(), width=100, force_terminal=True, color_system=None,
+                  record=True)
+    out.print(dashboard(snap, None, "http://127.0.0.1:8080/", 100, now=0))
+    text = out.export_text()
+    if shown is None:
+        assert "serving" not in text
+    else:
+        assert shown in text, text

@@ -240,7 +240,7 @@ def test_posters_are_decoded_in_a_child_not_in_the_serving_process(
     env = {**os.environ, "MEDIASERVE_DATA_DIR": str(library["data"])}
     proc = subprocess.Popen(
         [sys.executable, "-m", "mediaserve", "serve", str(library["root"]), "--port",
-         str(port), "--access-log", "off"], env=env, stdin=subprocess.DEVNULL,
+         str(port), "--access-log", "off", "--no-watch"], env=env, stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         peers.wait_for_port(port, proc)

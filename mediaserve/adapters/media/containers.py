@@ -7,6 +7,7 @@ EBML header and Segment size (Matroska/WebM) answers both questions in ~0.01 ms.
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -173,4 +174,150 @@ def mp4_rotation(handle: BinaryIO, file_size: int) -> int | None:
                 if rotation is not None:
                     return rotation
         return None
+    return None
+
+
+# -------------------------------------------------------------------- Matroska rotation
+#
+# PyAV 18 gives no access to a stream's side data (FFmpeg's display matrix, which its
+# Matroska demuxer builds from the track's Projection element); only a decoded frame carries
+# it (``VideoFrame.rotation``), and decoding a frame per file would cost a scan 10-100x its
+# ~1 ms a file. So the Projection is read here, from the Tracks element near the start.
+
+_SEGMENT, _TRACKS, _CLUSTER = 0x18538067, 0x1654AE6B, 0x1F43B675
+_TRACK_ENTRY, _TRACK_TYPE, _VIDEO_SETTINGS = 0xAE, 0x83, 0xE0
+_PROJECTION, _POSE_YAW, _POSE_PITCH, _POSE_ROLL = 0x7670, 0x7673, 0x7674, 0x7675
+_VIDEO_TRACK = 1
+#: top-level elements looked at before giving up on Tracks (muxers write it before the first
+#: Cluster, after a SeekHead, Info and perhaps Void, Tags or Chapters)
+MAX_TOP_LEVEL = 64
+#: the most of a Tracks element read: every track's codec private data lives there (a few
+#: KiB, rarely more); a longer one is read this far
+MAX_TRACKS_BYTES = 256 * 1024
+
+
+def _read_id(data: bytes, pos: int) -> tuple[int, int] | None:
+    """An EBML element id (1 to 4 bytes, marker bits kept, as the spec writes ids) and its
+    length; None when the bytes cannot be one."""
+    if pos >= len(data):
+        return None
+    first = data[pos]
+    length = 1
+    while length <= 4 and not first & (0x80 >> (length - 1)):
+        length += 1
+    if length > 4 or pos + length > len(data):
+        return None
+    return int.from_bytes(data[pos:pos + length], "big"), length
+
+
+def _header(data: bytes, pos: int) -> tuple[int, int, int | None] | None:
+    """(id, payload offset, payload size or None when unknown) of the element at ``pos``."""
+    found = _read_id(data, pos)
+    if found is None:
+        return None
+    element, id_length = found
+    size = _read_vint(data, pos + id_length)
+    if size is None:
+        return None
+    value, size_length, unknown = size
+    return element, pos + id_length + size_length, None if unknown else value
+
+
+def _ebml_children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
+    """(id, payload start, payload end) of the elements between ``start`` and ``end``; stops
+    at one of unknown size or running past ``end`` (a cut or corrupt file)."""
+    found: list[tuple[int, int, int]] = []
+    pos = start
+    while pos < end and len(found) < MAX_CHILD_BOXES:
+        header = _header(data, pos)
+        if header is None:
+            break
+        element, payload, size = header
+        if size is None or payload + size > end:
+            break
+        found.append((element, payload, payload + size))
+        pos = payload + size
+    return found
+
+
+def _float(data: bytes) -> float | None:
+    if not data:
+        return 0.0  # an empty float element is its default, 0
+    if len(data) == 4:
+        return float(struct.unpack(">f", data)[0])
+    if len(data) == 8:
+        return float(struct.unpack(">d", data)[0])
+    return None
+
+
+def _projection_rotation(data: bytes, start: int, end: int) -> int:
+    """Clockwise degrees from a Projection's pose, read as FFmpeg's demuxer reads it: a pure
+    roll (counter-clockwise, in degrees) is a rotation; a yaw or pitch makes it a 360-degree
+    or mirrored picture, which is shown as stored (0)."""
+    pose = {_POSE_YAW: 0.0, _POSE_PITCH: 0.0, _POSE_ROLL: 0.0}
+    for element, payload, payload_end in _ebml_children(data, start, end):
+        if element in pose:
+            value = _float(data[payload:payload_end])
+            if value is None or not math.isfinite(value):
+                return 0
+            pose[element] = value
+    if pose[_POSE_YAW] != 0.0 or pose[_POSE_PITCH] != 0.0:
+        return 0
+    return round(-pose[_POSE_ROLL] / 90) * 90 % 360
+
+
+def _tracks_rotation(data: bytes) -> int | None:
+    """The rotation of the first video track in a Tracks element's payload; None when it
+    has no video track."""
+    for element, start, end in _ebml_children(data, 0, len(data)):
+        if element != _TRACK_ENTRY:
+            continue
+        kind, rotation = None, 0
+        for child, payload, payload_end in _ebml_children(data, start, end):
+            if child == _TRACK_TYPE and payload_end - payload <= 8:
+                kind = int.from_bytes(data[payload:payload_end], "big")
+            elif child == _VIDEO_SETTINGS:
+                for setting, at, until in _ebml_children(data, payload, payload_end):
+                    if setting == _PROJECTION:
+                        rotation = _projection_rotation(data, at, until)
+        if kind == _VIDEO_TRACK:
+            return rotation
+    return None
+
+
+def matroska_rotation(handle: BinaryIO, file_size: int) -> int | None:
+    """Degrees (0, 90, 180 or 270) to turn the first video track clockwise for display, from
+    its Projection element (what FFmpeg writes for a display matrix, and reads back as one);
+    None when no Tracks element with a video track is found before the first Cluster. Reads
+    element headers and the Tracks element only (at most :data:`MAX_TRACKS_BYTES`)."""
+    handle.seek(0)
+    data = handle.read(64)
+    header = _header(data, 0)
+    if header is None or header[0] != 0x1A45DFA3 or header[2] is None:
+        return None
+    pos = header[1] + header[2]  # the EBML header's end: the Segment follows
+    return _find_tracks(handle, pos, file_size)
+
+
+def _find_tracks(handle: BinaryIO, pos: int, file_size: int) -> int | None:
+    """The rotation in the Tracks element of the Segment at ``pos``, if found in time."""
+    handle.seek(pos)
+    segment = _header(handle.read(12), 0)
+    if segment is None or segment[0] != _SEGMENT:
+        return None
+    pos += segment[1]
+    for _ in range(MAX_TOP_LEVEL):
+        if pos >= file_size:
+            return None
+        handle.seek(pos)
+        element = _header(handle.read(12), 0)
+        if element is None:
+            return None
+        kind, payload, size = element
+        if kind == _CLUSTER or size is None:
+            return None
+        if kind == _TRACKS:
+            handle.seek(pos + payload)
+            return _tracks_rotation(handle.read(min(size, MAX_TRACKS_BYTES)))
+        pos += payload + size
     return None

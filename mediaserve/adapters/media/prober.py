@@ -13,7 +13,12 @@ from typing import Any
 
 import av
 
-from mediaserve.adapters.media.containers import ebml_layout, mp4_boxes, mp4_rotation
+from mediaserve.adapters.media.containers import (
+    ebml_layout,
+    matroska_rotation,
+    mp4_boxes,
+    mp4_rotation,
+)
 from mediaserve.core.library.facts import MAX_AUDIO_TRACKS, AudioTrack
 from mediaserve.core.library.failure import ProbeFailure
 from mediaserve.core.library.formats import MP4_FAMILY, VIDEO_EXTENSIONS, extension_of
@@ -23,6 +28,8 @@ from mediaserve.core.web.decoding import open_options
 #: stop counting packets here: a frame count beyond this is "plenty" for every rule we have,
 #: and it bounds the work one pathological file can cost a scan
 MAX_COUNTED_PACKETS = 5_000_000
+#: the containers whose display rotation is read (the others' stays unknown, None)
+ROTATION_READ = MP4_FAMILY | {"matroska", "webm"}
 
 
 def _attached_pic(stream: Any) -> bool:
@@ -84,6 +91,7 @@ def probe(path: str | os.PathLike[str]) -> ProbeOutcome:
             elif head.startswith(b"\x1a\x45\xdf\xa3"):
                 ebml = ebml_layout(handle, size)
                 doctype, truncated = ebml.doctype, ebml.overrun
+                rotation = matroska_rotation(handle, size)
     except OSError as exc:
         return ProbeOutcome(MediaFacts(), f"cannot read: {exc.strerror or exc}",
                             ProbeFailure.UNREADABLE)
@@ -93,8 +101,9 @@ def probe(path: str | os.PathLike[str]) -> ProbeOutcome:
         # and a 2 MB file can hold a 16000 x 16000 frame (768 MB); its size reads unknown
         with av.open(path, metadata_errors="ignore", options=open_options()) as container:
             facts = _facts(container, ext, doctype, faststart, truncated)
-            if facts.video_codec is not None and facts.container in MP4_FAMILY:
-                # only MP4's tkhd is read; elsewhere the rotation stays unknown (None)
+            if facts.video_codec is not None and facts.container in ROTATION_READ:
+                # MP4's tkhd and Matroska's Projection are read; elsewhere the rotation
+                # stays unknown (None)
                 facts = dataclasses.replace(facts, rotation=rotation or 0)
     except av.error.FFmpegError as exc:
         reason = type(exc).__name__.removesuffix("Error") or "FFmpeg"

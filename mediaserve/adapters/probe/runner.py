@@ -39,6 +39,7 @@ from mediaserve.core.probe.checks import (
 from mediaserve.core.probe.content_range import ByteRangeSpec, range_header
 from mediaserve.core.probe.exchange import Body, Exchange
 from mediaserve.core.probe.judges import judge_head, judge_head_range, judge_range_get
+from mediaserve.core.probe.pages import is_html, stream_of_player_page
 from mediaserve.core.probe.rows import (
     judge_plain_get,
     judge_validators,
@@ -69,6 +70,7 @@ __all__ = [
     "ProbeStep",
     "SeekOutcome",
     "Target",
+    "player_page",
     "run_check",
     "run_probe",
     "run_seeks",
@@ -213,6 +215,19 @@ async def run_probe(target: Target, range_sets: Sequence[tuple[ByteRangeSpec, ..
             del ex  # judged: not held while the next answer is read
     return PlainProbeOutcome(steps, res.size, supported,
                         [*unanswered, *_size_vs_reference(target, res.size)])
+
+
+async def player_page(target: Target) -> str | None:
+    """The stream URL to probe instead when ``target`` is a mediaserve player page
+    (``.../watch/ID`` answered with HTML), else None. One HEAD, and only for a URL of that
+    shape: any other URL is probed as given, with no request of its own."""
+    stream = stream_of_player_page(target.url)
+    if stream is None:
+        return None
+    async with new_session(limit=1, timeout=target.timeout, stats=ConnectionStats()) as session:
+        ex = await fetch(session, "HEAD", target.url, target.headers, max_body=0,
+                         follow=target.follow)
+    return stream if is_html(ex.header("Content-Type")) else None
 
 
 @dataclass(slots=True)

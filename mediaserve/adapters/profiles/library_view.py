@@ -8,37 +8,63 @@ request until the catalog changes (a reload, a file found missing).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mediaserve.core.library.index import VideoEntry
-from mediaserve.core.profiles.home import MAX_ROW, NextAfter, next_by_folder, recently_added
+from mediaserve.core.profiles.home import (
+    MAX_ROW,
+    EpisodeOf,
+    NextAfter,
+    next_by_folder,
+    recently_added,
+)
 
-#: builds "next episode after X" for a library; the shows model passes its own
-NextEpisodes = Callable[[Iterable[VideoEntry]], NextAfter]
+
+@dataclass(frozen=True, slots=True)
+class Episodes:
+    """What Next up follows: the next episode after a video, and the video standing for
+    each episode (the copies of one count as one)."""
+
+    next_after: NextAfter
+    episode_of: EpisodeOf | None = None
+
+
+#: builds :class:`Episodes` for a catalog
+NextEpisodes = Callable[[Any], Episodes]
+
+
+def by_show(catalog: Any) -> Episodes:
+    """The shows model's order (``catalog.shows``): the next episode across seasons, specials
+    apart; a film, a home video or anything else not an episode has no next."""
+    shows = catalog.shows
+    return Episodes(shows.next, shows.episode_of)
+
+
+def by_folder(catalog: Any) -> Episodes:
+    """The next file of the same folder in natural order (the order before shows)."""
+    return Episodes(next_by_folder(video.entry for video in catalog.videos.values()))
 
 
 @dataclass(frozen=True, slots=True)
 class LibraryView:
     present: frozenset[str]  # ids in the catalog whose file is there
-    next_after: NextAfter
+    episodes: Episodes
     recent: tuple[str, ...]  # newest first, at most MAX_ROW
 
 
 def build_view(catalog: Any, next_episodes: NextEpisodes) -> LibraryView:
     videos = list(catalog.videos.values())
-    entries = [video.entry for video in videos]
     present = frozenset(video.entry.id for video in videos if not video.missing)
-    recent = recently_added(((e.id, e.mtime_ns) for e in entries if e.id in present),
-                            MAX_ROW)
-    return LibraryView(present, next_episodes(entries), tuple(recent))
+    recent = recently_added(((v.entry.id, v.entry.mtime_ns) for v in videos
+                             if v.entry.id in present), MAX_ROW)
+    return LibraryView(present, next_episodes(catalog), tuple(recent))
 
 
 class ViewCache:
     """The view of the current catalog, rebuilt when its identity or version changes."""
 
-    def __init__(self, next_episodes: NextEpisodes = next_by_folder) -> None:
+    def __init__(self, next_episodes: NextEpisodes = by_show) -> None:
         self.next_episodes = next_episodes
         self._key: tuple[Any, int] | None = None
         self._view: LibraryView | None = None

@@ -176,7 +176,8 @@ def _home(store: StateStore, asker: Who, view: LibraryView, catalog: Any,
         "continue_watching": [item(row.video) for row in
                               rows_of.continue_watching(rows, view.present, limit)],
         "next_up": [item(vid, after=after) for vid, after in
-                    rows_of.next_up(rows, view.next_after, view.present, limit)],
+                    rows_of.next_up(rows, view.episodes.next_after, view.present, limit,
+                                    view.episodes.episode_of)],
         "recently_added": [item(vid) for vid in view.recent[:limit]],
     }
 

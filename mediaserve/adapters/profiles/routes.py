@@ -20,8 +20,8 @@ VIDEO_ID = r"{id:[0-9a-f]{12,64}}"
 
 def register(app: web.Application, state: Any,
              next_episodes: NextEpisodes | None = None) -> None:
-    """``next_episodes``: "next episode after X" for Next up (default: the next file of the
-    same folder); the shows model passes its own."""
+    """``next_episodes``: what Next up follows (default ``library_view.by_show``: the shows
+    model's next episode across seasons; ``by_folder``: the next file of the folder)."""
     profiles = ProfileApp(state, store_path(state.settings.state_db), next_episodes)
     app[PROFILES] = profiles
 

@@ -36,7 +36,7 @@ from mediaserve.adapters.server.net.listener import (
     raise_nofile_limit,
 )
 from mediaserve.adapters.server.net.tls import make_ssl_context
-from mediaserve.adapters.server.site.access_log import AccessLog, make_access_logger
+from mediaserve.adapters.server.site.access_summary import SummaryLog, open_access_log
 from mediaserve.adapters.server.site.site import Site
 from mediaserve.adapters.server.stream.fast import FastStreams
 from mediaserve.core.config.settings import Settings
@@ -58,6 +58,7 @@ class Running:
     fast: FastStreams | None
     owns_site: bool  # the site's background work is ours to stop (not an app's)
     app_runner: list[web.AppRunner] = field(default_factory=list)  # empty until built
+    summary: SummaryLog | None = None  # the access log's summary form: its last line at exit
 
     @property
     def state(self) -> Any:
@@ -70,6 +71,8 @@ class Running:
         await self.cleanup()
 
     async def cleanup(self) -> None:
+        if self.summary is not None:
+            self.summary.close()
         for runner in self.app_runner:
             await runner.cleanup()
         self.app_runner.clear()
@@ -123,8 +126,7 @@ async def start_server(target: Site | web.Application, settings: Settings, *,
         fast_log: Any = log_class(access_log[1], "")
         aiohttp_log: Any = access_log[1]
     else:
-        logger = make_access_logger(settings.access_log)
-        log_class, fast_log = None, AccessLog(logger) if logger is not None else None
+        log_class, fast_log = None, open_access_log(settings)
         aiohttp_log = fast_log
     fast = None
     if settings.fast_path and settings.sendfile and context is None:  # plain streams skip aiohttp
@@ -147,7 +149,8 @@ async def start_server(target: Site | web.Application, settings: Settings, *,
         return HttpConnection(guard, fast, delegator, peer)
 
     listener = Listener(guard, connection, context, settings.header_timeout)
-    running = Running("", 0, site, guard, listener, delegator, fast, app is None, runners)
+    running = Running("", 0, site, guard, listener, delegator, fast, app is None, runners,
+                      fast_log if isinstance(fast_log, SummaryLog) else None)
     try:
         await listener.bind(settings.host, settings.port, 1024, reuse_port)
     except BaseException:
@@ -156,6 +159,8 @@ async def start_server(target: Site | web.Application, settings: Settings, *,
     host, port = listener.sockets[0].getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     running.url, running.port = f"{'https' if context else 'http'}://{shown}:{port}/", port
+    if running.summary is not None:
+        running.summary.started(running.url)
     return running
 
 

@@ -25,7 +25,9 @@ from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from typing import Any
 
+from mediaserve.core.library.facts import quarter_turn
 from mediaserve.core.web.decoding import MAX_PIXELS, DecodePlan, open_options, plan_decode
+from mediaserve.core.web.rotate import rotate_plane, turned_size
 from mediaserve.core.web.sprites import poster_size
 
 #: mjpeg quantiser scale: 2 (best) .. 31; 5 looks clean at ~25 KB for a 480 px poster
@@ -132,6 +134,37 @@ def _luma_mean(frame: Any) -> float:
     return sum(sample) / max(1, len(sample))
 
 
+def _shown_planes(frame: Any, turn: int) -> list[tuple[bytes, int]]:
+    """(bytes, stride) of each plane of a small ``yuvj420p`` frame, turned clockwise by
+    ``turn`` for display. The frame is already scaled down, so the turn copies a few hundred
+    KB at most, whatever the video's size."""
+    if turn == 0:
+        return [(bytes(plane), plane.line_size) for plane in frame.planes]
+    shown = []
+    for plane in frame.planes:
+        width, height = plane.width, plane.height
+        data = rotate_plane(memoryview(plane).cast("B"), width, height, plane.line_size, turn)
+        shown.append((data, turned_size(width, height, turn)[0]))
+    return shown
+
+
+def _turned(frame: Any, turn: int) -> Any:
+    """A ``yuvj420p`` frame turned clockwise by ``turn`` degrees (the frame itself for 0)."""
+    import av
+
+    if turn == 0:
+        return frame
+    width, height = turned_size(frame.width, frame.height, turn)
+    out = av.VideoFrame(width, height, "yuvj420p")
+    for target, (data, stride) in zip(out.planes, _shown_planes(frame, turn), strict=True):
+        rows = bytearray(target.buffer_size)
+        line = target.line_size
+        for y in range(target.height):
+            rows[y * line:y * line + target.width] = data[y * stride:y * stride + target.width]
+        target.update(bytes(rows))
+    return out
+
+
 def _frames_at(container: Any, stream: Any, seconds: float, keyframe_only: bool
                ) -> Iterator[Any]:
     """Decoded frames from about ``seconds`` on: seek to the keyframe before it, then (unless
@@ -151,18 +184,20 @@ def _over_memory() -> Refused:
 
 
 def make_poster(paths: Sequence[str], dest: str, times: Sequence[float],
-                max_width: int = 480) -> bool:
+                max_width: int = 480, rotation: int = 0) -> bool:
     """Write a poster JPEG of the video (the first openable of ``paths``) to ``dest``; False
     (and nothing written) when no frame could be decoded. Tries each of ``times`` until one
-    is not black. :class:`Refused` when the picture is over budget."""
+    is not black. ``rotation``: clockwise degrees to turn the picture for display (the
+    index's; a phone's portrait video gets a portrait poster, at most ``max_width`` on its
+    longer side). :class:`Refused` when the picture is over budget."""
     try:
-        return _make_poster(paths, dest, times, max_width)
+        return _make_poster(paths, dest, times, max_width, quarter_turn(rotation))
     except MemoryError:  # Python's own, at the worker's cap (FFmpeg's is handled inside)
         raise _over_memory() from None
 
 
 def _make_poster(paths: Sequence[str], dest: str, times: Sequence[float],
-                 max_width: int) -> bool:
+                 max_width: int, turn: int) -> bool:
     import av
 
     chosen = None
@@ -183,30 +218,34 @@ def _make_poster(paths: Sequence[str], dest: str, times: Sequence[float],
         pass
     if chosen is None:
         return False
-    # sized from the decoded frame, not the index: the file may have changed since the scan
-    width, height = poster_size(chosen.width, chosen.height, max_width)
+    # sized from the decoded frame, not the index: the file may have changed since the scan;
+    # scaled as stored, then turned (the turn copies the small picture only)
+    shown = poster_size(*turned_size(chosen.width, chosen.height, turn), max_width)
+    width, height = turned_size(*shown, turn)
     picture = chosen.reformat(width=width, height=height, format="yuvj420p")
-    _write_atomic(dest, encode_jpeg(picture))
+    _write_atomic(dest, encode_jpeg(_turned(picture, turn)))
     return True
 
 
 def make_sprite(paths: Sequence[str], dest: str, times: Sequence[float], tile: tuple[int, int],
-                columns: int) -> bool:
+                columns: int, rotation: int = 0) -> bool:
     """Write a sprite of one tile per entry of ``times`` (``columns`` per row) to ``dest``.
     Tiles come from the keyframe at or before each time: one decode per tile, so a
-    two-hour film costs ~100 decodes, not 170,000. False when no frame could be read;
+    two-hour film costs ~100 decodes, not 170,000. ``tile`` is the size as shown, after
+    turning each picture clockwise by ``rotation``. False when no frame could be read;
     :class:`Refused` when the picture is over budget."""
     try:
-        return _make_sprite(paths, dest, times, tile, columns)
+        return _make_sprite(paths, dest, times, tile, columns, quarter_turn(rotation))
     except MemoryError:
         raise _over_memory() from None
 
 
 def _make_sprite(paths: Sequence[str], dest: str, times: Sequence[float],
-                 tile: tuple[int, int], columns: int) -> bool:
+                 tile: tuple[int, int], columns: int, turn: int) -> bool:
     import av
 
     tile_w, tile_h = tile
+    stored_w, stored_h = turned_size(tile_w, tile_h, turn)
     rows = -(-len(times) // columns)
     width, height = min(len(times), columns) * tile_w, rows * tile_h
     sprite = av.VideoFrame(width, height, "yuvj420p")
@@ -217,19 +256,18 @@ def _make_sprite(paths: Sequence[str], dest: str, times: Sequence[float],
     drawn = 0
     try:
         with _open(paths) as container:
-            stream = _video_stream(container, tile_w)
+            stream = _video_stream(container, stored_w)
             stream.codec_context.skip_frame = "NONKEY"
             for index, seconds in enumerate(times):
                 frame = next(_frames_at(container, stream, seconds, keyframe_only=True), None)
                 if frame is None:
                     continue
-                small = frame.reformat(width=tile_w, height=tile_h, format="yuvj420p")
+                small = frame.reformat(width=stored_w, height=stored_h, format="yuvj420p")
                 row, column = divmod(index, columns)
-                for number, plane in enumerate(small.planes):
+                for number, (data, stride) in enumerate(_shown_planes(small, turn)):
                     shift = 0 if number == 0 else 1
                     x0, y0 = (column * tile_w) >> shift, (row * tile_h) >> shift
                     w, h = tile_w >> shift, tile_h >> shift
-                    data, stride = bytes(plane), plane.line_size
                     target, dest_stride = planes[number], strides[number]
                     for y in range(h):
                         at = (y0 + y) * dest_stride + x0

@@ -38,6 +38,8 @@ log = logging.getLogger("mediaserve")
 IDLE_SHUTDOWN_S = 60.0
 POSTER_TIMEOUT_S = 30.0
 SPRITE_TIMEOUT_S = 300.0
+#: a poster's longer side, in pixels
+POSTER_SIDE = 480
 
 
 def cache_root(data_dir: Path, library_root: str) -> Path:
@@ -249,16 +251,20 @@ class FrameService:
         return made
 
     async def poster(self, vid: str, relpath: str, version: str, times: list[float], *,
-                     heavy: bool = True) -> Path | None:
+                     heavy: bool = True, rotation: int = 0) -> Path | None:
+        """``version``: the picture's (:func:`core.web.media.picture_version`), which names
+        the rotation too, so a poster made before the rotation was known is not reused."""
         return await self.ensure("poster", vid, relpath, self.poster_path(vid, version),
-                                 framegen.make_poster, times, heavy=heavy)
+                                 framegen.make_poster, times, POSTER_SIDE, rotation,
+                                 heavy=heavy)
 
     async def sprite(self, vid: str, relpath: str, version: str, layout: str,
                      times: list[float], tile: tuple[int, int], columns: int, *,
-                     heavy: bool = True) -> Path | None:
+                     heavy: bool = True, rotation: int = 0) -> Path | None:
         return await self.ensure("sprite", vid, relpath,
                                  self.sprite_path(vid, version, layout),
-                                 framegen.make_sprite, times, tile, columns, heavy=heavy)
+                                 framegen.make_sprite, times, tile, columns, rotation,
+                                 heavy=heavy)
 
     def close(self) -> None:
         for job in list(self._jobs.values()):

@@ -19,7 +19,9 @@ from mediaserve.adapters.web.frames import FrameService
 from mediaserve.adapters.web.http import IMMUTABLE, LibraryState, etag_matches, json_error
 from mediaserve.adapters.web.subtitles import SubtitleTooLarge, SubtitleTracks, Track
 from mediaserve.core.http.ranges import Conditionals, evaluate
+from mediaserve.core.library.facts import display_size
 from mediaserve.core.web.decoding import decodes_heavy, pixel_refusal
+from mediaserve.core.web.media import picture_version
 from mediaserve.core.web.sprites import (
     SpriteLayout,
     plan_sprite,
@@ -76,7 +78,7 @@ class MediaRoutes:
             return json_error(404, "unknown video id")
         entry = video.entry
         loop = asyncio.get_running_loop()
-        version = await loop.run_in_executor(None, self.frames.version, entry.path)
+        version = await self._version(entry)
         path = None
         facts = entry.facts
         # over the pixel budget by the scan's reading of the stream: no worker is started
@@ -84,15 +86,22 @@ class MediaRoutes:
         if version is not None and pixel_refusal(facts.width, facts.height) is None:
             path = await self.frames.poster(
                 entry.id, entry.path, version, poster_times(facts.duration),
-                heavy=decodes_heavy(facts.width, facts.height))
+                heavy=decodes_heavy(facts.width, facts.height), rotation=facts.rotation or 0)
         etag = f'"poster-{version}"'
         return await loop.run_in_executor(None, _picture, request, path, version, etag)
+
+    async def _version(self, entry: Any) -> str | None:
+        """The version of the entry's pictures: the file's as it is now (a fresh fstat, in
+        an executor) with the rotation the index records; None when the file is gone."""
+        loop = asyncio.get_running_loop()
+        version = await loop.run_in_executor(None, self.frames.version, entry.path)
+        return None if version is None else picture_version(version, entry.facts.rotation)
 
     def _layout(self, video: Any) -> SpriteLayout | None:
         facts = video.entry.facts
         if not facts.video_codec:
             return None
-        return plan_sprite(facts.duration, facts.width, facts.height)
+        return plan_sprite(facts.duration, *display_size(facts))  # a portrait video: portrait tiles
 
     async def _sprite_target(
             self, request: web.Request) -> web.Response | tuple[Any, SpriteLayout, str]:
@@ -108,8 +117,7 @@ class MediaRoutes:
         if refusal is not None:
             return json_error(404, f"no seek previews for this video: {refusal}")
         entry = video.entry
-        loop = asyncio.get_running_loop()
-        version = await loop.run_in_executor(None, self.frames.version, entry.path)
+        version = await self._version(entry)
         if version is None:
             return json_error(404, "the video file is missing from disk", missing=True)
         return entry, layout, version
@@ -133,7 +141,7 @@ class MediaRoutes:
         return await self.frames.sprite(
             entry.id, entry.path, version, layout.signature(), times,
             (layout.tile_width, layout.tile_height), layout.columns,
-            heavy=decodes_heavy(facts.width, facts.height))
+            heavy=decodes_heavy(facts.width, facts.height), rotation=facts.rotation or 0)
 
     async def thumbnails_jpg(self, request: web.Request) -> web.StreamResponse:
         target = await self._sprite_target(request)

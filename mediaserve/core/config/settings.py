@@ -213,8 +213,10 @@ class Settings:
         100, _to_int(1, 10_000),
         "Ranges allowed in one request before it is answered 200 (whole file).",
         metavar="N")
-    access_log: str = setting("-", _to_str, "'-' for stderr, 'off', or a file path.",
-                              metavar="FILE")
+    access_log: str = setting(
+        "auto", _to_str, "'auto': a summary line every 30 s when stderr is a terminal, a "
+        "line per request otherwise; '-': a line per request on stderr; 'summary'; 'off'; or "
+        "a file (combined log format).", metavar="FILE")
     shutdown_timeout: float = setting(10.0, _to_float,
                                       "Seconds streams may finish after SIGINT/SIGTERM.",
                                       metavar="SECONDS")
@@ -310,6 +312,10 @@ class Settings:
     cache_size: int = setting(
         10 * 1024 ** 3, _to_size, "Size cap of the segment cache (500M, 10G, ...); the least "
         "recently used segments go first.", metavar="SIZE")
+    watch: bool = setting(
+        True, _to_bool, "Follow FOLDER (a child process, `mediaserve scan --watch`): added, "
+        "changed, moved and deleted videos reach the index within seconds; --no-watch: "
+        "only what the last scan found.", kind="switch")
     state_db: str = setting(
         "", _to_str, "SQLite file of profiles and their state (resume positions, watched "
         "marks, preferences); default: state.db in the data folder.", metavar="FILE")

@@ -17,8 +17,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-#: 1: the first facts; 2: video profile, pixel format, bit depth, rotation, audio tracks
-PROBE_VERSION = 2
+#: 1: the first facts; 2: video profile, pixel format, bit depth, rotation, audio tracks;
+#: 3: the rotation of Matroska and WebM files (see :func:`probe_is_stale`)
+PROBE_VERSION = 3
+#: the containers whose facts grew in version 3; every other entry is current at 2
+_GREW_IN_3 = frozenset({"matroska", "webm"})
 
 #: more audio tracks than this are not recorded (a hostile file may declare thousands)
 MAX_AUDIO_TRACKS = 32
@@ -53,6 +56,31 @@ class MediaFacts:
     bit_depth: int | None = None  # bits per colour sample of the picture
     rotation: int | None = None  # degrees clockwise to turn the picture for display
     audio_tracks: tuple[AudioTrack, ...] = ()  # every audio stream, in file order
+
+
+def probe_is_stale(probe_version: int, container: str | None) -> bool:
+    """Whether an entry probed by ``probe_version`` lacks facts a probe records now. Version 3
+    only added what Matroska and WebM files say, so other entries stay current at 2: a new
+    fact of one container costs the next scan a re-probe of those files, not of the whole
+    library (a probe also hashes the first and last MiB of each file)."""
+    needed = PROBE_VERSION if container in _GREW_IN_3 else 2
+    return probe_version < needed
+
+
+def quarter_turn(rotation: int | None) -> int:
+    """``rotation`` as 0, 90, 180 or 270 (the nearest quarter turn; None = 0). The index is
+    edited by people, so any whole number may come in."""
+    if rotation is None:
+        return 0
+    return (rotation + 45) // 90 * 90 % 360
+
+
+def display_size(facts: MediaFacts) -> tuple[int | None, int | None]:
+    """(width, height) as the picture is shown: a phone's portrait video is stored as
+    landscape plus a quarter turn, and shows as portrait."""
+    if quarter_turn(facts.rotation) in (90, 270):
+        return facts.height, facts.width
+    return facts.width, facts.height
 
 
 FACT_FIELDS = tuple(f.name for f in dataclasses.fields(MediaFacts))
@@ -132,8 +160,12 @@ def _tracks(vid: str, raw: Any, fail: Fail) -> tuple[AudioTrack, ...]:
 
 
 def facts_json(facts: MediaFacts) -> dict[str, Any]:
-    """Every fact by name, JSON-ready (audio tracks as objects), for the API."""
+    """Every fact by name, JSON-ready (audio tracks as objects), for the API. ``width`` and
+    ``height`` are the picture as shown (rotation applied); ``coded_width`` and
+    ``coded_height`` as the stream stores it."""
     doc: dict[str, Any] = {name: getattr(facts, name) for name in FACT_TYPES}
+    doc["width"], doc["height"] = display_size(facts)
+    doc["coded_width"], doc["coded_height"] = facts.width, facts.height
     doc["audio_tracks"] = [{"codec": t.codec, "channels": t.channels, "language": t.language}
                            for t in facts.audio_tracks]
     return doc

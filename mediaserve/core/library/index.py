@@ -31,6 +31,7 @@ from mediaserve.core.library.facts import (
     PROBE_VERSION,
     facts_from_table,
     facts_to_table,
+    probe_is_stale,
 )
 from mediaserve.core.library.facts import AudioTrack as AudioTrack  # re-exported
 from mediaserve.core.library.facts import MediaFacts as MediaFacts  # re-exported
@@ -323,7 +324,7 @@ def files_to_probe(old: LibraryIndex | None, found: Iterable[FileState],
         entry = known.get(state.path)
         if (force or entry is None or entry.status == EntryStatus.MISSING
                 or not entry.same_file_state(state.size, state.mtime_ns)
-                or entry.probe_version < PROBE_VERSION):  # probed before facts grew
+                or probe_is_stale(entry.probe_version, entry.facts.container)):
             todo.append(state)
     return todo
 

@@ -2,9 +2,9 @@
 
 Pure functions over a profile's progress rows and the library's ids, so the rules are
 tested without a store or a server. "Next episode after video X" is a parameter
-(:data:`NextAfter`): :func:`folder_order` is the fallback (the next file of the same folder
-in natural order, as the player's previous/next); the shows model replaces it by passing
-its own function, nothing else changes.
+(:data:`NextAfter`): the server passes the shows model's (the next episode across seasons;
+nothing after a film or a home video); :func:`folder_order` (the next file of the same
+folder in natural order) is there for a library view without shows.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from mediaserve.core.library.index import VideoEntry
 from mediaserve.core.profiles.progress import in_progress
 
 NextAfter = Callable[[str], "str | None"]
+#: the video standing for every copy of one episode (a second file, another quality): the
+#: shows model's first copy; the video itself where there are no copies
+EpisodeOf = Callable[[str], str]
 #: rows each home list holds by default, and at most
 DEFAULT_ROW, MAX_ROW = 20, 100
 #: how far Next up follows a chain of watched episodes from one watched video
@@ -72,12 +75,31 @@ def continue_watching(rows: Iterable[Row], present: Container[str],
     return heapq.nlargest(limit, found, key=lambda row: (row.updated, row.video))
 
 
+def merge_copies(rows: Iterable[Row], episode_of: EpisodeOf) -> list[Row]:
+    """One row per episode, under the video standing for it: the copies of an episode are
+    watched when any of them is, and played where and when the latest played one was."""
+    merged: dict[str, Row] = {}
+    for row in rows:
+        key = episode_of(row.video)
+        seen = merged.get(key)
+        latest = row if seen is None or row.updated >= seen.updated else seen
+        watched = row.watched or (seen is not None and seen.watched)
+        merged[key] = Row(key, latest.position, latest.duration, watched, latest.updated)
+    return list(merged.values())
+
+
 def next_up(rows: Sequence[Row], next_after: NextAfter, present: Container[str],
-            limit: int = DEFAULT_ROW) -> list[tuple[str, str]]:
+            limit: int = DEFAULT_ROW, episode_of: EpisodeOf | None = None
+            ) -> list[tuple[str, str]]:
     """(next video, the watched video it follows): for each watched video, most recently
     played first, the first video after it that is neither watched nor in progress
     (in progress is Continue watching's), following watched ones on. One entry per chain:
-    an older watched episode of the same show leads to the same place and is skipped."""
+    an older watched episode of the same show leads to the same place and is skipped.
+    ``episode_of``: the copies of one episode count as one (see :func:`merge_copies`), so
+    an episode watched in another copy is not offered; ``next_after`` then gives the
+    videos standing for episodes."""
+    if episode_of is not None:
+        rows = merge_copies(rows, episode_of)
     by_video = {row.video: row for row in rows}
     watched = sorted((row for row in rows if row.watched),
                      key=lambda row: (row.updated, row.video), reverse=True)

@@ -140,6 +140,15 @@ class Shows:
         """The episode after ``vid`` (across seasons), or None."""
         return self.next_unwatched(vid, ())
 
+    def episode_of(self, vid: str) -> str:
+        """The video standing for ``vid``'s episode: its first copy (``vid`` itself when it
+        has no other copy or is no episode). What :meth:`next` and :meth:`previous` give."""
+        place = self._place.get(vid)
+        if place is None:
+            return vid
+        slots, at = place
+        return slots[at][0]
+
     def next_unwatched(self, vid: str, watched: Container[str]) -> str | None:
         """The first episode after ``vid`` none of whose copies is in ``watched``: what
         *Next up* offers once ``vid`` is watched."""

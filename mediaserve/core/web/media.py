@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from mediaserve.core.library.facts import quarter_turn
 from mediaserve.core.library.index import VideoEntry
 from mediaserve.core.naming import ParsedName, parse_path
 from mediaserve.core.web.subtitles import track_info
@@ -22,8 +23,17 @@ def version_token(size: int, mtime_ns: int) -> str:
     return hashlib.sha256(f"{size}:{mtime_ns}".encode()).hexdigest()[:10]
 
 
+def picture_version(file_version: str, rotation: int | None) -> str:
+    """The version of a video's poster and seek previews: the file's, plus its rotation when
+    it has one, so a picture made before the rotation was known (or read differently) gets
+    a new URL and cache file instead of a year of being shown on its side."""
+    turn = quarter_turn(rotation)
+    return f"{file_version}r{turn}" if turn else file_version
+
+
 def poster_url(entry: VideoEntry, base: str = "") -> str:
-    return f"{base}/api/videos/{entry.id}/poster.jpg?v={version_token(entry.size, entry.mtime_ns)}"
+    version = picture_version(version_token(entry.size, entry.mtime_ns), entry.facts.rotation)
+    return f"{base}/api/videos/{entry.id}/poster.jpg?v={version}"
 
 
 def name_json(parsed: ParsedName) -> dict[str, Any]:

@@ -4,7 +4,8 @@ A sprite is one JPEG holding small frames in a grid, one every ``interval`` seco
 WebVTT "thumbnails" track maps each time span to a tile (``sprite.jpg#xywh=x,y,w,h``), as
 YouTube, Jellyfin's trickplay and most web players do. One image instead of a hundred keeps
 the hover instant after a single request. The layout is a pure function of the duration and
-the picture size, so the VTT can be served before the sprite exists.
+the picture size as shown (a phone's portrait video, stored as landscape with a rotation,
+gets portrait tiles), so the VTT can be served before the sprite exists.
 """
 
 from __future__ import annotations
@@ -73,9 +74,19 @@ def plan_sprite(duration: float | None, width: int | None = None, height: int | 
     interval = next((float(i) for i in NICE_INTERVALS if i >= wanted),
                     float(math.ceil(wanted)))
     count = max(1, math.ceil(duration / interval))
-    aspect = (height / width) if width and height and width > 0 and height > 0 else 9 / 16
-    tile_height = min(_even(tile_width * aspect), 2 * tile_width)
-    return SpriteLayout(duration, interval, count, columns, tile_width, tile_height)
+    tile_w, tile_h = _fit(width, height, tile_width)
+    return SpriteLayout(duration, interval, count, columns, tile_w, tile_h)
+
+
+def _fit(width: int | None, height: int | None, side: int) -> tuple[int, int]:
+    """The picture's aspect in a box of ``side`` x ``side``, even numbers: a landscape
+    picture ``side`` wide, a portrait one (a phone's, rotated for display) ``side`` tall,
+    so a tile or poster never has more pixels than a square of ``side``. Unknown: 16:9."""
+    if not width or not height or width <= 0 or height <= 0:
+        return side, _even(side * 9 / 16)
+    if width >= height:
+        return _even(side), _even(side * height / width)
+    return _even(side * width / height), _even(side)
 
 
 def vtt_timestamp(seconds: float) -> str:
@@ -106,10 +117,10 @@ def poster_times(duration: float | None) -> list[float]:
     return [round(duration * share, 3) for share in (0.10, 0.25, 0.40)]
 
 
-def poster_size(width: int | None, height: int | None, max_width: int = 480) -> tuple[int, int]:
-    """Poster dimensions: at most ``max_width`` wide, the video's aspect, even numbers."""
-    if not width or not height or width <= 0 or height <= 0:
-        return max_width, _even(max_width * 9 / 16)
-    if width <= max_width:
+def poster_size(width: int | None, height: int | None, max_side: int = 480) -> tuple[int, int]:
+    """Poster dimensions for a picture shown ``width`` x ``height``: its aspect, even numbers,
+    neither side over ``max_side`` (a landscape poster is at most ``max_side`` wide, a
+    portrait one at most ``max_side`` tall), never enlarged."""
+    if width and height and 0 < width <= max_side and 0 < height <= max_side:
         return _even(width), _even(height)
-    return _even(max_width), _even(max_width * height / width)
+    return _fit(width, height, max_side)

@@ -24,6 +24,7 @@ from mediaserve.adapters.server.api.keys import STATE, json_error
 from mediaserve.adapters.server.api.listing import INLINE_MAX_VIDEOS, json_with_etag
 from mediaserve.adapters.server.site.catalog import Catalog
 from mediaserve.core.http.encoding import etag_matches
+from mediaserve.core.library.facts import display_size
 from mediaserve.core.shows import show_document, shows_document
 from mediaserve.core.shows.documents import Facts
 from mediaserve.core.web.media import poster_url
@@ -41,9 +42,9 @@ def _facts(catalog: Catalog) -> Facts:
     def facts(vid: str) -> dict[str, Any]:
         video = catalog.videos[vid]
         entry = video.entry
-        return {"duration": entry.facts.duration, "width": entry.facts.width,
-                "height": entry.facts.height, "status": video.status,
-                "poster_url": poster_url(entry)}
+        width, height = display_size(entry.facts)  # as shown: a phone's portrait is portrait
+        return {"duration": entry.facts.duration, "width": width, "height": height,
+                "status": video.status, "poster_url": poster_url(entry)}
 
     return facts
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import weakref
 from typing import Any
 
 from aiohttp import web
@@ -130,12 +131,30 @@ async def get_metrics(request: web.Request) -> web.Response:
                                             "Cache-Control": "no-store"})
 
 
+def _library_totals(state: ServerState) -> Any:
+    """``{"videos", "duration", "bytes"}`` of the library being served: what ``serve``'s
+    start-up line says, for ``mediaserve stats`` to repeat (that line scrolls away). Summed
+    once per catalog (an index reload brings a new one), not per poll."""
+    cached: dict[str, Any] = {"catalog": lambda: None}
+
+    def totals() -> dict[str, Any]:
+        catalog = state.catalog
+        if cached["catalog"]() is not catalog:  # a weak reference: no old catalog kept
+            videos, seconds, size = catalog.index.totals()
+            cached.update(catalog=weakref.ref(catalog),
+                          doc={"videos": videos, "duration": round(seconds, 3), "bytes": size})
+        return dict(cached["doc"])
+
+    return totals
+
+
 def add_stats_routes(app: web.Application) -> None:
     """Give the app its collector (a no-op one when ``stats = false``), a Prometheus
     registry and a rate limiter of its own, and register the statistics endpoints."""
     state = app[STATE]
     app[REGISTRY], app[METRICS] = new_registry(state.stats)
     app[LIMITER] = RateLimiter()
+    app.setdefault(STATS_EXTRAS, {})["library"] = _library_totals(state)
     router = app.router
     router.add_get("/api/stats", get_stats)
     router.add_get(f"{_VIDEO}/streaming-stats", get_video_stats)
