@@ -176,7 +176,9 @@ async def _aiohttp_server(site: Site, app: web.Application | None, settings: Set
                           log_class: Any, aiohttp_log: Any,
                           runners: list[web.AppRunner]) -> HandlerFactory:
     """aiohttp's request-handler factory for ``site`` (its app built now if need be): the
-    first delegated request pays for importing aiohttp (~0.2 s), never a stream."""
+    first delegated request pays for importing aiohttp (~0.2 s), never a stream. The import
+    runs in a thread, so the loop keeps serving streams (and a worker's heartbeat) meanwhile."""
+    await asyncio.get_running_loop().run_in_executor(None, _import_aiohttp_side)
     from aiohttp import web
 
     from mediaserve.adapters.server.api.accesslog import OFF, CombinedLogger
@@ -192,6 +194,14 @@ async def _aiohttp_server(site: Site, app: web.Application | None, settings: Set
     runners.append(runner)
     assert runner.server is not None
     return runner.server
+
+
+def _import_aiohttp_side() -> None:
+    import importlib
+
+    for name in ("aiohttp.web", "mediaserve.adapters.server.api.accesslog",
+                 "mediaserve.adapters.server.app"):
+        importlib.import_module(name)
 
 
 async def run_until_signalled(target: Site | web.Application, settings: Settings,
