@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from mediaserve.adapters.server.net.guard import ConnectionGuard
 from mediaserve.adapters.server.net.refusal import error_bytes
-from mediaserve.adapters.server.net.sendtimeout import bytes_acked, check_interval, reset_on_close
+from mediaserve.adapters.server.net.sendtimeout import StallWatch
 from mediaserve.core.http.chunked import ChunkedEnd
 from mediaserve.core.http.request_head import (
     CHUNKED,
@@ -108,7 +108,7 @@ class HttpConnection(asyncio.Protocol):
         self._processing = False
         self._paused = False  # reading paused: too much held
         self._writing_paused = False
-        self._stall: tuple[asyncio.TimerHandle, int, float] | None = None
+        self._stall: StallWatch | None = None  # what aiohttp writes, under the send timeout
         # one timer for the header and keep-alive deadlines: moving the deadline is a store,
         # and the timer re-arms itself when it fires early (as aiohttp's keep-alive timer)
         self._deadline = 0.0
@@ -343,6 +343,12 @@ class HttpConnection(asyncio.Protocol):
             keep_alive = False
         self._answer_done(keep_alive)
 
+    def delegated_resume_reading(self) -> None:
+        """aiohttp has room for more of its request; this connection may still hold reading
+        paused because too many pipelined bytes wait behind the answer (``_hold``)."""
+        if not self._paused and self.transport is not None:
+            self.transport.resume_reading()
+
     def delegated_closed(self, abort: bool) -> None:
         """aiohttp closed its side (an error it answered, or ``Connection: close``)."""
         if self.transport is not None:
@@ -409,8 +415,9 @@ class HttpConnection(asyncio.Protocol):
         self._writing_paused = True
         if self._delegation is not None:
             self._delegation.pause_writing()
-            if self._stall is None:
-                self._check_stall(-1, 0.0)
+            if self._stall is None and self.transport is not None:
+                self._stall = StallWatch(self.transport, self._guard.send_timeout,
+                                         self._stalled)
 
     def resume_writing(self) -> None:
         self._writing_paused = False
@@ -418,26 +425,13 @@ class HttpConnection(asyncio.Protocol):
         if self._delegation is not None:
             self._delegation.resume_writing()
 
-    def _check_stall(self, last: int, since: float) -> None:
-        self._stall = None
-        if not self._writing_paused or self.transport is None or self._delegation is None:
-            return
-        now = self._loop.time()
-        sock = self.transport.get_extra_info("socket")
-        acked = bytes_acked(sock)
-        timeout = self._guard.send_timeout
-        if acked != last:
-            last, since = acked, now
-        elif now - since >= timeout:
-            self._guard.send_timeouts += 1
-            log.info("no write progress for %g s (send timeout); connection reset", timeout)
-            reset_on_close(self.transport)
-            self.transport.abort()
-            return
-        handle = self._loop.call_later(check_interval(timeout), self._check_stall, last, since)
-        self._stall = (handle, last, since)
-
     def _stop_stall(self) -> None:
         if self._stall is not None:
-            self._stall[0].cancel()
+            self._stall.stop()
             self._stall = None
+
+    def _stalled(self) -> None:
+        self._stall = None
+        self._guard.send_timeouts += 1
+        log.info("no write progress for %g s (send timeout); connection reset",
+                 self._guard.send_timeout)

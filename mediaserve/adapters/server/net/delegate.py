@@ -75,9 +75,8 @@ class ShimTransport(asyncio.Transport):
             real.pause_reading()
 
     def resume_reading(self) -> None:
-        real = self._real()
-        if real is not None:
-            real.resume_reading()
+        if self._delegation is not None:  # the connection may hold reading paused itself
+            self._conn.delegated_resume_reading()
 
     def is_reading(self) -> bool:
         real = self._real()

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import socket
 import struct
+from collections.abc import Callable
 from typing import Any
 
 # struct tcp_info (linux/tcp.h): 8 one-byte fields, 24 u32, 2 u64 (pacing rates), then
@@ -97,3 +98,38 @@ class SendTimeout:
             self._scope.reschedule(now)  # cancels the task; TimeoutError leaves the block
             return
         self._handle = self._loop.call_later(self._interval, self._check)
+
+
+class StallWatch:
+    """While a transport's buffer is full: reset its connection once the client has
+    acknowledged nothing for ``timeout`` seconds (what aiohttp writes through a transport;
+    bodies sent with ``sendfile`` have :class:`SendTimeout`). ``stop()`` when it drains."""
+
+    __slots__ = ("_handle", "_last", "_loop", "_on_reset", "_since", "_transport", "timeout")
+
+    def __init__(self, transport: Any, timeout: float, on_reset: Callable[[], None]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._transport = transport
+        self.timeout = timeout
+        self._on_reset = on_reset
+        self._last = bytes_acked(transport.get_extra_info("socket"))
+        self._since = self._loop.time()
+        self._handle = self._loop.call_later(check_interval(timeout), self._check)
+
+    def _check(self) -> None:
+        transport = self._transport
+        if transport.is_closing():
+            return
+        now = self._loop.time()
+        acked = bytes_acked(transport.get_extra_info("socket"))
+        if acked != self._last:
+            self._last, self._since = acked, now
+        elif now - self._since >= self.timeout:
+            reset_on_close(transport)
+            transport.abort()
+            self._on_reset()
+            return
+        self._handle = self._loop.call_later(check_interval(self.timeout), self._check)
+
+    def stop(self) -> None:
+        self._handle.cancel()
