@@ -1,19 +1,30 @@
-// The library page: cards for every video, search as you type, sort, folders, keyboard.
+// The library page: cards for every video, search as you type, sort, folders, keyboard; the
+// profile's rows and marks (me.js, home.js), "Who is watching?" (chooser.js) and the shows
+// (shows.js), which live in the same page and its URL (`?view=shows`, `?show=ID`).
 //
 // Built for large libraries: the compact listing (`/api/videos?view=cards`) is loaded once,
 // each card's DOM is built the first time it is shown and then reused, search compares
 // against a precomputed lower-case string, and sorting happens only when the order changes
 // (filtering keeps the sorted order). Cards use `content-visibility: auto`, so the browser
-// lays out only the ones near the viewport. Timings are left as `performance` marks
-// (`ms:first-render`, `ms:filter`) for benchmarks/web_bench.py to read.
-import { BADGES, collator, el, fmtDuration, fmtResolution, fmtSize, isTyping, loadCards } from "./common.js";
+// lays out only the ones near the viewport. The profile's state is asked for at the same
+// time as the listing and never waited for (unless the URL filters by it); the rows go in
+// after the first cards are painted. Timings are left as `performance` marks
+// (`ms:first-render`, `ms:filter`, `ms:rows`) for benchmarks/web_bench.py to read.
+import { collator, el, fmtDuration, fmtSize, isTyping, loadCards } from "./common.js";
+import { fold, makeCard, prepare, showMarks } from "./cards.js";
+import { initChooser, openChooser, renderWhoami } from "./chooser.js";
+import { localHome, renderHome } from "./home.js";
+import { initMenu } from "./menu.js";
+import { on, session, start } from "./me.js";
+import { renderShow, renderShows } from "./shows.js";
 
 const $ = (id) => document.getElementById(id);
 const ROOT = "";  // the folder name of files directly in the library root
-const fold = (s) => s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
 
-const state = { videos: [], sorted: [], sortKey: "", cards: new Map(), folders: [],
-                folderRank: new Map() };
+const state = { videos: [], byId: new Map(), sorted: [], sortKey: "", cards: new Map(), folders: [],
+                folderRank: new Map(), folderCounts: new Map(), loaded: false, painted: false,
+                shown: new Set(), view: "library", profileId: null };
+const videoById = (id) => state.byId.get(id);
 
 const SORTS = {
   name: (a, b) => collator.compare(a.title, b.title) || collator.compare(a.path, b.path),
@@ -22,38 +33,13 @@ const SORTS = {
   size: (a, b) => a.size - b.size,
 };
 
-function prepare(v) {
-  v.path = v.folder ? `${v.folder}/${v.name}` : v.name;
-  v.hay = fold(`${v.title} ${v.path}`);
-  v.added = Number(v.mtime_ns) || 0;
-  v.broken = !!(v.problem && v.problem[0] === "error");
-  return v;
-}
-
-function makeCard(v) {
-  const ext = v.name.includes(".") ? v.name.slice(v.name.lastIndexOf(".") + 1).toUpperCase() : "";
-  const facts = [fmtResolution(v.width, v.height).split(" ")[0], ext, fmtSize(v.size)].filter(Boolean);
-  const img = el("img", { src: v.poster_url, alt: "", loading: "lazy", decoding: "async",
-                          width: 320, height: 180 });
-  img.addEventListener("error", () => img.classList.add("failed"), { once: true });
-  const thumb = el("div", { class: "thumb" }, img,
-                   v.duration != null ? el("span", { class: "duration", text: fmtDuration(v.duration) }) : null);
-  const badges = el("p", { class: "badges" });
-  for (const code of v.badges || []) {
-    if (v.broken && v.problem[1] === code) continue;
-    const warn = v.problem && v.problem[1] === code ? v.problem[2] : BADGES[code] || code;
-    badges.append(el("span", { class: "badge", title: warn, text: BADGES[code] || code }));
-  }
-  const meta = el("div", { class: "meta" },
-    el("h3", { class: "title", text: v.title }),
-    el("p", { class: "facts", text: facts.join(" · ") }),
-    badges.childElementCount ? badges : null,
-    v.broken ? el("p", { class: "reason" }, el("span", { class: "sr-only", text: "Unavailable: " }),
-                  v.problem[2]) : null);
-  const link = el("a", { class: "card-link", href: `/watch/${v.id}`, "data-id": v.id,
-                         title: v.path }, thumb, meta);
-  return el("li", { class: v.broken ? "card broken" : "card" }, link);
-}
+// the "Watched" filter: which of the profile's rows (or none) a video must have
+const SEEN = {
+  unwatched: (row) => !(row && row.watched),
+  progress: (row) => !!(row && row.in_progress),
+  watched: (row) => !!(row && row.watched),
+};
+const NONE_SEEN = { unwatched: "No unwatched videos", progress: "No videos in progress", watched: "No watched videos" };
 
 function cardFor(v) {
   let card = state.cards.get(v.id);
@@ -63,8 +49,10 @@ function cardFor(v) {
 
 function controls() {
   return { q: $("search").value.trim(), folder: $("folder").value, sort: $("sort").value,
-           group: $("group").checked };
+           group: $("group").checked, seen: $("seen").value };
 }
+
+const seenTest = (seen) => (session.state === "chosen" && SEEN[seen]) || null;
 
 function sortedVideos(sort) {
   if (state.sortKey !== sort) {
@@ -76,10 +64,12 @@ function sortedVideos(sort) {
   return state.sorted;
 }
 
-function matching({ q, folder, sort }) {
+function matching({ q, folder, sort, seen }) {
   const words = fold(q).split(/\s+/).filter(Boolean);
+  const keep = seenTest(seen);
   return sortedVideos(sort).filter((v) =>
-    (folder === "*" || v.folder === folder) && words.every((w) => v.hay.includes(w)));
+    (folder === "*" || v.folder === folder) && words.every((w) => v.hay.includes(w))
+    && (!keep || keep(session.progress.get(v.id))));
 }
 
 function folderLabel(folder) { return folder === ROOT ? "Library root" : folder; }
@@ -129,18 +119,25 @@ function paint(shown, group, afterPaint) {
   pump(FIRST_CHUNK);
 }
 
-function folderOrder(a, b) {
-  return a === b ? 0 : a === ROOT ? -1 : b === ROOT ? 1 : collator.compare(a, b);
+function describe(c, shown) {
+  const total = state.videos.length;
+  const seen = seenTest(c.seen) ? c.seen : "all";
+  if (!total) return "This library has no videos yet. Run `mediaserve scan FOLDER`.";
+  if (!shown) {
+    const where = c.folder !== "*" ? ` in ${folderLabel(c.folder)}` : "";
+    if (!c.q) return `${NONE_SEEN[seen] || "No videos"}${where}.`;
+    return `No ${seen === "all" ? "" : `${seen === "progress" ? "in-progress" : seen} `}videos match “${c.q}”${where}.`;
+  }
+  return shown === total ? "" : `Showing ${shown.toLocaleString()} of ${total.toLocaleString()} videos.`;
 }
 
 function render(afterPaint) {
   const c = controls();
   const shown = matching(c);
+  state.shown = new Set(shown.map((v) => v.id));
   paint(shown, c.group, afterPaint);
-  const total = state.videos.length;
-  $("status").textContent = !total ? "This library has no videos yet. Run `mediaserve scan FOLDER`."
-    : !shown.length ? `No videos match “${c.q}”${c.folder !== "*" ? ` in ${folderLabel(c.folder)}` : ""}.`
-    : shown.length === total ? "" : `Showing ${shown.length.toLocaleString()} of ${total.toLocaleString()} videos.`;
+  $("status").textContent = describe(c, shown.length);
+  $("library-view").classList.toggle("searching", !!c.q);
   saveUrl(c);
   return shown.length;
 }
@@ -151,30 +148,36 @@ function saveUrl(c) {
   if (c.folder !== "*") params.set("folder", c.folder);
   if (c.sort !== "name") params.set("sort", c.sort);
   if (!c.group) params.set("group", "0");
+  if (c.seen !== "all") params.set("seen", c.seen);
   const query = params.toString();
   history.replaceState(null, "", query ? `?${query}` : location.pathname);
 }
 
-function restoreUrl(folders) {
+const hasOption = (select, value) => [...select.options].some((o) => o.value === value);
+
+function restoreUrl() {
   const params = new URLSearchParams(location.search);
   $("search").value = params.get("q") || "";
   const folder = params.get("folder");
-  if (folder != null && folders.has(folder)) $("folder").value = folder;
+  $("folder").value = folder != null && state.folderCounts.has(folder) ? folder : "*";
   const sort = params.get("sort");
-  if (sort && [...$("sort").options].some((o) => o.value === sort)) $("sort").value = sort;
+  $("sort").value = sort && hasOption($("sort"), sort) ? sort : "name";
+  const seen = params.get("seen");
+  $("seen").value = seen && hasOption($("seen"), seen) ? seen : "all";
   $("group").checked = params.get("group") !== "0";
 }
 
 function fillFolders() {
   const counts = new Map();
   for (const v of state.videos) counts.set(v.folder, (counts.get(v.folder) || 0) + 1);
-  const names = [...counts.keys()].sort(folderOrder);
+  const names = [...counts.keys()].sort((a, b) =>
+    a === b ? 0 : a === ROOT ? -1 : b === ROOT ? 1 : collator.compare(a, b));
   state.folders = names;
   state.folderRank = new Map(names.map((name, i) => [name, i]));
+  state.folderCounts = counts;
   for (const name of names) {
     $("folder").append(el("option", { value: name, text: `${folderLabel(name)} (${counts.get(name)})` }));
   }
-  return counts;
 }
 
 function summarize() {
@@ -186,12 +189,18 @@ function summarize() {
     (broken ? ` · ${broken} unavailable` : "");
 }
 
-// Arrow keys move between cards: left/right in reading order, up/down to the card
-// nearest in the row above/below (the grid reflows with the window, so it is measured).
+// Arrow keys move between cards: left/right in reading order, up/down to the card nearest
+// in the row above/below (the grid reflows with the window, so it is measured). A row of
+// the home strip, the library and a show's seasons are each their own area.
 function moveFocus(event) {
-  const current = document.activeElement;
+  let current = document.activeElement;
+  if (current instanceof HTMLButtonElement && current.classList.contains("more")) {
+    current = current.parentElement.querySelector("a.card-link");  // as from its card
+  }
   if (!(current instanceof HTMLAnchorElement) || !current.classList.contains("card-link")) return;
-  const links = [...$("groups").querySelectorAll("a.card-link")];
+  const area = current.closest("#groups, .strip, #shows-view");
+  if (!area) return;
+  const links = [...area.querySelectorAll("a.card-link")];
   const at = links.indexOf(current);
   let target = null;
   if (event.key === "ArrowRight") target = links[at + 1];
@@ -213,11 +222,12 @@ function moveFocus(event) {
     target = best;
   } else return;
   event.preventDefault();
-  if (target) { target.focus(); target.scrollIntoView({ block: "nearest" }); }
+  if (target) { target.focus(); target.scrollIntoView({ block: "nearest", inline: "nearest" }); }
 }
 
 function onKey(event) {
   if (event.key === "/" && !isTyping(event.target) && !event.ctrlKey && !event.metaKey) {
+    if (state.view !== "library" || !$("chooser").hidden) return;
     event.preventDefault();
     $("search").focus();
     $("search").select();
@@ -229,7 +239,137 @@ function onKey(event) {
   }
 }
 
+// ---- the profile's part: rows, marks, the chooser
+
+function updateHome() {
+  if (!state.painted || state.view !== "library") return;
+  const home = session.state === "chosen" ? session.home
+    : session.state === "pending" || session.state === "choose" ? null : localHome(state.videos);
+  if (!home) return;
+  renderHome($("home"), home, videoById);
+  performance.mark("ms:rows");
+}
+
+let rerender = 0;
+function refreshView() {  // the show pages count and pick from the marks: drawn again
+  clearTimeout(rerender);
+  rerender = setTimeout(() => { if (state.view !== "library") showView(); }, 150);
+}
+
+function onProgress(ids) {
+  const keep = seenTest(controls().seen);
+  let moved = false;
+  for (const id of ids) {
+    const row = session.progress.get(id);
+    const card = state.cards.get(id);
+    if (card) showMarks(card, row);
+    for (const other of document.querySelectorAll(`#home li.card[data-id="${id}"], #shows-view li.card[data-id="${id}"]`)) {
+      showMarks(other, row);
+    }
+    if (keep && state.videos.length && keep(row) !== state.shown.has(id) && videoById(id)) moved = true;
+  }
+  if (moved && state.view === "library") render();
+  refreshView();
+}
+
+function onChange() {
+  renderWhoami();
+  const unavailable = session.state === "unavailable";
+  $("notice").hidden = !unavailable;
+  $("notice").textContent = unavailable
+    ? `Profiles are unavailable: ${session.message.replace(/^profiles are unavailable: /, "")}. `
+      + "The library works; positions and watched marks are not kept for now." : "";
+  $("seen-field").hidden = session.state !== "chosen";
+  const id = session.profile?.id ?? null;
+  if (id !== state.profileId) {  // someone else: every mark from their rows
+    state.profileId = id;
+    for (const [vid, card] of state.cards) showMarks(card, session.progress.get(vid));
+    $("home").dataset.key = "";
+  }
+  if (session.state === "choose" && $("chooser").hidden) openChooser({ auto: true });
+  layout();
+  updateHome();
+  if (state.loaded && state.view === "library" && controls().seen !== "all") render();
+  refreshView();
+}
+
+// the chooser, when shown, stands in for the page's views
+function layout() {
+  const choosing = !$("chooser").hidden;
+  $("library-view").hidden = choosing || state.view !== "library";
+  $("shows-view").hidden = choosing || state.view === "library";
+  $("whoami").classList.toggle("choosing", choosing);
+}
+
+// ---- views: the library, the shows, one show (all in the URL)
+
+function viewOf() {
+  const params = new URLSearchParams(location.search);
+  if (params.get("show")) return ["show", params.get("show")];
+  return [params.get("view") === "shows" ? "shows" : "library", null];
+}
+
+async function showView() {
+  const [view, id] = viewOf();
+  const box = $("shows-view");
+  if (view === "shows") await renderShows(box, state.videos);
+  else if (view === "show") await renderShow(box, id, videoById);
+  const title = box.querySelector("h2")?.textContent || "Shows";
+  document.title = `${title} · mediaserve`;
+}
+
+function route({ focus = false, afterPaint } = {}) {
+  const [view] = viewOf();
+  state.view = view === "library" ? "library" : "shows";
+  for (const [tab, current] of [["tab-library", view === "library"], ["tab-shows", view !== "library"]]) {
+    if (current) $(tab).setAttribute("aria-current", "page");
+    else $(tab).removeAttribute("aria-current");
+  }
+  layout();
+  if (view === "library") {
+    document.title = "Library · mediaserve";
+    restoreUrl();
+    render(afterPaint);
+    updateHome();
+    return;
+  }
+  state.painted = true;
+  showView().then(() => { if (focus) $("shows-view").querySelector("h2")?.focus(); });
+}
+
+function navigate(href) {
+  history.pushState(null, "", href);
+  route({ focus: true });
+  window.scrollTo(0, 0);
+}
+
+function wire() {
+  $("search").addEventListener("input", (event) => {
+    const start = event.timeStamp;
+    // the keystroke is done when the filtered grid has been painted
+    render(() => performance.measure("ms:filter", { start }));
+  });
+  for (const id of ["folder", "sort", "group", "seen"]) $(id).addEventListener("change", () => render());
+  $("controls").addEventListener("submit", (event) => event.preventDefault());
+  document.addEventListener("keydown", onKey);
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("a[data-nav]");
+    if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey
+        || event.shiftKey || event.altKey || !state.loaded) return;
+    event.preventDefault();
+    navigate(link.getAttribute("href"));
+  });
+  window.addEventListener("popstate", () => state.loaded && route());
+  on("change", onChange);
+  on("progress", onProgress);
+  on("home", updateHome);
+  initMenu({ videoById, status: (text) => { $("status").textContent = text; } });
+  initChooser({ done: layout });
+}
+
 async function main() {
+  const me = start();  // who is watching, their marks and rows: beside the listing
+  wire();
   let videos;
   try {
     videos = await loadCards();
@@ -240,20 +380,17 @@ async function main() {
   }
   performance.mark("ms:listing-loaded");
   state.videos = videos.map(prepare);
-  const folders = fillFolders();
-  restoreUrl(folders);
+  state.byId = new Map(state.videos.map((v) => [v.id, v]));
+  fillFolders();
   summarize();
-  render(() => performance.mark("ms:first-paint"));
+  const seen = new URLSearchParams(location.search).get("seen");
+  if (seen && seen !== "all") {  // a filtered first render needs the marks (bounded wait)
+    await Promise.race([me.ready, new Promise((resolve) => setTimeout(resolve, 3000))]);
+  }
+  state.loaded = true;
+  route({ afterPaint: () => { performance.mark("ms:first-paint"); state.painted = true; updateHome(); } });
   performance.mark("ms:first-render");
   document.body.dataset.ready = "1";
-  $("search").addEventListener("input", (event) => {
-    const start = event.timeStamp;
-    // the keystroke is done when the filtered grid has been painted
-    render(() => performance.measure("ms:filter", { start }));
-  });
-  for (const id of ["folder", "sort", "group"]) $(id).addEventListener("change", () => render());
-  $("controls").addEventListener("submit", (event) => event.preventDefault());
-  document.addEventListener("keydown", onKey);
 }
 
 main();

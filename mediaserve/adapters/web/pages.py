@@ -15,11 +15,18 @@ from mediaserve.adapters.web.http import PAGE_HEADERS, LibraryState, etag_matche
 #: URL name -> (package file, Content-Type)
 STATIC_FILES = {
     "app.js": ("app.js", "text/javascript"),
+    "cards.js": ("cards.js", "text/javascript"),
+    "chooser.js": ("chooser.js", "text/javascript"),
+    "home.js": ("home.js", "text/javascript"),
+    "me.js": ("me.js", "text/javascript"),
+    "menu.js": ("menu.js", "text/javascript"),
+    "shows.js": ("shows.js", "text/javascript"),
     "common.js": ("common.js", "text/javascript"),
     "player.js": ("player.js", "text/javascript"),
     "seekbar.js": ("seekbar.js", "text/javascript"),
     "devstats.js": ("devstats.js", "text/javascript"),
     "style.css": ("style.css", "text/css"),
+    "library.css": ("library.css", "text/css"),
     "favicon.svg": ("favicon.svg", "image/svg+xml"),
 }
 PAGES = {"library": "index.html", "watch": "watch.html"}
