@@ -123,10 +123,16 @@ def test_keyboard_moves_between_cards_and_opens_one(web_library: WebLibrary,
     below = page.evaluate(rect)
     assert below[1] > start[1] and abs(below[0] - start[0]) < 2  # same column, next row
     page.keyboard.press("ArrowUp")
-    assert page.evaluate(rect) == start
-    page.keyboard.press("Tab")  # Tab walks the cards too
-    assert page.evaluate("document.activeElement.dataset.id") == links.nth(1).get_attribute(
-        "data-id")
+    focused = "() => [document.activeElement.className, document.activeElement.dataset.id]"
+    first, second = links.first.get_attribute("data-id"), links.nth(1).get_attribute("data-id")
+    assert page.evaluate(focused) == ["card-link", first]
+    page.keyboard.press("Tab")  # Tab walks the cards too, each card's menu button after it
+    assert page.evaluate(focused) == ["more", first]
+    page.keyboard.press("ArrowRight")  # arrows from the menu button move as from its card
+    assert page.evaluate(focused) == ["card-link", second]
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate(focused) == ["card-link", second]
     target = page.evaluate("document.activeElement.dataset.id")
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/watch/{target}")
