@@ -256,17 +256,22 @@ function refreshView() {  // the show pages count and pick from the marks: drawn
   rerender = setTimeout(() => { if (state.view !== "library") showView(); }, 150);
 }
 
+// Marks changed: the cards that show those videos, wherever they are (a library card not in
+// the page now is updated too: it is reused). One pass over the rows' and shows' cards, not
+// one query per id: a first load brings up to 20,000 rows.
 function onProgress(ids) {
   const keep = seenTest(controls().seen);
+  const elsewhere = new Map();
+  for (const li of document.querySelectorAll("#home li.card, #shows-view li.card")) {
+    if (ids.has(li.dataset.id)) elsewhere.set(li.dataset.id, [...(elsewhere.get(li.dataset.id) || []), li]);
+  }
   let moved = false;
   for (const id of ids) {
     const row = session.progress.get(id);
     const card = state.cards.get(id);
     if (card) showMarks(card, row);
-    for (const other of document.querySelectorAll(`#home li.card[data-id="${id}"], #shows-view li.card[data-id="${id}"]`)) {
-      showMarks(other, row);
-    }
-    if (keep && state.videos.length && keep(row) !== state.shown.has(id) && videoById(id)) moved = true;
+    for (const other of elsewhere.get(id) || []) showMarks(other, row);
+    if (keep && keep(row) !== state.shown.has(id) && videoById(id)) moved = true;
   }
   if (moved && state.view === "library") render();
   refreshView();
@@ -281,9 +286,11 @@ function onChange() {
       + "The library works; positions and watched marks are not kept for now." : "";
   $("seen-field").hidden = session.state !== "chosen";
   const id = session.profile?.id ?? null;
-  if (id !== state.profileId) {  // someone else: every mark from their rows
+  if (id !== state.profileId) {  // someone else: the last one's marks go (theirs follow)
+    if (state.profileId !== null) {
+      for (const [vid, card] of state.cards) showMarks(card, session.progress.get(vid));
+    }
     state.profileId = id;
-    for (const [vid, card] of state.cards) showMarks(card, session.progress.get(vid));
     $("home").dataset.key = "";
   }
   if (session.state === "choose" && $("chooser").hidden) openChooser({ auto: true });

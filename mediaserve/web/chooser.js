@@ -75,7 +75,7 @@ function formDialog({ title, intro, fields, submit, danger, action }) {
     if (pin) { pin.value = ""; pin.focus(); }
   });
   cancel.addEventListener("click", () => dialog.close());
-  dialog.addEventListener("close", () => { clearInterval(clock); dialog.remove(); });
+  dialog.addEventListener("close", () => { clearInterval(clock); dialog.remove(); focusPending(); });
   document.body.append(dialog);
   dialog.showModal();
   return dialog;
@@ -99,12 +99,21 @@ function colourField(current) {
     }));
 }
 
+// The list is drawn again after a change; the focus goes to the profile just added or
+// edited (or the first), once the dialog that changed it has closed.
+let pendingFocus = null;
+function focusPending() {
+  if (pendingFocus && !$("chooser").hidden) $("profile-list").querySelector(pendingFocus)?.focus();
+  pendingFocus = null;
+}
+
 async function relist(focusId) {
   const answer = await api.profiles();
   if (!answer.ok) { say(`The profiles could not be loaded (${answer.body.error || `HTTP ${answer.status}`}).`); return false; }
   profiles = answer.body.profiles;
   render();
-  $("profile-list").querySelector(focusId ? `button[data-pid="${focusId}"]` : "button")?.focus();
+  pendingFocus = focusId ? `button[data-pid="${focusId}"]` : "button";
+  if (!document.querySelector("dialog[open]")) focusPending();
   return true;
 }
 

@@ -21,6 +21,14 @@ function cardOf(item, videoById) {
   return videoById(item.video) || prepare({ ...item.card });
 }
 
+// "After S01E03" (the show's name is on the card already), "After Film (2017)"
+function follows(v, after) {
+  if (!after) return null;
+  const [head] = titleParts(after);
+  const same = after.show && after.show === v.show && head.startsWith(`${after.show} `);
+  return `After ${same ? head.slice(after.show.length + 1) : head}`;
+}
+
 // Rows are rebuilt only when their lists change (a mark changes a card in place); the card
 // that had the focus keeps it.
 export function renderHome(container, home, videoById) {
@@ -37,9 +45,8 @@ export function renderHome(container, home, videoById) {
     const id = `row-${name}`;
     const list = el("ul", { class: "strip", "aria-labelledby": id });
     for (const item of items) {
-      const after = item.after ? videoById(item.after) : null;
-      list.append(makeCard(cardOf(item, videoById),
-                           { label: after ? `After ${titleParts(after)[0]}` : null }));
+      const v = cardOf(item, videoById);
+      list.append(makeCard(v, { label: item.after ? follows(v, videoById(item.after)) : null }));
     }
     sections.push(el("section", { class: "row", "data-row": name },
                      el("h2", { id, text: heading }), list));

@@ -108,7 +108,7 @@ export async function renderShow(container, id, videoById) {
   container.replaceChildren(
     el("p", { class: "crumbs" }, el("a", { href: "/?view=shows", "data-nav": "", text: "← All shows" })),
     el("h2", { id: "shows-title", tabindex: "-1", text: body.name }),
-    el("p", { class: "facts", text: [body.folder, counts(body)].filter(Boolean).join(" · ") }),
+    el("p", { class: "facts", text: [counts(body), body.folder ? `in ${body.folder}` : ""].filter(Boolean).join(" · ") }),
     nextEp ? el("p", { class: "play-next" },
                 el("a", { class: "button", href: `/watch/${next}`,
                           text: `Play ${[episodeCode(nextEp[0].number, nextEp[1]), nextEp[1].episode_title].filter(Boolean).join(" · ") || nextEp[1].title}` }))
