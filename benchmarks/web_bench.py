@@ -11,19 +11,27 @@ times. Reported, from the page's own ``performance`` marks:
   (``ms:first-render``), -> the frame after it is painted (``ms:first-paint``), and -> the
   last of the 5,000 cards is in the DOM (``ms:all-rendered``; the rest go in in chunks of
   400 per task, so the page stays responsive meanwhile);
+* rows in: navigation start -> the home rows are in the page (``ms:rows``: Continue
+  watching, Next up, Recently added; put in after the first paint, never before);
 * one keystroke: from the ``input`` event to the frame after the filtered grid was painted
   (``ms:filter``), for narrowing keystrokes (typing "movie 12") and for the widest one
   (deleting the last character of a one-letter search: back to all 5,000 cards).
 
+``--profile`` first makes one profile (chosen without asking: the only one, no PIN) with
+200 videos in progress and 200 watched, so the page also loads the profile's marks and rows
+(``/api/me/progress``, ``/api/me/home``) beside the listing. Without it there is no profile
+and Recently added is picked from the listing.
+
 Numbers are medians over the runs (and over the keystrokes). Nothing is asserted.
 
-    python -m benchmarks.web_bench [--videos 5000] [--runs 5]     (from the checkout)
+    python -m benchmarks.web_bench [--videos 5000] [--runs 5] [--profile]   (from the checkout)
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import os
 import random
 import shutil
@@ -82,12 +90,33 @@ def listing_sizes(base: str) -> dict[str, int]:
     return sizes
 
 
+def post(url: str, body: dict) -> None:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as reply:
+        reply.read()
+
+
+def add_profile(base: str, in_progress: int = 200, watched: int = 200) -> None:
+    """One profile (the only one and without a PIN: every request is it) with history."""
+    post(base + "/api/profiles", {"name": "Bench"})
+    with urllib.request.urlopen(base + "/api/videos?view=cards") as reply:
+        listing = json.load(reply)
+    at = listing["fields"].index("id")
+    ids = [row[at] for row in listing["rows"]]
+    for n, vid in enumerate(ids[: in_progress + watched]):
+        if n < in_progress:
+            post(f"{base}/api/me/progress/{vid}", {"position": 60 + n, "duration": 3600})
+        else:
+            post(f"{base}/api/me/watched/{vid}", {"watched": True})
+
+
 def measure(base: str, runs: int) -> dict[str, list[float]]:
     from playwright.sync_api import sync_playwright
 
     out: dict[str, list[float]] = {"cards fetch": [], "listing parsed": [],
                                    "first render": [], "first paint": [],
-                                   "all cards in the DOM": [],
+                                   "all cards in the DOM": [], "rows in": [],
                                    "keystroke (narrowing)": [], "keystroke (back to all)": []}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
@@ -97,7 +126,8 @@ def measure(base: str, runs: int) -> dict[str, list[float]]:
             page.goto(base + "/")
             page.wait_for_function(
                 "() => performance.getEntriesByName('ms:first-paint').length > 0"
-                " && performance.getEntriesByName('ms:all-rendered').length > 0",
+                " && performance.getEntriesByName('ms:all-rendered').length > 0"
+                " && performance.getEntriesByName('ms:rows').length > 0",
                 timeout=120000)
             marks = page.evaluate("""() => {
                 const at = (n) => performance.getEntriesByName(n)[0].startTime;
@@ -105,12 +135,13 @@ def measure(base: str, runs: int) -> dict[str, list[float]]:
                     .find((r) => r.name.includes('view=cards'));
                 return [fetch.responseEnd - fetch.requestStart, at('ms:first-render'),
                         at('ms:first-paint'), at('ms:all-rendered'),
-                        at('ms:listing-loaded')]; }""")
+                        at('ms:listing-loaded'), at('ms:rows')]; }""")
             out["cards fetch"].append(marks[0])
             out["first render"].append(marks[1])
             out["first paint"].append(marks[2])
             out["all cards in the DOM"].append(marks[3])
             out["listing parsed"].append(marks[4])
+            out["rows in"].append(marks[5])
             page.click("#search")
             for key in "movie 12":
                 before = page.evaluate("performance.getEntriesByName('ms:filter').length")
@@ -136,6 +167,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--videos", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--profile", action="store_true",
+                        help="with a profile that has 400 videos of history")
     args = parser.parse_args()
     if not os.path.exists(CHROMIUM):
         print("needs Debian's chromium at /usr/bin/chromium", file=sys.stderr)
@@ -149,6 +182,8 @@ def main() -> int:
         print(f"built a {args.videos}-video library in {time.perf_counter() - started:.1f} s")
         env = {"MEDIASERVE_DATA_DIR": str(work / "data")}
         with run_mediaserve(root, env=env) as base:
+            if args.profile:
+                add_profile(base)
             for label, size in listing_sizes(base).items():
                 print(f"/api/videos {label:>10}: {size / 1e6:6.2f} MB")
             results = measure(base, args.runs)
