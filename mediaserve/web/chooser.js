@@ -53,7 +53,12 @@ function formDialog({ title, intro, fields, submit, danger, action }) {
     let left = Math.ceil(seconds);
     go.disabled = true;
     const tick = () => {
-      if (left <= 0) { clearInterval(clock); go.disabled = false; error.textContent = `${message} You can try again now.`; return; }
+      if (left <= 0) {
+        clearInterval(clock);
+        go.disabled = false;
+        error.textContent = `${message} You can try again now.`;
+        return;
+      }
       error.textContent = `${message} Try again in ${left} s.`;
       left--;
     };
@@ -197,6 +202,10 @@ function removeProfile(profile) {
   });
 }
 
+const tool = (text, profile, action) =>
+  el("button", { type: "button", class: "secondary", text, "aria-label": `${text} ${profile.name}`,
+                 onclick: () => action(profile) });
+
 function render() {
   const items = profiles.map((p) => {
     const choose = el("button", { type: "button", class: "profile", "data-pid": p.id },
@@ -204,12 +213,12 @@ function render() {
       p.has_pin ? el("span", { class: "pin-note", text: "PIN" }) : null);
     choose.addEventListener("click", () => (managing ? editProfile(p) : pick(p)));
     const tools = el("span", { class: "tools", hidden: !managing },
-      el("button", { type: "button", class: "secondary", text: "Edit", "aria-label": `Edit ${p.name}`, onclick: () => editProfile(p) }),
-      el("button", { type: "button", class: "secondary", text: "Remove", "aria-label": `Remove ${p.name}`, onclick: () => removeProfile(p) }));
+      tool("Edit", p, editProfile), tool("Remove", p, removeProfile));
     return el("li", {}, choose, tools);
   });
   const add = el("button", { type: "button", class: "profile add" },
-                 el("span", { class: "avatar plus", "aria-hidden": "true", text: "+" }), el("span", { class: "name", text: "Add a profile" }));
+                 el("span", { class: "avatar plus", "aria-hidden": "true", text: "+" }),
+                 el("span", { class: "name", text: "Add a profile" }));
   add.addEventListener("click", addProfile);
   $("profile-list").replaceChildren(...items, el("li", {}, add));
   $("manage").hidden = !profiles.length;
@@ -262,7 +271,8 @@ export function renderWhoami() {
   } else if (state === "nobody") {
     parts.push(el("span", { class: "name", text: "Signed in with the token: no profile" }));
   } else if (state === "none" || state === "guest") {
-    const open = el("button", { type: "button", class: "secondary", id: "choose", text: state === "none" ? "Add a profile" : "Choose a profile" });
+    const open = el("button", { type: "button", class: "secondary", id: "choose",
+                                text: state === "none" ? "Add a profile" : "Choose a profile" });
     open.addEventListener("click", () => openChooser());
     parts.push(open);
   }

@@ -48,12 +48,14 @@ export async function renderShows(container, videos) {
         el("div", { class: "meta" },
           el("h3", { class: "title", text: show.name }),
           el("p", { class: "facts", text: counts(show) }),
-          session.state === "chosen" ? el("p", { class: "facts seen-count", text: `${seen} of ${show.episode_count} watched` }) : null))));
+          session.state === "chosen"
+            ? el("p", { class: "facts seen-count", text: `${seen} of ${show.episode_count} watched` }) : null))));
   }
   container.replaceChildren(
     el("h2", { id: "shows-title", tabindex: "-1", text: "Shows" }),
     body.shows.length ? list
-      : el("p", { class: "status", text: "No shows yet. Episodes are found by their names: Show/Season 1/Show S01E02 - Title.mkv, Show.S01E02.mkv, Show - 1x02.mkv." }));
+      : el("p", { class: "status", text: "No shows yet. Episodes are found by their names: "
+                  + "Show/Season 1/Show S01E02 - Title.mkv, Show.S01E02.mkv, Show - 1x02.mkv." }));
 }
 
 // The episode to watch next: the one being watched (last played, not finished), else the
@@ -91,13 +93,16 @@ export async function renderShow(container, id, videoById) {
       : `The show could not be loaded (${body?.error || `HTTP ${status}`}).`, true);
   }
   const next = session.state === "chosen" ? nextEpisode(body.seasons, session.progress) : null;
-  const nextEp = next && body.seasons.flatMap((s) => s.episodes.map((e) => [s, e])).find(([, e]) => e.id === next);
+  const found = next && body.seasons.flatMap((s) => s.episodes.map((e) => [s, e])).find(([, e]) => e.id === next);
+  const play = found && ([episodeCode(found[0].number, found[1]), found[1].episode_title]
+    .filter(Boolean).join(" · ") || found[1].title);
   const sections = body.seasons.map((season) => {
     const heading = `season-${season.number}`;
     const seen = season.episodes.filter((e) => watched(e.id)).length;
     return el("section", { class: "season", id: heading },
       el("h3", { id: `${heading}-title`, text: season.name },
-        session.state === "chosen" ? el("span", { class: "count", text: ` ${seen} of ${season.episodes.length} watched` }) : null),
+        session.state === "chosen"
+          ? el("span", { class: "count", text: ` ${seen} of ${season.episodes.length} watched` }) : null),
       el("ul", { class: "grid episodes", "aria-labelledby": `${heading}-title` },
          ...season.episodes.map((e) => episodeCard(e, season, videoById, next))));
   });
@@ -109,9 +114,7 @@ export async function renderShow(container, id, videoById) {
     el("p", { class: "crumbs" }, el("a", { href: "/?view=shows", "data-nav": "", text: "← All shows" })),
     el("h2", { id: "shows-title", tabindex: "-1", text: body.name }),
     el("p", { class: "facts", text: [counts(body), body.folder ? `in ${body.folder}` : ""].filter(Boolean).join(" · ") }),
-    nextEp ? el("p", { class: "play-next" },
-                el("a", { class: "button", href: `/watch/${next}`,
-                          text: `Play ${[episodeCode(nextEp[0].number, nextEp[1]), nextEp[1].episode_title].filter(Boolean).join(" · ") || nextEp[1].title}` }))
+    play ? el("p", { class: "play-next" }, el("a", { class: "button", href: `/watch/${next}`, text: `Play ${play}` }))
       : null,
     jump, ...sections);
 }
