@@ -12,11 +12,8 @@
 // (`ms:first-render`, `ms:filter`, `ms:rows`) for benchmarks/web_bench.py to read.
 import { collator, el, fmtDuration, fmtSize, isTyping, loadCards } from "./common.js";
 import { fold, makeCard, prepare, showMarks } from "./cards.js";
-import { initChooser, openChooser, renderWhoami } from "./chooser.js";
 import { localHome, renderHome } from "./home.js";
-import { initMenu } from "./menu.js";
 import { on, session, start } from "./me.js";
-import { renderShow, renderShows } from "./shows.js";
 
 const $ = (id) => document.getElementById(id);
 const ROOT = "";  // the folder name of files directly in the library root
@@ -25,6 +22,14 @@ const state = { videos: [], byId: new Map(), sorted: [], sortKey: "", cards: new
                 folderRank: new Map(), folderCounts: new Map(), loaded: false, painted: false,
                 shown: new Set(), view: "library", profileId: null };
 const videoById = (id) => state.byId.get(id);
+
+// Loaded when first needed, not before the first cards: "Who is watching?" and the top bar's
+// profile (once the profile is known), the shows (their view), a card's menu (its button).
+let chooserModule = null;
+const chooser = () => (chooserModule ||= import("./chooser.js").then((m) => {
+  m.initChooser({ done: layout });
+  return m;
+}));
 
 const SORTS = {
   name: (a, b) => collator.compare(a.title, b.title) || collator.compare(a.path, b.path),
@@ -278,7 +283,10 @@ function onProgress(ids) {
 }
 
 function onChange() {
-  renderWhoami();
+  chooser().then(({ openChooser, renderWhoami }) => {
+    renderWhoami();
+    if (session.state === "choose" && $("chooser").hidden) openChooser({ auto: true });
+  });
   const unavailable = session.state === "unavailable";
   $("notice").hidden = !unavailable;
   $("notice").textContent = unavailable
@@ -293,7 +301,6 @@ function onChange() {
     state.profileId = id;
     $("home").dataset.key = "";
   }
-  if (session.state === "choose" && $("chooser").hidden) openChooser({ auto: true });
   layout();
   updateHome();
   if (state.loaded && state.view === "library" && controls().seen !== "all") render();
@@ -319,6 +326,7 @@ function viewOf() {
 async function showView() {
   const [view, id] = viewOf();
   const box = $("shows-view");
+  const { renderShow, renderShows } = await import("./shows.js");
   if (view === "shows") await renderShows(box, state.videos);
   else if (view === "show") await renderShow(box, id, videoById);
   const title = box.querySelector("h2")?.textContent || "Shows";
@@ -360,6 +368,12 @@ function wire() {
   $("controls").addEventListener("submit", (event) => event.preventDefault());
   document.addEventListener("keydown", onKey);
   document.addEventListener("click", (event) => {
+    const more = event.target.closest("button.more");
+    if (more) {
+      const status = (text) => { $("status").textContent = text; };
+      import("./menu.js").then((menu) => menu.clicked(more, { videoById, status }));
+      return;
+    }
     const link = event.target.closest("a[data-nav]");
     if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey
         || event.shiftKey || event.altKey || !state.loaded) return;
@@ -370,8 +384,6 @@ function wire() {
   on("change", onChange);
   on("progress", onProgress);
   on("home", updateHome);
-  initMenu({ videoById, status: (text) => { $("status").textContent = text; } });
-  initChooser({ done: layout });
 }
 
 async function main() {

@@ -57,33 +57,17 @@ function moveIn(event) {
   if (next) { event.preventDefault(); next.focus(); }
 }
 
-// videoById(id) -> the card's video; status(text) says what failed
-export function initMenu({ videoById, status }) {
+let options = null;
+// a press on the button of the open menu closes it (the browser's light dismiss does, on the
+// press): the click that follows must not open it again
+let pressedOpen = false;
+
+function init(given) {
+  options = given;
   const m = menu();
-  // a press on the button of the open menu closes it (the browser's light dismiss does, on
-  // the press): the click that follows must not open it again
-  let pressedOpen = false;
   document.addEventListener("pointerdown", (event) => {
     pressedOpen = !!invoker && m.matches(":popover-open") && event.target.closest?.("button.more") === invoker;
   }, true);
-  document.addEventListener("click", (event) => {
-    const button = event.target.closest("button.more");
-    if (!button) return;
-    if (pressedOpen || (invoker === button && m.matches(":popover-open"))) {
-      pressedOpen = false;
-      if (m.matches(":popover-open")) m.hidePopover();
-      return;
-    }
-    const v = videoById(button.dataset.id);
-    if (!v) return;
-    if (m.matches(":popover-open")) m.hidePopover();
-    invoker = button;
-    fill(v, { status });
-    m.showPopover();
-    place(button);
-    button.setAttribute("aria-expanded", "true");
-    m.querySelector(".menu-item")?.focus();
-  });
   m.addEventListener("toggle", (event) => {
     if (event.newState !== "closed" || !invoker) return;
     const button = invoker;
@@ -96,4 +80,25 @@ export function initMenu({ videoById, status }) {
   m.addEventListener("click", (event) => {
     if (event.target.closest("a.menu-item")) m.hidePopover();
   });
+}
+
+// A card's ⋯ button was clicked (the page loads this module then: no card needs it before).
+// given: videoById(id) -> the card's video; status(text) says what failed.
+export function clicked(button, given) {
+  if (!options) init(given);
+  const m = menu();
+  if (pressedOpen || (invoker === button && m.matches(":popover-open"))) {
+    pressedOpen = false;
+    if (m.matches(":popover-open")) m.hidePopover();
+    return;
+  }
+  const v = options.videoById(button.dataset.id);
+  if (!v) return;
+  if (m.matches(":popover-open")) m.hidePopover();
+  invoker = button;
+  fill(v, options);
+  m.showPopover();
+  place(button);
+  button.setAttribute("aria-expanded", "true");
+  m.querySelector(".menu-item")?.focus();
 }

@@ -328,8 +328,10 @@ def test_the_shows_view_seasons_marks_and_next(server: str, library: tuple[Path,
 def test_a_wrong_pin_too_often_shows_the_wait(server: str, device: Any) -> None:
     watch = device(server)
     page = watch.page
-    name = f"Locked {next(NUMBERS)}"
+    name, gone = f"Locked {next(NUMBERS)}", f"Gone {next(NUMBERS)}"
     assert api(page, "POST", "/api/profiles", {"name": name, "pin": "1357"})[0] == 201
+    status, created = api(page, "POST", "/api/profiles", {"name": gone})
+    assert status == 201
     api(page, "POST", "/api/me/leave")  # a household of one was chosen without asking
     page.reload()
     page.wait_for_selector("#chooser:not([hidden])")
@@ -351,10 +353,18 @@ def test_a_wrong_pin_too_often_shows_the_wait(server: str, device: Any) -> None:
     seconds = int(message.split("Try again in ")[1].split(" ")[0])
     assert 20 <= seconds <= 30 and page.is_disabled("dialog button[type=submit]")
     page.click("dialog button:has-text('Cancel')")
+    # a profile removed on another device while this one shows it: said, and gone from the list
+    assert api(page, "DELETE", f"/api/profiles/{created['profile']['id']}")[0] == 204
+    page.click(f"button.profile:has-text('{gone}')")
+    page.wait_for_function("() => document.getElementById('chooser-status').textContent !== ''")
+    assert page.inner_text("#chooser-status") == \
+        "This profile no longer exists (it was removed elsewhere)."
+    page.wait_for_function(f"() => ![...document.querySelectorAll('button.profile')]"
+                           f".some((b) => b.textContent.includes('{gone}'))")
     page.click("#guest")  # not a dead end: the library without a profile
     page.wait_for_selector("#library-view", state="visible")
     assert page.inner_text("#whoami") == "Choose a profile"
-    watch.assert_clean(allow=("403", "429"))
+    watch.assert_clean(allow=("403", "404", "429"))
 
 
 def test_phone_width_has_no_sideways_scroll(server: str, library: tuple[Path, dict[str, str]],
