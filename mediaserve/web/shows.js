@@ -5,6 +5,7 @@ import { el, fetchJSON } from "./common.js";
 import { episodeCode, makeCard, prepare } from "./cards.js";
 import { session } from "./me.js";
 
+let landed = "";  // the URL whose season anchor was scrolled to
 const plural = (n, one, many = `${one}s`) => `${n.toLocaleString()} ${n === 1 ? one : many}`;
 const watched = (id) => !!session.progress.get(id)?.watched;
 
@@ -117,4 +118,11 @@ export async function renderShow(container, id, videoById) {
     play ? el("p", { class: "play-next" }, el("a", { class: "button", href: `/watch/${next}`, text: `Play ${play}` }))
       : null,
     jump, ...sections);
+  // a link to a season (`/?show=ID#season-2`, as the player may give) lands on it once drawn
+  // (once: the page is drawn again when marks change, and must not jump back then)
+  const anchor = location.hash.slice(1);
+  if (anchor.startsWith("season-") && landed !== location.href) {
+    landed = location.href;
+    document.getElementById(anchor)?.scrollIntoView();
+  }
 }
