@@ -65,7 +65,10 @@ export function makeCard(v, { heading, subtitle, label } = {}) {
   const more = MORE.cloneNode(true);  // a copy is cheaper than building 5,000 buttons
   more.dataset.id = v.id;
   more.setAttribute("aria-label", `More for ${sub ? `${head}, ${sub}` : head}`);
-  const card = el("li", { class: v.broken ? "card broken" : "card", "data-id": v.id }, link, more);
+  // a phone's portrait video (its size as shown: the server applies the rotation) is shown
+  // whole and upright in the card's frame, not cropped to a landscape strip
+  const portrait = v.width && v.height && v.height > v.width ? " portrait" : "";
+  const card = el("li", { class: `card${v.broken ? " broken" : ""}${portrait}`, "data-id": v.id }, link, more);
   const row = session.progress.get(v.id);
   if (row) showMarks(card, row);
   return card;

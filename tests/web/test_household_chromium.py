@@ -38,7 +38,8 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
 E1, E2 = "TV/Show/Season 1/Show S01E01 - Pilot.mp4", "TV/Show/Season 1/Show S01E02 - Second.mp4"
 E3, E4 = "TV/Show/Season 2/Show S02E01 - Return.mp4", "TV/Show/Season 2/Show S02E02 - Finale.mp4"
 FILM, HOME = "Films/Film (2017).mp4", "Home/Holiday 2023.mp4"
-NAMES = (E1, E2, E3, E4, FILM, HOME)
+PHONE = "Home/VID_20240501_101500.mp4"  # portrait: 96 wide, 160 high
+NAMES = (E1, E2, E3, E4, FILM, HOME, PHONE)
 NUMBERS = itertools.count(1)
 WAIT_MS = 15000  # the page asks the server every 5 s; a loaded machine gets slack
 
@@ -49,7 +50,8 @@ CARD_IDS = "(sel) => [...document.querySelectorAll(sel + ' li.card')].map((li) =
 def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
     root = tmp_path_factory.mktemp("household") / "lib"
     for name in NAMES:
-        encode_clip(root, ClipSpec(name, seconds=2, fps=10, width=160, height=90))
+        width, height = (96, 160) if name == PHONE else (160, 90)
+        encode_clip(root, ClipSpec(name, seconds=2, fps=10, width=width, height=height))
     index, _summary = scan(root, None, workers=1)
     save_index(root / ".mediaserve-index.toml", index)
     ids = {entry.path: entry.id for entry in index.videos.values()}
@@ -260,9 +262,9 @@ def test_the_unwatched_filter_lives_in_the_url(server: str, library: tuple[Path,
     wait_marks(page, 2)
     page.select_option("#seen", "unwatched")
     assert "seen=unwatched" in page.url
-    unwatched = sorted(ids[n] for n in (E2, E3, E4, HOME))
+    unwatched = sorted(ids[n] for n in (E2, E3, E4, HOME, PHONE))
     assert sorted(page.evaluate(CARD_IDS, "#groups")) == unwatched
-    assert "Showing 4 of 6 videos" in page.inner_text("#status")
+    assert "Showing 5 of 7 videos" in page.inner_text("#status")
     page.reload()  # the first render waits for the marks when the URL filters by them
     page.wait_for_selector("body[data-ready]")
     assert sorted(page.evaluate(CARD_IDS, "#groups")) == unwatched
@@ -387,6 +389,12 @@ def test_phone_width_has_no_sideways_scroll(server: str, library: tuple[Path, di
     wait_row(page, "next_up", [ids[E2]])
     assert page.evaluate(width) <= 360
     page.screenshot(path=str(artifacts / "library-rows-360.png"), full_page=True)
+    # a portrait phone video is shown whole and upright in its card, with its size as shown
+    phone = f"#groups li[data-id='{ids[PHONE]}']"
+    assert "portrait" in classes(page, phone)
+    fit = page.eval_on_selector(f"{phone} img", "(i) => getComputedStyle(i).objectFit")
+    assert fit == "contain"
+    assert texts(page, f"{phone} .facts")[0].startswith("96×160")
     page.click(f"section[data-row=next_up] li[data-id='{ids[E2]}'] button.more")
     box = page.eval_on_selector("#card-menu", "(m) => m.getBoundingClientRect().right")
     assert box <= 360 and page.evaluate(width) <= 360
