@@ -327,8 +327,14 @@ async function showView() {
   const [view, id] = viewOf();
   const box = $("shows-view");
   const { renderShow, renderShows } = await import("./shows.js");
+  // drawn again when marks change (one set from an episode's menu): the focus stays put
+  const active = box.contains(document.activeElement) ? document.activeElement : null;
+  const where = active && [active.closest("li")?.dataset.id, active.className.split(" ")[0]];
   if (view === "shows") await renderShows(box, state.videos);
   else if (view === "show") await renderShow(box, id, videoById);
+  if (where && where[0] && !box.contains(document.activeElement)) {
+    box.querySelector(`li[data-id="${where[0]}"] .${where[1]}`)?.focus();
+  }
   const title = box.querySelector("h2")?.textContent || "Shows";
   document.title = `${title} · mediaserve`;
 }

@@ -304,6 +304,14 @@ def test_the_shows_view_seasons_marks_and_next(server: str, library: tuple[Path,
         ["Season 1 1 of 2 watched", [["S01E01", True, False], ["S01E02", False, True]]],
         ["Season 2 0 of 2 watched", [["S02E01", False, False], ["S02E02", False, False]]]]
     assert page.inner_text(".play-next") == "Play S01E02 · Second"
+    # marked from an episode's menu: the page is drawn again, the focus stays on that card
+    page.click(f".season li[data-id='{ids[E4]}'] button.more")
+    page.click("#card-menu button:has-text('Mark as watched')")
+    page.wait_for_function("() => document.querySelector('#season-2 h3').textContent"
+                           " === 'Season 2 1 of 2 watched'", timeout=WAIT_MS)
+    focused = ("() => [document.activeElement.className,"
+               " document.activeElement.closest('li')?.dataset.id]")
+    assert page.evaluate(focused) == ["more", ids[E4]]
     # S01E02 finished: the next to watch crosses into season 2
     api(page, "POST", f"/api/me/progress/{ids[E2]}", {"position": 1200, "duration": 1200})
     page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # the tab shown again
