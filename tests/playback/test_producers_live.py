@@ -139,3 +139,20 @@ async def test_a_producer_whose_viewers_left_stops(hls_server, clips, tmp_path):
         # a viewer coming back far ahead gets a producer of its own at that segment
         assert (await get(session, served.hls("long.mkv", "audio/seg-8.m4s")))[0] == 200
         assert service.snapshot()["started"]["audio"] == 2
+
+
+async def test_a_segment_asked_while_its_producer_starts_is_made(hls_server):
+    """hls.js asks for the init segment and segment 0 at once: the first request starts the
+    producer, the second raises its allowance while the process is still being spawned.
+    That allowance must reach the worker, or it stops after segment 0 and the player stalls
+    at the first boundary (found by the Chromium tests: playback froze at 3.94 s)."""
+    served = await hls_server(["h264_ac3.mkv"])
+    async with aiohttp.ClientSession() as session:
+        assert (await get(session, served.hls("h264_ac3.mkv", "audio/index.m3u8")))[0] == 200
+        first = await asyncio.gather(get(session, served.hls("h264_ac3.mkv", "audio/init.mp4")),
+                                     get(session, served.hls("h264_ac3.mkv", "audio/seg-0.m4s")))
+        assert [status for status, _, _ in first] == [200, 200]
+        status, _, body = await asyncio.wait_for(
+            get(session, served.hls("h264_ac3.mkv", "audio/seg-1.m4s")), 15)
+        assert status == 200 and body[4:8] == b"moof"
+    assert served.service.snapshot()["started"]["audio"] == 1

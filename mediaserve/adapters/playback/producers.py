@@ -84,8 +84,14 @@ class Producer:
         return self.next <= number <= max(self.next, self.allow) + NEAR
 
     async def start(self) -> None:
+        """Spawn the worker with the allowance known now. A viewer may raise it while the
+        process is still being spawned (``_send`` has no process to write to then), so a
+        rise during the spawn is sent as soon as the process exists."""
         self.progress_at = time.monotonic()
-        self.process = await spawn_worker({"job": self.job.to_json()})
+        allow = self.allow
+        self.process = await spawn_worker({"job": {**self.job.to_json(), "allow": allow}})
+        if self.allow > allow:
+            self._send({"allow": self.allow})
         self._reader = asyncio.create_task(self._read())
 
     def demand(self, number: int) -> None:
