@@ -130,3 +130,29 @@ async def test_switched_off_conversion_says_so(hls_server, settings, why):
         status, _, doc = await get(session, served.hls("hevc_aac.mkv", "120p/seg-0.m4s"))
         assert status == 404
     assert served.service.snapshot()["started"]["transcode"] == 0
+
+
+async def test_the_quality_menu_gets_converted_renditions_of_any_video(hls_server):
+    """A file that plays as it is still offers smaller converted renditions (the quality
+    menu), from its own master playlist with ?convert=1; not when converting is off."""
+    served = await hls_server(["h264_aac.mp4"])
+    vid = served.id("h264_aac.mp4")
+    async with aiohttp.ClientSession() as session:
+        _, _, doc = await get(session, served.url(f"/api/videos/{vid}"))
+        playback = doc["playback"]
+        assert playback["mode"] == "direct" and playback["master_url"] is None
+        assert [r["name"] for r in playback["renditions"]] == ["120p"]
+        assert playback["converted_url"] == f"/api/videos/{vid}/hls/master.m3u8?convert=1"
+        status, _, body = await get(session, served.url(playback["converted_url"]))
+        assert status == 200
+        (variant,) = m3u8.loads(body.decode()).playlists
+        assert variant.uri == "120p/index.m3u8"
+        assert variant.stream_info.codecs == "avc1.640029,mp4a.40.2"
+        status, _, doc = await get(session, served.hls("h264_aac.mp4", "master.m3u8"),
+                                   params={"convert": "yes"})
+        assert status == 400 and "convert" in doc["error"]
+    off = await hls_server(["hevc_aac.mkv"], transcode=False)
+    async with aiohttp.ClientSession() as session:
+        _, _, doc = await get(session, off.url(f"/api/videos/{off.id('hevc_aac.mkv')}"))
+        assert doc["playback"]["renditions"] == [] and doc["playback"]["converted_url"] is None
+        assert doc["playback"]["off"] == "no-transcode"

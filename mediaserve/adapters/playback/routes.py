@@ -39,6 +39,7 @@ from mediaserve.core.playback.decide import (
     PlaybackPlan,
     PlaybackSettings,
     audio_tracks,
+    converted,
     decide,
 )
 from mediaserve.core.playback.hls import (
@@ -121,23 +122,26 @@ class PlaybackRoutes:
     # -- routes ------------------------------------------------------------------------
 
     async def master(self, request: web.Request) -> web.StreamResponse:
+        """The master playlist of the plan, or with ``?convert=1`` the converted renditions
+        whatever the plan (the quality menu's sizes for a video that plays without them)."""
         caps = _caps(request)
+        choose = _chooser(request)
         video = self.state.catalog.get(request.match_info["id"])
         if video is None:
             return json_error(404, "unknown video id")
-        first = decide(video.entry.facts, caps)
+        first = choose(video.entry.facts, caps)
         if not first.hls:  # decided on the recorded facts: no file opened, no worker
             return json_error(404, "no HLS for this video in this browser: "
                               + "; ".join(first.reasons), playback=first.as_json())
         opened, analysis = await _guard(self._opened(request))
         try:
             settings = self.state.settings
-            plan = decide(opened.facts, caps)
+            plan = choose(opened.facts, caps)
             listed = master_variants(opened.facts, analysis, plan) if plan.hls else []
             if not settings.live_transcode:  # only what `mediaserve prepare` made
                 listed = [v for v in listed
                           if (opened.folder / v[0] / COMPLETE_MARKER).exists()]
-            plan = decide(opened.facts, caps, PlaybackSettings(
+            plan = choose(opened.facts, caps, PlaybackSettings(
                 settings.transcode, settings.live_transcode, bool(listed)))
             if not plan.hls:
                 return json_error(404, "no HLS for this video in this browser: "
@@ -218,8 +222,20 @@ class PlaybackRoutes:
             self.state.settings.transcode, self.state.settings.live_transcode,
             bool(prepared)))
         body = plan.as_json()
-        body["master_url"] = (f"/api/videos/{video.entry.id}/hls/master.m3u8"
-                              if plan.hls else None)
+        master = f"/api/videos/{video.entry.id}/hls/master.m3u8"
+        body["master_url"] = master if plan.hls else None
+        # the quality menu: the sizes a conversion offers (live only: a prepared-only server
+        # lists what `prepare` made in the plan's own master), and where to get them when
+        # the plan itself converts nothing
+        offer = (converted(facts, caps) if self.state.settings.transcode
+                 and self.state.settings.live_transcode else None)
+        sizes = ladder(facts.width, facts.height) if offer and offer.hls else []
+        if plan.mode is Mode.TRANSCODE:
+            sizes = ladder(facts.width, facts.height)
+        body["renditions"] = [{"name": r.name, "width": r.width, "height": r.height,
+                               "bandwidth": r.bandwidth} for r in sizes]
+        body["converted_url"] = (f"{master}?convert=1"
+                                 if sizes and plan.mode is not Mode.TRANSCODE else None)
         doc["playback"] = body
 
     def _prepared(self, request: web.Request, plan: PlaybackPlan) -> bool:
@@ -236,6 +252,16 @@ class PlaybackRoutes:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _chooser(request: web.Request) -> Callable[..., PlaybackPlan]:
+    """``decide``, or ``converted`` for ``?convert=1`` (anything else there is a 400)."""
+    value = request.query.get("convert")
+    if value is None:
+        return decide
+    if value != "1":
+        raise web.HTTPBadRequest(reason="convert must be 1")
+    return converted
 
 
 def _caps(request: web.Request) -> ClientCaps | None:

@@ -19,6 +19,14 @@ STATIC_FILES = {
     "player.js": ("player.js", "text/javascript"),
     "seekbar.js": ("seekbar.js", "text/javascript"),
     "devstats.js": ("devstats.js", "text/javascript"),
+    "caps.js": ("caps.js", "text/javascript"),
+    "playback.js": ("playback.js", "text/javascript"),
+    "quality.js": ("quality.js", "text/javascript"),
+    "messages.js": ("messages.js", "text/javascript"),
+    "resume.js": ("resume.js", "text/javascript"),
+    "keys.js": ("keys.js", "text/javascript"),
+    # hls.js, vendored (see web/vendor/hls.js/README.md): loaded only by pages that play HLS
+    "vendor/hls.js/hls.min.mjs": ("vendor/hls.js/hls.min.mjs", "text/javascript"),
     "style.css": ("style.css", "text/css"),
     "favicon.svg": ("favicon.svg", "image/svg+xml"),
 }
