@@ -74,6 +74,15 @@ def test_media_playlist_parses_with_m3u8():
     assert "#EXT-X-INDEPENDENT-SEGMENTS" in text
 
 
+def test_segment_uris_carry_the_file_version():
+    """Immutable URLs: a cache may keep a segment forever; a replaced file's are new URLs."""
+    playlist = m3u8.loads(media_playlist([4.0, 1.0], "0123abcd"))
+    assert [s.uri for s in playlist.segments] == ["seg-0.m4s?v=0123abcd", "seg-1.m4s?v=0123abcd"]
+    assert playlist.segment_map[0].uri == "init.mp4?v=0123abcd"
+    with pytest.raises(ValueError):
+        media_playlist([4.0], 'x"\n#EXT-X-ENDLIST')
+
+
 def test_target_duration_rounds_to_nearest():
     assert "#EXT-X-TARGETDURATION:5\n" in media_playlist([4.5, 3.0])
     assert "#EXT-X-TARGETDURATION:4\n" in media_playlist([4.49])

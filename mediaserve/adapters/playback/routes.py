@@ -158,7 +158,7 @@ class PlaybackRoutes:
         opened, analysis = await _guard(self._opened(request))
         os.close(opened.fd)
         job = _variant_job(opened, analysis, request.match_info["variant"])
-        return _text(media_playlist(job.timeline().durations()))
+        return _text(media_playlist(job.timeline().durations(), opened.folder.name))
 
     async def init(self, request: web.Request) -> web.StreamResponse:
         return await self._file(request, -1, INIT_TYPE)
@@ -171,6 +171,11 @@ class PlaybackRoutes:
                     content_type: str) -> web.StreamResponse:
         self._check_variant(request)
         opened, analysis = await _guard(self._opened(request))
+        wanted = request.query.get("v")
+        if wanted is not None and wanted != opened.folder.name:
+            os.close(opened.fd)  # a playlist of a replaced file: never the new file's bytes
+            return json_error(404, "the video file changed since its playlist was read; "
+                              "load the playlist again")
         try:
             job = _variant_job(opened, analysis, request.match_info["variant"])
         except BaseException:
