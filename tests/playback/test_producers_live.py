@@ -156,3 +156,31 @@ async def test_a_segment_asked_while_its_producer_starts_is_made(hls_server):
             get(session, served.hls("h264_ac3.mkv", "audio/seg-1.m4s")), 15)
         assert status == 200 and body[4:8] == b"moof"
     assert served.service.snapshot()["started"]["audio"] == 1
+
+
+async def test_a_seek_takes_the_converter_from_the_prefetch_of_where_the_viewer_was(
+        hls_server, clips, tmp_path):
+    """One converter: a viewer plays from the start (its producer runs ahead of what it
+    asked), then seeks far ahead. The new producer must not wait for the old one's idle
+    time (60 s here): the old one only works ahead of every request, so it is stopped at
+    once, and that is not a failure (no remembered error, no failure count)."""
+    from mediaserve.adapters.media.clips import ClipSpec, encode_clip
+
+    encode_clip(tmp_path, ClipSpec("long.mkv", audio_codec="ac3", seconds=40, fps=5))
+    shutil.copy2(tmp_path / "long.mkv", clips.root / "long.mkv")
+    served = await hls_server(["long.mkv"], transcode_workers=1, transcode_idle=60.0)
+    service = served.service
+    async with aiohttp.ClientSession() as session:
+        assert (await get(session, served.hls("long.mkv", "audio/seg-0.m4s")))[0] == 200
+        (first,) = service.running
+        await _until(lambda: first.next >= 2)  # working ahead of the viewer
+        status, _, body = await asyncio.wait_for(
+            get(session, served.hls("long.mkv", "audio/seg-8.m4s")), 15)
+        assert status == 200 and body[4:8] == b"moof"
+        assert first.preempted and not _alive(first.pid)
+        (second,) = service.running
+        assert second is not first and second.job.start == 8
+        # the viewer going back to the start is served (no failure remembered for it)
+        assert (await get(session, served.hls("long.mkv", "audio/seg-1.m4s")))[0] == 200
+    snapshot = service.snapshot()
+    assert snapshot["preempted"] >= 1 and snapshot["failures"] == 0

@@ -26,6 +26,7 @@ from typing import Any
 from mediaserve.adapters.playback.cache import SegmentCache
 from mediaserve.adapters.playback.jobs import Job
 from mediaserve.adapters.playback.producers import (
+    PREEMPTED,
     STOPPED,
     Producer,
     ProducerFailed,
@@ -179,6 +180,7 @@ class PlaybackService:
             chosen = Producer(folder, _at(job, target), job.kind, fd, self._segment_written)
             producers.append(chosen)
             chosen.ended.add_done_callback(functools.partial(self._ended_callback, chosen))
+            self._preempt(folder)
             try:
                 await self._slot(chosen)
             except BaseException:
@@ -192,6 +194,25 @@ class PlaybackService:
             return path
         await chosen.wait_for(number)
         return path
+
+    def _preempt(self, folder: Path) -> None:
+        """Free a converter for a viewer who waits, when every one is taken, by stopping one
+        that only works ahead of every request: this video's first (its viewer seeked, or
+        picked another rendition: the prefetch of where it was is worthless), else the one
+        asked least recently (a viewer who left). Real demand beats prefetch; without this a
+        seek on a one-worker server waited for the old producer's idle time (20 s)."""
+        if len(self.running) < self.workers:
+            return
+        freeing = sum(p.preempted for p in self.running)
+        if freeing > len(self.queue):  # enough converters are being freed already
+            return
+        ahead = [p for p in self.running if p.speculative and not p.preempted]
+        if not ahead:
+            return
+        video = folder.parent
+        victim = min(ahead, key=lambda p: (p.folder.parent != video, p.last_demand))
+        self.counts["preempted"] += 1
+        victim.preempt()
 
     async def _slot(self, producer: Producer) -> None:
         if len(self.running) >= self.workers:
@@ -230,7 +251,7 @@ class PlaybackService:
             self.running.discard(producer)
             self._release()
         if producer.error is not None and producer.process is not None and \
-                producer.error not in (STOPPING, STOPPED):
+                producer.error not in (STOPPING, STOPPED, PREEMPTED):
             self.counts["failures"] += 1  # remembered: a retry would fail the same way
             self.failed[producer.folder] = (time.monotonic(), producer.error)
         if producer.done and producer.job.start == 0:
@@ -275,6 +296,7 @@ class PlaybackService:
             "failures": self.counts["failures"],
             "timeouts": self.counts["timeouts"],
             "idle_stops": self.counts["idle_stops"],
+            "preempted": self.counts["preempted"],
             "busy_refusals": self.counts["busy"],
             "cache": self.cache.snapshot(),
         }

@@ -30,6 +30,7 @@ AHEAD = 4
 NEAR = 2
 KILL_GRACE_S = 2.0
 STOPPED = "stopped: its viewers left"
+PREEMPTED = "stopped: its converter was needed by a viewer waiting for a segment"
 
 
 class ProducerFailed(Exception):
@@ -59,6 +60,8 @@ class Producer:
         self.fd = fd
         self.next = job.start  # the next segment it will write
         self.allow = job.allow
+        self.wanted = job.start  # the furthest segment a viewer has asked it for
+        self.preempted = False
         self.last_demand = self.progress_at = time.monotonic()
         self.process: asyncio.subprocess.Process | None = None
         self.error: str | None = None
@@ -77,6 +80,11 @@ class Producer:
     def working(self) -> bool:
         """Making a segment now (not waiting for allowance, not finished)."""
         return self.process is not None and not self.done and self.next <= self.allow
+
+    @property
+    def speculative(self) -> bool:
+        """Running only ahead of every request (prefetch): nobody waits for what it makes."""
+        return self.process is not None and not self.done and self.next > self.wanted
 
     def near(self, number: int) -> bool:
         if not self.alive or self.stopping:
@@ -97,6 +105,7 @@ class Producer:
     def demand(self, number: int) -> None:
         """A viewer wants ``number``: keep running, and run up to AHEAD past it."""
         self.last_demand = time.monotonic()
+        self.wanted = max(self.wanted, number)
         wanted = min(number + AHEAD, len(self.job.starts) - 1)
         if wanted > self.allow:
             was_waiting = not self.working
@@ -184,6 +193,13 @@ class Producer:
         self.kill()
         if self.process is None:  # still queued: nothing to wait for
             self._end(why)
+
+    def preempt(self) -> None:
+        """Stop it now to free its converter (it was only working ahead): not a failure."""
+        self.preempted = True
+        if self.error is None and not self.done:
+            self.error = PREEMPTED
+        self.kill()
 
     def stop(self) -> None:
         """Ask it to end (its viewers left); killed if it does not within the grace."""
