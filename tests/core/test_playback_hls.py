@@ -38,6 +38,14 @@ def test_copy_timeline_needs_a_keyframe():
         copy_timeline([], Fraction(1, 1000), 10)
 
 
+def test_a_short_first_segment_for_a_quick_first_picture():
+    assert fixed_timeline(12.5, 4.0, first=2.0).durations() == pytest.approx(
+        [2.0, 2.0, 4.0, 4.5])
+    assert fixed_timeline(3.0, 4.0, first=2.0).durations() == pytest.approx([2.0, 1.0])
+    assert fixed_timeline(2.5, 4.0, first=2.0).durations() == pytest.approx([2.5])  # no sliver
+    assert fixed_timeline(8.0, 4.0, first=4.0).durations() == pytest.approx([4.0, 4.0])
+
+
 def test_fixed_timeline_joins_a_tiny_last_piece():
     assert fixed_timeline(12.5, 4.0).durations() == pytest.approx([4.0, 4.0, 4.5])
     assert fixed_timeline(13.0, 4.0).durations() == pytest.approx([4.0, 4.0, 4.0, 1.0])
@@ -45,9 +53,9 @@ def test_fixed_timeline_joins_a_tiny_last_piece():
 
 
 @settings(max_examples=40)
-@given(st.floats(0.1, 7_200), st.floats(1.0, 10.0))
-def test_fixed_timeline_covers_the_duration(duration, target):
-    line = fixed_timeline(duration, target)
+@given(st.floats(0.1, 7_200), st.floats(1.0, 10.0), st.one_of(st.none(), st.floats(0.1, 10)))
+def test_fixed_timeline_covers_the_duration(duration, target, first):
+    line = fixed_timeline(duration, target, first=first)
     assert sum(line.durations()) == pytest.approx(duration, abs=1e-4)
     assert all(d > 0 for d in line.durations())
 

@@ -24,6 +24,7 @@ from mediaserve.core.playback.decide import (
 )
 from mediaserve.core.playback.hls import AAC_LC, TRANSCODE_VIDEO_CODECS
 from mediaserve.core.playback.segments import (
+    FIRST_SEGMENT_SECONDS,
     Rendition,
     Timeline,
     copy_timeline,
@@ -64,7 +65,7 @@ def _timeline(analysis: dict[str, Any], facts: MediaFacts, copy: bool) -> Timeli
     if copy and analysis.get("keyframes"):
         return copy_timeline(analysis["keyframes"], Fraction(*analysis["time_base"]),
                              int(analysis["end"]))
-    return fixed_timeline(max(duration, 0.04))
+    return fixed_timeline(max(duration, 0.04), first=FIRST_SEGMENT_SECONDS)
 
 
 def variant_job(facts: MediaFacts, analysis: dict[str, Any], variant: str,
