@@ -60,7 +60,6 @@ class Producer:
         self.fd = fd
         self.next = job.start  # the next segment it will write
         self.allow = job.allow
-        self.wanted = job.start  # the furthest segment a viewer has asked it for
         self.preempted = False
         self.last_demand = self.progress_at = time.monotonic()
         self.process: asyncio.subprocess.Process | None = None
@@ -83,8 +82,10 @@ class Producer:
 
     @property
     def speculative(self) -> bool:
-        """Running only ahead of every request (prefetch): nobody waits for what it makes."""
-        return self.process is not None and not self.done and self.next > self.wanted
+        """Running only ahead of every request (prefetch): no request is waiting for what it
+        makes (a request whose client left stops waiting, see routes._while_connected)."""
+        return (self.process is not None and not self.done
+                and not any(self._waiters.values()))
 
     def near(self, number: int) -> bool:
         if not self.alive or self.stopping:
@@ -105,7 +106,6 @@ class Producer:
     def demand(self, number: int) -> None:
         """A viewer wants ``number``: keep running, and run up to AHEAD past it."""
         self.last_demand = time.monotonic()
-        self.wanted = max(self.wanted, number)
         wanted = min(number + AHEAD, len(self.job.starts) - 1)
         if wanted > self.allow:
             was_waiting = not self.working

@@ -56,6 +56,8 @@ PLAYBACK = web.AppKey("mediaserve_playback", PlaybackService)
 ID = r"{id:[0-9a-f]{12,64}}"
 VARIANT = r"{variant:[a-z0-9]{1,12}}"
 SEGMENT_TYPE = "video/iso.segment"
+#: how often a request waiting for a segment checks that its client is still there
+GONE_POLL_S = 0.25
 INIT_TYPE = "video/mp4"
 
 
@@ -196,7 +198,8 @@ class PlaybackRoutes:
                               "(serve --no-live-transcode): run mediaserve prepare")
         await asyncio.get_running_loop().run_in_executor(
             None, lambda: folder.mkdir(parents=True, exist_ok=True))
-        path = await _guard(self.service.produced(folder, job, number, opened.fd))
+        path = await _guard(_while_connected(
+            request, self.service.produced(folder, job, number, opened.fd)))
         self.service.cache.used(str(path), hit=False)
         return await serve_cached_file(request, path, content_type)
 
@@ -298,6 +301,24 @@ async def _guard(work: Awaitable[Any]) -> Any:
         raise _Refused(response) from None
     except ProducerFailed as exc:
         raise _Refused(json_error(500, f"cannot convert this video: {exc}")) from None
+
+
+async def _while_connected(request: web.Request, work: Awaitable[Any]) -> Any:
+    """``work``, given up when the client goes away. A player that seeks aborts the request
+    it was waiting on by closing its connection; the wait must end with it, or the old
+    position's producer still looks wanted (not prefetch) and keeps its converter from the
+    viewer's new position (see ``PlaybackService._preempt``)."""
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _pending = await asyncio.wait({task}, timeout=GONE_POLL_S)
+            if done:
+                return task.result()
+            if request.transport is None or request.transport.is_closing():
+                raise asyncio.CancelledError  # nobody to answer: aiohttp ends it quietly
+    finally:
+        if not task.done():
+            task.cancel()
 
 
 def _answers(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
