@@ -5,6 +5,7 @@ it, every producer gone once they leave)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -184,3 +185,37 @@ async def test_a_seek_takes_the_converter_from_the_prefetch_of_where_the_viewer_
         assert (await get(session, served.hls("long.mkv", "audio/seg-1.m4s")))[0] == 200
     snapshot = service.snapshot()
     assert snapshot["preempted"] >= 1 and snapshot["failures"] == 0
+
+
+async def test_an_aborted_wait_hands_the_converter_to_the_queued_seek(
+        hls_server, clips, tmp_path):
+    """The seek's request arrives while the old position's request still waits (the player
+    aborts it a moment later): the seek queues. When the old request goes, its producer
+    works for nobody, and the queued seek takes its converter at once. The old producer is
+    frozen (SIGSTOP) so that its request is certain to be waiting."""
+    from mediaserve.adapters.media.clips import ClipSpec, encode_clip
+
+    encode_clip(tmp_path, ClipSpec("longer.mkv", audio_codec="ac3", seconds=80, fps=5))
+    shutil.copy2(tmp_path / "longer.mkv", clips.root / "longer.mkv")
+    served = await hls_server(["longer.mkv"], transcode_workers=1, transcode_idle=60.0)
+    service = served.service
+    async with aiohttp.ClientSession() as session:
+        assert (await get(session, served.hls("longer.mkv", "audio/seg-0.m4s")))[0] == 200
+        (first,) = service.running
+        await _until(lambda: first.next >= 5)  # made what it may, waiting for allowance
+        os.kill(first.pid, signal.SIGSTOP)
+        try:
+            old = asyncio.ensure_future(
+                get(session, served.hls("longer.mkv", "audio/seg-5.m4s")))
+            await _until(lambda: not first.speculative)  # the old request waits on it
+            seek = asyncio.ensure_future(
+                get(session, served.hls("longer.mkv", "audio/seg-16.m4s")))
+            await _until(lambda: len(service.queue) == 1)
+            old.cancel()  # the player aborts the old request
+            status, _, body = await asyncio.wait_for(seek, 15)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(first.pid, signal.SIGCONT)
+        assert status == 200 and body[4:8] == b"moof"
+        assert first.preempted
+    assert service.snapshot()["failures"] == 0

@@ -177,10 +177,11 @@ class PlaybackService:
         if chosen is not None:
             os.close(fd)
         else:
-            chosen = Producer(folder, _at(job, target), job.kind, fd, self._segment_written)
+            chosen = Producer(folder, _at(job, target), job.kind, fd, self._segment_written,
+                              self._unwanted)
             producers.append(chosen)
             chosen.ended.add_done_callback(functools.partial(self._ended_callback, chosen))
-            self._preempt(folder)
+            self._preempt(folder, len(self.queue))
             try:
                 await self._slot(chosen)
             except BaseException:
@@ -195,24 +196,30 @@ class PlaybackService:
         await chosen.wait_for(number)
         return path
 
-    def _preempt(self, folder: Path) -> None:
+    def _preempt(self, folder: Path | None, waiting: int = 0) -> None:
         """Free a converter for a viewer who waits, when every one is taken, by stopping one
         that only works ahead of every request: this video's first (its viewer seeked, or
         picked another rendition: the prefetch of where it was is worthless), else the one
         asked least recently (a viewer who left). Real demand beats prefetch; without this a
-        seek on a one-worker server waited for the old producer's idle time (20 s)."""
+        seek on a one-worker server waited for the old producer's idle time (20 s).
+        ``waiting``: requests already queued that this one comes after."""
         if len(self.running) < self.workers:
             return
-        freeing = sum(p.preempted for p in self.running)
-        if freeing > len(self.queue):  # enough converters are being freed already
-            return
+        if sum(p.preempted for p in self.running) > waiting:
+            return  # enough converters are being freed already
         ahead = [p for p in self.running if p.speculative and not p.preempted]
         if not ahead:
             return
-        video = folder.parent
+        video = folder.parent if folder is not None else None
         victim = min(ahead, key=lambda p: (p.folder.parent != video, p.last_demand))
         self.counts["preempted"] += 1
         victim.preempt()
+
+    def _unwanted(self, producer: Producer) -> None:
+        """A producer's last waiting request gave up (its viewer seeked away and the request
+        was aborted): the requests queued for a converter may take it now."""
+        for waiting in range(len(self.queue)):
+            self._preempt(producer.folder, waiting)
 
     async def _slot(self, producer: Producer) -> None:
         if len(self.running) >= self.workers:

@@ -53,7 +53,8 @@ class Producer:
     """A running (or queued) worker for one variant folder."""
 
     def __init__(self, folder: Path, job: Job, mode: str, fd: int,
-                 on_segment: Callable[[Producer, dict[str, Any]], None]) -> None:
+                 on_segment: Callable[[Producer, dict[str, Any]], None],
+                 on_unwanted: Callable[[Producer], None] | None = None) -> None:
         self.folder = folder
         self.job = job
         self.mode = mode
@@ -69,6 +70,7 @@ class Producer:
         self.ended = asyncio.get_running_loop().create_future()
         self._waiters: dict[int, list[asyncio.Future[None]]] = {}
         self._on_segment = on_segment
+        self._on_unwanted = on_unwanted  # its last waiting request gave up (client gone)
         self._reader: asyncio.Task[None] | None = None
 
     @property
@@ -133,10 +135,18 @@ class Producer:
         self._waiters.setdefault(number, []).append(future)
         try:
             await future
+        except asyncio.CancelledError:
+            self._forget(number, future)
+            if self._on_unwanted is not None and self.speculative:
+                self._on_unwanted(self)
+            raise
         finally:
-            waiting = self._waiters.get(number)
-            if waiting and future in waiting:
-                waiting.remove(future)
+            self._forget(number, future)
+
+    def _forget(self, number: int, future: asyncio.Future[None]) -> None:
+        waiting = self._waiters.get(number)
+        if waiting and future in waiting:
+            waiting.remove(future)
 
     def path(self, number: int) -> Path:
         return self.folder / (INIT_NAME if number == -1 else segment_name(number))

@@ -57,7 +57,7 @@ ID = r"{id:[0-9a-f]{12,64}}"
 VARIANT = r"{variant:[a-z0-9]{1,12}}"
 SEGMENT_TYPE = "video/iso.segment"
 #: how often a request waiting for a segment checks that its client is still there
-GONE_POLL_S = 0.25
+GONE_POLL_S = 0.1
 INIT_TYPE = "video/mp4"
 
 
