@@ -52,7 +52,9 @@ TABLE = [
     ("H.264/MP3 AVI, Safari", facts("avi", "h264", "mp3"), SAFARI, Mode.REMUX, "copy", "copy"),
     ("MPEG-4 Part 2/MP3 AVI, Safari", facts("avi", "mpeg4", "mp3"), SAFARI, Mode.TRANSCODE,
      "h264", "aac"),
-    ("H.264 TS", facts("mpegts", "h264", "aac"), None, Mode.REMUX, "copy", "copy"),
+    ("H.264/AAC TS", facts("mpegts", "h264", "aac"), None, Mode.AUDIO, "copy", "aac"),
+    ("H.264/MP2 TS", facts("mpegts", "h264", "mp2"), None, Mode.AUDIO, "copy", "aac"),
+    ("H.264/Opus TS", facts("mpegts", "h264", "opus"), None, Mode.REMUX, "copy", "copy"),
     ("no audio MP4", facts("mp4", "h264"), None, Mode.DIRECT, "direct", None),
     ("no audio HEVC MKV", facts("matroska", "hevc"), None, Mode.TRANSCODE, "h264", None),
     ("audio-only MP3 in MP4", facts("mp4", None, "mp3"), None, Mode.DIRECT, None, "direct"),
@@ -174,3 +176,19 @@ def test_mp3_is_converted_for_chromium_whose_mse_refuses_it_in_fmp4():
     assert "mp3" in DEFAULT_CAPS.containers["mp4"] and "mp3" not in DEFAULT_CAPS.hls_codecs
     assert decide(facts("avi", "mpeg4", "mp3")).reasons[-1] == (
         "the sound: MP3 plays in this browser from a file, not when streamed, converted to AAC")
+
+
+def test_aac_in_mpeg_ts_is_converted_because_adts_cannot_be_copied():
+    assert decide(facts("mpegts", "h264", "aac")).reasons[-1] == (
+        "the sound: AAC framed for MPEG-TS (ADTS) cannot be carried in the streaming "
+        "format, converted to AAC")
+
+
+def test_a_picture_without_parameter_sets_is_converted_not_refused():
+    """The analysis found no codec string for the picture (H.264 whose SPS is nowhere in
+    its header): copying is impossible, so the picture is converted."""
+    plan = decide(facts("mpegts", "h264", "aac"), copyable=False)
+    assert (plan.mode, plan.video, plan.audio) == (Mode.TRANSCODE, "h264", "aac")
+    assert plan.reasons[1] == ("the picture: H.264 without its parameter sets cannot be "
+                               "copied, converted to H.264")
+    assert decide(facts("mp4", "h264", "aac"), copyable=False).mode is Mode.DIRECT

@@ -118,3 +118,19 @@ def test_codec_strings():
     assert hevc_codecs(hvcc) == "hvc1.1.6.L93.90"
     assert codec_string("aac", bytes([0x12, 0x10])) == "mp4a.40.2"
     assert codec_string("mp3") == "mp4a.40.34" and codec_string("mpeg4") is None
+
+
+def test_avc_codecs_from_an_avcc_record_or_annex_b_parameter_sets():
+    assert avc_codecs(bytes([1, 0x64, 0x00, 0x28, 0xFF])) == "avc1.640028"
+    # MPEG-TS: no avcC, the SPS (NAL type 7) after a start code, as FFmpeg hands it over
+    ts = b"\x00\x00\x00\x01\x67\x42\xc0\x0a\xda" + b"\x00\x00\x00\x01\x68\xce"
+    assert avc_codecs(ts) == "avc1.42c00a"
+    assert avc_codecs(b"\x00\x00\x01\x68\xce\x0f") is None  # a PPS only
+    assert avc_codecs(b"") is None and avc_codecs(b"\x00\x00\x01\x67\x42") is None
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=300))
+def test_avc_codecs_never_fails_on_any_bytes(data):
+    found = avc_codecs(data)
+    assert found is None or (found.startswith("avc1.") and len(found) == 11)

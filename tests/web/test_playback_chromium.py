@@ -35,6 +35,8 @@ KINDS: dict[str, tuple[str, str, str, str | None]] = {
     "hevc_aac.mp4": ("libx265", "aac", "transcode", "180p"),
     "hevc_aac.mkv": ("libx265", "aac", "transcode", "180p"),
     "mpeg4_mp3.avi": ("mpeg4", "libmp3lame", "transcode", "180p"),
+    # H.264 in MPEG-TS: no avcC (its codec string is read from the in-band SPS), ADTS AAC
+    "h264_aac.ts": ("libx264", "aac", "audio", "audio"),
 }
 TALL = "hevc_tall.mkv"  # 640x480: renditions 480p and 360p
 SUBTITLES = "WEBVTT\n\n00:00.500 --> 00:06.000\nHello over HLS\n"

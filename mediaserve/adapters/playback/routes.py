@@ -138,13 +138,21 @@ class PlaybackRoutes:
         opened, analysis = await _guard(self._opened(request))
         try:
             settings = self.state.settings
-            plan = choose(opened.facts, caps)
+            # a picture the analysis found no codec parameters for cannot be copied
+            copyable = opened.facts.video_codec is None or bool(analysis.get("video_codecs"))
+
+            def plan_for(allowed: PlaybackSettings | None = None) -> PlaybackPlan:
+                if choose is converted:
+                    return converted(opened.facts, caps, allowed)
+                return decide(opened.facts, caps, allowed, copyable)
+
+            plan = plan_for()
             listed = master_variants(opened.facts, analysis, plan) if plan.hls else []
             if not settings.live_transcode:  # only what `mediaserve prepare` made
                 listed = [v for v in listed
                           if (opened.folder / v[0] / COMPLETE_MARKER).exists()]
-            plan = choose(opened.facts, caps, PlaybackSettings(
-                settings.transcode, settings.live_transcode, bool(listed)))
+            plan = plan_for(PlaybackSettings(settings.transcode, settings.live_transcode,
+                                             bool(listed)))
             if not plan.hls:
                 return json_error(404, "no HLS for this video in this browser: "
                                   + "; ".join(plan.reasons), playback=plan.as_json())

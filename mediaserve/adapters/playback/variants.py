@@ -15,11 +15,11 @@ from typing import Any
 from mediaserve.adapters.playback.jobs import Job, rendition_json
 from mediaserve.core.library.index import MediaFacts
 from mediaserve.core.playback.decide import (
-    COPYABLE_AUDIO,
     COPYABLE_VIDEO,
     UNIVERSAL_AUDIO,
     Mode,
     PlaybackPlan,
+    audio_copyable,
     audio_tracks,
 )
 from mediaserve.core.playback.hls import AAC_LC, TRANSCODE_VIDEO_CODECS
@@ -78,7 +78,7 @@ def variant_job(facts: MediaFacts, analysis: dict[str, Any], variant: str,
     copyable = picture is None or (picture in COPYABLE_VIDEO and bool(analysis.get(
         "video_codecs")))
     rendition: Rendition | None = None
-    if variant == "remux" and copyable and (sound is None or sound in COPYABLE_AUDIO):
+    if variant == "remux" and copyable and (sound is None or audio_copyable(facts, sound)):
         kind, convert = "remux", False
     elif variant == "audio" and copyable and sound is not None:
         kind, convert = "audio", True

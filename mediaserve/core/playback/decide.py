@@ -121,9 +121,18 @@ def audio_tracks(facts: MediaFacts) -> tuple[AudioTrack, ...]:
     return (AudioTrack(facts.audio_codec),) if facts.audio_codec else ()
 
 
+def audio_copyable(facts: MediaFacts, sound: str | None) -> bool:
+    """The sound can go into fragmented MP4 as it is. Not AAC from MPEG-TS: it is framed
+    as ADTS there, which the mp4 muxer refuses without a bitstream filter."""
+    return sound in COPYABLE_AUDIO and not (sound == "aac" and facts.container == "mpegts")
+
+
 def decide(facts: MediaFacts, caps: ClientCaps | None = None,
-           settings: PlaybackSettings | None = None) -> PlaybackPlan:
-    """The plan for ``facts`` in the browser ``caps`` describes (None: DEFAULT_CAPS)."""
+           settings: PlaybackSettings | None = None, copyable: bool = True) -> PlaybackPlan:
+    """The plan for ``facts`` in the browser ``caps`` describes (None: DEFAULT_CAPS).
+    ``copyable`` False: reading the file found no codec parameters to copy its picture with
+    (an H.264 stream whose parameter sets are nowhere in its header), so the picture is
+    converted rather than refused."""
     caps = caps or DEFAULT_CAPS
     settings = settings or PlaybackSettings()
     picture, tracks = video_key(facts), audio_tracks(facts)
@@ -139,7 +148,8 @@ def decide(facts: MediaFacts, caps: ClientCaps | None = None,
                             "direct" if sound else None, track,
                             (f"the file: {display(facts.container)} with "
                              f"{_pair(facts, sound)} plays in this browser as it is",))
-    return _allowed(_hls_plan(facts, caps, picture, sound, track, container), settings)
+    return _allowed(_hls_plan(facts, caps, picture, sound, track, container, copyable),
+                    settings)
 
 
 def converted(facts: MediaFacts, caps: ClientCaps | None = None,
@@ -194,7 +204,7 @@ def _off(plan: PlaybackPlan, why: str, setting: str) -> PlaybackPlan:
 
 
 def _hls_plan(facts: MediaFacts, caps: ClientCaps, picture: str | None, sound: str | None,
-              track: int | None, container: str | None) -> PlaybackPlan:
+              track: int | None, container: str | None, copyable: bool) -> PlaybackPlan:
     decodes = caps.hls_codecs
     why_file = (f"the file: {display(facts.container)} is not played by this browser"
                 if container is None or container not in caps.containers
@@ -208,8 +218,10 @@ def _hls_plan(facts: MediaFacts, caps: ClientCaps, picture: str | None, sound: s
             reasons.append(f"the sound: {display(sound)} is not decoded by this browser")
         reasons.append("the browser: it has neither Media Source Extensions nor HLS")
         return PlaybackPlan(Mode.UNPLAYABLE, None, None, track, tuple(reasons))
-    copy_video = picture is None or (picture in decodes and facts.video_codec in COPYABLE_VIDEO)
-    copy_audio = sound is None or (sound in decodes and sound in COPYABLE_AUDIO)
+    copy_video = picture is None or (copyable and picture in decodes
+                                     and facts.video_codec in COPYABLE_VIDEO)
+    adts = sound == "aac" and facts.container == "mpegts"
+    copy_audio = sound is None or (sound in decodes and audio_copyable(facts, sound))
     reasons = [why_file] if why_file else []
     if copy_video and copy_audio:
         reasons.append("the file: repackaged for streaming without re-encoding")
@@ -219,11 +231,14 @@ def _hls_plan(facts: MediaFacts, caps: ClientCaps, picture: str | None, sound: s
         reasons.append("the browser: it decodes neither the file's codecs nor H.264/AAC")
         return PlaybackPlan(Mode.UNPLAYABLE, None, None, track, tuple(reasons))
     if not copy_video:  # renditions are shared by every browser: copy only universal sound
-        reasons.append(f"the picture: {_why(facts.video_codec, picture, caps)}, "
-                       "converted to H.264")
+        why = (_why(facts.video_codec, picture, caps) if copyable else
+               f"{display(facts.video_codec)} without its parameter sets cannot be copied")
+        reasons.append(f"the picture: {why}, converted to H.264")
         copy_audio = copy_audio and sound in UNIVERSAL_AUDIO
     if sound and not copy_audio:
-        reasons.append(f"the sound: {_why(sound, sound, caps)}, converted to AAC"
+        reasons.append("the sound: AAC framed for MPEG-TS (ADTS) cannot be carried in the "
+                       "streaming format, converted to AAC" if adts else
+                       f"the sound: {_why(sound, sound, caps)}, converted to AAC"
                        if sound not in decodes or sound not in COPYABLE_AUDIO else
                        f"the sound: {display(sound)} converted to AAC with the picture")
     mode = Mode.AUDIO if copy_video else Mode.TRANSCODE

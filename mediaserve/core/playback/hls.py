@@ -80,10 +80,19 @@ TRANSCODE_VIDEO_CODECS = "avc1.640029"
 AAC_LC = "mp4a.40.2"
 
 
+#: an Annex B sequence parameter set: a start code, then a NAL header of type 7
+_ANNEX_B_SPS = re.compile(rb"\x00\x00\x01[\x07\x27\x47\x67](...)", re.DOTALL)
+
+
 def avc_codecs(extradata: bytes) -> str | None:
-    """``avc1.PPCCLL`` from an avcC record (version 1, then profile, compatibility, level)."""
+    """``avc1.PPCCLL`` from an avcC record (version 1, then profile, compatibility, level),
+    or from the first SPS of Annex B extradata (MPEG-TS carries no avcC: its parameter sets
+    are in-band, and FFmpeg hands them over as start-code-prefixed NAL units)."""
     if len(extradata) >= 4 and extradata[0] == 1:
         return f"avc1.{extradata[1]:02x}{extradata[2]:02x}{extradata[3]:02x}"
+    match = _ANNEX_B_SPS.search(extradata[:4096])
+    if match is not None:
+        return "avc1." + match.group(1).hex()
     return None
 
 
