@@ -63,10 +63,16 @@ const ranges = (tr) => {
   return out.join(", ") || "none";
 };
 
+const ENGINES = { direct: "the file itself (range requests)", "hls.js": "HLS through hls.js (Media Source Extensions)",
+  native: "HLS, the browser's own player" };
+const mbit = (bps) => (bps == null ? "n/a" : `${(bps / 1e6).toFixed(2)} Mbit/s`);
+
 export class DevStats {
-  constructor(video, stats) {
+  // describe(): what plays the video (Playback.describe()), or null before it starts
+  constructor(video, stats, describe = () => null) {
     this.video = video;
     this.stats = stats;
+    this.describe = describe;
     this.timer = null;
     this.server = null;
   }
@@ -84,7 +90,16 @@ export class DevStats {
   render() {
     const v = this.video, s = this.server;
     const quality = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : null;
+    const p = this.describe();
+    const playing = !p ? [] : [
+      ["Mode", p.mode],
+      ["Why", p.reasons.join("; ") || "n/a"],
+      ["Playing", ENGINES[p.engine] || "not started"],
+      ["Rendition", `${p.rendition}${p.autoLevel ? " (auto)" : ""}`],
+      ["Bandwidth estimate", p.engine === "hls.js" ? mbit(p.bandwidth) : "n/a"],
+    ];
     const rows = [
+      ...playing,
       ["Requests", s ? s.requests : "n/a"],
       ["Status codes", s ? Object.entries(s.status || {}).map(([k, n]) => `${k}: ${n}`).join(", ") || "none" : "n/a"],
       ["Bytes sent", s ? fmtSize(s.bytes_sent) : "n/a"],

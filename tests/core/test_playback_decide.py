@@ -8,7 +8,7 @@ import pytest
 
 from mediaserve.core.library.facts import AudioTrack, MediaFacts
 from mediaserve.core.playback.caps import DEFAULT_CAPS, parse_caps
-from mediaserve.core.playback.decide import Mode, PlaybackSettings, decide
+from mediaserve.core.playback.decide import Mode, PlaybackSettings, converted, decide
 
 
 def facts(container: str, video: str | None, *audio: str, depth: int = 8) -> MediaFacts:
@@ -47,9 +47,14 @@ TABLE = [
     ("H.264/AAC MKV, Safari", facts("matroska", "h264", "aac"), SAFARI, Mode.REMUX, "copy",
      "copy"),
     ("MPEG-4 Part 2/MP3 AVI", facts("avi", "mpeg4", "mp3"), None, Mode.TRANSCODE, "h264",
-     "copy"),
-    ("H.264/MP3 AVI", facts("avi", "h264", "mp3"), None, Mode.REMUX, "copy", "copy"),
-    ("H.264 TS", facts("mpegts", "h264", "aac"), None, Mode.REMUX, "copy", "copy"),
+     "aac"),
+    ("H.264/MP3 AVI", facts("avi", "h264", "mp3"), None, Mode.AUDIO, "copy", "aac"),
+    ("H.264/MP3 AVI, Safari", facts("avi", "h264", "mp3"), SAFARI, Mode.REMUX, "copy", "copy"),
+    ("MPEG-4 Part 2/MP3 AVI, Safari", facts("avi", "mpeg4", "mp3"), SAFARI, Mode.TRANSCODE,
+     "h264", "aac"),
+    ("H.264/AAC TS", facts("mpegts", "h264", "aac"), None, Mode.AUDIO, "copy", "aac"),
+    ("H.264/MP2 TS", facts("mpegts", "h264", "mp2"), None, Mode.AUDIO, "copy", "aac"),
+    ("H.264/Opus TS", facts("mpegts", "h264", "opus"), None, Mode.REMUX, "copy", "copy"),
     ("no audio MP4", facts("mp4", "h264"), None, Mode.DIRECT, "direct", None),
     ("no audio HEVC MKV", facts("matroska", "hevc"), None, Mode.TRANSCODE, "h264", None),
     ("audio-only MP3 in MP4", facts("mp4", None, "mp3"), None, Mode.DIRECT, None, "direct"),
@@ -113,11 +118,12 @@ def test_a_browser_that_decodes_neither_the_source_nor_h264_is_unplayable():
     assert decide(facts("avi", "mpeg4", "mp3"), odd).mode is Mode.UNPLAYABLE
 
 
-@pytest.mark.parametrize("settings", [PlaybackSettings(transcode=False),
-                                      PlaybackSettings(live=False)])
-def test_settings_switch_conversion_off_and_say_so(settings):
+@pytest.mark.parametrize(("settings", "off"), [(PlaybackSettings(transcode=False), "no-transcode"),
+                                             (PlaybackSettings(live=False), "not-prepared")])
+def test_settings_switch_conversion_off_and_say_so(settings, off):
     plan = decide(facts("matroska", "hevc", "aac"), None, settings)
-    assert (plan.mode, plan.wanted) == (Mode.OFF, Mode.TRANSCODE)
+    assert (plan.mode, plan.wanted, plan.off) == (Mode.OFF, Mode.TRANSCODE, off)
+    assert plan.as_json()["off"] == off
     assert plan.reasons[-1].startswith("the server: ")
     assert decide(facts("mp4", "h264", "aac"), None, settings).mode is Mode.DIRECT
 
@@ -132,4 +138,57 @@ def test_plan_json():
     doc = decide(facts("matroska", "h264", "ac3")).as_json()
     assert doc == {"mode": "audio", "video": "copy", "audio": "aac", "audio_track": 0,
                    "reasons": ["the sound: AC-3 is not decoded by this browser, converted to "
-                               "AAC"], "wanted": None}
+                               "AAC"], "wanted": None, "off": None}
+
+
+# (what, facts, caps, settings, mode, video action, audio action)
+CONVERTED = [
+    ("H.264/AAC MP4", facts("mp4", "h264", "aac"), None, None, Mode.TRANSCODE, "h264", "copy"),
+    ("VP9/Opus WebM", facts("webm", "vp9", "opus"), None, None, Mode.TRANSCODE, "h264", "aac"),
+    ("H.264/MP3 AVI", facts("avi", "h264", "mp3"), None, None, Mode.TRANSCODE, "h264", "aac"),
+    ("HEVC MKV, Safari", facts("matroska", "hevc", "aac"), SAFARI, None, Mode.TRANSCODE,
+     "h264", "copy"),
+    ("no sound", facts("mp4", "h264"), None, None, Mode.TRANSCODE, "h264", None),
+    ("sound only", facts("mp4", None, "aac"), None, None, Mode.UNPLAYABLE, None, None),
+    ("no MSE nor HLS", facts("mp4", "h264", "aac"), parse_caps("v1;mp4=h264,aac"), None,
+     Mode.UNPLAYABLE, None, None),
+    ("--no-transcode", facts("mp4", "h264", "aac"), None, PlaybackSettings(transcode=False),
+     Mode.OFF, None, None),
+    ("--no-live-transcode", facts("mp4", "h264", "aac"), None, PlaybackSettings(live=False),
+     Mode.OFF, None, None),
+    ("prepared", facts("mp4", "h264", "aac"), None,
+     PlaybackSettings(live=False, prepared=True), Mode.TRANSCODE, "h264", "copy"),
+]
+
+
+@pytest.mark.parametrize(("what", "f", "caps", "settings", "mode", "video", "audio"),
+                         CONVERTED, ids=[row[0] for row in CONVERTED])
+def test_a_converted_rendition_on_request(what, f, caps, settings, mode, video, audio):
+    """What the quality menu's renditions play for a video that would play without them."""
+    plan = converted(f, caps, settings)
+    assert (plan.mode, plan.video, plan.audio) == (mode, video, audio), plan.reasons
+    assert plan.reasons
+    if mode is Mode.OFF:
+        assert plan.wanted is Mode.TRANSCODE and plan.reasons[-1].startswith("the server: ")
+
+
+def test_mp3_is_converted_for_chromium_whose_mse_refuses_it_in_fmp4():
+    assert "mp3" in DEFAULT_CAPS.containers["mp4"] and "mp3" not in DEFAULT_CAPS.hls_codecs
+    assert decide(facts("avi", "mpeg4", "mp3")).reasons[-1] == (
+        "the sound: MP3 plays in this browser from a file, not when streamed, converted to AAC")
+
+
+def test_aac_in_mpeg_ts_is_converted_because_adts_cannot_be_copied():
+    assert decide(facts("mpegts", "h264", "aac")).reasons[-1] == (
+        "the sound: AAC framed for MPEG-TS (ADTS) cannot be carried in the streaming "
+        "format, converted to AAC")
+
+
+def test_a_picture_without_parameter_sets_is_converted_not_refused():
+    """The analysis found no codec string for the picture (H.264 whose SPS is nowhere in
+    its header): copying is impossible, so the picture is converted."""
+    plan = decide(facts("mpegts", "h264", "aac"), copyable=False)
+    assert (plan.mode, plan.video, plan.audio) == (Mode.TRANSCODE, "h264", "aac")
+    assert plan.reasons[1] == ("the picture: H.264 without its parameter sets cannot be "
+                               "copied, converted to H.264")
+    assert decide(facts("mp4", "h264", "aac"), copyable=False).mode is Mode.DIRECT

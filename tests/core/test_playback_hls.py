@@ -38,6 +38,14 @@ def test_copy_timeline_needs_a_keyframe():
         copy_timeline([], Fraction(1, 1000), 10)
 
 
+def test_a_short_first_segment_for_a_quick_first_picture():
+    assert fixed_timeline(12.5, 4.0, first=2.0).durations() == pytest.approx(
+        [2.0, 2.0, 4.0, 4.5])
+    assert fixed_timeline(3.0, 4.0, first=2.0).durations() == pytest.approx([2.0, 1.0])
+    assert fixed_timeline(2.5, 4.0, first=2.0).durations() == pytest.approx([2.5])  # no sliver
+    assert fixed_timeline(8.0, 4.0, first=4.0).durations() == pytest.approx([4.0, 4.0])
+
+
 def test_fixed_timeline_joins_a_tiny_last_piece():
     assert fixed_timeline(12.5, 4.0).durations() == pytest.approx([4.0, 4.0, 4.5])
     assert fixed_timeline(13.0, 4.0).durations() == pytest.approx([4.0, 4.0, 4.0, 1.0])
@@ -45,9 +53,9 @@ def test_fixed_timeline_joins_a_tiny_last_piece():
 
 
 @settings(max_examples=40)
-@given(st.floats(0.1, 7_200), st.floats(1.0, 10.0))
-def test_fixed_timeline_covers_the_duration(duration, target):
-    line = fixed_timeline(duration, target)
+@given(st.floats(0.1, 7_200), st.floats(1.0, 10.0), st.one_of(st.none(), st.floats(0.1, 10)))
+def test_fixed_timeline_covers_the_duration(duration, target, first):
+    line = fixed_timeline(duration, target, first=first)
     assert sum(line.durations()) == pytest.approx(duration, abs=1e-4)
     assert all(d > 0 for d in line.durations())
 
@@ -72,6 +80,15 @@ def test_media_playlist_parses_with_m3u8():
     assert sum(s.duration for s in playlist.segments) == pytest.approx(10.5)
     assert playlist.segment_map[0].uri == "init.mp4"
     assert "#EXT-X-INDEPENDENT-SEGMENTS" in text
+
+
+def test_segment_uris_carry_the_file_version():
+    """Immutable URLs: a cache may keep a segment forever; a replaced file's are new URLs."""
+    playlist = m3u8.loads(media_playlist([4.0, 1.0], "0123abcd"))
+    assert [s.uri for s in playlist.segments] == ["seg-0.m4s?v=0123abcd", "seg-1.m4s?v=0123abcd"]
+    assert playlist.segment_map[0].uri == "init.mp4?v=0123abcd"
+    with pytest.raises(ValueError):
+        media_playlist([4.0], 'x"\n#EXT-X-ENDLIST')
 
 
 def test_target_duration_rounds_to_nearest():
@@ -101,3 +118,19 @@ def test_codec_strings():
     assert hevc_codecs(hvcc) == "hvc1.1.6.L93.90"
     assert codec_string("aac", bytes([0x12, 0x10])) == "mp4a.40.2"
     assert codec_string("mp3") == "mp4a.40.34" and codec_string("mpeg4") is None
+
+
+def test_avc_codecs_from_an_avcc_record_or_annex_b_parameter_sets():
+    assert avc_codecs(bytes([1, 0x64, 0x00, 0x28, 0xFF])) == "avc1.640028"
+    # MPEG-TS: no avcC, the SPS (NAL type 7) after a start code, as FFmpeg hands it over
+    ts = b"\x00\x00\x00\x01\x67\x42\xc0\x0a\xda" + b"\x00\x00\x00\x01\x68\xce"
+    assert avc_codecs(ts) == "avc1.42c00a"
+    assert avc_codecs(b"\x00\x00\x01\x68\xce\x0f") is None  # a PPS only
+    assert avc_codecs(b"") is None and avc_codecs(b"\x00\x00\x01\x67\x42") is None
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=300))
+def test_avc_codecs_never_fails_on_any_bytes(data):
+    found = avc_codecs(data)
+    assert found is None or (found.startswith("avc1.") and len(found) == 11)

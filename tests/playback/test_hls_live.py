@@ -4,6 +4,8 @@ shows in the video's JSON; segments are served like streams (ranges, validators)
 
 from __future__ import annotations
 
+import os
+
 import aiohttp
 import m3u8
 import pytest
@@ -33,7 +35,7 @@ async def test_ffmpeg_plays_every_kind_whole(hls_server, ffmpeg, name, variant):
         assert info.codecs.startswith("avc1.") and "mp4a.40." in info.codecs
         status, _, body = await get(session, served.hls(name, f"{variant}/index.m3u8"))
         playlist = m3u8.loads(body.decode())
-        assert playlist.is_endlist and playlist.segment_map[0].uri == "init.mp4"
+        assert playlist.is_endlist and playlist.segment_map[0].uri.startswith("init.mp4?v=")
         assert sum(s.duration for s in playlist.segments) == pytest.approx(SECONDS, abs=0.1)
     progress = await ffmpeg_play(ffmpeg, served.hls(name, f"{variant}/index.m3u8"))
     assert abs(int(progress["out_time_us"]) / 1e6 - SECONDS) <= 1.0, progress
@@ -130,3 +132,47 @@ async def test_switched_off_conversion_says_so(hls_server, settings, why):
         status, _, doc = await get(session, served.hls("hevc_aac.mkv", "120p/seg-0.m4s"))
         assert status == 404
     assert served.service.snapshot()["started"]["transcode"] == 0
+
+
+async def test_the_quality_menu_gets_converted_renditions_of_any_video(hls_server):
+    """A file that plays as it is still offers smaller converted renditions (the quality
+    menu), from its own master playlist with ?convert=1; not when converting is off."""
+    served = await hls_server(["h264_aac.mp4"])
+    vid = served.id("h264_aac.mp4")
+    async with aiohttp.ClientSession() as session:
+        _, _, doc = await get(session, served.url(f"/api/videos/{vid}"))
+        playback = doc["playback"]
+        assert playback["mode"] == "direct" and playback["master_url"] is None
+        assert [r["name"] for r in playback["renditions"]] == ["120p"]
+        assert playback["converted_url"] == f"/api/videos/{vid}/hls/master.m3u8?convert=1"
+        status, _, body = await get(session, served.url(playback["converted_url"]))
+        assert status == 200
+        (variant,) = m3u8.loads(body.decode()).playlists
+        assert variant.uri == "120p/index.m3u8"
+        assert variant.stream_info.codecs == "avc1.640029,mp4a.40.2"
+        status, _, doc = await get(session, served.hls("h264_aac.mp4", "master.m3u8"),
+                                   params={"convert": "yes"})
+        assert status == 400 and "convert" in doc["error"]
+    off = await hls_server(["hevc_aac.mkv"], transcode=False)
+    async with aiohttp.ClientSession() as session:
+        _, _, doc = await get(session, off.url(f"/api/videos/{off.id('hevc_aac.mkv')}"))
+        assert doc["playback"]["renditions"] == [] and doc["playback"]["converted_url"] is None
+        assert doc["playback"]["off"] == "no-transcode"
+
+
+async def test_a_segment_url_names_one_version_of_the_file(hls_server):
+    """Segment URIs carry the file's version (?v=), so they never change meaning: after the
+    file is replaced, an old playlist's segment URL is a 404, never the new file's bytes."""
+    served = await hls_server(["h264_ac3.mkv"], copies={"other.mkv": "hevc_aac.mkv"})
+    async with aiohttp.ClientSession() as session:
+        _, _, body = await get(session, served.hls("h264_ac3.mkv", "audio/index.m3u8"))
+        uri = m3u8.loads(body.decode()).segments[0].uri
+        assert uri.startswith("seg-0.m4s?v=")
+        status, _, first = await get(session, served.hls("h264_ac3.mkv", f"audio/{uri}"))
+        assert status == 200 and first[4:8] == b"moof"
+        other = served.root / "other.mkv"
+        os.replace(other, served.root / "h264_ac3.mkv")  # same path, same id, new file
+        status, _, doc = await get(session, served.hls("h264_ac3.mkv", f"audio/{uri}"))
+        assert status == 404 and "changed" in doc["error"]
+        _, _, body = await get(session, served.hls("h264_ac3.mkv", "120p/index.m3u8"))
+        assert m3u8.loads(body.decode()).segments[0].uri != uri

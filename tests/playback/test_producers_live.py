@@ -5,6 +5,7 @@ it, every producer gone once they leave)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -139,3 +140,82 @@ async def test_a_producer_whose_viewers_left_stops(hls_server, clips, tmp_path):
         # a viewer coming back far ahead gets a producer of its own at that segment
         assert (await get(session, served.hls("long.mkv", "audio/seg-8.m4s")))[0] == 200
         assert service.snapshot()["started"]["audio"] == 2
+
+
+async def test_a_segment_asked_while_its_producer_starts_is_made(hls_server):
+    """hls.js asks for the init segment and segment 0 at once: the first request starts the
+    producer, the second raises its allowance while the process is still being spawned.
+    That allowance must reach the worker, or it stops after segment 0 and the player stalls
+    at the first boundary (found by the Chromium tests: playback froze at 3.94 s)."""
+    served = await hls_server(["h264_ac3.mkv"])
+    async with aiohttp.ClientSession() as session:
+        assert (await get(session, served.hls("h264_ac3.mkv", "audio/index.m3u8")))[0] == 200
+        first = await asyncio.gather(get(session, served.hls("h264_ac3.mkv", "audio/init.mp4")),
+                                     get(session, served.hls("h264_ac3.mkv", "audio/seg-0.m4s")))
+        assert [status for status, _, _ in first] == [200, 200]
+        status, _, body = await asyncio.wait_for(
+            get(session, served.hls("h264_ac3.mkv", "audio/seg-1.m4s")), 15)
+        assert status == 200 and body[4:8] == b"moof"
+    assert served.service.snapshot()["started"]["audio"] == 1
+
+
+async def test_a_seek_takes_the_converter_from_the_prefetch_of_where_the_viewer_was(
+        hls_server, clips, tmp_path):
+    """One converter: a viewer plays from the start (its producer runs ahead of what it
+    asked), then seeks far ahead. The new producer must not wait for the old one's idle
+    time (60 s here): the old one only works ahead of every request, so it is stopped at
+    once, and that is not a failure (no remembered error, no failure count)."""
+    from mediaserve.adapters.media.clips import ClipSpec, encode_clip
+
+    encode_clip(tmp_path, ClipSpec("long.mkv", audio_codec="ac3", seconds=40, fps=5))
+    shutil.copy2(tmp_path / "long.mkv", clips.root / "long.mkv")
+    served = await hls_server(["long.mkv"], transcode_workers=1, transcode_idle=60.0)
+    service = served.service
+    async with aiohttp.ClientSession() as session:
+        assert (await get(session, served.hls("long.mkv", "audio/seg-0.m4s")))[0] == 200
+        (first,) = service.running
+        await _until(lambda: first.next >= 2)  # working ahead of the viewer
+        status, _, body = await asyncio.wait_for(
+            get(session, served.hls("long.mkv", "audio/seg-8.m4s")), 15)
+        assert status == 200 and body[4:8] == b"moof"
+        assert first.preempted and not _alive(first.pid)
+        (second,) = service.running
+        assert second is not first and second.job.start == 8
+        # the viewer going back to the start is served (no failure remembered for it)
+        assert (await get(session, served.hls("long.mkv", "audio/seg-1.m4s")))[0] == 200
+    snapshot = service.snapshot()
+    assert snapshot["preempted"] >= 1 and snapshot["failures"] == 0
+
+
+async def test_an_aborted_wait_hands_the_converter_to_the_queued_seek(
+        hls_server, clips, tmp_path):
+    """The seek's request arrives while the old position's request still waits (the player
+    aborts it a moment later): the seek queues. When the old request goes, its producer
+    works for nobody, and the queued seek takes its converter at once. The old producer is
+    frozen (SIGSTOP) so that its request is certain to be waiting."""
+    from mediaserve.adapters.media.clips import ClipSpec, encode_clip
+
+    encode_clip(tmp_path, ClipSpec("longer.mkv", audio_codec="ac3", seconds=80, fps=5))
+    shutil.copy2(tmp_path / "longer.mkv", clips.root / "longer.mkv")
+    served = await hls_server(["longer.mkv"], transcode_workers=1, transcode_idle=60.0)
+    service = served.service
+    async with aiohttp.ClientSession() as session:
+        assert (await get(session, served.hls("longer.mkv", "audio/seg-0.m4s")))[0] == 200
+        (first,) = service.running
+        await _until(lambda: first.next >= 5)  # made what it may, waiting for allowance
+        os.kill(first.pid, signal.SIGSTOP)
+        try:
+            old = asyncio.ensure_future(
+                get(session, served.hls("longer.mkv", "audio/seg-5.m4s")))
+            await _until(lambda: not first.speculative)  # the old request waits on it
+            seek = asyncio.ensure_future(
+                get(session, served.hls("longer.mkv", "audio/seg-16.m4s")))
+            await _until(lambda: len(service.queue) == 1)
+            old.cancel()  # the player aborts the old request
+            status, _, body = await asyncio.wait_for(seek, 15)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(first.pid, signal.SIGCONT)
+        assert status == 200 and body[4:8] == b"moof"
+        assert first.preempted
+    assert service.snapshot()["failures"] == 0

@@ -188,6 +188,17 @@ async def test_pages_carry_a_strict_csp(client: Any, library: dict[str, Any]) ->
     script = await client.get("/static/player.js")
     assert (await client.get("/static/player.js",
                              headers={"If-None-Match": script.headers["ETag"]})).status == 304
+    # hls.js attaches Media Source Extensions through a blob: URL; its worker stays off, so
+    # no blob: worker is allowed
+    assert "media-src 'self' blob:" in csp and "worker-src" not in csp
+    hls = await client.get("/static/vendor/hls.js/hls.min.mjs")
+    assert hls.status == 200 and hls.headers["Content-Type"].startswith("text/javascript")
+    assert hls.headers["ETag"]
+    for name in ("caps.js", "playback.js", "quality.js", "messages.js", "resume.js", "keys.js"):
+        assert (await client.get(f"/static/{name}")).status == 200, name
+    for path in ("/static/vendor/hls.js/README.md", "/static/vendor/player.js",
+                 "/static/vendor/hls.js/LICENSE", "/static/%2e%2e/__init__.py"):
+        assert (await client.get(path)).status == 404, path
 
 
 def test_web_routes_do_not_load_pyav_in_the_serving_process() -> None:

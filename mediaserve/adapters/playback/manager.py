@@ -26,6 +26,7 @@ from typing import Any
 from mediaserve.adapters.playback.cache import SegmentCache
 from mediaserve.adapters.playback.jobs import Job
 from mediaserve.adapters.playback.producers import (
+    PREEMPTED,
     STOPPED,
     Producer,
     ProducerFailed,
@@ -176,9 +177,11 @@ class PlaybackService:
         if chosen is not None:
             os.close(fd)
         else:
-            chosen = Producer(folder, _at(job, target), job.kind, fd, self._segment_written)
+            chosen = Producer(folder, _at(job, target), job.kind, fd, self._segment_written,
+                              self._unwanted)
             producers.append(chosen)
             chosen.ended.add_done_callback(functools.partial(self._ended_callback, chosen))
+            self._preempt(folder, len(self.queue))
             try:
                 await self._slot(chosen)
             except BaseException:
@@ -192,6 +195,31 @@ class PlaybackService:
             return path
         await chosen.wait_for(number)
         return path
+
+    def _preempt(self, folder: Path | None, waiting: int = 0) -> None:
+        """Free a converter for a viewer who waits, when every one is taken, by stopping one
+        that only works ahead of every request: this video's first (its viewer seeked, or
+        picked another rendition: the prefetch of where it was is worthless), else the one
+        asked least recently (a viewer who left). Real demand beats prefetch; without this a
+        seek on a one-worker server waited for the old producer's idle time (20 s).
+        ``waiting``: requests already queued that this one comes after."""
+        if len(self.running) < self.workers:
+            return
+        if sum(p.preempted for p in self.running) > waiting:
+            return  # enough converters are being freed already
+        ahead = [p for p in self.running if p.speculative and not p.preempted]
+        if not ahead:
+            return
+        video = folder.parent if folder is not None else None
+        victim = min(ahead, key=lambda p: (p.folder.parent != video, p.last_demand))
+        self.counts["preempted"] += 1
+        victim.preempt()
+
+    def _unwanted(self, producer: Producer) -> None:
+        """A producer's last waiting request gave up (its viewer seeked away and the request
+        was aborted): the requests queued for a converter may take it now."""
+        for waiting in range(len(self.queue)):
+            self._preempt(producer.folder, waiting)
 
     async def _slot(self, producer: Producer) -> None:
         if len(self.running) >= self.workers:
@@ -230,7 +258,7 @@ class PlaybackService:
             self.running.discard(producer)
             self._release()
         if producer.error is not None and producer.process is not None and \
-                producer.error not in (STOPPING, STOPPED):
+                producer.error not in (STOPPING, STOPPED, PREEMPTED):
             self.counts["failures"] += 1  # remembered: a retry would fail the same way
             self.failed[producer.folder] = (time.monotonic(), producer.error)
         if producer.done and producer.job.start == 0:
@@ -275,6 +303,7 @@ class PlaybackService:
             "failures": self.counts["failures"],
             "timeouts": self.counts["timeouts"],
             "idle_stops": self.counts["idle_stops"],
+            "preempted": self.counts["preempted"],
             "busy_refusals": self.counts["busy"],
             "cache": self.cache.snapshot(),
         }

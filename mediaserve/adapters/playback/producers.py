@@ -30,6 +30,7 @@ AHEAD = 4
 NEAR = 2
 KILL_GRACE_S = 2.0
 STOPPED = "stopped: its viewers left"
+PREEMPTED = "stopped: its converter was needed by a viewer waiting for a segment"
 
 
 class ProducerFailed(Exception):
@@ -52,13 +53,15 @@ class Producer:
     """A running (or queued) worker for one variant folder."""
 
     def __init__(self, folder: Path, job: Job, mode: str, fd: int,
-                 on_segment: Callable[[Producer, dict[str, Any]], None]) -> None:
+                 on_segment: Callable[[Producer, dict[str, Any]], None],
+                 on_unwanted: Callable[[Producer], None] | None = None) -> None:
         self.folder = folder
         self.job = job
         self.mode = mode
         self.fd = fd
         self.next = job.start  # the next segment it will write
         self.allow = job.allow
+        self.preempted = False
         self.last_demand = self.progress_at = time.monotonic()
         self.process: asyncio.subprocess.Process | None = None
         self.error: str | None = None
@@ -67,6 +70,7 @@ class Producer:
         self.ended = asyncio.get_running_loop().create_future()
         self._waiters: dict[int, list[asyncio.Future[None]]] = {}
         self._on_segment = on_segment
+        self._on_unwanted = on_unwanted  # its last waiting request gave up (client gone)
         self._reader: asyncio.Task[None] | None = None
 
     @property
@@ -78,14 +82,27 @@ class Producer:
         """Making a segment now (not waiting for allowance, not finished)."""
         return self.process is not None and not self.done and self.next <= self.allow
 
+    @property
+    def speculative(self) -> bool:
+        """Running only ahead of every request (prefetch): no request is waiting for what it
+        makes (a request whose client left stops waiting, see routes._while_connected)."""
+        return (self.process is not None and not self.done
+                and not any(self._waiters.values()))
+
     def near(self, number: int) -> bool:
         if not self.alive or self.stopping:
             return False
         return self.next <= number <= max(self.next, self.allow) + NEAR
 
     async def start(self) -> None:
+        """Spawn the worker with the allowance known now. A viewer may raise it while the
+        process is still being spawned (``_send`` has no process to write to then), so a
+        rise during the spawn is sent as soon as the process exists."""
         self.progress_at = time.monotonic()
-        self.process = await spawn_worker({"job": self.job.to_json()})
+        allow = self.allow
+        self.process = await spawn_worker({"job": {**self.job.to_json(), "allow": allow}})
+        if self.allow > allow:
+            self._send({"allow": self.allow})
         self._reader = asyncio.create_task(self._read())
 
     def demand(self, number: int) -> None:
@@ -118,10 +135,18 @@ class Producer:
         self._waiters.setdefault(number, []).append(future)
         try:
             await future
+        except asyncio.CancelledError:
+            self._forget(number, future)
+            if self._on_unwanted is not None and self.speculative:
+                self._on_unwanted(self)
+            raise
         finally:
-            waiting = self._waiters.get(number)
-            if waiting and future in waiting:
-                waiting.remove(future)
+            self._forget(number, future)
+
+    def _forget(self, number: int, future: asyncio.Future[None]) -> None:
+        waiting = self._waiters.get(number)
+        if waiting and future in waiting:
+            waiting.remove(future)
 
     def path(self, number: int) -> Path:
         return self.folder / (INIT_NAME if number == -1 else segment_name(number))
@@ -178,6 +203,13 @@ class Producer:
         self.kill()
         if self.process is None:  # still queued: nothing to wait for
             self._end(why)
+
+    def preempt(self) -> None:
+        """Stop it now to free its converter (it was only working ahead): not a failure."""
+        self.preempted = True
+        if self.error is None and not self.done:
+            self.error = PREEMPTED
+        self.kill()
 
     def stop(self) -> None:
         """Ask it to end (its viewers left); killed if it does not within the grace."""

@@ -39,6 +39,7 @@ from mediaserve.core.playback.decide import (
     PlaybackPlan,
     PlaybackSettings,
     audio_tracks,
+    converted,
     decide,
 )
 from mediaserve.core.playback.hls import (
@@ -55,6 +56,8 @@ PLAYBACK = web.AppKey("mediaserve_playback", PlaybackService)
 ID = r"{id:[0-9a-f]{12,64}}"
 VARIANT = r"{variant:[a-z0-9]{1,12}}"
 SEGMENT_TYPE = "video/iso.segment"
+#: how often a request waiting for a segment checks that its client is still there
+GONE_POLL_S = 0.1
 INIT_TYPE = "video/mp4"
 
 
@@ -121,24 +124,35 @@ class PlaybackRoutes:
     # -- routes ------------------------------------------------------------------------
 
     async def master(self, request: web.Request) -> web.StreamResponse:
+        """The master playlist of the plan, or with ``?convert=1`` the converted renditions
+        whatever the plan (the quality menu's sizes for a video that plays without them)."""
         caps = _caps(request)
+        choose = _chooser(request)
         video = self.state.catalog.get(request.match_info["id"])
         if video is None:
             return json_error(404, "unknown video id")
-        first = decide(video.entry.facts, caps)
+        first = choose(video.entry.facts, caps)
         if not first.hls:  # decided on the recorded facts: no file opened, no worker
             return json_error(404, "no HLS for this video in this browser: "
                               + "; ".join(first.reasons), playback=first.as_json())
         opened, analysis = await _guard(self._opened(request))
         try:
             settings = self.state.settings
-            plan = decide(opened.facts, caps)
+            # a picture the analysis found no codec parameters for cannot be copied
+            copyable = opened.facts.video_codec is None or bool(analysis.get("video_codecs"))
+
+            def plan_for(allowed: PlaybackSettings | None = None) -> PlaybackPlan:
+                if choose is converted:
+                    return converted(opened.facts, caps, allowed)
+                return decide(opened.facts, caps, allowed, copyable)
+
+            plan = plan_for()
             listed = master_variants(opened.facts, analysis, plan) if plan.hls else []
             if not settings.live_transcode:  # only what `mediaserve prepare` made
                 listed = [v for v in listed
                           if (opened.folder / v[0] / COMPLETE_MARKER).exists()]
-            plan = decide(opened.facts, caps, PlaybackSettings(
-                settings.transcode, settings.live_transcode, bool(listed)))
+            plan = plan_for(PlaybackSettings(settings.transcode, settings.live_transcode,
+                                             bool(listed)))
             if not plan.hls:
                 return json_error(404, "no HLS for this video in this browser: "
                                   + "; ".join(plan.reasons), playback=plan.as_json())
@@ -154,7 +168,7 @@ class PlaybackRoutes:
         opened, analysis = await _guard(self._opened(request))
         os.close(opened.fd)
         job = _variant_job(opened, analysis, request.match_info["variant"])
-        return _text(media_playlist(job.timeline().durations()))
+        return _text(media_playlist(job.timeline().durations(), opened.folder.name))
 
     async def init(self, request: web.Request) -> web.StreamResponse:
         return await self._file(request, -1, INIT_TYPE)
@@ -167,6 +181,11 @@ class PlaybackRoutes:
                     content_type: str) -> web.StreamResponse:
         self._check_variant(request)
         opened, analysis = await _guard(self._opened(request))
+        wanted = request.query.get("v")
+        if wanted is not None and wanted != opened.folder.name:
+            os.close(opened.fd)  # a playlist of a replaced file: never the new file's bytes
+            return json_error(404, "the video file changed since its playlist was read; "
+                              "load the playlist again")
         try:
             job = _variant_job(opened, analysis, request.match_info["variant"])
         except BaseException:
@@ -187,7 +206,8 @@ class PlaybackRoutes:
                               "(serve --no-live-transcode): run mediaserve prepare")
         await asyncio.get_running_loop().run_in_executor(
             None, lambda: folder.mkdir(parents=True, exist_ok=True))
-        path = await _guard(self.service.produced(folder, job, number, opened.fd))
+        path = await _guard(_while_connected(
+            request, self.service.produced(folder, job, number, opened.fd)))
         self.service.cache.used(str(path), hit=False)
         return await serve_cached_file(request, path, content_type)
 
@@ -218,8 +238,20 @@ class PlaybackRoutes:
             self.state.settings.transcode, self.state.settings.live_transcode,
             bool(prepared)))
         body = plan.as_json()
-        body["master_url"] = (f"/api/videos/{video.entry.id}/hls/master.m3u8"
-                              if plan.hls else None)
+        master = f"/api/videos/{video.entry.id}/hls/master.m3u8"
+        body["master_url"] = master if plan.hls else None
+        # the quality menu: the sizes a conversion offers (live only: a prepared-only server
+        # lists what `prepare` made in the plan's own master), and where to get them when
+        # the plan itself converts nothing
+        offer = (converted(facts, caps) if self.state.settings.transcode
+                 and self.state.settings.live_transcode else None)
+        sizes = ladder(facts.width, facts.height) if offer and offer.hls else []
+        if plan.mode is Mode.TRANSCODE:
+            sizes = ladder(facts.width, facts.height)
+        body["renditions"] = [{"name": r.name, "width": r.width, "height": r.height,
+                               "bandwidth": r.bandwidth} for r in sizes]
+        body["converted_url"] = (f"{master}?convert=1"
+                                 if sizes and plan.mode is not Mode.TRANSCODE else None)
         doc["playback"] = body
 
     def _prepared(self, request: web.Request, plan: PlaybackPlan) -> bool:
@@ -236,6 +268,16 @@ class PlaybackRoutes:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _chooser(request: web.Request) -> Callable[..., PlaybackPlan]:
+    """``decide``, or ``converted`` for ``?convert=1`` (anything else there is a 400)."""
+    value = request.query.get("convert")
+    if value is None:
+        return decide
+    if value != "1":
+        raise web.HTTPBadRequest(reason="convert must be 1")
+    return converted
 
 
 def _caps(request: web.Request) -> ClientCaps | None:
@@ -267,6 +309,24 @@ async def _guard(work: Awaitable[Any]) -> Any:
         raise _Refused(response) from None
     except ProducerFailed as exc:
         raise _Refused(json_error(500, f"cannot convert this video: {exc}")) from None
+
+
+async def _while_connected(request: web.Request, work: Awaitable[Any]) -> Any:
+    """``work``, given up when the client goes away. A player that seeks aborts the request
+    it was waiting on by closing its connection; the wait must end with it, or the old
+    position's producer still looks wanted (not prefetch) and keeps its converter from the
+    viewer's new position (see ``PlaybackService._preempt``)."""
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _pending = await asyncio.wait({task}, timeout=GONE_POLL_S)
+            if done:
+                return task.result()
+            if request.transport is None or request.transport.is_closing():
+                raise asyncio.CancelledError  # nobody to answer: aiohttp ends it quietly
+    finally:
+        if not task.done():
+            task.cancel()
 
 
 def _answers(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -15,15 +15,16 @@ from typing import Any
 from mediaserve.adapters.playback.jobs import Job, rendition_json
 from mediaserve.core.library.index import MediaFacts
 from mediaserve.core.playback.decide import (
-    COPYABLE_AUDIO,
     COPYABLE_VIDEO,
     UNIVERSAL_AUDIO,
     Mode,
     PlaybackPlan,
+    audio_copyable,
     audio_tracks,
 )
 from mediaserve.core.playback.hls import AAC_LC, TRANSCODE_VIDEO_CODECS
 from mediaserve.core.playback.segments import (
+    FIRST_SEGMENT_SECONDS,
     Rendition,
     Timeline,
     copy_timeline,
@@ -64,7 +65,7 @@ def _timeline(analysis: dict[str, Any], facts: MediaFacts, copy: bool) -> Timeli
     if copy and analysis.get("keyframes"):
         return copy_timeline(analysis["keyframes"], Fraction(*analysis["time_base"]),
                              int(analysis["end"]))
-    return fixed_timeline(max(duration, 0.04))
+    return fixed_timeline(max(duration, 0.04), first=FIRST_SEGMENT_SECONDS)
 
 
 def variant_job(facts: MediaFacts, analysis: dict[str, Any], variant: str,
@@ -77,7 +78,7 @@ def variant_job(facts: MediaFacts, analysis: dict[str, Any], variant: str,
     copyable = picture is None or (picture in COPYABLE_VIDEO and bool(analysis.get(
         "video_codecs")))
     rendition: Rendition | None = None
-    if variant == "remux" and copyable and (sound is None or sound in COPYABLE_AUDIO):
+    if variant == "remux" and copyable and (sound is None or audio_copyable(facts, sound)):
         kind, convert = "remux", False
     elif variant == "audio" and copyable and sound is not None:
         kind, convert = "audio", True

@@ -11,9 +11,11 @@ from aiohttp import web
 from mediaserve.core.http.etags import etag_list_matches
 
 #: strict Content-Security-Policy for the pages: nothing inline, nothing from elsewhere, never
-#: in a frame (every HTML answer, the login form too, takes its headers from PAGE_HEADERS)
+#: in a frame (every HTML answer, the login form too, takes its headers from PAGE_HEADERS).
+#: ``media-src blob:``: Media Source Extensions (hls.js) attach to the <video> through a
+#: blob: URL the page itself makes; workers stay 'self' (hls.js runs with its worker off)
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
-       "media-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; "
+       "media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 PAGE_HEADERS = {
     "Content-Security-Policy": CSP,

@@ -46,8 +46,10 @@ CONTAINER_KEY = {"mp4": "mp4", "mov": "mov", "webm": "webm", "matroska": "mkv"}
 COPYABLE_VIDEO = frozenset({"h264", "hevc", "av1", "vp9"})
 COPYABLE_AUDIO = frozenset({"aac", "mp3", "opus", "flac", "alac"})
 OUTPUT_VIDEO, OUTPUT_AUDIO = "h264", "aac"
-#: sound every HLS client decodes: a transcode's renditions (shared by all) copy only these
-UNIVERSAL_AUDIO = frozenset({"aac", "mp3"})
+#: sound every HLS client decodes in fragmented MP4: a transcode's renditions (shared by all
+#: browsers) copy only this. Not MP3: Chromium's MSE refuses MP3 in fMP4 (measured:
+#: ``isTypeSupported('audio/mp4; codecs="mp4a.40.34"')`` and ``mp4a.69``/``mp4a.6B`` false)
+UNIVERSAL_AUDIO = frozenset({"aac"})
 
 NAMES = {
     "h264": "H.264", "hevc": "HEVC", "av1": "AV1", "vp8": "VP8", "vp9": "VP9",
@@ -84,6 +86,9 @@ class PlaybackPlan:
     audio_track: int | None  # index among the file's audio tracks
     reasons: tuple[str, ...] = field(default=())
     wanted: Mode | None = None  # for OFF: the mode the settings refused
+    #: for OFF, which setting refused it: "no-transcode" (converting is off) or
+    #: "not-prepared" (--no-live-transcode, and `mediaserve prepare` has not made it)
+    off: str | None = None
 
     @property
     def hls(self) -> bool:
@@ -97,7 +102,8 @@ class PlaybackPlan:
     def as_json(self) -> dict[str, Any]:
         return {"mode": str(self.mode), "video": self.video, "audio": self.audio,
                 "audio_track": self.audio_track, "reasons": list(self.reasons),
-                "wanted": str(self.wanted) if self.wanted is not None else None}
+                "wanted": str(self.wanted) if self.wanted is not None else None,
+                "off": self.off}
 
 
 def video_key(facts: MediaFacts) -> str | None:
@@ -115,9 +121,18 @@ def audio_tracks(facts: MediaFacts) -> tuple[AudioTrack, ...]:
     return (AudioTrack(facts.audio_codec),) if facts.audio_codec else ()
 
 
+def audio_copyable(facts: MediaFacts, sound: str | None) -> bool:
+    """The sound can go into fragmented MP4 as it is. Not AAC from MPEG-TS: it is framed
+    as ADTS there, which the mp4 muxer refuses without a bitstream filter."""
+    return sound in COPYABLE_AUDIO and not (sound == "aac" and facts.container == "mpegts")
+
+
 def decide(facts: MediaFacts, caps: ClientCaps | None = None,
-           settings: PlaybackSettings | None = None) -> PlaybackPlan:
-    """The plan for ``facts`` in the browser ``caps`` describes (None: DEFAULT_CAPS)."""
+           settings: PlaybackSettings | None = None, copyable: bool = True) -> PlaybackPlan:
+    """The plan for ``facts`` in the browser ``caps`` describes (None: DEFAULT_CAPS).
+    ``copyable`` False: reading the file found no codec parameters to copy its picture with
+    (an H.264 stream whose parameter sets are nowhere in its header), so the picture is
+    converted rather than refused."""
     caps = caps or DEFAULT_CAPS
     settings = settings or PlaybackSettings()
     picture, tracks = video_key(facts), audio_tracks(facts)
@@ -133,12 +148,46 @@ def decide(facts: MediaFacts, caps: ClientCaps | None = None,
                             "direct" if sound else None, track,
                             (f"the file: {display(facts.container)} with "
                              f"{_pair(facts, sound)} plays in this browser as it is",))
-    plan = _hls_plan(facts, caps, picture, sound, track, container)
+    return _allowed(_hls_plan(facts, caps, picture, sound, track, container, copyable),
+                    settings)
+
+
+def converted(facts: MediaFacts, caps: ClientCaps | None = None,
+              settings: PlaybackSettings | None = None) -> PlaybackPlan:
+    """The plan when the viewer picks a converted rendition in the quality menu (a smaller
+    picture for a slow link), whatever :func:`decide` chose: the picture to H.264, the sound
+    copied only when every browser decodes it in the renditions they share."""
+    caps = caps or DEFAULT_CAPS
+    settings = settings or PlaybackSettings()
+    picture, tracks = video_key(facts), audio_tracks(facts)
+    sound = tracks[0].codec if tracks else None
+    track = 0 if tracks else None
+    if picture is None:
+        return PlaybackPlan(Mode.UNPLAYABLE, None, None, track,
+                            ("the file: it has no picture to convert",))
+    decodes = caps.hls_codecs
+    if not (OUTPUT_VIDEO in decodes and (sound is None or OUTPUT_AUDIO in decodes)):
+        return PlaybackPlan(Mode.UNPLAYABLE, None, None, track,
+                            ("the browser: it does not play H.264/AAC over HLS",))
+    copy_audio = sound in decodes and sound in UNIVERSAL_AUDIO
+    reasons = [f"the picture: {display(facts.video_codec)} converted to H.264 at the size "
+               "picked in the quality menu"]
+    if sound and not copy_audio:
+        reasons.append(f"the sound: {display(sound)} converted to AAC with the picture")
+    plan = PlaybackPlan(Mode.TRANSCODE, OUTPUT_VIDEO,
+                        ("copy" if copy_audio else OUTPUT_AUDIO) if sound else None, track,
+                        tuple(reasons))
+    return _allowed(plan, settings)
+
+
+def _allowed(plan: PlaybackPlan, settings: PlaybackSettings) -> PlaybackPlan:
+    """``plan``, or OFF when the settings forbid the work it needs."""
     if plan.hls and not settings.transcode:
-        return _off(plan, "converting is switched off on this server (--no-transcode)")
+        return _off(plan, "converting is switched off on this server (--no-transcode)",
+                    "no-transcode")
     if plan.hls and not settings.live and not settings.prepared:
         return _off(plan, "this server converts only what was prepared ahead "
-                          "(serve --no-live-transcode; run mediaserve prepare)")
+                          "(serve --no-live-transcode; run mediaserve prepare)", "not-prepared")
     return plan
 
 
@@ -149,13 +198,13 @@ def _pair(facts: MediaFacts, sound: str | None) -> str:
     return "/".join(parts)
 
 
-def _off(plan: PlaybackPlan, why: str) -> PlaybackPlan:
+def _off(plan: PlaybackPlan, why: str, setting: str) -> PlaybackPlan:
     return PlaybackPlan(Mode.OFF, None, None, plan.audio_track,
-                        (*plan.reasons, f"the server: {why}"), wanted=plan.mode)
+                        (*plan.reasons, f"the server: {why}"), wanted=plan.mode, off=setting)
 
 
 def _hls_plan(facts: MediaFacts, caps: ClientCaps, picture: str | None, sound: str | None,
-              track: int | None, container: str | None) -> PlaybackPlan:
+              track: int | None, container: str | None, copyable: bool) -> PlaybackPlan:
     decodes = caps.hls_codecs
     why_file = (f"the file: {display(facts.container)} is not played by this browser"
                 if container is None or container not in caps.containers
@@ -169,8 +218,10 @@ def _hls_plan(facts: MediaFacts, caps: ClientCaps, picture: str | None, sound: s
             reasons.append(f"the sound: {display(sound)} is not decoded by this browser")
         reasons.append("the browser: it has neither Media Source Extensions nor HLS")
         return PlaybackPlan(Mode.UNPLAYABLE, None, None, track, tuple(reasons))
-    copy_video = picture is None or (picture in decodes and facts.video_codec in COPYABLE_VIDEO)
-    copy_audio = sound is None or (sound in decodes and sound in COPYABLE_AUDIO)
+    copy_video = picture is None or (copyable and picture in decodes
+                                     and facts.video_codec in COPYABLE_VIDEO)
+    adts = sound == "aac" and facts.container == "mpegts"
+    copy_audio = sound is None or (sound in decodes and audio_copyable(facts, sound))
     reasons = [why_file] if why_file else []
     if copy_video and copy_audio:
         reasons.append("the file: repackaged for streaming without re-encoding")
@@ -180,11 +231,14 @@ def _hls_plan(facts: MediaFacts, caps: ClientCaps, picture: str | None, sound: s
         reasons.append("the browser: it decodes neither the file's codecs nor H.264/AAC")
         return PlaybackPlan(Mode.UNPLAYABLE, None, None, track, tuple(reasons))
     if not copy_video:  # renditions are shared by every browser: copy only universal sound
-        reasons.append(f"the picture: {_why(facts.video_codec, picture, decodes)}, "
-                       "converted to H.264")
+        why = (_why(facts.video_codec, picture, caps) if copyable else
+               f"{display(facts.video_codec)} without its parameter sets cannot be copied")
+        reasons.append(f"the picture: {why}, converted to H.264")
         copy_audio = copy_audio and sound in UNIVERSAL_AUDIO
     if sound and not copy_audio:
-        reasons.append(f"the sound: {_why(sound, sound, decodes)}, converted to AAC"
+        reasons.append("the sound: AAC framed for MPEG-TS (ADTS) cannot be carried in the "
+                       "streaming format, converted to AAC" if adts else
+                       f"the sound: {_why(sound, sound, caps)}, converted to AAC"
                        if sound not in decodes or sound not in COPYABLE_AUDIO else
                        f"the sound: {display(sound)} converted to AAC with the picture")
     mode = Mode.AUDIO if copy_video else Mode.TRANSCODE
@@ -193,10 +247,12 @@ def _hls_plan(facts: MediaFacts, caps: ClientCaps, picture: str | None, sound: s
                         tuple(reasons))
 
 
-def _why(codec: str | None, token: str | None, decodes: frozenset[str]) -> str:
-    name = display(codec)
+def _why(codec: str | None, token: str | None, caps: ClientCaps) -> str:
+    name, decodes = display(codec), caps.hls_codecs
     if token != codec and token is not None and codec in decodes:
         return f"10-bit {name} is not decoded by this browser"
     if token in decodes:
         return f"{name} cannot be carried in the streaming format"
+    if any(token in codecs for codecs in caps.containers.values()):
+        return f"{name} plays in this browser from a file, not when streamed"
     return f"{name} is not decoded by this browser"

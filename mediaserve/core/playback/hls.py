@@ -10,6 +10,7 @@ players such as Safari want with fMP4).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,17 +22,27 @@ def segment_name(number: int) -> str:
     return f"seg-{number}.m4s"
 
 
-def media_playlist(durations: Sequence[float]) -> str:
+_VERSION = re.compile(r"[0-9a-f]{1,32}", re.ASCII)
+
+
+def media_playlist(durations: Sequence[float], version: str = "") -> str:
     """The whole VOD playlist: every segment listed, ``EXT-X-ENDLIST`` at the end. The
     target duration is the longest segment rounded to the nearest integer (§4.3.3.1: each
-    EXTINF rounded must not exceed it), so it is rounded up from .5 on."""
+    EXTINF rounded must not exceed it), so it is rounded up from .5 on.
+
+    ``version`` (the source file's version key) is added to every segment URI as ``?v=``:
+    a segment URL then names bytes that never change, so a cache in front (nginx) may keep
+    it as long as it likes, and a replaced file's segments get new URLs."""
+    if version and not _VERSION.fullmatch(version):
+        raise ValueError("a version key is lowercase hex")
+    query = f"?v={version}" if version else ""
     target = max(1, max((math.floor(d + 0.5) for d in durations), default=1))
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{target}",
              "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-PLAYLIST-TYPE:VOD",
-             "#EXT-X-INDEPENDENT-SEGMENTS", f'#EXT-X-MAP:URI="{INIT_NAME}"']
+             "#EXT-X-INDEPENDENT-SEGMENTS", f'#EXT-X-MAP:URI="{INIT_NAME}{query}"']
     for number, duration in enumerate(durations):
         lines.append(f"#EXTINF:{duration:.6f},")
-        lines.append(segment_name(number))
+        lines.append(segment_name(number) + query)
     lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"
 
@@ -69,10 +80,19 @@ TRANSCODE_VIDEO_CODECS = "avc1.640029"
 AAC_LC = "mp4a.40.2"
 
 
+#: an Annex B sequence parameter set: a start code, then a NAL header of type 7
+_ANNEX_B_SPS = re.compile(rb"\x00\x00\x01[\x07\x27\x47\x67](...)", re.DOTALL)
+
+
 def avc_codecs(extradata: bytes) -> str | None:
-    """``avc1.PPCCLL`` from an avcC record (version 1, then profile, compatibility, level)."""
+    """``avc1.PPCCLL`` from an avcC record (version 1, then profile, compatibility, level),
+    or from the first SPS of Annex B extradata (MPEG-TS carries no avcC: its parameter sets
+    are in-band, and FFmpeg hands them over as start-code-prefixed NAL units)."""
     if len(extradata) >= 4 and extradata[0] == 1:
         return f"avc1.{extradata[1]:02x}{extradata[2]:02x}{extradata[3]:02x}"
+    match = _ANNEX_B_SPS.search(extradata[:4096])
+    if match is not None:
+        return "avc1." + match.group(1).hex()
     return None
 
 

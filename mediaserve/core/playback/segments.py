@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 SEGMENT_SECONDS = 4.0
+#: a transcode's first segment: half a segment, so pressing play waits for 2 s of video to
+#: be encoded, not 4 (issue 19's target: the first frame within 3 s at 720p)
+FIRST_SEGMENT_SECONDS = 2.0
 #: never more segments than this in one playlist (a 24 h file at 4 s is 21,600)
 MAX_SEGMENTS = 50_000
 STANDARD_HEIGHTS = (1080, 720, 480, 360)
@@ -71,15 +74,24 @@ def copy_timeline(keyframes: Sequence[int], time_base: Fraction, end: int,
 
 
 def fixed_timeline(duration: float, target: float = SEGMENT_SECONDS,
-                   time_base: Fraction = Fraction(1, 90_000)) -> Timeline:
+                   time_base: Fraction = Fraction(1, 90_000),
+                   first: float | None = None) -> Timeline:
     """Boundaries every ``target`` seconds from 0 (the transcoder forces a keyframe at each);
-    a last piece shorter than a fifth of ``target`` joins the segment before it."""
+    a last piece shorter than a fifth of ``target`` joins the segment before it. ``first``
+    (shorter than ``target``) splits the first segment: the first picture of a transcode
+    waits for ``first`` seconds of video to be encoded, not ``target``."""
     end = max(1, round(Fraction(duration) / time_base))
     step = round(Fraction(target) / time_base)
-    count = max(1, min(MAX_SEGMENTS, -(-end // step)))
+    count = max(1, min(MAX_SEGMENTS - 1, -(-end // step)))
     if count > 1 and end - (count - 1) * step < step // 5:
         count -= 1
-    return Timeline(tuple(i * step for i in range(count)), time_base, end)
+    starts = [i * step for i in range(count)]
+    if first is not None and 0 < first < target:
+        head = round(Fraction(first) / time_base)
+        second_start = starts[1] if count > 1 else end
+        if second_start - head >= step // 5:  # no sliver after the short head
+            starts.insert(1, head)
+    return Timeline(tuple(starts), time_base, end)
 
 
 @dataclass(frozen=True, slots=True)
