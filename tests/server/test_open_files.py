@@ -109,3 +109,46 @@ def test_at_most_capacity_descriptors_stay_open_and_none_in_use_is_closed(root: 
     assert _open_fds_on(root / "0.mp4") == 0  # closed once its stream ended
     files.close_all()
     assert sum(_open_fds_on(root / f"{n}.mp4") for n in range(4)) == 0
+
+
+def test_a_folder_swapped_for_a_symlink_to_the_same_file_is_seen_after_the_reuse_window(
+        root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file's own inode and ctime do not move when a folder above it is swapped for a
+    symlink to it: only reopening beneath the root sees that, and it happens once the
+    descriptor is older than the reuse window."""
+    from mediaserve.adapters.server.site import open_files
+
+    (root / "shows").mkdir()
+    (root / "shows" / "a.mp4").write_bytes(b"a" * 100)
+    files = OpenFiles(RootOpener(root))
+    fd, _ = files.lease("shows/a.mp4")
+    files.release(fd)
+    os.rename(root / "shows", tmp_path / "elsewhere")
+    os.symlink(tmp_path / "elsewhere", root / "shows")  # same inode, now through a symlink out
+    again, _ = files.lease("shows/a.mp4")  # within the window: the same, unchanged file
+    files.release(again)
+    assert again == fd
+    monkeypatch.setattr(open_files, "REUSE_S", 0.0)
+    with pytest.raises(OutsideRoot):
+        files.lease("shows/a.mp4")
+    assert _open_fds_on(tmp_path / "elsewhere" / "a.mp4") == 0  # the old descriptor closed
+
+
+async def test_descriptors_no_stream_used_for_a_while_are_closed(
+        root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from mediaserve.adapters.server.site import open_files
+
+    monkeypatch.setattr(open_files, "IDLE_S", 0.2)
+    files = OpenFiles(RootOpener(root))
+    busy, _ = files.lease("0.mp4")
+    idle, _ = files.lease("1.mp4")
+    files.release(idle)
+    await asyncio.sleep(0.5)
+    assert _open_fds_on(root / "1.mp4") == 0  # unused: closed by the sweep
+    assert _open_fds_on(root / "0.mp4") == 1  # a stream still reads it
+    files.release(busy)
+    await asyncio.sleep(0.5)
+    assert _open_fds_on(root / "0.mp4") == 0 and files.idle() == []
+    files.close_all()

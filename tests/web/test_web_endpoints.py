@@ -211,9 +211,13 @@ def test_web_routes_do_not_load_pyav_in_the_serving_process() -> None:
 
 async def test_a_poster_job_over_its_time_is_killed_and_gets_the_placeholder(
         client: Any, library: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    from mediaserve.adapters.web import frames
+    from mediaserve.adapters.web import framegen, frames
+    from tests.web.slow_jobs import slow_poster
 
-    monkeypatch.setattr(frames, "POSTER_TIMEOUT_S", 0.01)  # less than a worker's start-up
+    # the time limit counts the job's own run in its worker, not the worker's start-up: a fast
+    # machine decodes the tiny clip's poster within any small limit, so the job is made slow
+    monkeypatch.setattr(framegen, "make_poster", slow_poster)
+    monkeypatch.setattr(frames, "POSTER_TIMEOUT_S", 0.5)
     response = await client.get(f"/api/videos/{ident(library, CLIP.name)}/poster.jpg")
     assert response.status == 200
     assert response.headers["X-Mediaserve-Placeholder"] == "1"
