@@ -126,3 +126,15 @@ def test_linear_in_many_tiny_chunks_and_trailers() -> None:
                  lambda n: b"0\r\n" + b"X: y\r\n" * n + b"\r\n"):
         assert growth(lambda n, make=make: _end(make(n)), 300) < 2.3
         assert growth(lambda n, make=make: _end(make(n), pieces=n), 300) < 2.3
+
+
+@pytest.mark.parametrize("name", [b"Content-Length", b"transfer-encoding", b"Host",
+                                  b"Authorization", b"Cookie", b"Connection", b"Expect",
+                                  b"Content-Type", b"Range"])
+def test_a_trailer_may_not_carry_what_only_a_header_may(name: bytes) -> None:
+    """RFC 9110 §6.5.1: a trailer must not frame, route or authenticate the request; a
+    parser that merged one into the head would read the request differently."""
+    with pytest.raises(HeadError):
+        ChunkedEnd().feed(b"0\r\n" + name + b": 5\r\n\r\n")
+    harmless = b"0\r\nX-Checksum: 5\r\n\r\n"
+    assert ChunkedEnd().feed(harmless) == len(harmless)

@@ -322,3 +322,23 @@ def test_what_read_head_frames_aiohttp_frames_the_same_way(
 
 
 head_after = b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n"
+
+
+@pytest.mark.parametrize("first", ["GET api/videos HTTP/1.1", "GET 127.0.0.1:80 HTTP/1.1",
+                                   "GET * HTTP/1.1", "CONNECT h:443 HTTP/1.1",
+                                   "GET ftp://h/x HTTP/1.1", "GET ? HTTP/1.1"])
+def test_a_target_no_router_can_place_is_refused(first: str) -> None:
+    with pytest.raises(HeadError) as refused:
+        read_head(head(first=first))
+    assert refused.value.status == 400
+
+
+@pytest.mark.parametrize("first", ["OPTIONS * HTTP/1.1", "GET http://h/api/videos HTTP/1.1",
+                                   "GET HTTPS://h/x HTTP/1.1", "GET /x HTTP/1.1"])
+def test_the_target_forms_a_server_accepts(first: str) -> None:
+    assert not read_head(head(first=first)).plain or first == "GET /x HTTP/1.1"
+
+
+def test_two_content_lengths_are_refused_even_when_equal() -> None:
+    with pytest.raises(HeadError):
+        read_head(head("Content-Length: 4", "Content-Length: 4", first="POST /x HTTP/1.1"))

@@ -130,3 +130,66 @@ def test_the_default_share_is_half_the_cap_but_at_least_sixteen() -> None:
     assert per_address_share(0, 4) == 4  # never above the cap
     assert per_address_share(7, 1000) == 7
     assert per_address_share(7, 5) == 5
+
+
+async def test_at_the_cap_an_address_over_its_share_never_evicts_another_address(
+        server: Any, lib: Lib) -> None:
+    """Review of issue 18, F7: the cap's reclaim ran before the per-address check, so every
+    refused newcomer of a greedy address first closed someone else's idle connection."""
+    running = await server(lib, max_connections=6, max_connections_per_address=3)
+    guard = running.guard
+    others = [await _connect(running.port, "127.0.0.4") for _ in range(3)]  # idle, polite
+    hogs = []
+    for _ in range(3):
+        reader, writer = await _connect(running.port, "127.0.0.5")
+        writer.write(HALF_HEAD)
+        hogs.append((reader, writer))
+    assert await _until(lambda: guard.active == 6)
+    for _ in range(4):  # the greedy address knocks again and again at the cap
+        reader, writer = await _connect(running.port, "127.0.0.5")
+        hogs.append((reader, writer))
+    assert await _until(lambda: guard.refused >= 4)
+    await asyncio.sleep(0.2)
+    assert guard.by_address.get("127.0.0.4") == 3  # nobody else paid for it
+    assert not any(reader.at_eof() for reader, _ in others)
+    for _reader, writer in hogs + others:
+        writer.close()
+
+
+async def test_a_body_that_trickles_is_reclaimed_like_a_slow_head(server: Any, lib: Lib) -> None:
+    """Review F5: a request body sent a byte at a time held its connection as busy, and each
+    byte re-armed the timeout. A body is collected before aiohttp sees the request, and a
+    connection collecting one is as reclaimable as a slow head."""
+    running = await server(lib, max_connections=4, max_connections_per_address=4)
+    guard = running.guard
+    slow = []
+    for _ in range(4):
+        reader, writer = await _connect(running.port)
+        writer.write(b"POST /api/videos HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Length: 1000\r\n\r\n" + b"x")
+        slow.append((reader, writer))
+    assert await _until(lambda: len(guard.heads) == 4 and guard.active == 4)
+    await asyncio.sleep(SLOW_AFTER + 0.2)
+    answer = await _answered(running.port)
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:60]
+    assert guard.reclaimed >= 1
+    for _reader, writer in slow:
+        writer.close()
+
+
+async def test_a_body_must_be_complete_within_the_header_timeout_of_its_head(
+        server: Any, lib: Lib) -> None:
+    running = await server(lib, header_timeout=1.5)
+    guard = running.guard
+    _reader, writer = await _connect(running.port)
+    writer.write(b"POST /api/videos HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n")
+    sent = 0
+    while guard.header_timeouts == 0 and sent < 60:
+        # a byte every 0.1 s: each re-armed the timeout before, so this went on for ever
+        writer.write(b"x")
+        sent += 1
+        await asyncio.sleep(0.1)
+    # closed while the body still trickled (60 of its 100 bytes take 6 s, 4 timeouts' worth)
+    assert guard.header_timeouts == 1 and sent < 60, sent
+    assert await _until(lambda: guard.active == 0)
+    writer.close()

@@ -222,12 +222,13 @@ async def run_until_signalled(target: Site | web.Application, settings: Settings
     # made. Measured with 1,000 streams: its pauses went from 20-27 ms to ~8 ms.
     gc.freeze()
     try:
-        if on_started:
-            on_started(running.url)
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
+        # before the start-up line: whoever reads it may signal at once (a supervisor, a test)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if on_started:
+            on_started(running.url)
         try:
             await stop.wait()
             if reuse_port:

@@ -5,7 +5,8 @@ it only needs to know which bytes belong to the request so that the next request
 the right byte. :class:`ChunkedEnd` walks the chunk framing as bytes arrive, in time linear in
 what it is fed, holding at most one line. It is strict where a lenient reading could differ
 from aiohttp's: a chunk size is hex digits with at most a ``;``-extension, lines end in CRLF,
-trailer lines are field lines; anything else is a :class:`~.request_head.HeadError` (400).
+trailer lines are field lines, none of those only a header may carry (``Content-Length``,
+``Host``, ``Authorization``...); anything else is a :class:`~.request_head.HeadError` (400).
 """
 
 from __future__ import annotations
@@ -21,6 +22,14 @@ _QUOTED = rb'"(?:[\t\x20\x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff
 _SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,15})(?:;" + _TOKEN + rb"(?:=(?:" + _TOKEN + rb"|"
                         + _QUOTED + rb"))?)*")
 _TRAILER = re.compile(_TOKEN + rb":[\t\x20-\x7e\x80-\xff]*")
+#: fields a trailer must not carry (RFC 9110 §6.5.1: framing, routing, request modifiers,
+#: authentication, how to read the content): refused, so no parser can read one differently
+FORBIDDEN_TRAILERS = frozenset((
+    b"content-length", b"transfer-encoding", b"host", b"connection", b"keep-alive", b"te",
+    b"trailer", b"upgrade", b"expect", b"authorization", b"proxy-authorization", b"cookie",
+    b"content-type", b"content-encoding", b"content-range", b"range", b"if-range",
+    b"if-match", b"if-none-match", b"if-modified-since", b"if-unmodified-since",
+    b"max-forwards", b"cache-control"))
 
 _SIZE, _DATA, _DATA_END, _TRAILERS, _DONE = range(5)
 
@@ -99,3 +108,5 @@ class ChunkedEnd:
             self._state = _DONE
         elif _TRAILER.fullmatch(line) is None:
             raise HeadError(400, "malformed trailer field")
+        elif line.split(b":", 1)[0].lower() in FORBIDDEN_TRAILERS:
+            raise HeadError(400, "a trailer field that only a header may carry")

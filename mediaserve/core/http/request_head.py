@@ -85,6 +85,9 @@ def read_head(data: bytes) -> RequestHead:
     if line[3] != b"1" or line[4] not in (b"1", b"0"):
         raise _version_error(int(line[3]), int(line[4]))
     minor = 1 if line[4] == b"1" else 0
+    target = line[2]
+    if target[:1] != b"/" and not _other_target(line[1], target):
+        raise HeadError(400, "malformed request target")
     block = data[end + 2:size - 4].decode("utf-8", "surrogateescape")  # as aiohttp reads it
     fields: dict[str, str] = {}
     plain = minor >= 1
@@ -113,12 +116,21 @@ def read_head(data: bytes) -> RequestHead:
     return head
 
 
+def _other_target(method: bytes, target: bytes) -> bool:
+    """The request-target forms besides origin-form ``/path`` a server must accept (RFC 9112
+    §3.2): absolute-form ``http(s)://...``, and ``*`` for ``OPTIONS``. Anything else (a
+    relative path, ``authority-form``: this is no proxy) is refused here, not left to a
+    router that would fail on it."""
+    if target == b"*":
+        return method == b"OPTIONS"
+    lowered = target[:8].lower()
+    return lowered.startswith(b"http://") or lowered == b"https://"
+
+
 def _repeated(name: str, first: str, second: str) -> str:
     """The value of a field sent twice: lengths must agree, others combine (RFC 9110 §5.3)."""
-    if name == "content-length":
-        if first != second:
-            raise HeadError(400, "two different Content-Length values")
-        return first
+    if name == "content-length":  # even an equal one: llhttp (aiohttp's parser) refuses it
+        raise HeadError(400, "more than one Content-Length field")
     if name == "host":
         raise HeadError(400, "more than one Host field")
     return f"{first}; {second}" if name == "cookie" else f"{first}, {second}"

@@ -7,19 +7,24 @@ owns the timeouts between and during heads, the held bytes of pipelined requests
 place under the connection cap (``guard.py``). Each request then goes one of two ways:
 
 * a plain stream request to the fast path (``stream/fast.py``), which answers in place;
-* anything else to aiohttp (``delegate.py``): the head and body bytes, exactly as framed, to
-  a fresh aiohttp request handler on a shim transport, through public interfaces only.
+* anything else to aiohttp (``delegate.py``): the head and its whole body (collected first,
+  ``body.py``), exactly as framed, to a fresh aiohttp request handler on a shim transport,
+  through public interfaces only. aiohttp never waits on the socket.
 
 The states, in the spirit of h11's explicit ones::
 
     IDLE --first byte--> HEAD --head complete--> (fast path) STREAMING --done--> IDLE
                                               \\-> (aiohttp)  DELEGATED --done--> IDLE
+                                              \\-> BODY --body complete--> DELEGATED
     any state --error, close, shutdown, timeout--> CLOSED
 
 IDLE waits for a head with no byte of it received (the header timeout for a connection's
 first request, the keep-alive timeout after that), HEAD collects one (the header timeout,
-from its first byte), STREAMING and DELEGATED hold whatever arrives next until their answer
-is done (the send timeout guards a stalled reader), CLOSED ignores everything.
+from its first byte), BODY collects the body of a request for aiohttp (the same header
+timeout, from the head's first byte: a body is no way around it), STREAMING and DELEGATED
+hold whatever arrives next until their answer is done (the send timeout guards a stalled
+reader), CLOSED ignores everything. HEAD and BODY connections are the "slow" ones the cap may
+reclaim.
 """
 
 from __future__ import annotations
@@ -29,12 +34,11 @@ import logging
 import time
 from typing import Any, Protocol
 
+from mediaserve.adapters.server.net.body import RequestBody, without_expect
 from mediaserve.adapters.server.net.guard import ConnectionGuard
 from mediaserve.adapters.server.net.refusal import error_bytes
 from mediaserve.adapters.server.net.sendtimeout import StallWatch
-from mediaserve.core.http.chunked import ChunkedEnd
 from mediaserve.core.http.request_head import (
-    CHUNKED,
     MAX_HEAD,
     MAX_LINE,
     HeadError,
@@ -45,11 +49,11 @@ from mediaserve.core.http.request_head import (
 
 log = logging.getLogger("mediaserve")
 
-IDLE, HEAD, STREAMING, DELEGATED, CLOSED = "idle", "head", "streaming", "delegated", "closed"
+IDLE, HEAD, BODY, STREAMING, DELEGATED, CLOSED = (
+    "idle", "head", "body", "streaming", "delegated", "closed")
 #: bytes a client may send ahead (pipelining) while an answer is written before reading pauses
 HELD_LIMIT = 64 * 1024
-#: a request body aiohttp may be handed; its routes read at most 64 KiB (client_max_size)
-MAX_BODY = 1024 * 1024
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 class Responder(Protocol):
@@ -100,7 +104,7 @@ class HttpConnection(asyncio.Protocol):
         self._line_checked = False  # the current head's request line has been judged
         self.head_bytes = 0
         self.head_since = 0.0
-        self._body: int | ChunkedEnd = 0  # request body still owed to the delegation
+        self._body: RequestBody | None = None  # the body being collected (BODY)
         self._delegation: Delegation | None = None
         self._tail: asyncio.Task[None] | None = None  # a fast answer's body, going on
         self._close_after = False  # shutdown: close once the current answer is done
@@ -174,10 +178,8 @@ class HttpConnection(asyncio.Protocol):
                 self._buffer = bytearray(buffer) + data
             if not self._processing:
                 self._process()
-        elif state == DELEGATED and self._body:
-            rest = self._take_body(data)
-            if rest:
-                self._hold(rest)
+        elif state == BODY:
+            self._body_bytes(data)
         elif state != CLOSED:
             self._hold(data)
 
@@ -211,6 +213,8 @@ class HttpConnection(asyncio.Protocol):
             if buffer.startswith(b"\r\n"):  # blank lines between requests (RFC 9112 §2.2)
                 self._buffer = bytes(buffer).lstrip(b"\r\n")
                 return True
+            if buffer == b"\r":  # the first half of a blank line: its LF is on its way
+                return False
             end = buffer.find(b"\r\n\r\n")
             if end < 0:  # only part of a head: a deadline, and a place among the slow
                 self._start_head()
@@ -295,59 +299,60 @@ class HttpConnection(asyncio.Protocol):
 
     # ------------------------------------------------------------------ aiohttp's side
     def _delegate(self, head: RequestHead, raw: bytes) -> None:
-        if head.body > MAX_BODY:
-            self._refuse(HeadError(413, "the request body is too large"), raw)
+        if not head.body:
+            self._hand_over(raw)
             return
+        try:
+            body = RequestBody(without_expect(head, raw), head.body)
+        except HeadError as exc:
+            self._refuse(exc, raw)
+            return
+        if "expect" in head.fields and head.minor and self.transport is not None:
+            self.transport.write(_CONTINUE)  # aiohttp gets the head without its Expect
+        if self.state == IDLE:  # the head came whole: its body's time counts from now
+            self.head_since = time.monotonic()
+        self.state = BODY
+        self._body = body
+        self._guard.heads[self] = None  # reclaimable at the cap, as a slow head
+        self.head_bytes = len(raw)
+        self._wait(max(0.0, self._guard.header_timeout
+                       - (time.monotonic() - self.head_since)))
+        if self._buffer:
+            rest, self._buffer = bytes(self._buffer), b""
+            self._body_bytes(rest)
+
+    def _body_bytes(self, data: bytes) -> None:
+        """Bytes of the body being collected; once it is whole, the request goes to aiohttp
+        and what follows it waits for the answer."""
+        body = self._body
+        assert body is not None
+        try:
+            rest = body.feed(data)
+        except HeadError as exc:
+            self._refuse(exc, body.request[:body.head_size])
+            return
+        self.head_bytes += len(data) - len(rest)
+        if body.done:
+            self._body = None
+            self._end_head()
+            self._hand_over(bytes(body.request))
+            if rest:
+                self._hold(rest)
+
+    def _hand_over(self, raw: bytes) -> None:
+        """The whole request (head and body) to a fresh aiohttp handler."""
         self.state = DELEGATED
-        self._body = ChunkedEnd() if head.body == CHUNKED else head.body
         self._delegation = delegation = self._delegator.begin(self)
         if self._writing_paused:
             delegation.pause_writing()
         delegation.feed(raw)
-        if self._body and self._buffer:
-            rest, self._buffer = bytes(self._buffer), b""
-            self._buffer = self._take_body(rest)
-        if self._body:  # a body still to come: the header timeout bounds each wait for it
-            self._wait(self._guard.header_timeout)
-
-    def _take_body(self, data: bytes) -> bytes:
-        """Hand the delegation the bytes of the current request's body; return the rest."""
-        body = self._body
-        try:
-            if isinstance(body, ChunkedEnd):
-                taken = body.feed(data)
-                if body.total > MAX_BODY:
-                    raise HeadError(413, "the request body is too large")
-                if body.done:
-                    self._body = 0
-            else:
-                taken = min(body, len(data))
-                self._body = body - taken
-        except HeadError as exc:
-            self._refuse(exc, b"")
-            return b""
-        if taken and self._delegation is not None:
-            self._delegation.feed(data[:taken] if taken < len(data) else data)
-        if self._body:
-            self._wait(self._guard.header_timeout)
-        else:
-            self._deadline = float("inf")
-        return data[taken:]
 
     def delegated_done(self, keep_alive: bool) -> None:
         """aiohttp's answer is complete (its access logger said so)."""
         delegation, self._delegation = self._delegation, None
         if delegation is not None:
             delegation.finish()
-        if self._body:  # the rest of a body aiohttp did not read: nowhere to go
-            keep_alive = False
         self._answer_done(keep_alive)
-
-    def delegated_resume_reading(self) -> None:
-        """aiohttp has room for more of its request; this connection may still hold reading
-        paused because too many pipelined bytes wait behind the answer (``_hold``)."""
-        if not self._paused and self.transport is not None:
-            self.transport.resume_reading()
 
     def delegated_closed(self, abort: bool) -> None:
         """aiohttp closed its side (an error it answered, or ``Connection: close``)."""

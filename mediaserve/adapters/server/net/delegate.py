@@ -69,18 +69,16 @@ class ShimTransport(asyncio.Transport):
         real = self._conn.transport
         return real.get_extra_info(name, default) if real is not None else default
 
+    # aiohttp is handed its whole request at once (the connection collects the body first):
+    # it has nothing to pause, and what comes next is the connection's to hold or pause
     def pause_reading(self) -> None:
-        real = self._real()
-        if real is not None:
-            real.pause_reading()
+        pass
 
     def resume_reading(self) -> None:
-        if self._delegation is not None:  # the connection may hold reading paused itself
-            self._conn.delegated_resume_reading()
+        pass
 
     def is_reading(self) -> bool:
-        real = self._real()
-        return bool(real is not None and real.is_reading())
+        return self._delegation is not None
 
     def get_write_buffer_size(self) -> int:
         real = self._real()

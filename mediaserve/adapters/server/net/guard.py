@@ -1,7 +1,9 @@
 """The connection cap and its bookkeeping: who is open, who is idle, who is slow, from where.
 
-The listener (``listener.py``) asks :meth:`ConnectionGuard.full` before each ``accept`` and,
-at the cap, :meth:`~ConnectionGuard.reclaim` for room. What may be reclaimed, in order:
+The listener (``listener.py``) asks :meth:`ConnectionGuard.full` before each ``accept``; at
+the cap it accepts only when something could be reclaimed, and then asks
+:meth:`~ConnectionGuard.reclaim_for` the newcomer's address for room. What may be reclaimed, in
+order:
 
 1. a connection idle between requests (no byte of a head received), the longest idle first,
    as nginx reuses idle keep-alive connections when it runs out;
@@ -90,15 +92,45 @@ class ConnectionGuard:
         return len(self.handlers) - len(self.closing) + self.pending >= self.cap
 
     # ------------------------------------------------------------------ reclaiming
-    def reclaim(self) -> bool:
-        """Close one connection to make room (idle first, then the slowest head); False
-        when every connection is busy."""
+    def reclaimable(self) -> bool:
+        """At the cap: whether some connection could give up its place (idle, or slow)."""
+        return (self._oldest_idle(None) or self._slowest_head(None)) is not None
+
+    def reclaim_for(self, address: str) -> bool:
+        """At the cap, a newcomer from ``address`` was accepted: make room for it. An address
+        over its share can only give up one of its own connections (never another
+        address's, for a newcomer that :meth:`opened` would refuse anyway); others take the
+        longest idle, then the slowest head. False: no room, the caller closes the newcomer."""
+        if self._count(address) >= self.per_address:
+            victim = self._oldest_idle(address) or self._slowest_head(address)
+            if victim is None:
+                self._refuse(address)
+                return False
+            self._evict(victim, self._over_share(address))
+            return True
         victim = self._oldest_idle(None) or self._slowest_head(None)
         if victim is None:
             return False
         self._evict(victim, f"{self.cap} connections open (--max-connections): closing idle "
                             "or slow ones to make room")
         return True
+
+    def _count(self, address: str) -> int:
+        """``address``'s connections, those already being closed for room not counted."""
+        count = self.by_address.get(address, 0)
+        if count and self.closing:
+            count -= sum(1 for conn in self.closing if conn.address == address)
+        return count
+
+    def _over_share(self, address: str) -> str:
+        return (f"{address} holds {self._count(address)} connections "
+                "(--max-connections-per-address): closing its idle or slow ones to make room")
+
+    def _refuse(self, address: str) -> None:
+        self.refused += 1
+        self.limited(logging.WARNING, "per-address",
+                     f"{address} holds {self._count(address)} connections "
+                     "(--max-connections-per-address): refusing more")
 
     def _oldest_idle(self, address: str | None) -> Conn | None:
         for conn in self.idle:
@@ -136,19 +168,13 @@ class ConnectionGuard:
         """Count a new connection; False when its address is over its share and nothing of
         that address could be reclaimed (the caller closes it)."""
         address = conn.address
-        count = self.by_address.get(address, 0)
-        if count >= self.per_address:
+        if self._count(address) >= self.per_address:
             victim = self._oldest_idle(address) or self._slowest_head(address)
             if victim is None:
-                self.refused += 1
-                self.limited(logging.WARNING, "per-address",
-                             f"{address} holds {count} connections "
-                             "(--max-connections-per-address): refusing more")
+                self._refuse(address)
                 return False
-            self._evict(victim, f"{address} holds {count} connections "
-                                "(--max-connections-per-address): closing its idle or slow "
-                                "ones to make room")
-        self.by_address[address] = count + 1
+            self._evict(victim, self._over_share(address))
+        self.by_address[address] = self.by_address.get(address, 0) + 1
         self.handlers.add(conn)
         return True
 

@@ -7,9 +7,10 @@ traceback per failed call (~1,000 per wake-up). So the site accepts itself:
 
 * below the cap, it accepts (at most ``_BATCH`` per wake-up) and hands each socket to
   ``loop.connect_accepted_socket`` with a new connection protocol (TLS included);
-* at the cap, it first reclaims a connection (the longest-idle one, else the slowest
-  half-sent head: ``guard.py``); when every connection is busy it stops accepting until one
-  ends (the kernel queues newcomers);
+* at the cap, when a connection could be reclaimed (the longest-idle one, else the slowest
+  half-sent head or body: ``guard.py``), it accepts and reclaims one for the newcomer, an
+  address over its share only from its own; when every connection is busy it stops accepting
+  until one ends (the kernel queues newcomers);
 * EMFILE and its kin (descriptors used elsewhere) pause accepting for a second, with one
   rate-limited log line.
 """
@@ -128,7 +129,8 @@ class Listener:
 
     def _accept(self, sock: socket.socket) -> None:
         for _ in range(_BATCH):
-            if self.guard.full() and not self.guard.reclaim():
+            full = self.guard.full()
+            if full and not self.guard.reclaimable():
                 self.guard.limited(logging.WARNING, "cap", f"{self.guard.cap} connections "
                                    "open (--max-connections), none idle: accepting paused "
                                    "until one ends")
@@ -145,8 +147,11 @@ class Listener:
                     self._pause(sock)
                     self._loop.call_later(1.0, self._resume, sock)
                 return
-            conn.setblocking(False)
             peer = address[0] if isinstance(address, tuple) else ""
+            if full and not self.guard.reclaim_for(peer):
+                conn.close()  # over its address's share with nothing of its own to give up
+                continue
+            conn.setblocking(False)
             task = self._loop.create_task(self._connect(conn, peer))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
