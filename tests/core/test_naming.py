@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mediaserve.core.naming import Kind, parse, parse_path, show_key
@@ -76,6 +76,8 @@ tricky = st.lists(st.one_of(fragments, names), max_size=30).map("".join)
 
 @settings(max_examples=400)
 @given(st.one_of(paths, tricky, tricky.map(lambda t: f"Show/Season 2/{t}.mkv")))
+@example(path="\r/SEASON0/0")  # a show folder of blanks was a show called "\r" (CI)
+@example(path=" /Season 1/Pilot.mkv")
 def test_never_raises_and_never_an_empty_title(path: str) -> None:
     parsed = parse_path(path, THIS_YEAR)
     assert parsed.title.strip()

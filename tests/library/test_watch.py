@@ -75,7 +75,8 @@ def test_slow_copy_is_probed_once_complete_rename_keeps_id_delete_marks_missing(
     moved = poll(lambda: _by_path(index_path).get("sub/renamed.mp4"))
     assert moved.id == entry.id and moved.status == EntryStatus.OK
     assert "slow.mp4" not in _by_path(index_path)
-    assert "moved slow.mp4 → sub/renamed.mp4" in stderr()
+    # the line is printed once the index is saved: a moment after the new index is readable
+    poll(lambda: "moved slow.mp4 → sub/renamed.mp4" in stderr())
 
     os.unlink(root / "a.mp4")
     gone = poll(lambda: (_by_path(index_path).get("a.mp4") or None)

@@ -141,7 +141,9 @@ def _year_at(items: list[Word], cut_found: bool, latest: int) -> tuple[int, int]
 
 
 def _clean_folder(name: str, latest: int) -> str:
-    return _show_name(lex(name)[0], latest) or name
+    """A show folder's name as a show's; "" for a folder of nothing but blanks (a show
+    called ``"\\r"`` is no show: the caller falls back to the file's own name)."""
+    return _show_name(lex(name)[0], latest) or name.strip()
 
 
 def _show_name(items: Sequence[Word], latest: int) -> str:
@@ -231,6 +233,8 @@ def _dated(head: list[Word], where: _Path, keep: list[Word], release: bool,
     if not own or not (release or at_folder is not None):
         return None
     show = _clean_folder(where.folders[at_folder], latest) if at_folder is not None else own
+    if not show:
+        return None
     rest = shown(head[at + size:]) or None
     title = f"{own} {iso}" + (f" - {rest}" if rest else "")
     return ParsedName(_with(title, keep), Kind.EPISODE, show=show, season=int(iso[:4]),
@@ -247,6 +251,8 @@ def _folder_episode(head: list[Word], where: _Path, keep: list[Word],
     if where.season is None or where.show_at < 0:
         return None
     show = _clean_folder(where.folders[where.show_at], latest)
+    if not show:
+        return None
     text = shown(head) or None
     return ParsedName(_with(text or show, keep), Kind.EPISODE, show=show,
                       season=where.season, episode_title=text,
