@@ -49,6 +49,11 @@ export class Subtitles {
     });
     // the browser's own menu: follow it, and keep what it chose
     this.video.textTracks.addEventListener("change", () => {
+      // Chromium's automatic track selection runs after the tracks are added and may turn
+      // one on beside ours: not the viewer's choice (its menu shows one at a time, and only
+      // once the video has loaded), so the button's choice is put back
+      const showing = this.tracks.filter((t) => t.mode === "showing").length;
+      if (this.video.readyState === 0 || showing > 1) { this.show(this.set); return; }
       const at = this.current();
       if (at === this.set) return;  // what this button did, or the start
       this.set = at;
