@@ -8,6 +8,7 @@ import { profile, savePrefs } from "./profile.js";
 
 const $ = (id) => document.getElementById(id);
 export const COUNTDOWN_S = 10;
+const CARRY_ON = "mediaserve:play-next";
 
 const seasonName = (n) => (n === 0 ? "Specials" : `Season ${n}`);
 
@@ -98,6 +99,16 @@ export class Episodes {
 
   go() {
     clearInterval(this.timer);
+    try { sessionStorage.setItem(CARRY_ON, this.next.id); } catch { /* it waits for a press */ }
     location.href = `/watch/${this.next.id}`;
   }
+}
+
+// Whether this page was opened by the countdown (or "Play now"), so it plays at once.
+export function carriedOn(id) {
+  try {
+    const asked = sessionStorage.getItem(CARRY_ON) === id;
+    sessionStorage.removeItem(CARRY_ON);
+    return asked;
+  } catch { return false; }
 }

@@ -13,7 +13,7 @@ import { capsDescriptor } from "./caps.js";
 import { Playback } from "./playback.js";
 import { QualityMenu, rememberedQuality } from "./quality.js";
 import { Resume } from "./resume.js";
-import { Episodes } from "./episodes.js";
+import { Episodes, carriedOn } from "./episodes.js";
 import { loadProfile } from "./profile.js";
 import { Subtitles } from "./subs.js";
 import { onKey } from "./keys.js";
@@ -134,7 +134,8 @@ function start(doc, stats, playback, menu) {
   reporter.onFlushed = () => bar.refreshHeat();
   bar.start();
   playback.use(playback.initialChoice(rememberedQuality()), 0).then(() => menu.render(playback.choices(), playback.choice));
-  resume.offer();
+  if (carriedOn(id)) video.play().catch(() => {});  // the next episode, by itself
+  else resume.offer();
 }
 
 // A page with nothing to play: says why, with the way back, and no player or Download.

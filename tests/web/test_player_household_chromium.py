@@ -232,7 +232,7 @@ def test_the_next_episode_crosses_a_season_after_the_countdown(
     assert page.inner_text("#upnext-count") == "5" and page.url.endswith(ids[E2])
     page.clock.run_for(5500)
     page.wait_for_url(f"**/watch/{ids[E3]}", timeout=WAIT_MS)
-    page.wait_for_function(f"() => {PLAYER}.readyState >= 1", timeout=WAIT_MS)
+    page.wait_for_function(f"() => {PLAYER}.currentTime > 0.2", timeout=WAIT_MS)  # playing
     page.wait_for_selector("#prev:not([hidden])")
     assert page.get_attribute("#prev", "href") == f"/watch/{ids[E2]}"
     # switched off from the player: the profile's preference, so no countdown anywhere
