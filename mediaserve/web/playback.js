@@ -64,10 +64,17 @@ export class Playback {
   }
 
   // Where a file that plays as it is (or repackaged) starts: always the original; a
-  // converted one at the remembered rendition when it has it, else Auto.
-  initialChoice(remembered) {
+  // converted one at the preferred rendition, or the nearest it has (the tallest not above
+  // it, else the smallest), else Auto.
+  initialChoice(preferred) {
     if (!this.converts) return "original";
-    return this.renditionNames().includes(remembered) ? remembered : "auto";
+    const names = this.renditionNames();
+    if (names.includes(preferred)) return preferred;
+    const want = /^\d+p$/.test(preferred || "") ? parseInt(preferred, 10) : 0;
+    if (!want || !names.length) return "auto";
+    const heights = names.map((n) => [parseInt(n, 10), n]).filter(([h]) => h > 0).sort((a, b) => a[0] - b[0]);
+    const below = heights.filter(([h]) => h <= want);
+    return (below.length ? below[below.length - 1] : heights[0])?.[1] || "auto";
   }
 
   convertedUrl() {

@@ -1,16 +1,21 @@
 // The player page /watch/{id}: asks the server how this browser should play the video (the
 // plan, from what the browser decodes: caps.js), plays it (playback.js: the file itself or
 // HLS), and adds what the native controls lack: a buffering indicator, keyboard shortcuts
-// (keys.js), resume (resume.js), previous/next in the folder, subtitles, seek previews and
-// the seek heat map (seekbar.js), the quality menu (quality.js), the `d` overlay
-// (devstats.js), and clear messages instead of a dead player (messages.js).
-import { collator, el, fetchJSON, fmtDuration, fmtResolution, fmtSize, loadCards } from "./common.js";
+// (keys.js), resume everywhere and the watched mark (resume.js, with the profile's state:
+// profile.js), previous/next across a show's seasons and the next episode by itself
+// (episodes.js), the subtitles button (subs.js), seek previews and the seek heat map
+// (seekbar.js), the quality menu (quality.js), the `d` overlay (devstats.js), and clear
+// messages instead of a dead player (messages.js).
+import { el, fetchJSON, fmtDuration, fmtResolution, fmtSize } from "./common.js";
 import { SeekBar } from "./seekbar.js";
 import { DevStats, SeekReporter, StatsSource } from "./devstats.js";
 import { capsDescriptor } from "./caps.js";
 import { Playback } from "./playback.js";
 import { QualityMenu, rememberedQuality } from "./quality.js";
 import { Resume } from "./resume.js";
+import { Episodes, carriedOn } from "./episodes.js";
+import { loadProfile } from "./profile.js";
+import { Subtitles } from "./subs.js";
 import { onKey } from "./keys.js";
 import { busyText, failedText, hideMessage, planMessage, planNote, showMessage } from "./messages.js";
 
@@ -18,6 +23,7 @@ const $ = (id) => document.getElementById(id);
 const sentence = (s) => (s ? s[0].toUpperCase() + s.slice(1) : "");
 const video = $("player");
 const id = location.pathname.split("/").filter(Boolean).pop();
+const ID_RE = /^[0-9a-f]{12,64}$/;
 
 const CODEC_NAMES = { h264: "H.264", hevc: "HEVC (H.265)", vp9: "VP9", vp8: "VP8", av1: "AV1",
   mpeg4: "MPEG-4 Part 2", mpeg2video: "MPEG-2", wmv3: "WMV", vc1: "VC-1", theora: "Theora",
@@ -54,29 +60,13 @@ function renderFacts(doc) {
   ];
   const list = $("facts");
   for (const [name, value] of rows) if (value) list.append(el("dt", { text: name }), el("dd", { text: value }));
+  document.querySelector(".details").hidden = false;
   const link = $("download");
   link.href = doc.stream_url;
   link.download = doc.name;
   link.textContent = `Download (${fmtSize(doc.size)})`;
   for (const f of doc.findings || []) {
     $("findings").append(el("li", { class: f.severity }, el("strong", { text: `${f.severity}: ` }), `${f.message}. ${sentence(f.fix)}`));
-  }
-}
-
-async function siblings(doc) {
-  const folder = doc.path.includes("/") ? doc.path.slice(0, doc.path.lastIndexOf("/")) : "";
-  let all;
-  try { all = await loadCards(); } catch { return; }
-  const here = all.filter((v) => v.folder === folder)
-    .sort((a, b) => collator.compare(a.title, b.title) || collator.compare(a.name, b.name));
-  const at = here.findIndex((v) => v.id === doc.id);
-  if (at < 0) return;
-  $("position").textContent = `${at + 1} of ${here.length}${folder ? ` in ${folder}` : ""}`;
-  for (const [link, other] of [[$("prev"), here[at - 1]], [$("next"), here[at + 1]]]) {
-    if (!other) continue;
-    link.href = `/watch/${other.id}`;
-    link.title = other.title;
-    link.hidden = false;
   }
 }
 
@@ -122,6 +112,7 @@ function start(doc, stats, playback, menu) {
     video.append(el("track", { kind: "subtitles", src: sub.url, label: sub.label,
                                srclang: sub.srclang || null, "data-index": i }));
   }
+  new Subtitles(video).start();
   buffering();
   video.addEventListener("loadedmetadata", () => {
     if (doc.video_codec && video.videoWidth === 0) directFailed(playback, doc, "picture");
@@ -143,7 +134,20 @@ function start(doc, stats, playback, menu) {
   reporter.onFlushed = () => bar.refreshHeat();
   bar.start();
   playback.use(playback.initialChoice(rememberedQuality()), 0).then(() => menu.render(playback.choices(), playback.choice));
-  resume.offer();
+  if (carriedOn(id)) video.play().catch(() => {});  // the next episode, by itself
+  else resume.offer();
+}
+
+// A page with nothing to play: says why, with the way back, and no player or Download.
+function dead(title, text, kind) {
+  document.title = `${title} · mediaserve`;
+  $("title").textContent = title;
+  document.body.dataset.dead = kind;
+  for (const name of ["stage", "details"]) document.querySelector(`.${name}`).hidden = true;
+  const box = $("message");
+  box.replaceChildren(el("p", { text }), el("a", { class: "button", href: "/", text: "Back to the library" }));
+  box.hidden = false;
+  document.querySelector(".watch").prepend(box);
 }
 
 async function main() {
@@ -151,18 +155,22 @@ async function main() {
   let playback = null;
   const devstats = new DevStats(video, stats, () => (playback ? playback.describe() : null));
   window.addEventListener("keydown", (event) => onKey(event, video, devstats), { capture: true });
-  const { ok, status, body: doc } = await fetchJSON(`/api/videos/${id}?caps=${encodeURIComponent(capsDescriptor())}`);
+  if (!ID_RE.test(id || "")) {
+    dead("Not a video's link", "This link does not name a video (it may have been cut short or mistyped). Go back to the library to pick one.", "malformed");
+    return;
+  }
+  const [{ ok, status, body: doc }] = await Promise.all([
+    fetchJSON(`/api/videos/${id}?caps=${encodeURIComponent(capsDescriptor())}`), loadProfile()]);
   if (!ok) {
-    $("title").textContent = status === 404 ? "Not in the library" : "Cannot load this video";
-    showMessage(status === 404 ? "This video is not in the library (it may have been removed). Go back to the library to pick another."
-      : `The server answered HTTP ${status}${doc && doc.error ? `: ${doc.error}` : ""}.`);
+    if (status === 404) dead("Not in the library", "This video is not in the library (it may have been removed or renamed). Go back to the library to pick another.", "unknown");
+    else dead("Cannot load this video", `The server answered HTTP ${status}${doc && doc.error ? `: ${doc.error}` : ""}. Reload the page to try again.`, "failed");
     return;
   }
   document.title = `${doc.title} · mediaserve`;
   $("title").textContent = doc.title;
   video.dataset.mode = (doc.playback && doc.playback.mode) || "direct";
   renderFacts(doc);
-  siblings(doc);
+  new Episodes(video, id).load();
   const menu = new QualityMenu($("quality"), (choice) => playback.use(choice));
   const hooks = {
     onBusy: (seconds) => { document.body.dataset.busy = "1"; showMessage(busyText(seconds)); },

@@ -1,18 +1,17 @@
 // The quality menu under the player: Auto, each rendition, and Original where the file
-// plays as it is or repackaged. The viewer's choice is remembered by the two small
-// functions below (in this browser for now; a profile can keep it on the server later by
-// replacing only them).
+// plays as it is or repackaged. The viewer's choice is the profile's quality preference
+// (kept by the server; a guest's in this browser), which picks the rendition of the next
+// converted video.
 import { el } from "./common.js";
-
-const KEY = "mediaserve:quality";
+import { profile, savePrefs } from "./profile.js";
 
 // "auto", "original" or a rendition name such as "720p".
 export function rememberedQuality() {
-  try { return localStorage.getItem(KEY) || "auto"; } catch { return "auto"; }
+  return profile.prefs.quality || "auto";
 }
 
 export function rememberQuality(value) {
-  try { localStorage.setItem(KEY, value); } catch { /* private mode: not remembered */ }
+  if (value !== profile.prefs.quality) savePrefs({ quality: value });
 }
 
 export class QualityMenu {

@@ -130,6 +130,20 @@ def test_preferences_merge_and_check_each_key() -> None:
             apply_preferences(prefs, bad)
 
 
+@pytest.mark.parametrize(("quality", "ok"), [
+    ("auto", True), ("original", True), ("360p", True), ("576p", True), ("180p", True),
+    ("4320p", True), ("100p", True), ("99p", False), ("4321p", False), ("0720p", False),
+    ("720", False), ("720P", False), ("8k", False), ("", False), (720, False)])
+def test_quality_is_auto_original_or_a_renditions_height(quality: object, ok: bool) -> None:
+    """A rendition is named by its height, the source's own (576p) as well as the standard
+    steps: the quality menu's choice is saved as it is."""
+    if ok:
+        assert apply_preferences(Preferences(), {"quality": quality}).quality == quality
+    else:
+        with pytest.raises(RuleError):
+            apply_preferences(Preferences(), {"quality": quality})
+
+
 def test_stored_preferences_keep_what_is_valid() -> None:
     assert stored_preferences({"quality": "1080p", "volume": 3, "subtitles": "yes"}) == \
         Preferences(quality="1080p")

@@ -226,9 +226,14 @@ async def test_preferences_are_merged_and_checked(served: Server) -> None:
     assert prefs == {"subtitles": True, "subtitle_language": "fr", "quality": "480p",
                      "bandwidth_limit": 2_000_000, "autoplay_next": False}
     assert (await client.ok("GET", "/api/me"))["preferences"] == prefs
-    for bad in ({"quality": "8k"}, {"bandwidth_limit": 10}, {"theme": "dark"}, []):
+    for bad in ({"quality": "8k"}, {"bandwidth_limit": 10}, {"theme": "dark"}, [],
+                {"quality": "99p"}, {"quality": "720P"}, {"quality": 720}, {"quality": None}):
         status, body = await client.call("PUT", "/api/me/preferences", json=bad)
         assert status == 400 and body["error"]
+    # a rendition's own height (the quality menu's choice of a 576-line source) is kept
+    prefs = (await client.ok("PUT", "/api/me/preferences", json={"quality": "576p"})
+             )["preferences"]
+    assert prefs["quality"] == "576p"
 
 
 async def test_home_rows_fill_and_empty(served: Server, ids: dict) -> None:

@@ -33,7 +33,8 @@ USER, PASSWORD = "alice", "correct horse battery staple"
 #: a value for each path parameter a route may have; a new parameter needs a line here
 PARAMS = {"name": "app.js", "n": "0",  # n: a subtitle track or segment number
           "show_id": "0123456789ab", "variant": "remux",
-          "pid": "0123456789abcdef"}  # a profile id (adapters/profiles)
+          "pid": "0123456789abcdef",  # a profile id (adapters/profiles)
+          "link": "not-an-id"}  # a malformed /watch link
 
 
 @pytest.fixture(autouse=True)

@@ -161,13 +161,14 @@ def test_seek_heat_map_and_dev_overlay(web_library: WebLibrary, open_page: Any) 
     watch.assert_clean()
 
 
-def test_previous_and_next_in_the_folder(web_library: WebLibrary, open_page: Any) -> None:
+def test_previous_and_next_of_an_episode(web_library: WebLibrary, open_page: Any) -> None:
     watch = player(web_library, open_page, EPISODES[1].name)
     page = watch.page
     page.wait_for_selector("#next:not([hidden])")
     assert page.get_attribute("#prev", "href") == f"/watch/{web_library.id(EPISODES[0].name)}"
     assert page.get_attribute("#next", "href") == f"/watch/{web_library.id(EPISODES[2].name)}"
-    assert page.inner_text("#position") == "2 of 3 in Series"
+    assert page.inner_text("#position") == "Season 1, 2 of 3 · Show"  # the shows model's
+    assert page.get_attribute("#position a", "href").endswith("#season-1")
     assert page.get_attribute("#download", "href").endswith("/stream")
     watch.assert_clean()
 

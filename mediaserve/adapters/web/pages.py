@@ -30,6 +30,9 @@ STATIC_FILES = {
     "quality.js": ("quality.js", "text/javascript"),
     "messages.js": ("messages.js", "text/javascript"),
     "resume.js": ("resume.js", "text/javascript"),
+    "profile.js": ("profile.js", "text/javascript"),
+    "episodes.js": ("episodes.js", "text/javascript"),
+    "subs.js": ("subs.js", "text/javascript"),
     "keys.js": ("keys.js", "text/javascript"),
     # hls.js, vendored (see web/vendor/hls.js/README.md): loaded only by pages that play HLS
     "vendor/hls.js/hls.min.mjs": ("vendor/hls.js/hls.min.mjs", "text/javascript"),
@@ -86,6 +89,11 @@ def make_handlers(state: LibraryState) -> dict[str, PageHandler]:
         return _send(request, asset(PAGES["watch"], "text/html"), 200 if known else 404,
                      page=True)
 
+    async def not_a_watch_link(request: web.Request) -> web.Response:
+        # /watch, /watch/, /watch/not-an-id: a link cut short or mistyped gets the player
+        # page, which says so and links back to the library (not a bare "404: Not Found")
+        return _send(request, asset(PAGES["watch"], "text/html"), 404, page=True)
+
     async def static(request: web.Request) -> web.Response:
         known = STATIC_FILES.get(request.match_info["name"])
         if known is None:
@@ -95,4 +103,5 @@ def make_handlers(state: LibraryState) -> dict[str, PageHandler]:
     async def favicon(request: web.Request) -> web.Response:
         return _send(request, asset(*STATIC_FILES["favicon.svg"]))
 
-    return {"library": library, "watch": watch, "static": static, "favicon": favicon}
+    return {"library": library, "watch": watch, "bad_watch": not_a_watch_link,
+            "static": static, "favicon": favicon}

@@ -30,6 +30,8 @@ def register(app: web.Application, state: LibraryState) -> None:
     router = app.router
     router.add_get("/", pages["library"])
     router.add_get(f"/watch/{ID}", pages["watch"])
+    router.add_get("/watch", pages["bad_watch"])
+    router.add_get("/watch/{link:.*}", pages["bad_watch"])
     router.add_get("/static/{name:[A-Za-z0-9._/-]{1,80}}", pages["static"])
     router.add_get("/favicon.ico", pages["favicon"])
     router.add_get(f"/api/videos/{ID}/poster.jpg", media.poster)

@@ -25,8 +25,13 @@ _COLOUR_RE = re.compile(r"#[0-9a-fA-F]{6}")
 _BAD_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 #: a BCP 47 language tag as subtitle files name them: en, pt-BR, zh-Hant, sr-Latn-RS
 _LANGUAGE_RE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}")
-#: renditions a profile may prefer; the playback engine picks the nearest it has
-QUALITIES = ("auto", "original", "2160p", "1080p", "720p", "480p", "360p")
+#: what a profile may prefer besides a rendition's height ("720p"); the player picks the
+#: nearest rendition a video has (the tallest not above it, else the smallest)
+QUALITIES = ("auto", "original")
+#: a rendition by its height, as the playback engine names them: the source's own height
+#: (576p, 180p) as well as the standard steps, from 100p to 4320p
+_HEIGHT_RE = re.compile(r"[1-9][0-9]{2,3}p")
+MAX_HEIGHT = 4320
 #: bytes per second: below 16 KiB/s no video plays; above 10 GB/s is no limit at all
 MIN_BANDWIDTH, MAX_BANDWIDTH = 16 * 1024, 10_000_000_000
 
@@ -97,9 +102,11 @@ def _check_bool(name: str) -> Callable[[object], bool]:
 
 
 def _check_quality(value: object) -> str:
-    if not isinstance(value, str) or value not in QUALITIES:
-        raise RuleError(f"quality must be one of {', '.join(QUALITIES)}")
-    return value
+    if isinstance(value, str) and (value in QUALITIES or (
+            _HEIGHT_RE.fullmatch(value) and int(value[:-1]) <= MAX_HEIGHT)):
+        return value
+    raise RuleError("quality must be auto, original or a rendition's height from 100p to "
+                    f"{MAX_HEIGHT}p (such as 720p)")
 
 
 def _check_bandwidth(value: object) -> int:
