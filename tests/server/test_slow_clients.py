@@ -193,3 +193,33 @@ async def test_a_body_must_be_complete_within_the_header_timeout_of_its_head(
     assert guard.header_timeouts == 1 and sent < 60, sent
     assert await _until(lambda: guard.active == 0)
     writer.close()
+
+
+async def test_when_aiohttp_cannot_be_built_requests_get_a_503_and_the_log_says_why(
+        lib: Lib, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The web application is built on the first request that needs it: a failure there (a
+    missing package in a broken install) gave an empty reply and no log line."""
+    from mediaserve.adapters.server import runner
+    from mediaserve.adapters.server.site.site import Site
+
+    real = runner._aiohttp_server
+    calls = []
+
+    async def failing_once(*args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ImportError("No module named 'pebble'")
+        return await real(*args)
+
+    monkeypatch.setattr(runner, "_aiohttp_server", failing_once)
+    settings = Settings(host="127.0.0.1", port=0, access_log="off")
+    running = await start_server(Site(lib.index, lib.root, settings), settings)
+    try:
+        first = await _answered(running.port)
+        assert first.startswith(b"HTTP/1.1 503 ") and b"log says why" in first, first[:200]
+        assert "could not build the web application" in caplog.text
+        assert "No module named 'pebble'" in caplog.text
+        again = await _answered(running.port)  # the next request tries again
+        assert again.startswith(b"HTTP/1.1 200 "), again[:60]
+    finally:
+        await running.stop()

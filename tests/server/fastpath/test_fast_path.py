@@ -10,6 +10,7 @@ compare aiohttp with aiohttp.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import socket
 from collections.abc import Callable
@@ -374,7 +375,10 @@ async def test_the_first_head_is_due_by_the_connections_deadline_after_hand_over
     await asyncio.sleep(0.4)
     conn.writer.write(b"GET ")  # not a whole head
     await asyncio.sleep(0.4)
-    conn.writer.write(b"/api/videos HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    # on a loaded machine the deadline may have closed the connection already (uvloop then
+    # refuses the write): that is the outcome asserted below, not a failure of the test
+    with contextlib.suppress(RuntimeError, ConnectionError):
+        conn.writer.write(b"/api/videos HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     assert await conn.at_eof(timeout=2.0)
     assert fast.guard is not None and fast.guard.header_timeouts == 1
 

@@ -21,10 +21,14 @@ imported it.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mediaserve.adapters.server.net.connection import HttpConnection
+from mediaserve.adapters.server.net.refusal import error_bytes
+
+log = logging.getLogger("mediaserve")
 
 #: makes aiohttp's handler protocol for one request (``runner.server``, a ``web.Server``)
 HandlerFactory = Callable[[], asyncio.Protocol]
@@ -145,8 +149,10 @@ class Delegation:
     def ready(self, factory: HandlerFactory | None, error: BaseException | None) -> None:
         """aiohttp is built (or failed to build: the connection is closed)."""
         pending, self._pending = self._pending or [], None
-        if factory is None:
-            self._shim.abort()
+        if factory is None:  # a clear answer, not an empty reply (the log says why)
+            self._shim.write(error_bytes(503, "the server could not start its web "
+                                              "application; its log says why"))
+            self._shim.close()
             return
         self._attach(factory)
         for data in pending:
@@ -195,7 +201,9 @@ class Delegator:
         error: BaseException | None = None
         try:
             self.factory = await self._build()
-        except Exception as exc:  # logged by the caller's build; every waiter is closed
+        except Exception as exc:  # every waiter gets a 503; the next request tries again
+            log.exception("could not build the web application (pages and the API answer "
+                          "503 until it builds)")
             error = exc
             self._building = None
         waiting, self.waiting = self.waiting, []

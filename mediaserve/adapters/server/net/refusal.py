@@ -1,7 +1,8 @@
 """The answer a connection gives itself to a request it cannot frame (then it closes).
 
 These are the only answers not written by the stream job or by aiohttp: a request that
-cannot be framed without doubt never reaches either (``connection.py``).
+cannot be framed without doubt never reaches either (``connection.py``), and a 503 when
+aiohttp's side of the server could not be built (``delegate.py``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import json
 
 SERVER_NAME = "mediaserve"
 _REASONS = {400: "Bad Request", 413: "Content Too Large", 414: "URI Too Long",
-            431: "Request Header Fields Too Large", 501: "Not Implemented",
+            417: "Expectation Failed", 431: "Request Header Fields Too Large",
+            501: "Not Implemented", 503: "Service Unavailable",
             505: "HTTP Version Not Supported"}
 
 
