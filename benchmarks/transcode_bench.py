@@ -116,14 +116,12 @@ def demux_all(path: Path) -> float:
     return time.perf_counter() - began
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--skip-1080", action="store_true")
-    args = parser.parse_args()
-    if shutil.which("ffmpeg") is None:
-        raise SystemExit("needs Debian's ffmpeg (scripts/dev test installs it)")
-    seconds = args.seconds
+def measure(seconds: float, heights: tuple[int, ...] = (720, 1080)
+            ) -> tuple[list[tuple[str, str]], dict[str, float]]:
+    """Every measurement above on sources of ``seconds``: the printed rows, and the numbers
+    the issue's targets name (``remux_x``, ``transcode_720_x``, ``cpu_ratio_720``, ...)."""
+    numbers: dict[str, float] = {}
+    cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="transcode-bench-") as temp:
         folder = Path(temp)
         rows: list[tuple[str, str]] = []
@@ -139,11 +137,14 @@ def main() -> None:
             info = analyse(source)[0]
             mine = ours(producer_job(source, kind, folder / f"out-{kind}", info))
             ff = theirs(source, kind, folder / f"ff-{kind}")
+            numbers[f"{kind}_x"] = seconds / mine["wall"]
+            numbers[f"{kind}_x_cpu"] = seconds / mine["cpu"]
+            numbers[f"cpu_ratio_{kind}"] = mine["cpu"] / ff["cpu"]
             rows.append((f"{kind} 720p ({seconds:g} s)",
-                         f"{seconds / mine['wall']:.0f}x real time, CPU {mine['cpu']:.2f} s "
-                         f"vs ffmpeg {ff['cpu']:.2f} s ({mine['cpu'] / ff['cpu']:.2f}x), "
-                         f"RSS {mine['rss_mb']:.0f} MB"))
-        heights = [720] if args.skip_1080 else [720, 1080]
+                         f"{seconds / mine['wall']:.0f}x real time wall "
+                         f"({seconds / mine['cpu']:.0f}x by CPU), CPU {mine['cpu']:.2f} s "
+                         f"vs ffmpeg {ff['cpu']:.2f} s "
+                         f"({mine['cpu'] / ff['cpu']:.2f}x), RSS {mine['rss_mb']:.0f} MB"))
         for height in heights:
             source = src720 if height == 720 else make_source(
                 folder, "src1080.mkv", "1920x1080", seconds, "aac")
@@ -151,7 +152,10 @@ def main() -> None:
             mine = ours(producer_job(source, "transcode", folder / f"out-{height}", info,
                                      height))
             ff = theirs(source, "transcode", folder / f"ff-{height}", height)
-            cores = os.cpu_count() or 1
+            numbers[f"transcode_{height}_x"] = seconds / mine["wall"]
+            numbers[f"transcode_{height}_x_cpu"] = seconds * cores / mine["cpu"]
+            numbers[f"cpu_ratio_{height}"] = mine["cpu"] / ff["cpu"]
+            numbers[f"rss_{height}_mb"] = mine["rss_mb"]
             rows.append((f"transcode {height}p H.264 -> {height}p ({seconds:g} s)",
                          f"{seconds / mine['wall']:.2f}x real time (ffmpeg "
                          f"{seconds / ff['wall']:.2f}x; from CPU time over {cores} cores: "
@@ -159,10 +163,25 @@ def main() -> None:
                          "vs ffmpeg "
                          f"{ff['cpu']:.1f} s ({mine['cpu'] / ff['cpu']:.2f}x), worker RSS "
                          f"{mine['rss_mb']:.0f} MB"))
-        width = max(len(name) for name, _ in rows)
-        print(f"transcode_bench: {os.cpu_count()} CPUs, sources {seconds:g} s")
-        for name, value in rows:
-            print(f"  {name:<{width}}  {value}")
+    return rows, numbers
+
+
+def print_rows(title: str, rows: list[tuple[str, str]]) -> None:
+    width = max(len(name) for name, _ in rows)
+    print(title)
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--skip-1080", action="store_true")
+    args = parser.parse_args()
+    if shutil.which("ffmpeg") is None:
+        raise SystemExit("needs Debian's ffmpeg (scripts/dev test installs it)")
+    rows, _numbers = measure(args.seconds, (720,) if args.skip_1080 else (720, 1080))
+    print_rows(f"transcode_bench: {os.cpu_count()} CPUs, sources {args.seconds:g} s", rows)
 
 
 if __name__ == "__main__":

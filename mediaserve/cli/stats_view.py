@@ -81,6 +81,27 @@ def _serving(snap: dict[str, Any]) -> dict[str, str]:
         return {}
 
 
+def _conversions(snap: dict[str, Any]) -> dict[str, str]:
+    """The HLS producers, when the server converts (issue 19): what runs by mode, the queue,
+    media seconds made per second of work, and the segment cache's hit ratio."""
+    play = snap.get("playback")
+    if not isinstance(play, dict):
+        return {}
+    try:
+        running = " · ".join(f"{mode} {int(count)}" for mode, count in play["running"].items())
+        factor = play.get("realtime_factor")
+        speed = f"{float(factor):.1f}x real time" if factor is not None else "– x real time"
+        cache = play["cache"]
+        ratio = cache.get("hit_ratio")
+        hits = f"{100 * float(ratio):.0f}%" if ratio is not None else "–"
+        return {"converting": f"{running}   queued {int(play['queued'])}   {speed}",
+                "segments": f"cache hits {hits} of {int(cache['hits']) + int(cache['misses']):,}"
+                            f"   {human_size(int(cache['bytes']))} cached   busy refusals "
+                            f"{int(play['busy_refusals']):,}"}
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+        return {}
+
+
 def summary(snap: dict[str, Any], rates: dict[str, float] | None, url: str) -> Panel:
     glob = snap["global"]
     thr = glob["throughput_bps"]
@@ -101,6 +122,7 @@ def summary(snap: dict[str, Any], rates: dict[str, float] | None, url: str) -> P
                   f"   player seeks {glob['player_seeks']:,}",
         "ttfb": _ms(glob["ttfb_ms"]),
         "response": _ms(glob["response_ms"]),
+        **_conversions(snap),
     }
     for name, value in rows.items():
         grid.add_row(name, plain(value))
@@ -184,4 +206,5 @@ def one_line(snap: dict[str, Any], rates: dict[str, float] | None, now: float) -
     return shown(f"{stamp} up {human_duration(snap['uptime_s'])} active "
                  f"{glob['active_streams']} {per_s} requests {glob['requests']} "
                  f"[{_statuses(glob['status'])}] ttfb {_ms(glob['ttfb_ms'])} "
-                 f"aborts {glob['aborts']}")
+                 f"aborts {glob['aborts']}"
+                 + "".join(f" {name} [{value}]" for name, value in _conversions(snap).items()))

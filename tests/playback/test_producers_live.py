@@ -87,8 +87,11 @@ async def test_a_changed_file_never_gets_its_old_segments(hls_server, clips):
     assert not any(folder.exists() for folder in old)  # the old version is gone
 
 
-async def test_many_viewers_of_different_transcodes(hls_server):
-    names = {f"film{i}.mkv": "hevc_aac.mkv" for i in range(8)}
+async def test_twenty_viewers_of_twenty_different_transcodes(hls_server):
+    """Issue 19: 20 viewers at once, each of another film. Two convert, two wait in the
+    queue, the rest get a 503 with Retry-After at once (no meltdown: never more producers
+    than workers), and once they leave every producer process is gone."""
+    names = {f"film{i}.mkv": "hevc_aac.mkv" for i in range(20)}
     served = await hls_server([], copies=names, transcode_workers=2, transcode_queue=2,
                               transcode_idle=0.5)
     service = served.service

@@ -122,3 +122,31 @@ def test_the_library_line_repeats_the_start_up_line(library: object, shown: str 
         assert "serving" not in text
     else:
         assert shown in text, text
+
+
+PLAYBACK = {"running": {"remux": 0, "audio": 1, "transcode": 2}, "queued": 3,
+            "realtime_factor": 2.46, "busy_refusals": 5,
+            "cache": {"hits": 30, "misses": 10, "hit_ratio": 0.75, "bytes": 3 * 1024 ** 2}}
+
+
+@pytest.mark.parametrize(("playback", "shown"), [
+    (PLAYBACK, ["converting  remux 0 · audio 1 · transcode 2   queued 3   2.5x real time",
+                "segments    cache hits 75% of 40   3.0 MiB cached   busy refusals 5"]),
+    ({**PLAYBACK, "realtime_factor": None, "cache": {**PLAYBACK["cache"], "hit_ratio": None}},
+     ["– x real time", "cache hits – of 40"]),
+    ({"running": "odd"}, []),  # a server's odd answer: no line rather than a crash
+    (None, []),
+])
+def test_conversions_are_shown_when_the_server_converts(playback: object,
+                                                       shown: list[str]) -> None:
+    _before, snap = _snapshots()
+    if playback is not None:
+        snap["playback"] = playback
+    out = Console(file=io.StringIO(), width=80, force_terminal=True, color_system=None,
+                  record=True)
+    out.print(dashboard(snap, None, "http://127.0.0.1:8080/", 80))
+    text = out.export_text()
+    for words in shown:
+        assert words in text, text
+    assert ("converting" in text) == bool(shown)
+    assert ("converting [" in one_line(snap, None, 0.0)) == bool(shown)
