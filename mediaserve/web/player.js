@@ -134,7 +134,7 @@ function start(doc, stats, playback, menu) {
   reporter.onFlushed = () => bar.refreshHeat();
   bar.start();
   playback.use(playback.initialChoice(rememberedQuality()), 0).then(() => menu.render(playback.choices(), playback.choice));
-  if (carriedOn(id)) video.play().catch(() => {});  // the next episode, by itself
+  if (carriedOn(id)) resume.carryOn();  // the next episode, by itself
   else resume.offer();
 }
 
