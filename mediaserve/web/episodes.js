@@ -1,8 +1,9 @@
 // Previous and next: an episode's neighbours in its show (the server's shows model, so the
 // last episode of season 1 leads to the first of season 2), any other video's in its
-// folder. When a video ends and there is a next one, it starts by itself after a 10-second
-// countdown the viewer can cancel or skip; whether it does is the profile's preference
-// (autoplay_next), switched from the check box beside the links.
+// folder. When an episode ends and its show has a next one, that starts by itself after a
+// 10-second countdown the viewer can cancel or skip; whether it does is the profile's
+// preference (autoplay_next), switched from the check box beside the links. The next file
+// of a plain folder (films, home videos) is only a link: it is no continuation.
 import { collator, el, fetchJSON, loadCards } from "./common.js";
 import { profile, savePrefs } from "./profile.js";
 
@@ -12,7 +13,7 @@ const CARRY_ON = "mediaserve:play-next";
 
 const seasonName = (n) => (n === 0 ? "Specials" : `Season ${n}`);
 
-// {prev, next, text, href}: ids of the neighbours and what to say of the position.
+// {prev, next, text, href, show}: ids of the neighbours and what to say of the position.
 async function inShow(v, all) {
   const { ok, body: show } = await fetchJSON(`/api/shows/${v.show_id}`);
   if (!ok) return null;
@@ -23,7 +24,7 @@ async function inShow(v, all) {
     return {
       prev: episode.previous_episode_id, next: episode.next_episode_id,
       text: `${seasonName(season.number)}, ${at + 1} of ${season.episodes.length} · ${show.name}`,
-      href: `/?show=${show.id}#season-${season.number}`,
+      href: `/?show=${show.id}#season-${season.number}`, show: true,
     };
   }
   return null;
@@ -61,7 +62,7 @@ export class Episodes {
       link.hidden = false;
     }
     this.next = byId.get(found.next) || null;
-    if (this.next) this.offerAutoplay();
+    if (this.next && found.show) this.offerAutoplay();  // episodes only
   }
 
   offerAutoplay() {

@@ -31,14 +31,13 @@ const CODEC_NAMES = { h264: "H.264", hevc: "HEVC (H.265)", vp9: "VP9", vp8: "VP8
   eac3: "E-AC-3", dts: "DTS", truehd: "TrueHD" };
 const codecName = (c) => CODEC_NAMES[c] || c;
 
-// What stops the player before it starts: a missing file, audit errors, or a plan this
-// browser cannot follow. {text, kind, retry} or null.
+// A file gone from disk: nothing to play or download, so the page says so and links back.
+const missing = (doc) => doc.status === "missing" || (doc.findings || []).some((f) => f.code === "missing");
+
+// What stops the player before it starts: audit errors, or a plan this browser cannot
+// follow. {text, kind, retry} or null.
 function blocker(doc) {
-  const findings = doc.findings || [];
-  if (doc.status === "missing" || findings.some((f) => f.code === "missing")) {
-    return { text: `The file is missing from disk (${doc.path}). Restore it, or run \`mediaserve audit\` to remove it from the library.`, kind: "missing" };
-  }
-  const errors = findings.filter((f) => f.severity === "error");
+  const errors = (doc.findings || []).filter((f) => f.severity === "error");
   if (errors.length) {
     return { text: `This video has problems and will probably not play: ${errors.map((f) => f.message).join("; ")}. ${sentence(errors[0].fix)}`.trim(), kind: "error", retry: true };
   }
@@ -134,7 +133,7 @@ function start(doc, stats, playback, menu) {
   reporter.onFlushed = () => bar.refreshHeat();
   bar.start();
   playback.use(playback.initialChoice(rememberedQuality()), 0).then(() => menu.render(playback.choices(), playback.choice));
-  if (carriedOn(id)) video.play().catch(() => {});  // the next episode, by itself
+  if (carriedOn(id)) resume.carryOn();  // the next episode, by itself
   else resume.offer();
 }
 
@@ -164,6 +163,10 @@ async function main() {
   if (!ok) {
     if (status === 404) dead("Not in the library", "This video is not in the library (it may have been removed or renamed). Go back to the library to pick another.", "unknown");
     else dead("Cannot load this video", `The server answered HTTP ${status}${doc && doc.error ? `: ${doc.error}` : ""}. Reload the page to try again.`, "failed");
+    return;
+  }
+  if (missing(doc)) {
+    dead(doc.title, `The file of this video is missing from disk (${doc.path}), so it cannot be played or downloaded. Restore it and reload this page, or run \`mediaserve audit\` to remove it from the library.`, "missing");
     return;
   }
   document.title = `${doc.title} · mediaserve`;

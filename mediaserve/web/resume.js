@@ -1,7 +1,8 @@
 // Resume everywhere, and the watched mark. With a profile the position goes to the server
 // every 5 s of playing, on pause, at the end and, when the page is left, in a beacon; the
 // page offers "Resume from 12:34" from the server's row, so a video started on one device
-// resumes on another (asked again whenever the page is shown, until it plays). The server
+// resumes on another (asked again whenever the page is shown, until it plays); the next
+// episode opened by the countdown resumes from there without asking. The server
 // marks the video watched past ~90 % (or the credits, or its end); the button here sets or
 // clears the mark by hand. Without a profile the position is kept in this browser only.
 // Works whatever plays the video (the file, hls.js, the browser's HLS): it only reads and
@@ -63,24 +64,37 @@ export class Resume {
     else localStorage.setItem(this.key, JSON.stringify({ t, d, at: Date.now() }));
   }
 
-  // Where to offer to resume from: the profile's row, else this browser's note.
-  async offer() {
-    let at = null;
+  // Where this viewer stopped: the profile's row (which also sets the watched button), else
+  // this browser's note; null when there is nothing to resume.
+  async stoppedAt() {
     if (profile.chosen) {
       const row = await progressOf(this.id);
-      if (this.started) return;
+      if (this.started) return null;
       this.show(row);
-      if (row && row.in_progress) at = row.position;
-    } else {
-      let saved = null;
-      try { saved = JSON.parse(localStorage.getItem(this.key)); } catch { saved = null; }
-      if (saved && saved.t > 0) at = saved.t;
+      return row && row.in_progress ? row.position : null;
     }
+    let saved = null;
+    try { saved = JSON.parse(localStorage.getItem(this.key)); } catch { saved = null; }
+    return saved && saved.t > 0 ? saved.t : null;
+  }
+
+  // "Resume from 12:34", when there is somewhere to resume from.
+  async offer() {
+    const at = await this.stoppedAt();
+    if (this.started) return;
     if (at === null) { $("resume").hidden = true; return; }
     this.offered = at;
     $("resume-text").textContent = `You stopped at ${fmtDuration(at)}.`;
     $("resume-yes").textContent = `Resume from ${fmtDuration(at)}`;
     $("resume").hidden = false;
+  }
+
+  // Opened by the countdown (or "Play now"): plays at once, from where this viewer stopped
+  // (as "Resume from" would), else from the start.
+  async carryOn() {
+    const at = await this.stoppedAt();
+    if (at !== null && !this.started) this.seek(at);
+    this.video.play().catch(() => {});
   }
 
   // the watched button, from the server's row (only with a profile)

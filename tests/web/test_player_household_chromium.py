@@ -34,8 +34,9 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                 reason="Debian chromium not installed (scripts/dev installs it)")
 
 E1, E2 = "TV/Show/Season 1/Show S01E01 - Pilot.mp4", "TV/Show/Season 1/Show S01E02 - Second.mp4"
-E3 = "TV/Show/Season 2/Show S02E01 - Return.mp4"
+E3 = "TV/Show/Season 2/Show S02E01 - Return.mp4"  # 12 s, the others 2 s
 FILM = "Films/Film (2017).mp4"  # 12 s, subtitles in English and French
+EARLIER = "Films/Another (2017).mp4"  # before FILM in their folder, which is no show
 TALL = "Films/Tall (2020).mkv"  # HEVC 640x480: converted, renditions 480p and 360p
 CUT = "Broken/cut short.mp4"
 PLAYER = "document.getElementById('player')"
@@ -49,8 +50,9 @@ VTT = "WEBVTT\n\n00:00.200 --> 00:11.000\nBonjour\n"
 def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
     root = tmp_path_factory.mktemp("player-household") / "lib"
     tiny = dict(seconds=2, fps=10, width=160, height=90)
-    for name in (E1, E2, E3):
+    for name in (E1, E2, EARLIER):
         encode_clip(root, ClipSpec(name, **tiny))
+    encode_clip(root, ClipSpec(E3, seconds=12, fps=10, width=160, height=90))  # resumable
     encode_clip(root, ClipSpec(FILM, seconds=12, fps=10, width=160, height=90))
     encode_clip(root, ClipSpec(CUT, seconds=4, fps=10, width=160, height=90))
     cut = root / CUT
@@ -249,6 +251,57 @@ def test_the_next_episode_crosses_a_season_after_the_countdown(
     assert second.is_hidden("#upnext")
     viewer.assert_clean()
     other.assert_clean()
+
+
+def test_the_countdown_resumes_a_next_episode_already_started(
+        server: str, library: tuple[Path, dict[str, str]], device: Any) -> None:
+    """The next episode, once half-watched, plays on from where this profile stopped, as
+    its "Resume from" would, not from the start."""
+    ids = library[1]
+    viewer = device()
+    new_profile(viewer)
+    page = viewer.page
+    status, _row = api(page, "POST", f"/api/me/progress/{ids[E3]}",
+                       {"position": 6.5, "duration": 12})
+    assert status == 200 and progress(page, ids[E3])["in_progress"]
+    page.clock.install()
+    page = watch_video(viewer, server, ids[E2])
+    page.wait_for_selector("label.autoplay:not([hidden])", timeout=WAIT_MS)
+    play_from(page, 1.2)
+    page.wait_for_selector("#upnext:not([hidden])")
+    page.clock.run_for(10500)
+    page.wait_for_url(f"**/watch/{ids[E3]}", timeout=WAIT_MS)
+    page.wait_for_function(f"() => !{PLAYER}.paused && {PLAYER}.currentTime > 0.2",
+                           timeout=WAIT_MS)
+    assert 6 <= page.evaluate(f"{PLAYER}.currentTime") < 11
+    assert page.is_hidden("#resume")  # nothing to ask: it plays on
+    page.wait_for_selector("#watched:not([hidden])")
+    viewer.assert_clean()
+
+
+def test_a_folder_of_films_has_links_but_no_countdown(
+        server: str, library: tuple[Path, dict[str, str]], device: Any) -> None:
+    """The next file of a plain folder is another film, not the story's continuation: a
+    link to it, and nothing starts by itself, whatever the profile's autoplay_next."""
+    ids = library[1]
+    viewer = device()
+    new_profile(viewer, autoplay_next=True)
+    page = viewer.page
+    page.clock.install()
+    page = watch_video(viewer, server, ids[EARLIER])
+    page.wait_for_selector("#next:not([hidden])", timeout=WAIT_MS)
+    assert page.get_attribute("#next", "href") == f"/watch/{ids[FILM]}"
+    assert page.is_hidden("label.autoplay")
+    play_from(page, 1.2)
+    page.wait_for_timeout(300)  # the ended event's handlers have run
+    assert page.is_hidden("#upnext")
+    page.clock.run_for(15000)
+    page.wait_for_timeout(300)  # a navigation would have begun
+    assert page.url.endswith(ids[EARLIER]) and page.is_hidden("#upnext")
+    page = watch_video(viewer, server, ids[FILM])  # its previous link is still there
+    page.wait_for_selector("#prev:not([hidden])", timeout=WAIT_MS)
+    assert page.get_attribute("#prev", "href") == f"/watch/{ids[EARLIER]}"
+    viewer.assert_clean()
 
 
 def track_modes(page: Any) -> list[list[str]]:

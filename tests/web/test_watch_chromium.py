@@ -173,21 +173,44 @@ def test_previous_and_next_of_an_episode(web_library: WebLibrary, open_page: Any
     watch.assert_clean()
 
 
-@pytest.mark.parametrize(("name", "kind", "words"), [
-    (GONE, "missing", "missing from disk"),
-    (SOURCE_OF_TRUNCATED.name, "error", "ends before"),
-], ids=["missing", "truncated"])
-def test_clear_messages_instead_of_a_dead_player(web_library: WebLibrary, open_page: Any,
-                                                 name: str, kind: str, words: str) -> None:
-    if name not in web_library.names:
-        pytest.skip(f"{name}: this PyAV cannot encode it")
-    watch = open_page(web_library.url(f"/watch/{web_library.id(name)}"))
+def test_a_clear_message_instead_of_a_dead_player(web_library: WebLibrary,
+                                                  open_page: Any) -> None:
+    watch = open_page(web_library.url(f"/watch/{web_library.id(SOURCE_OF_TRUNCATED.name)}"))
     page = watch.page
     page.wait_for_selector("#message:not([hidden])")
-    assert words in page.inner_text("#message")
-    assert page.get_attribute("body", "data-blocked") == kind
+    assert "ends before" in page.inner_text("#message")
+    assert page.get_attribute("body", "data-blocked") == "error"
     assert page.evaluate("document.getElementById('player').currentSrc") == ""
-    page.screenshot(path=str(web_library.artifacts / f"player-{kind}.png"))
+    page.screenshot(path=str(web_library.artifacts / "player-error.png"))
+    watch.assert_clean()
+
+
+def test_a_missing_file_is_a_page_back_to_the_library(web_library: WebLibrary,
+                                                      open_page: Any) -> None:
+    """A video the index has and the disk lacks: what happened and the way back, as for a
+    link to nothing, and neither a player nor a Download button that cannot work."""
+    vid = web_library.id(GONE)
+    with urllib.request.urlopen(web_library.url(f"/api/videos/{vid}")) as reply:
+        doc = json.load(reply)
+    assert doc["status"] == "missing"
+    watch = open_page("about:blank")
+    page = watch.page
+    streams: list[str] = []
+    page.on("request", lambda r: streams.append(r.url) if "/stream" in r.url else None)
+    page.goto(web_library.url(f"/watch/{vid}"))
+    page.wait_for_selector("#message:not([hidden])")
+    text = page.inner_text("#message")
+    assert "missing from disk" in text and GONE in text
+    assert page.get_attribute("body", "data-dead") == "missing"
+    assert page.inner_text("#title") == doc["title"] and page.title().startswith(doc["title"])
+    assert page.is_hidden("#download") and page.is_hidden("#player")
+    assert page.evaluate("document.getElementById('player').currentSrc") == ""
+    assert page.get_attribute("#message a", "href") == "/"
+    assert page.inner_text("#message a") == "Back to the library"
+    page.screenshot(path=str(web_library.artifacts / "player-missing.png"))
+    page.click("#message a")
+    page.wait_for_url(web_library.url("/"))
+    assert streams == []
     watch.assert_clean()
 
 
