@@ -20,7 +20,7 @@ from tests.complexity import VALGRIND, instructions
 pytestmark = pytest.mark.skipif(VALGRIND is None, reason="valgrind is not installed")
 
 #: characters per input at the smaller size: enough that constant costs do not count
-SIZE = 20_000
+SIZE = 8_000
 _UNITS = ["<font", "</font", "<font a", "<", "{\\", "{", "-->", "1:", ":", ",", " ", "\n",
           " \n", "\r", ">", "}", "x", "0:0:0,0 --> "]
 
