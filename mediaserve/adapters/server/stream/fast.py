@@ -12,6 +12,12 @@ byte for byte), then the body: a short span with the head in one write, a longer
 ``sendfile`` straight from the call; only a span that fills the socket goes on in a task,
 through the job's one writer.
 
+Cached HLS files (``/api/videos/ID/hls/VARIANT/{init.mp4,seg-N.m4s}?v=VERSION``) are files
+too: when the playback wing has registered its cache (``ServerState.segments``) and the file
+of that version of the video is already made, it is answered here the same way (the same
+checks, a :class:`~.job.StreamJob` of a ``ProducedFile``); a segment not made yet, a stale or
+missing version, a variant the video cannot have: declined, and the route decides.
+
 One rule keeps the two ways in from drifting apart: the fast path serves only what it can
 serve completely. A refusal (421, 401), an unknown id, a file it cannot open: it declines
 before any side effect, and aiohttp answers. Every error answer therefore has one source.
