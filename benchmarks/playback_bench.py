@@ -4,6 +4,7 @@ player page, what a cached segment is served at, and how fast the producers conv
     python -m benchmarks.playback_bench              # ~6 min on 2 cores
     python -m benchmarks.playback_bench --rounds 2 --skip-producers
     python -m benchmarks.playback_bench --rounds 5 --seconds 90
+    python -m benchmarks.playback_bench --segment-only --seconds 20    # the wrk part, ~1 min
 
 Three 720p sources made with Debian's ffmpeg (testsrc2 with temporal noise and a sine tone,
 so the encoder has real work): H.264/AAC MP4 (plays **direct**), H.264/AAC in QuickTime
@@ -253,6 +254,9 @@ def main() -> None:
     parser.add_argument("--wrk-seconds", type=float, default=4.0)
     parser.add_argument("--producer-seconds", type=float, default=30.0)
     parser.add_argument("--skip-producers", action="store_true")
+    parser.add_argument("--segment-only", action="store_true",
+                        help="only the cached segment vs file part (no browser, no producers;"
+                        " the segment is made by a plain request first)")
     args = parser.parse_args()
     if shutil.which("ffmpeg") is None or not os.path.exists(CHROMIUM):
         raise SystemExit("needs Debian's ffmpeg and chromium (scripts/dev test installs them)")
@@ -262,8 +266,9 @@ def main() -> None:
         folder = Path(temp)
         library = folder / "library"
         library.mkdir()
-        sources = {kind: make_source(folder, file, codec, args.seconds)
-                   for kind, (file, codec, _mode) in SOURCES.items()}
+        kinds = ("direct", "transcode") if args.segment_only else tuple(SOURCES)
+        sources = {kind: make_source(folder, SOURCES[kind][0], SOURCES[kind][1], args.seconds)
+                   for kind in kinds}
         for kind, source in sources.items():
             for round_ in range(args.rounds):
                 shutil.copy(source, library / f"{kind}-{round_}{source.suffix}")
@@ -271,19 +276,21 @@ def main() -> None:
         results: dict[str, list[dict[str, Any]]] = {kind: [] for kind in SOURCES}
         with start_mediaserve(library, env=env) as peer:
             ids = {v["path"]: v["id"] for v in get_json(peer.base + "/api/videos")["videos"]}
-            for round_ in range(args.rounds):
+            for round_ in range(0 if args.segment_only else args.rounds):
                 for kind, (file, _codec, mode) in SOURCES.items():
                     name = f"{kind}-{round_}{Path(file).suffix}"
                     results[kind].append(measure(peer.base, ids, name, mode))
             load = os.getloadavg()
             rates = segment_vs_file(peer, ids["transcode-0.mkv"], ids["direct-0.mp4"],
                                     args.wrk_seconds)
-    print(f"playback_bench: {os.cpu_count()} CPUs, load average after the browser rounds "
-          f"{load[0]:.1f} {load[1]:.1f}, 720p sources of {args.seconds:g} s, "
-          f"{args.rounds} rounds")
-    report_browser(results)
+    after = os.getloadavg()
+    print(f"playback_bench: {os.cpu_count()} CPUs, load average before wrk "
+          f"{load[0]:.1f} {load[1]:.1f}, after {after[0]:.1f} {after[1]:.1f}, 720p sources "
+          f"of {args.seconds:g} s, {0 if args.segment_only else args.rounds} rounds")
+    if not args.segment_only:
+        report_browser(results)
     report_segment(rates)
-    if args.skip_producers:
+    if args.skip_producers or args.segment_only:
         return
     rows, numbers = measure_producers(args.producer_seconds)
     load = os.getloadavg()

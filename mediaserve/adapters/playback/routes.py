@@ -24,7 +24,13 @@ from mediaserve.adapters.playback.cache import SegmentCache, cache_folder, versi
 from mediaserve.adapters.playback.jobs import Job
 from mediaserve.adapters.playback.manager import COMPLETE_MARKER, Busy, PlaybackService
 from mediaserve.adapters.playback.producers import ProducerFailed
-from mediaserve.adapters.playback.serve_file import serve_cached_file
+from mediaserve.adapters.playback.segment_files import (
+    INIT_TYPE,
+    SEGMENT_TYPE,
+    SegmentFiles,
+    has_variant,
+)
+from mediaserve.adapters.playback.serve_file import serve_cached_file, serve_leased_file
 from mediaserve.adapters.playback.variants import NoVariant, master_variants, variant_job
 from mediaserve.adapters.server.api.keys import (
     STATS_EXTRAS,
@@ -38,7 +44,6 @@ from mediaserve.core.playback.decide import (
     Mode,
     PlaybackPlan,
     PlaybackSettings,
-    audio_tracks,
     converted,
     decide,
 )
@@ -55,10 +60,8 @@ from mediaserve.core.playback.segments import (
 PLAYBACK = web.AppKey("mediaserve_playback", PlaybackService)
 ID = r"{id:[0-9a-f]{12,64}}"
 VARIANT = r"{variant:[a-z0-9]{1,12}}"
-SEGMENT_TYPE = "video/iso.segment"
 #: how often a request waiting for a segment checks that its client is still there
 GONE_POLL_S = 0.1
-INIT_TYPE = "video/mp4"
 
 
 @dataclass(slots=True)
@@ -83,9 +86,11 @@ class Opened:
 class PlaybackRoutes:
     """Handlers bound to one server's state and playback service."""
 
-    def __init__(self, state: ServerState, service: PlaybackService) -> None:
+    def __init__(self, state: ServerState, service: PlaybackService,
+                 segments: SegmentFiles | None = None) -> None:
         self.state = state
         self.service = service
+        self.segments = segments or SegmentFiles(state, service.cache)
 
     # -- shared ------------------------------------------------------------------------
 
@@ -180,8 +185,16 @@ class PlaybackRoutes:
     async def _file(self, request: web.Request, number: int,
                     content_type: str) -> web.StreamResponse:
         self._check_variant(request)
-        opened, analysis = await _guard(self._opened(request))
         wanted = request.query.get("v")
+        if wanted:  # made already, of this very file: sent as it is (no executor, no job)
+            video = self.state.catalog.get(request.match_info["id"])
+            assert video is not None  # _check_variant
+            found = self.segments.lease(video, request.match_info["variant"],
+                                        "init.mp4" if number < 0 else f"seg-{number}.m4s",
+                                        wanted)
+            if found is not None:
+                return await serve_leased_file(request, *found, self.segments.release)
+        opened, analysis = await _guard(self._opened(request))
         if wanted is not None and wanted != opened.folder.name:
             os.close(opened.fd)  # a playlist of a replaced file: never the new file's bytes
             return json_error(404, "the video file changed since its playlist was read; "
@@ -219,10 +232,8 @@ class PlaybackRoutes:
         if not self.state.settings.transcode:
             raise web.HTTPNotFound(reason="converting is switched off on this server "
                                    "(--no-transcode)")
-        facts = video.entry.facts
         variant = request.match_info["variant"]
-        names = {"remux", "audio", *(r.name for r in ladder(facts.width, facts.height))}
-        if variant not in names or (facts.video_codec is None and not audio_tracks(facts)):
+        if not has_variant(video.entry.facts, variant):
             raise web.HTTPNotFound(reason=f"this video has no variant {variant!r}")
 
     async def video_extra(self, request: web.Request, video: Any, doc: dict[str, Any]) -> None:
@@ -359,6 +370,7 @@ def register(app: web.Application, state: Any) -> None:
     service = PlaybackService(SegmentCache(folder, state.settings.cache_size), state.settings)
     app[PLAYBACK] = service
     routes = PlaybackRoutes(state, service)
+    state.segments = routes.segments  # the stream fast path sends cached files too
     extras: list[Callable[..., Awaitable[None]]] = app.setdefault(VIDEO_EXTRAS, [])
     extras.append(routes.video_extra)
     app.setdefault(STATS_EXTRAS, {})["playback"] = service.snapshot
@@ -366,6 +378,9 @@ def register(app: web.Application, state: Any) -> None:
         await service.start()
 
     async def stop(_app: web.Application) -> None:
+        if state.segments is routes.segments:
+            state.segments = None
+        routes.segments.close()
         await service.close()
 
     app.on_startup.append(start)

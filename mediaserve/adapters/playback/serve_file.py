@@ -9,11 +9,13 @@ fields leave in the same order, and the body goes through the stream job's one w
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
 
-from mediaserve.adapters.server.stream.route import serve_produced
+from mediaserve.adapters.server.stream.route import serve_opened, serve_produced
 
 
 async def serve_cached_file(request: web.Request, path: Path,
@@ -21,3 +23,11 @@ async def serve_cached_file(request: web.Request, path: Path,
     """Answer ``request`` with the file at ``path`` (a producer wrote it, atomically). A
     file evicted between the caller's check and the open is a 404."""
     return await serve_produced(request, str(path), content_type)
+
+
+async def serve_leased_file(request: web.Request, fd: int, info: os.stat_result,
+                            content_type: str, release: Callable[[int], None]
+                            ) -> web.StreamResponse:
+    """Answer ``request`` with a cached file already open (``SegmentFiles.lease``);
+    ``release`` gives the descriptor back once the answer is over."""
+    return await serve_opened(request, fd, info, content_type, release)

@@ -44,6 +44,10 @@ READ = frozenset(("host", "range", "if-range", "if-match", "if-none-match",
                   "if-modified-since", "if-unmodified-since", "authorization", "cookie",
                   "connection", "origin", "referer", "user-agent"))
 _STREAM = re.compile(r"/api/videos/([0-9a-f]{12,64})/stream(?:\?([!-~]*))?")
+#: an HLS file of the segment cache: id, variant, the file (``seg-N``: N without leading zeros,
+#: the one spelling of the number the aiohttp route's folder holds), query
+_SEGMENT = re.compile(r"/api/videos/([0-9a-f]{12,64})/hls/([a-z0-9]{1,12})/"
+                      r"(init\.mp4|seg-(?:0|[1-9][0-9]{0,5})\.m4s)(?:\?([!-~]*))?")
 _DIGITS = re.compile(r"[0-9]{1,18}")
 
 
@@ -225,6 +229,16 @@ def stream_target(target: str) -> tuple[str, str] | None:
     if match is None or "#" in target:
         return None
     return match[1], match[2] or ""
+
+
+def segment_target(target: str) -> tuple[str, str, str, str] | None:
+    """``(video id, variant, file name, query)`` when ``target`` is an HLS segment or init
+    segment URL written plainly (``/api/videos/ID/hls/VARIANT/seg-N.m4s?v=...``), else None.
+    Like :func:`stream_target`, anything aiohttp would normalise does not match."""
+    match = _SEGMENT.fullmatch(target)
+    if match is None or "#" in target:
+        return None
+    return match[1], match[2], match[3], match[4] or ""
 
 
 def query_value(query: str, name: str) -> str | None:

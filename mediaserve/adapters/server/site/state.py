@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from mediaserve.adapters.server.site.catalog import Catalog
+from mediaserve.adapters.server.site.catalog import Catalog, Video
 from mediaserve.adapters.server.site.open_files import OpenFiles
 from mediaserve.adapters.server.site.safe_open import RootOpener
 from mediaserve.core.config.settings import Settings
@@ -19,6 +20,19 @@ from mediaserve.core.profiles.limits import LimitTable
 from mediaserve.core.stats import StatsCollector
 
 SERVER_NAME = "mediaserve"  # the Server header: no Python or aiohttp version for scanners
+
+
+class CachedSegments(Protocol):
+    """The HLS segment cache as the stream fast path sees it (``adapters/playback``
+    provides it when its routes are registered): a produced file that can be sent as it
+    is, or None (not produced yet, a stale version, anything else): aiohttp's route
+    decides then."""
+
+    def lease(self, video: Video, variant: str, name: str, version: str
+              ) -> tuple[int, os.stat_result, str] | None:
+        """The open file, its ``stat`` and content type; give it back with release."""
+
+    def release(self, fd: int) -> None: ...
 
 
 @dataclass(slots=True)
@@ -36,6 +50,8 @@ class ServerState:
     files: OpenFiles = field(init=False)
     #: the profiles' bandwidth limits (site/limits.py); an empty table without profiles
     limits: LimitTable = field(default_factory=LimitTable)
+    #: the HLS segment cache's files, once the playback routes are registered
+    segments: CachedSegments | None = None
 
     def __post_init__(self) -> None:
         self.files = OpenFiles(self.opener)

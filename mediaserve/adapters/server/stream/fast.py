@@ -12,6 +12,12 @@ byte for byte), then the body: a short span with the head in one write, a longer
 ``sendfile`` straight from the call; only a span that fills the socket goes on in a task,
 through the job's one writer.
 
+Cached HLS files (``/api/videos/ID/hls/VARIANT/{init.mp4,seg-N.m4s}?v=VERSION``) are files
+too: when the playback wing has registered its cache (``ServerState.segments``) and the file
+of that version of the video is already made, it is answered here the same way (the same
+checks, a :class:`~.job.StreamJob` of a ``ProducedFile``); a segment not made yet, a stale or
+missing version, a variant the video cannot have: declined, and the route decides.
+
 One rule keeps the two ways in from drifting apart: the fast path serves only what it can
 serve completely. A refusal (421, 401), an unknown id, a file it cannot open: it declines
 before any side effect, and aiohttp answers. Every error answer therefore has one source.
@@ -25,9 +31,9 @@ import time
 from typing import Any, Protocol
 
 from mediaserve.adapters.server.site.access_log import AccessLog
-from mediaserve.adapters.server.site.catalog import Presence
+from mediaserve.adapters.server.site.catalog import Presence, Video
 from mediaserve.adapters.server.site.state import SERVER_NAME, ServerState
-from mediaserve.adapters.server.stream.job import Refused, StreamJob, open_file
+from mediaserve.adapters.server.stream.job import ProducedFile, Refused, StreamJob, open_file
 from mediaserve.adapters.server.stream.sendfile import SENDFILE_CHUNK, ShortFile
 from mediaserve.core.http import auth, ranges
 from mediaserve.core.http.dates import format_http_date
@@ -36,6 +42,7 @@ from mediaserve.core.http.request_head import (
     RequestHead,
     cookie_value,
     query_value,
+    segment_target,
     stream_target,
 )
 from mediaserve.core.http.response import response_head, stream_fields
@@ -101,38 +108,39 @@ class FastStreams:
         if conn.sock_fd < 0:
             return False
         target = stream_target(head.target)
+        segment = None
         if target is None:
-            return False
+            segment = segment_target(head.target)
+            if segment is None or self.state.segments is None:
+                return False
+            query = segment[3]
+        else:
+            query = target[1]
         fields = head.fields
         access = self.access
         if not access.host_allowed(fields["host"]):  # a plain head always has a Host
             return False
-        if access.required and not self._authorized(fields, target[1]):
+        if access.required and not self._authorized(fields, query):
             return False
-        state = self.state
-        video = state.catalog.get(target[0])
-        if video is None:
+        conditionals = ranges.Conditionals(
+            fields.get("range"), fields.get("if-range"), fields.get("if-match"),
+            fields.get("if-none-match"), fields.get("if-modified-since"),
+            fields.get("if-unmodified-since"))
+        job = (self._stream_job(target[0], head.method, conditionals) if target is not None
+               else self._segment_job(segment, head.method, conditionals))
+        if job is None:
             return False
-        started = state.stats.now()
         try:
-            fd, info = open_file(state, video)
-        except Refused:
-            return False  # the aiohttp route opens again, marks the catalog and answers
-        files = state.files
-        try:
-            job = StreamJob.plan_for(state, video, fd, info, head.method, ranges.Conditionals(
-                fields.get("range"), fields.get("if-range"), fields.get("if-match"),
-                fields.get("if-none-match"), fields.get("if-modified-since"),
-                fields.get("if-unmodified-since")), started, files.release)
             small = job.small_body()
-        except (ShortFile, OSError, ValueError):  # the reference path answers, and logs
-            files.release(fd)
+        except (ShortFile, OSError):  # the reference path answers, and logs
+            job.close()
             return False
         self.served += 1
-        if state.limits:  # a profile's bandwidth limit: its streams are paced
+        if self.state.limits:  # a profile's bandwidth limit: its streams are paced
             job.rate = self._rate(fields)
-        if video.presence is not PRESENT:
-            state.catalog.mark_present(video)
+        video = job.video
+        if isinstance(video, Video) and video.presence is not PRESENT:
+            self.state.catalog.mark_present(video)
         head_bytes = self._head(job, fields, head.keep_alive)
         plan = job.plan
         if small is not None or not plan.send_body or not plan.parts:
@@ -145,6 +153,50 @@ class FastStreams:
         else:
             _Answer(self, conn, head, job).start(head_bytes)
         return True
+
+    def _stream_job(self, video_id: str, method: str, conditionals: ranges.Conditionals
+                    ) -> StreamJob | None:
+        """The job of a stream request, or None (declined: aiohttp answers)."""
+        state = self.state
+        video = state.catalog.get(video_id)
+        if video is None:
+            return None
+        started = state.stats.now()
+        try:
+            fd, info = open_file(state, video)
+        except Refused:
+            return None  # the aiohttp route opens again, marks the catalog and answers
+        release = state.files.release
+        try:
+            return StreamJob.plan_for(state, video, fd, info, method, conditionals, started,
+                                      release)
+        except (OSError, ValueError):  # the reference path answers, and logs
+            release(fd)
+            return None
+
+    def _segment_job(self, segment: tuple[str, str, str, str] | None, method: str,
+                     conditionals: ranges.Conditionals) -> StreamJob | None:
+        """The job of an HLS file already in the segment cache, of the version its URL
+        names (``?v=``); None for anything else (the route checks, waits or refuses)."""
+        state = self.state
+        cached = state.segments
+        assert segment is not None and cached is not None
+        video_id, variant, name, query = segment
+        version = query_value(query, "v") if query else None
+        video = state.catalog.get(video_id) if version else None
+        if video is None or version is None:
+            return None
+        started = state.stats.now()
+        found = cached.lease(video, variant, name, version)
+        if found is None:
+            return None
+        fd, info, content_type = found
+        try:
+            return StreamJob.plan_for(state, ProducedFile(content_type), fd, info, method,
+                                      conditionals, started, cached.release)
+        except (OSError, ValueError):
+            cached.release(fd)
+            return None
 
     def finish(self, conn: FastConnection, head: RequestHead, job: StreamJob,
                keep_alive: bool) -> None:

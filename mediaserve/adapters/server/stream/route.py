@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import os
 import stat
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -123,7 +124,6 @@ async def serve_produced(request: web.Request, path: str, content_type: str
     """Answer with a file the server made (an HLS segment in the cache), exactly as a
     stream is answered: the same evaluator, fields and writer. None of the library's
     checks apply (the caller found it by id, in the server's own folder)."""
-    state: ServerState = request.app[STATE]
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
     except FileNotFoundError:
@@ -132,11 +132,24 @@ async def serve_produced(request: web.Request, path: str, content_type: str
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise web.HTTPNotFound(reason="not a regular file")
-        job = StreamJob.plan_for(state, ProducedFile(content_type), fd, info, request.method,
-                                 ranges.Conditionals.from_headers(request.headers),
-                                 state.stats.now(), os.close)
     except BaseException:
         os.close(fd)
+        raise
+    return await serve_opened(request, fd, info, content_type, os.close)
+
+
+async def serve_opened(request: web.Request, fd: int, info: os.stat_result,
+                       content_type: str, release: Callable[[int], None]
+                       ) -> web.StreamResponse:
+    """Answer with ``fd``, an open regular file the server made whose ``stat`` is ``info``;
+    ``release`` gives the descriptor back (once, whatever happens)."""
+    state: ServerState = request.app[STATE]
+    try:
+        job = StreamJob.plan_for(state, ProducedFile(content_type), fd, info, request.method,
+                                 ranges.Conditionals.from_headers(request.headers),
+                                 state.stats.now(), release)
+    except BaseException:
+        release(fd)
         raise
     task = asyncio.current_task()
     if task is not None:
