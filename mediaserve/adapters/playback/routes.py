@@ -11,6 +11,7 @@ the application's middlewares (hosts, errors, auth) like any other route.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import stat
 from collections.abc import Awaitable, Callable
@@ -237,6 +238,8 @@ class PlaybackRoutes:
         plan = decide(facts, caps, PlaybackSettings(
             self.state.settings.transcode, self.state.settings.live_transcode,
             bool(prepared)))
+        if plan.hls and self.state.settings.live_transcode:
+            self._ahead(request)
         body = plan.as_json()
         master = f"/api/videos/{video.entry.id}/hls/master.m3u8"
         body["master_url"] = master if plan.hls else None
@@ -253,6 +256,19 @@ class PlaybackRoutes:
         body["converted_url"] = (f"{master}?convert=1"
                                  if sizes and plan.mode is not Mode.TRANSCODE else None)
         doc["playback"] = body
+
+    def _ahead(self, request: web.Request) -> None:
+        """The player asked for a plan that plays through HLS: its next requests are the
+        master playlist (which waits for the keyframe index) and the init segment (a
+        producer). Start a spare worker and read the index now, in the background."""
+        self.service.warm()
+
+        async def analyse() -> None:
+            with contextlib.suppress(Exception):
+                opened, _analysis = await self._opened(request)
+                os.close(opened.fd)
+
+        self.service.background(analyse())
 
     def _prepared(self, request: web.Request, plan: PlaybackPlan) -> bool:
         if not plan.hls:
