@@ -28,6 +28,10 @@ AHEAD = 4
 #: a request this many segments past a producer's next one still waits for it (a seek
 #: further away starts a producer of its own)
 NEAR = 2
+#: the same for a transcode, counted from the segment it is making: each segment costs real
+#: time (~1 s at 720p on a free core), so a request 2 or more past it is sooner served by a
+#: new producer there (a spare worker's start plus one segment) than by waiting
+NEAR_TRANSCODE = 1
 KILL_GRACE_S = 2.0
 STOPPED = "stopped: its viewers left"
 PREEMPTED = "stopped: its converter was needed by a viewer waiting for a segment"
@@ -91,6 +95,8 @@ class Producer:
     def near(self, number: int) -> bool:
         if not self.alive or self.stopping:
             return False
+        if self.mode == "transcode":
+            return self.next <= number <= self.next + NEAR_TRANSCODE
         return self.next <= number <= max(self.next, self.allow) + NEAR
 
     async def start(self) -> None:
