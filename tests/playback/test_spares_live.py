@@ -116,3 +116,19 @@ async def test_a_transcode_seek_two_segments_ahead_gets_its_own_producer():
     assert [transcode.near(n) for n in (2, 3, 4, 5, 7)] == [False, True, True, False, False]
     # a copy makes segments in milliseconds: waiting for it is always sooner
     assert [copy.near(n) for n in (2, 3, 5, 9, 10)] == [False, True, True, True, False]
+
+
+async def test_a_copy_plan_request_makes_the_init_segment_before_play(hls_server):
+    """A copy (remux, or picture copied and sound converted) is one variant made at ~50x real
+    time: its producer starts with the plan request, as prefetch, so the player's first
+    requests find the init segment and the first segments made or under way."""
+    served = await hls_server(["h264_ac3.mkv"])
+    service = served.service
+    async with aiohttp.ClientSession() as session:
+        status, _, doc = await get(session, served.url(f"/api/videos/{served.id('h264_ac3.mkv')}"))
+        assert status == 200 and doc["playback"]["mode"] == "audio"
+        await _until(lambda: any(service.cache.root.rglob("audio/init.mp4")))
+        assert service.snapshot()["started"]["audio"] == 1
+        for rest in ("master.m3u8", "audio/index.m3u8", "audio/init.mp4", "audio/seg-0.m4s"):
+            assert (await get(session, served.hls("h264_ac3.mkv", rest)))[0] == 200
+        assert service.snapshot()["started"]["audio"] == 1  # the same producer served them
