@@ -14,7 +14,8 @@ from mediaserve.core.playback.segments import Rendition, Timeline
 
 #: bumped whenever what a producer writes changes: it is part of every cache key, so bytes
 #: made by an older producer are never served
-ENGINE_VERSION = 2  # 2: MP3 converted to AAC in renditions; a transcode's first segment 2 s
+ENGINE_VERSION = 3  # 2: MP3 converted to AAC in renditions; a transcode's first segment 2 s
+# 3: a transcode's segments 2 s throughout (the numbers name other times than in 2)
 
 #: FFmpeg's fragmented-MP4 muxer, per segment: the moov (init segment) is written before any
 #: packet, from the stream parameters only, so it is byte-identical whichever segment a

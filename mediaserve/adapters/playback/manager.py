@@ -30,12 +30,14 @@ from mediaserve.adapters.playback.producers import (
     STOPPED,
     Producer,
     ProducerFailed,
-    spawn_worker,
 )
+from mediaserve.adapters.playback.spares import Spares
 from mediaserve.core.config.settings import Settings
 
 TICK_S = 1.0
 ANALYSIS_TIMEOUT_S = 120.0
+#: spare workers are kept this long after the last playback request
+SPARE_IDLE_S = 60.0
 #: a variant whose producer failed is not retried for this long (each retry is a process)
 FAILURE_MEMORY_S = 60.0
 ANALYSIS_FILE = "analysis.json"
@@ -68,6 +70,7 @@ class PlaybackService:
         self.failed: dict[Path, tuple[float, str]] = {}
         self._analyses: dict[Path, asyncio.Future[dict[str, Any]]] = {}
         self._ticker: asyncio.Task[None] | None = None
+        self.spares = Spares(keep=1, idle=max(SPARE_IDLE_S, settings.transcode_idle))
         self._tasks: set[asyncio.Future[None]] = set()
         self.started: Counter[str] = Counter()
         self.counts: Counter[str] = Counter()
@@ -83,6 +86,7 @@ class PlaybackService:
     async def close(self) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
+        await self.spares.close()
         for producers in list(self.by_folder.values()):
             for producer in producers:
                 producer.fail(STOPPING)
@@ -96,8 +100,9 @@ class PlaybackService:
             self.tick()
 
     def tick(self) -> None:
-        """Stop idle producers, kill those over their time budget."""
+        """Stop idle producers, kill those over their time budget, drop unused spares."""
         now = time.monotonic()
+        self.spares.tick()
         for producers in list(self.by_folder.values()):
             for producer in producers:
                 if not producer.alive or producer.process is None or producer.stopping:
@@ -117,8 +122,15 @@ class PlaybackService:
 
     # -- analysis ----------------------------------------------------------------------
 
+    def warm(self) -> None:
+        """A viewer is about to play through HLS: have a worker process started already."""
+        if self.settings.live_transcode and self.settings.transcode:
+            self.spares.warm()
+
     async def analysis(self, folder: Path, paths: tuple[str, ...]) -> dict[str, Any]:
-        """The keyframe index and codecs of a version (``folder``), cached on disk."""
+        """The keyframe index and codecs of a version (``folder``), cached on disk. Every
+        HLS request comes here first: playback is going on, so a spare worker is kept."""
+        self.warm()
         future = self._analyses.get(folder)
         if future is None or (future.done() and future.exception() is not None):
             future = asyncio.ensure_future(self._analyse(folder, paths))
@@ -139,7 +151,7 @@ class PlaybackService:
         cached = await loop.run_in_executor(None, read)
         if cached is not None:
             return cached
-        process = await spawn_worker({"analyse": list(paths)})
+        process = await self.spares.spawn({"analyse": list(paths)})
         try:
             out, _err = await asyncio.wait_for(process.communicate(), ANALYSIS_TIMEOUT_S)
         except TimeoutError:
@@ -178,7 +190,7 @@ class PlaybackService:
             os.close(fd)
         else:
             chosen = Producer(folder, _at(job, target), job.kind, fd, self._segment_written,
-                              self._unwanted)
+                              self._unwanted, self.spares.spawn)
             producers.append(chosen)
             chosen.ended.add_done_callback(functools.partial(self._ended_callback, chosen))
             self._preempt(folder, len(self.queue))
@@ -262,7 +274,7 @@ class PlaybackService:
             self.counts["failures"] += 1  # remembered: a retry would fail the same way
             self.failed[producer.folder] = (time.monotonic(), producer.error)
         if producer.done and producer.job.start == 0:
-            self._background(self._mark_complete(producer.folder, len(producer.job.starts)))
+            self.background(self._mark_complete(producer.folder, len(producer.job.starts)))
 
     async def _mark_complete(self, folder: Path, count: int) -> None:
         from mediaserve.core.playback.hls import segment_name
@@ -279,9 +291,9 @@ class PlaybackService:
         self.media_seconds += float(doc.get("media_seconds", 0.0))
         self.work_seconds += float(doc.get("seconds", 0.0))
         self.cache.added(str(producer.path(int(doc["segment"]))), int(doc.get("bytes", 0)))
-        self._background(self.cache.evict())
+        self.background(self.cache.evict())
 
-    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+    def background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -13,21 +13,25 @@ import asyncio
 import contextlib
 import json
 import os
-import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from mediaserve.adapters.playback.jobs import Job
+from mediaserve.adapters.playback.spares import WORKER_MODULE, hand, start_worker
 from mediaserve.core.playback.hls import INIT_NAME, segment_name
 
-WORKER_MODULE = "mediaserve.adapters.playback.producer_worker"
+__all__ = ["WORKER_MODULE", "Producer", "ProducerFailed", "spawn_worker"]
 #: segments a producer may run ahead of the furthest one asked for
 AHEAD = 4
 #: a request this many segments past a producer's next one still waits for it (a seek
 #: further away starts a producer of its own)
 NEAR = 2
+#: the same for a transcode, counted from the segment it is making: each segment costs real
+#: time (~1 s at 720p on a free core), so a request 2 or more past it is sooner served by a
+#: new producer there (a spare worker's start plus one segment) than by waiting
+NEAR_TRANSCODE = 1
 KILL_GRACE_S = 2.0
 STOPPED = "stopped: its viewers left"
 PREEMPTED = "stopped: its converter was needed by a viewer waiting for a segment"
@@ -38,15 +42,12 @@ class ProducerFailed(Exception):
 
 
 async def spawn_worker(first: dict[str, Any]) -> asyncio.subprocess.Process:
-    """A worker process with its first line already sent."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", WORKER_MODULE, stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-        limit=1 << 20)
-    assert process.stdin is not None
-    process.stdin.write((json.dumps(first) + "\n").encode())
-    await process.stdin.drain()
-    return process
+    """A new worker process with its first line already sent (see ``spares`` for one
+    started ahead)."""
+    return await hand(await start_worker(), first)
+
+
+Spawn = Callable[[dict[str, Any]], Awaitable[asyncio.subprocess.Process]]
 
 
 class Producer:
@@ -54,8 +55,10 @@ class Producer:
 
     def __init__(self, folder: Path, job: Job, mode: str, fd: int,
                  on_segment: Callable[[Producer, dict[str, Any]], None],
-                 on_unwanted: Callable[[Producer], None] | None = None) -> None:
+                 on_unwanted: Callable[[Producer], None] | None = None,
+                 spawn: Spawn = spawn_worker) -> None:
         self.folder = folder
+        self._spawn = spawn
         self.job = job
         self.mode = mode
         self.fd = fd
@@ -92,6 +95,8 @@ class Producer:
     def near(self, number: int) -> bool:
         if not self.alive or self.stopping:
             return False
+        if self.mode == "transcode":
+            return self.next <= number <= self.next + NEAR_TRANSCODE
         return self.next <= number <= max(self.next, self.allow) + NEAR
 
     async def start(self) -> None:
@@ -100,7 +105,7 @@ class Producer:
         rise during the spawn is sent as soon as the process exists."""
         self.progress_at = time.monotonic()
         allow = self.allow
-        self.process = await spawn_worker({"job": {**self.job.to_json(), "allow": allow}})
+        self.process = await self._spawn({"job": {**self.job.to_json(), "allow": allow}})
         if self.allow > allow:
             self._send({"allow": self.allow})
         self._reader = asyncio.create_task(self._read())

@@ -11,6 +11,7 @@ the application's middlewares (hosts, errors, auth) like any other route.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import stat
 from collections.abc import Awaitable, Callable
@@ -248,6 +249,8 @@ class PlaybackRoutes:
         plan = decide(facts, caps, PlaybackSettings(
             self.state.settings.transcode, self.state.settings.live_transcode,
             bool(prepared)))
+        if plan.hls and self.state.settings.live_transcode:
+            self._ahead(request, plan)
         body = plan.as_json()
         master = f"/api/videos/{video.entry.id}/hls/master.m3u8"
         body["master_url"] = master if plan.hls else None
@@ -264,6 +267,32 @@ class PlaybackRoutes:
         body["converted_url"] = (f"{master}?convert=1"
                                  if sizes and plan.mode is not Mode.TRANSCODE else None)
         doc["playback"] = body
+
+    def _ahead(self, request: web.Request, plan: PlaybackPlan) -> None:
+        """The player asked for a plan that plays through HLS: its next requests are the
+        master playlist (which waits for the keyframe index) and the init segment (a
+        producer). Start a spare worker and read the index now, in the background; for a
+        copy (one variant, made at ~50x real time) start its producer too, as prefetch
+        (it yields its converter to any viewer who waits, and stops when nobody asks)."""
+        self.service.warm()
+        variant = str(plan.mode) if plan.mode in (Mode.REMUX, Mode.AUDIO) else None
+
+        async def analyse() -> None:
+            with contextlib.suppress(Exception):
+                opened, analysis = await self._opened(request)
+                try:
+                    job = _variant_job(opened, analysis, variant) if variant else None
+                except BaseException:
+                    os.close(opened.fd)
+                    raise
+                if job is None or (Path(job.out) / "init.mp4").exists():
+                    os.close(opened.fd)
+                    return
+                await asyncio.get_running_loop().run_in_executor(
+                    None, lambda: Path(job.out).mkdir(parents=True, exist_ok=True))
+                await self.service.produced(Path(job.out), job, -1, opened.fd)
+
+        self.service.background(analyse())
 
     def _prepared(self, request: web.Request, plan: PlaybackPlan) -> bool:
         if not plan.hls:

@@ -25,6 +25,7 @@ from mediaserve.core.playback.decide import (
 from mediaserve.core.playback.hls import AAC_LC, TRANSCODE_VIDEO_CODECS
 from mediaserve.core.playback.segments import (
     FIRST_SEGMENT_SECONDS,
+    TRANSCODE_SEGMENT_SECONDS,
     Rendition,
     Timeline,
     copy_timeline,
@@ -65,7 +66,8 @@ def _timeline(analysis: dict[str, Any], facts: MediaFacts, copy: bool) -> Timeli
     if copy and analysis.get("keyframes"):
         return copy_timeline(analysis["keyframes"], Fraction(*analysis["time_base"]),
                              int(analysis["end"]))
-    return fixed_timeline(max(duration, 0.04), first=FIRST_SEGMENT_SECONDS)
+    return fixed_timeline(max(duration, 0.04), TRANSCODE_SEGMENT_SECONDS,
+                          first=FIRST_SEGMENT_SECONDS)
 
 
 def variant_job(facts: MediaFacts, analysis: dict[str, Any], variant: str,
