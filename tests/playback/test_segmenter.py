@@ -4,6 +4,7 @@ own, read back from the mp4 boxes."""
 
 from __future__ import annotations
 
+import os
 import struct
 from fractions import Fraction
 from pathlib import Path
@@ -119,3 +120,33 @@ def test_copy_segments_start_where_the_playlist_says(tmp_path):
     for number, start in enumerate(line.starts):
         segment = (tmp_path / "out" / f"seg-{number}.m4s").read_bytes()
         assert decode_times(segment)[0] / 90_000 == pytest.approx(line.seconds(start))
+
+
+@pytest.mark.parametrize(("name", "kind"), [("h264_aac.mkv", "remux"),
+                                            ("hevc_aac.mkv", "transcode")])
+def test_a_producer_told_to_stop_leaves_no_partial_file(clips, tmp_path, name, kind):
+    """A segment is written straight into its temporary file while it is muxed (not into
+    memory first): a producer stopped mid-way must leave neither that file nor a segment."""
+    source = clips.require(name)
+    job = job_for(source, kind, tmp_path / "out", 0)
+    written: list[dict] = []
+    assert segmenter.produce(job, written.append, lambda number: number < 1) is False
+    names = sorted(os.listdir(tmp_path / "out"))
+    assert [w["segment"] for w in written] == [0]
+    assert names == ["init.mp4", "seg-0.m4s"]  # segment 1 was begun, then dropped whole
+    assert written[0]["bytes"] == (tmp_path / "out" / "seg-0.m4s").stat().st_size
+
+
+def test_the_media_part_is_what_the_muxer_wrote_after_its_moov(tmp_path):
+    """The sink splits a muxer's output where the moov box ends, whatever the writes'
+    sizes (a box header cut between two calls too)."""
+    ftyp = struct.pack(">I4s", 16, b"ftyp") + b"isom\0\0\0\0"
+    moov = struct.pack(">I4s", 24, b"moov") + b"x" * 16
+    media = struct.pack(">I4s", 12, b"moof") + b"abcd" + b"mdat-bytes"
+    whole = ftyp + moov + media
+    for cut in range(1, len(whole)):
+        sink = segmenter._Sink(str(tmp_path / f"seg-{cut}.m4s"))
+        sink.write(whole[:cut])
+        sink.write(whole[cut:])
+        assert sink.finish() == ftyp + moov
+        assert (tmp_path / f"seg-{cut}.m4s").read_bytes() == media

@@ -20,11 +20,15 @@ import contextlib
 import hashlib
 import os
 import shutil
+import time
 from collections import OrderedDict
 from pathlib import Path
 
 from mediaserve.adapters.data_dir import data_dir
 from mediaserve.adapters.playback.jobs import ENGINE_VERSION
+
+#: a temporary file older than this is a killed producer's, not one being written
+STALE_TMP_S = 600.0
 
 SEGMENT_SUFFIX = ".m4s"
 KEEP_NEWEST = 4
@@ -69,9 +73,12 @@ class SegmentCache:
         for folder, _dirs, files in os.walk(self.root):
             for name in files:
                 if not name.endswith(SEGMENT_SUFFIX):
-                    if name.endswith(".tmp"):  # a producer killed mid-write
+                    if name.endswith(".tmp"):  # a producer killed mid-write (one that
+                        # is writing now, of `prepare` beside us, is minutes younger)
                         with contextlib.suppress(OSError):
-                            os.unlink(os.path.join(folder, name))
+                            stale = os.path.join(folder, name)
+                            if time.time() - os.stat(stale).st_mtime > STALE_TMP_S:
+                                os.unlink(stale)
                     continue
                 path = os.path.join(folder, name)
                 with contextlib.suppress(OSError):
