@@ -37,10 +37,20 @@ async def test_a_worker_killed_mid_segment_costs_one_request_not_the_server(hls_
     served = await hls_server(["hevc_aac.mkv", "h264_aac.mp4"])
     service = served.service
     async with aiohttp.ClientSession() as session:
+        # the keyframe index first (it takes a worker of its own), then a spare worker that
+        # is stopped before it is handed the job: a warm worker makes a 120p segment in
+        # milliseconds, faster than a kill sent when its pid shows (a race the CI lost)
+        assert (await get(session, served.hls("hevc_aac.mkv", "120p/index.m3u8")))[0] == 200
+        service.spares.warm()
+        await _until(lambda: bool(service.spares.pids))
+        stopped = service.spares.pids
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
         request = asyncio.ensure_future(
             get(session, served.hls("hevc_aac.mkv", "120p/seg-1.m4s")))
         await _until(lambda: any(p.pid for p in service.running))
         (producer,) = service.running
+        assert producer.pid in stopped  # it cannot have made the segment
         os.kill(producer.pid, signal.SIGKILL)
         status, _, doc = await request
         assert status == 500 and doc["error"].startswith("cannot convert this video")
