@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,3 +142,21 @@ async def get(session: Any, url: str, **kwargs: Any) -> tuple[int, Any, Any]:
         except ValueError:
             data = body
         return response.status, response.headers, data
+
+
+def alive(pid: int) -> bool:
+    """The process runs (a zombie, exited and not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as handle:
+        return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def until(check: Callable[[], Any], timeout: float = 30.0) -> None:
+    """Wait for ``check()`` to hold; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.05)

@@ -9,28 +9,10 @@ import contextlib
 import os
 import shutil
 import signal
-import time
 
 import aiohttp
 
-from tests.playback.conftest import get
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie (exited, not yet reaped) is not alive either
-    with open(f"/proc/{pid}/stat") as handle:
-        return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-
-
-async def _until(check, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out waiting"
-        await asyncio.sleep(0.05)
+from tests.playback.conftest import alive, get, until
 
 
 async def test_a_worker_killed_mid_segment_costs_one_request_not_the_server(hls_server):
@@ -42,13 +24,13 @@ async def test_a_worker_killed_mid_segment_costs_one_request_not_the_server(hls_
         # milliseconds, faster than a kill sent when its pid shows (a race the CI lost)
         assert (await get(session, served.hls("hevc_aac.mkv", "120p/index.m3u8")))[0] == 200
         service.spares.warm()
-        await _until(lambda: bool(service.spares.pids))
+        await until(lambda: bool(service.spares.pids))
         stopped = service.spares.pids
         for pid in stopped:
             os.kill(pid, signal.SIGSTOP)
         request = asyncio.ensure_future(
             get(session, served.hls("hevc_aac.mkv", "120p/seg-1.m4s")))
-        await _until(lambda: any(p.pid for p in service.running))
+        await until(lambda: any(p.pid for p in service.running))
         (producer,) = service.running
         assert producer.pid in stopped  # it cannot have made the segment
         os.kill(producer.pid, signal.SIGKILL)
@@ -73,7 +55,7 @@ async def test_the_cache_evicts_the_least_recently_used_segments(hls_server):
                     served.hls("hevc_aac.mkv", "120p/seg-0.m4s"),
                     served.hls("hevc_aac.mkv", "120p/seg-1.m4s")):
             assert (await get(session, url))[0] == 200
-        await _until(lambda: len(list(cache.root.rglob("seg-*.m4s"))) == 1)
+        await until(lambda: len(list(cache.root.rglob("seg-*.m4s"))) == 1)
         (left,) = cache.root.rglob("seg-*.m4s")
         assert left.parent.name == "120p"  # the oldest went first: the newest variant's stays
         status, _, body = await get(session, first)  # evicted: made again on demand
@@ -126,8 +108,8 @@ async def test_twenty_viewers_of_twenty_different_transcodes(hls_server):
     for status, headers, doc in answers:
         if status == 503:
             assert int(headers["Retry-After"]) >= 1 and "busy" in doc["error"]
-    await _until(lambda: not service.by_folder and not service.running)
-    await _until(lambda: not any(_alive(pid) for pid in pids))
+    await until(lambda: not service.by_folder and not service.running)
+    await until(lambda: not any(alive(pid) for pid in pids))
     snapshot = service.snapshot()
     assert snapshot["busy_refusals"] == statuses.count(503)
     assert snapshot["running"] == {"remux": 0, "audio": 0, "transcode": 0}
@@ -144,11 +126,11 @@ async def test_a_producer_whose_viewers_left_stops(hls_server, clips, tmp_path):
     async with aiohttp.ClientSession() as session:
         assert (await get(session, served.hls("long.mkv", "audio/seg-0.m4s")))[0] == 200
         (producer,) = service.running
-        await _until(lambda: not service.running)
+        await until(lambda: not service.running)
         # it ran ahead as far as allowed (4 past the request), waited, and was stopped
         assert producer.next == 5 and not producer.done
         assert len(list(service.cache.root.rglob("seg-*.m4s"))) == 5
-        assert not _alive(producer.pid)
+        assert not alive(producer.pid)
         assert service.snapshot()["idle_stops"] == 1
         # a viewer coming back far ahead gets a producer of its own at that segment
         assert (await get(session, served.hls("long.mkv", "audio/seg-8.m4s")))[0] == 200
@@ -187,11 +169,11 @@ async def test_a_seek_takes_the_converter_from_the_prefetch_of_where_the_viewer_
     async with aiohttp.ClientSession() as session:
         assert (await get(session, served.hls("long.mkv", "audio/seg-0.m4s")))[0] == 200
         (first,) = service.running
-        await _until(lambda: first.next >= 2)  # working ahead of the viewer
+        await until(lambda: first.next >= 2)  # working ahead of the viewer
         status, _, body = await asyncio.wait_for(
             get(session, served.hls("long.mkv", "audio/seg-8.m4s")), 15)
         assert status == 200 and body[4:8] == b"moof"
-        assert first.preempted and not _alive(first.pid)
+        assert first.preempted and not alive(first.pid)
         (second,) = service.running
         assert second is not first and second.job.start == 8
         # the viewer going back to the start is served (no failure remembered for it)
@@ -215,15 +197,15 @@ async def test_an_aborted_wait_hands_the_converter_to_the_queued_seek(
     async with aiohttp.ClientSession() as session:
         assert (await get(session, served.hls("longer.mkv", "audio/seg-0.m4s")))[0] == 200
         (first,) = service.running
-        await _until(lambda: first.next >= 5)  # made what it may, waiting for allowance
+        await until(lambda: first.next >= 5)  # made what it may, waiting for allowance
         os.kill(first.pid, signal.SIGSTOP)
         try:
             old = asyncio.ensure_future(
                 get(session, served.hls("longer.mkv", "audio/seg-5.m4s")))
-            await _until(lambda: not first.speculative)  # the old request waits on it
+            await until(lambda: not first.speculative)  # the old request waits on it
             seek = asyncio.ensure_future(
                 get(session, served.hls("longer.mkv", "audio/seg-16.m4s")))
-            await _until(lambda: len(service.queue) == 1)
+            await until(lambda: len(service.queue) == 1)
             old.cancel()  # the player aborts the old request
             status, _, body = await asyncio.wait_for(seek, 15)
         finally:

@@ -6,8 +6,6 @@ and a seek two segments past a transcode's producer gets a producer of its own."
 from __future__ import annotations
 
 import asyncio
-import os
-import time
 from pathlib import Path
 
 import aiohttp
@@ -19,23 +17,7 @@ from mediaserve.adapters.playback.spares import Spares
 from mediaserve.adapters.playback.variants import variant_job
 from mediaserve.core.library.index import MediaFacts
 from mediaserve.core.playback.segments import TRANSCODE_SEGMENT_SECONDS
-from tests.playback.conftest import get
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as handle:
-        return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-
-
-async def _until(check, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out waiting"
-        await asyncio.sleep(0.05)
+from tests.playback.conftest import alive, get, until
 
 
 async def test_the_plan_request_reads_the_index_and_starts_a_spare_before_play(hls_server):
@@ -46,24 +28,24 @@ async def test_the_plan_request_reads_the_index_and_starts_a_spare_before_play(h
         status, _, doc = await get(session, served.url(f"/api/videos/{served.id('hevc_aac.mkv')}"))
         assert status == 200 and doc["playback"]["mode"] == "transcode"
         # no HLS request yet: the index is read (cached on disk) and a worker waits
-        await _until(lambda: any(service.cache.root.rglob("analysis.json")))
-        await _until(lambda: len(spares.pids) == 1)
+        await until(lambda: any(service.cache.root.rglob("analysis.json")))
+        await until(lambda: len(spares.pids) == 1)
         (spare,) = spares.pids
         before = spares.taken
         status, _, _ = await get(session, served.hls("hevc_aac.mkv", "master.m3u8"))
         assert status == 200 and spares.taken == before  # the index came from the cache
         assert spares.pids == [spare]
         request = asyncio.ensure_future(get(session, served.hls("hevc_aac.mkv", "120p/init.mp4")))
-        await _until(lambda: bool(service.running) or request.done())
+        await until(lambda: bool(service.running) or request.done())
         producers = list(service.running)
         assert (await request)[0] == 200
         # the producer is the spare that was waiting, and another spare replaces it
         assert [p.pid for p in producers] == [spare] and spares.taken == before + 1
-        await _until(lambda: len(spares.pids) == 1 and spares.pids != [spare])
+        await until(lambda: len(spares.pids) == 1 and spares.pids != [spare])
     spares.idle = 0.0
     left = spares.pids
     spares.tick()
-    await _until(lambda: not any(_alive(pid) for pid in left))
+    await until(lambda: not any(alive(pid) for pid in left))
 
 
 async def test_a_direct_video_starts_no_worker(hls_server):
@@ -80,10 +62,10 @@ async def test_spares_are_gone_when_the_server_stops(hls_server):
     served = await hls_server(["hevc_aac.mkv"])
     service = served.service
     service.warm()
-    await _until(lambda: len(service.spares.pids) == 1)
+    await until(lambda: len(service.spares.pids) == 1)
     (pid,) = service.spares.pids
     await service.close()
-    await _until(lambda: not _alive(pid))
+    await until(lambda: not alive(pid))
 
 
 def test_every_transcode_segment_is_two_seconds_so_a_seek_encodes_two_seconds():
@@ -127,7 +109,7 @@ async def test_a_copy_plan_request_makes_the_init_segment_before_play(hls_server
     async with aiohttp.ClientSession() as session:
         status, _, doc = await get(session, served.url(f"/api/videos/{served.id('h264_ac3.mkv')}"))
         assert status == 200 and doc["playback"]["mode"] == "audio"
-        await _until(lambda: any(service.cache.root.rglob("audio/init.mp4")))
+        await until(lambda: any(service.cache.root.rglob("audio/init.mp4")))
         assert service.snapshot()["started"]["audio"] == 1
         for rest in ("master.m3u8", "audio/index.m3u8", "audio/init.mp4", "audio/seg-0.m4s"):
             assert (await get(session, served.hls("h264_ac3.mkv", rest)))[0] == 200

@@ -52,6 +52,13 @@ async def stream(request: web.Request) -> web.StreamResponse:
         hit = state.stats.begin(video.entry.id)  # counted with the status it got
         state.stats.end(hit, refused.status)
         return refusal(refused)
+    return await _tracked(request, state, job)
+
+
+
+async def _tracked(request: web.Request, state: ServerState,
+                   job: StreamJob) -> web.StreamResponse:
+    """Answer ``job``, counted among the requests a shutdown's drain waits for."""
     task = asyncio.current_task()
     if task is not None:
         state.inflight.add(task)
@@ -61,7 +68,6 @@ async def stream(request: web.Request) -> web.StreamResponse:
         job.ended()
         if task is not None:
             state.inflight.discard(task)
-
 
 def _job(request: web.Request, state: ServerState, video: Video,
          started: float) -> StreamJob:
@@ -151,15 +157,7 @@ async def serve_opened(request: web.Request, fd: int, info: os.stat_result,
     except BaseException:
         release(fd)
         raise
-    task = asyncio.current_task()
-    if task is not None:
-        state.inflight.add(task)
-    try:
-        return await answer(request, job)
-    finally:
-        job.ended()
-        if task is not None:
-            state.inflight.discard(task)
+    return await _tracked(request, state, job)
 
 
 async def _body(request: web.Request, response: web.StreamResponse, job: StreamJob,
