@@ -94,7 +94,7 @@ class ConnectionGuard:
     # ------------------------------------------------------------------ reclaiming
     def reclaimable(self) -> bool:
         """At the cap: whether some connection could give up its place (idle, or slow)."""
-        return (self._oldest_idle(None) or self._slowest_head(None)) is not None
+        return self._victim(None) is not None
 
     def reclaim_for(self, address: str) -> bool:
         """At the cap, a newcomer from ``address`` was accepted: make room for it. An address
@@ -102,17 +102,30 @@ class ConnectionGuard:
         address's, for a newcomer that :meth:`opened` would refuse anyway); others take the
         longest idle, then the slowest head. False: no room, the caller closes the newcomer."""
         if self._count(address) >= self.per_address:
-            victim = self._oldest_idle(address) or self._slowest_head(address)
-            if victim is None:
-                self._refuse(address)
-                return False
-            self._evict(victim, self._over_share(address))
-            return True
-        victim = self._oldest_idle(None) or self._slowest_head(None)
+            return self._within_share(address)
+        victim = self._victim(None)
         if victim is None:
             return False
         self._evict(victim, f"{self.cap} connections open (--max-connections): closing idle "
                             "or slow ones to make room")
+        return True
+
+    def _victim(self, address: str | None) -> Conn | None:
+        """What may give up its place (of ``address``, or anyone's): the longest idle, else
+        the slowest head."""
+        return self._oldest_idle(address) or self._slowest_head(address)
+
+    def _within_share(self, address: str) -> bool:
+        """Whether ``address`` may have one more connection: below its share, or at it with
+        one of its own idle or slow connections closed for room; False (counted, logged)
+        when it has none to give up."""
+        if self._count(address) < self.per_address:
+            return True
+        victim = self._victim(address)
+        if victim is None:
+            self._refuse(address)
+            return False
+        self._evict(victim, self._over_share(address))
         return True
 
     def _count(self, address: str) -> int:
@@ -168,12 +181,8 @@ class ConnectionGuard:
         """Count a new connection; False when its address is over its share and nothing of
         that address could be reclaimed (the caller closes it)."""
         address = conn.address
-        if self._count(address) >= self.per_address:
-            victim = self._oldest_idle(address) or self._slowest_head(address)
-            if victim is None:
-                self._refuse(address)
-                return False
-            self._evict(victim, self._over_share(address))
+        if not self._within_share(address):
+            return False
         self.by_address[address] = self.by_address.get(address, 0) + 1
         self.handlers.add(conn)
         return True
