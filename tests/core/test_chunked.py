@@ -8,16 +8,14 @@ as one message ending at the same byte.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from aiohttp.http_parser import HttpRequestParser
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mediaserve.core.http.chunked import ChunkedEnd
 from mediaserve.core.http.request_head import HeadError
 from tests.complexity import growth
+from tests.core.aiohttp_parser import aiohttp_parse
 
 HEAD = b"POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
 NEXT = b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n"
@@ -44,23 +42,10 @@ def _aiohttp_reads_two(data: bytes) -> bool:
     """Whether aiohttp frames HEAD + ``data`` as two messages, the second ``GET /next``, with
     nothing left over: the body ended exactly where the next request begins."""
 
-    class _Protocol:
-        transport = None
-
-        def pause_reading(self) -> None: ...
-
-        def resume_reading(self, **_: object) -> None: ...
-
-    loop = asyncio.new_event_loop()
-    try:
-        parser = HttpRequestParser(_Protocol(), loop, 2**16, max_line_size=8190,
-                                   max_field_size=8190)
-        try:
-            messages, _upgraded, tail = parser.feed_data(HEAD + data)
-        except Exception:
-            return False
-    finally:
-        loop.close()
+    parsed = aiohttp_parse(HEAD + data)
+    if parsed is None:
+        return False
+    messages, _upgraded, tail = parsed
     return (len(messages) == 2 and messages[1][0].path == "/next" and not tail
             and messages[0][1].exception() is None)
 

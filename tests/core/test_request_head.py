@@ -8,11 +8,9 @@ request reaches aiohttp unchanged.
 
 from __future__ import annotations
 
-import asyncio
 import string
 
 import pytest
-from aiohttp.http_parser import HttpRequestParser
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -28,6 +26,7 @@ from mediaserve.core.http.request_head import (
     stream_target,
 )
 from tests.complexity import growth
+from tests.core.aiohttp_parser import aiohttp_parse
 
 VID = "0123456789abcdef"
 STREAM = f"/api/videos/{VID}/stream"
@@ -151,23 +150,10 @@ def test_cookie_value() -> None:
 def _aiohttp_reads(data: bytes) -> tuple[str, str, dict[str, str], bool] | None:
     """What aiohttp's parser makes of ``data``: one bodiless message, or None."""
 
-    class _Protocol:
-        transport = None
-
-        def pause_reading(self) -> None: ...
-
-        def resume_reading(self) -> None: ...
-
-    loop = asyncio.new_event_loop()
-    try:
-        parser = HttpRequestParser(_Protocol(), loop, 2**16, max_line_size=8190,
-                                   max_field_size=8190)
-        try:
-            messages, upgraded, tail = parser.feed_data(data)
-        except Exception:
-            return None
-    finally:
-        loop.close()
+    parsed = aiohttp_parse(data)
+    if parsed is None:
+        return None
+    messages, upgraded, tail = parsed
     if len(messages) != 1 or upgraded or tail:
         return None
     message = messages[0][0]
@@ -296,23 +282,10 @@ def test_what_read_head_frames_aiohttp_frames_the_same_way(
         return
     body = b"0\r\n\r\n" if head.body == CHUNKED else b"x" * head.body
 
-    class _Protocol:
-        transport = None
-
-        def pause_reading(self) -> None: ...
-
-        def resume_reading(self, **_: object) -> None: ...
-
-    loop = asyncio.new_event_loop()
-    try:
-        parser = HttpRequestParser(_Protocol(), loop, 2**16, max_line_size=8190,
-                                   max_field_size=8190)
-        try:
-            messages, _upgraded, tail = parser.feed_data(data + body + head_after)
-        except Exception:
-            return  # aiohttp answers 400 and closes: refused, never read differently
-    finally:
-        loop.close()
+    parsed = aiohttp_parse(data + body + head_after)
+    if parsed is None:
+        return  # aiohttp answers 400 and closes: refused, never read differently
+    messages, _upgraded, tail = parsed
     assert len(messages) == 2 and not tail, data  # the body ended where we said
     message = messages[0][0]
     assert (message.method, message.path) == (method, target)
