@@ -195,3 +195,12 @@ def open_page(browser: Any) -> Iterator[Any]:
 def has_horizontal_scroll(page: Any) -> bool:
     return bool(page.evaluate(
         "document.documentElement.scrollWidth > document.documentElement.clientWidth"))
+
+
+def page_api(page: Any, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """A fetch from the page (same origin, its cookies), as the page's own calls are:
+    ``(status, JSON or None for 204)``."""
+    return tuple(page.evaluate("""async ([method, path, body]) => {
+        const sent = body === null ? undefined : JSON.stringify(body);
+        const r = await fetch(path, {method, body: sent});
+        return [r.status, r.status === 204 ? null : await r.json()]; }""", [method, path, body]))

@@ -30,6 +30,7 @@ from mediaserve.adapters.media.clips import ClipSpec, encode_clip
 from mediaserve.core.http.auth import hash_password
 from mediaserve.core.profiles.pin import FREE_TRIES
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, PageWatch, playwright_sync
+from tests.web.conftest import page_api as api
 from tests.web.test_library_chromium import UNLABELLED
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
@@ -100,13 +101,6 @@ def device(chromium: Any, request: pytest.FixtureRequest) -> Any:
     for context in contexts:
         context.close()
 
-
-def api(page: Any, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    """A fetch from the page (same origin, its cookies), as the player's reports are."""
-    return tuple(page.evaluate("""async ([method, path, body]) => {
-        const sent = body === null ? undefined : JSON.stringify(body);
-        const r = await fetch(path, {method, body: sent});
-        return [r.status, r.status === 204 ? null : await r.json()]; }""", [method, path, body]))
 
 
 def new_profile(page: Any, pin: str | None = None) -> str:

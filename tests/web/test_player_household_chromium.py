@@ -29,6 +29,7 @@ from mediaserve.adapters.library.scanner import scan
 from mediaserve.adapters.library.store import save_index
 from mediaserve.adapters.media.clips import ClipSpec, encode_clip
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, PageWatch, playwright_sync
+from tests.web.conftest import page_api as api
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                 reason="Debian chromium not installed (scripts/dev installs it)")
@@ -103,13 +104,6 @@ def device(chromium: Any, server: str) -> Iterator[Any]:
     for context in contexts:
         context.close()
 
-
-def api(page: Any, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    """A fetch from the page (same origin, its cookies), as the player's own are."""
-    return tuple(page.evaluate("""async ([method, path, body]) => {
-        const sent = body === null ? undefined : JSON.stringify(body);
-        const r = await fetch(path, {method, body: sent});
-        return [r.status, r.status === 204 ? null : await r.json()]; }""", [method, path, body]))
 
 
 def new_profile(watch: PageWatch, **prefs: Any) -> str:

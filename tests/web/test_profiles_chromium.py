@@ -21,6 +21,7 @@ import pytest
 from benchmarks.peers import free_port, run_mediaserve
 from mediaserve.adapters.library.store import save_index
 from tests.server.conftest import blob, make_library
+from tests.web.conftest import page_api as api
 
 CHROMIUM = "/usr/bin/chromium"
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
@@ -89,14 +90,6 @@ def context(tmp_path: Path) -> Iterator[Any]:
         yield ctx
         ctx.close()
 
-
-def api(page: Any, method: str, path: str, body: Any = None) -> Any:
-    """A fetch from the page (same-origin, its cookies): [status, JSON]."""
-    return page.evaluate("""async ([method, path, body]) => {
-        const r = await fetch(path, {method, body: body === null ? undefined
-                                                      : JSON.stringify(body)});
-        return [r.status, r.status === 204 ? null : await r.json()];
-    }""", [method, path, body])
 
 
 def our_page_with_a_profile(context: Any, base: str) -> Any:
