@@ -44,6 +44,35 @@ async def test_a_worker_killed_mid_segment_costs_one_request_not_the_server(hls_
     assert service.snapshot()["failures"] == 1
 
 
+
+async def test_a_killed_worker_leaves_no_temporary_file_in_the_cache(hls_server):
+    """A segment is muxed straight into ``seg-N.m4s.PID.tmp``: a worker killed mid-segment
+    (preempted, over its budget, past its stop's grace) must not leave that file behind.
+    The worker is frozen before its job, and a file of its pid stands for the one it was
+    writing when the kill came (a tiny clip's segment is written in milliseconds)."""
+    served = await hls_server(["hevc_aac.mkv"])
+    service = served.service
+    async with aiohttp.ClientSession() as session:
+        assert (await get(session, served.hls("hevc_aac.mkv", "120p/index.m3u8")))[0] == 200
+        service.spares.warm()
+        await until(lambda: bool(service.spares.pids))
+        for pid in service.spares.pids:
+            os.kill(pid, signal.SIGSTOP)
+        request = asyncio.ensure_future(
+            get(session, served.hls("hevc_aac.mkv", "120p/seg-1.m4s")))
+        await until(lambda: any(p.pid for p in service.running))
+        (producer,) = service.running
+        producer.folder.mkdir(parents=True, exist_ok=True)
+        leftover = producer.folder / f"seg-1.m4s.{producer.pid}.tmp"
+        leftover.write_bytes(b"half a segment")
+        other = producer.folder / "seg-2.m4s.1.tmp"  # not this worker's: left alone
+        other.write_bytes(b"")
+        os.kill(producer.pid, signal.SIGKILL)
+        assert (await request)[0] == 500
+        await until(lambda: not service.running)
+        assert not leftover.exists() and other.exists()
+
+
 async def test_the_cache_evicts_the_least_recently_used_segments(hls_server):
     served = await hls_server(["hevc_aac.mkv", "h264_ac3.mkv"], cache_size=1)
     cache = served.service.cache

@@ -177,6 +177,11 @@ class Producer:
             await process.wait()
             if not self.done and self.error is None:  # killed, or crashed in FFmpeg
                 self.error = f"the producer exited ({process.returncode})"
+            # a worker killed mid-segment (preempted, over its budget, past its stop's
+            # grace) leaves the segment it was writing as a temporary file of its pid
+            with contextlib.suppress(OSError):
+                await asyncio.get_running_loop().run_in_executor(
+                    None, remove_leftovers, self.folder, process.pid)
             self._end(self.error or "finished")
 
     def _segment_done(self, doc: dict[str, Any]) -> None:
@@ -235,3 +240,14 @@ class Producer:
     @property
     def pid(self) -> int | None:
         return self.process.pid if self.process is not None else None
+
+
+def remove_leftovers(folder: Path, pid: int) -> None:
+    """Delete the temporary files the worker ``pid`` left in ``folder`` (its files are
+    named ``NAME.PID.tmp``, segmenter.py): nobody else writes under that pid."""
+    suffix = f".{pid}.tmp"
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.endswith(suffix):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
