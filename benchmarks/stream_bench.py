@@ -14,6 +14,9 @@ mediaserve (access log off) on the same folder, and drives both with ``wrk -t1``
 * W6 a new connection per request, a random 4 KiB range (a seek's first bytes);
 * W5 1,000 slow readers at 64 KiB/s (an asyncio client; RSS, fds, TTFB).
 
+``--floor`` adds ``floor_server.py``, a featureless uvloop server: what CPython itself costs
+per request on this host, so a ratio mediaserve cannot reach is told from one it has not.
+
 Rounds interleave the servers (W1 nginx, W1 mediaserve, W2 nginx, ...), and each ratio is
 taken against nginx *in the same round*, so a noisy neighbour moves both sides. Server CPU
 comes from /proc (utime + stime of the whole process tree). Results are printed; nothing is
@@ -41,7 +44,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from benchmarks.loadgen import LUA_PROBE, WrkResult, lua_ranges, rss_bytes, run_wrk
-from benchmarks.peers import Peer, start_mediaserve, start_nginx, stream_url
+from benchmarks.peers import (
+    Peer,
+    free_port,
+    start_mediaserve,
+    start_nginx,
+    start_peer,
+    stream_url,
+)
 from benchmarks.slow_readers import SlowResult, slow_readers
 
 MIB = 1024 * 1024
@@ -90,8 +100,9 @@ class Server:
 
 @contextmanager
 def servers(media: Path, work: Path, names: dict[str, str], variants: list[tuple[str, list[str]]],
-            ) -> Iterator[list[Server]]:
-    """nginx plus each mediaserve variant (a name and its extra ``serve`` arguments)."""
+            floor: bool = False) -> Iterator[list[Server]]:
+    """nginx plus each mediaserve variant (a name and its extra ``serve`` arguments), and
+    with ``floor`` the least a Python server can do (``floor_server.py``)."""
     with ExitStack() as stack:
         started = [Server("nginx", stack.enter_context(start_nginx(
             media, work / "nginx", worker_connections=4096, log_level="warn",
@@ -109,6 +120,12 @@ def servers(media: Path, work: Path, names: dict[str, str], variants: list[tuple
             started.append(Server(label, peer, {
                 key: urlsplit(stream_url(peer.base, name)).path for key, name in names.items()},
                 idle))
+        if floor:
+            port = free_port()
+            peer = stack.enter_context(start_peer(
+                [sys.executable, "-m", "benchmarks.floor_server", str(media), str(port)], port))
+            started.append(Server("python floor", peer, {
+                key: f"/{name}" for key, name in names.items()}, rss_bytes(peer.pid)))
         for server in started:
             for key in names:
                 _check(server.peer.base + server.paths[key], server.name)
@@ -171,7 +188,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 script = work / f"{load.name}.lua"
                 script.write_text(load.script)
                 scripts[load.name] = script
-        with servers(media, work, names, variants) as running:
+        with servers(media, work, names, variants, args.floor) as running:
             for server in running:  # warm the page cache and each server once
                 run_wrk(server.peer.base + server.paths["big"], 1, 8, scripts["W1"],
                         server.peer.pid)
@@ -289,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", action="append", default=[],
                         help="another mediaserve: LABEL='serve args', e.g. w2='--workers 2'; "
                              "'@PATH args' runs the checkout at PATH (before/after in one run)")
+    parser.add_argument("--floor", action="store_true",
+                        help="also run benchmarks/floor_server.py: the least a Python server "
+                             "on uvloop can do for these requests (no features at all)")
     parser.add_argument("--json", action="store_true", help="also print raw results as JSON")
     args = parser.parse_args(argv)
     for tool in ("wrk", "nginx"):
