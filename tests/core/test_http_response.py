@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mediaserve.core.http import ranges
-from mediaserve.core.http.response import response_head, stream_fields
+from mediaserve.core.http.response import response_head, stream_fields, stream_head
 
 V = ranges.make_validators(1000, 1_700_000_000_000_000_000, 7, 1_700_000_000_000_000_000)
 CORS = [("Vary", "Origin"), ("Access-Control-Allow-Origin", "https://a.example")]
 
 
 def _plan(method: str = "GET", **headers: str) -> ranges.Plan:
-    conditionals = ranges.Conditionals(headers.get("range"), None, None,
-                                       headers.get("if_none_match"), None, None)
-    return ranges.evaluate(method, conditionals, V, "video/mp4")
+    return ranges.evaluate(method, _conditionals(headers), V, "video/mp4")
+
+
+def _conditionals(headers: dict[str, str]) -> ranges.Conditionals:
+    return ranges.Conditionals(headers.get("range"), None, None, headers.get("if_none_match"),
+                               None, None)
 
 
 def _names(fields: list[tuple[str, str]]) -> list[str]:
@@ -50,3 +55,25 @@ def test_response_head() -> None:
         b"HTTP/1.1 416 Requested Range Not Satisfiable\r\nContent-Length: 0\r\n\r\n")
     assert response_head(206, [], "Date: x\r\n") == (
         b"HTTP/1.1 206 Partial Content\r\nDate: x\r\n\r\n")
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("request_headers", [
+    {}, {"range": "bytes=0-1"}, {"range": "bytes=10-"}, {"range": "bytes=-5"},
+    {"range": "bytes=0-1,5-6"}, {"range": "bytes=5000-"}, {"if_none_match": V.etag},
+    {"range": "bytes=990-2000"}])
+def test_stream_head_is_response_head_of_stream_fields(method: str,
+                                                       request_headers: dict[str, str]) -> None:
+    """The formatted-once lines never change a byte, on a first answer or a later one."""
+    plan = _plan(method, **request_headers)
+    accented = "attachment; filename*=UTF-8''\u00e9.mkv"
+    for content_type, disposition in (("video/mp4", "inline"), ("video/x-matroska", accented)):
+        for _ in range(2):
+            assert stream_head(plan, content_type, disposition, "no-cache", "Date: x\r\n") == (
+                response_head(plan.status, stream_fields(plan, content_type, disposition,
+                                                         "no-cache"), "Date: x\r\n"))
+    other = ranges.make_validators(1000, 1_700_000_000_000_000_001, 7, 1)
+    changed = ranges.evaluate(method, _conditionals(request_headers), other, "video/mp4")
+    assert stream_head(changed, "video/mp4", "inline", "no-cache") == response_head(
+        changed.status, stream_fields(changed, "video/mp4", "inline", "no-cache"))
+

@@ -94,13 +94,14 @@ def read_head(data: bytes) -> RequestHead:
         raise HeadError(400, "malformed request target")
     block = data[end + 2:size - 4].decode("utf-8", "surrogateescape")  # as aiohttp reads it
     fields: dict[str, str] = {}
-    plain = minor >= 1
+    plain = minor == 1
     if block:
         lines = block.split("\r\n")
         if len(lines) > MAX_FIELDS:
             raise HeadError(431, f"more than {MAX_FIELDS} header fields")
+        long = len(block) > MAX_LINE  # else no line can be too long: no len() per line
         for raw in lines:
-            if len(raw) > MAX_LINE:
+            if long and len(raw) > MAX_LINE:
                 raise HeadError(431, "a header field is too long")
             name, _, value = raw.partition(":")
             name = name.lower()
@@ -111,11 +112,12 @@ def read_head(data: bytes) -> RequestHead:
                 value = _repeated(name, fields[name], value)
             fields[name] = value
     method = line[1].decode("ascii")
-    head = RequestHead(method, line[2].decode("ascii"), fields, minor >= 1, min(minor, 1))
     if plain and (method not in ("GET", "HEAD") or "host" not in fields
-                  or not head.target.startswith("/") or not _NOT_PLAIN.isdisjoint(fields)):
+                  or target[:1] != b"/" or not _NOT_PLAIN.isdisjoint(fields)):
         plain = False
-    head.plain = plain
+    head = RequestHead(method, target.decode("ascii"), fields, minor == 1, minor, 0, plain)
+    if plain and fields.get("connection", "keep-alive") == "keep-alive":
+        return head  # _frame's first case, known already: HTTP/1.1, a Host, no body
     _frame(head)
     return head
 

@@ -54,6 +54,7 @@ IDLE, HEAD, BODY, STREAMING, DELEGATED, CLOSED = (
 #: bytes a client may send ahead (pipelining) while an answer is written before reading pauses
 HELD_LIMIT = 64 * 1024
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_NEVER = float("inf")  # the deadline while an answer is being made
 
 
 class Responder(Protocol):
@@ -228,7 +229,7 @@ class HttpConnection(asyncio.Protocol):
                 return False
             self._guard.heads.pop(self, None)
             self.head_bytes = 0
-        self._deadline = float("inf")  # an answer is being made: not idle
+        self._deadline = _NEVER  # an answer is being made: not idle
         if end + 4 == len(buffer):
             raw, self._buffer = bytes(buffer), b""
         else:
@@ -284,7 +285,7 @@ class HttpConnection(asyncio.Protocol):
     def _end_head(self) -> None:
         self._guard.heads.pop(self, None)
         self.head_bytes = 0
-        self._deadline = float("inf")  # an answer is being made: not idle
+        self._deadline = _NEVER  # an answer is being made: not idle
 
     # ------------------------------------------------------------------ the fast path's side
     def fast_tail(self, task: asyncio.Task[None]) -> None:
@@ -400,7 +401,7 @@ class HttpConnection(asyncio.Protocol):
     def _expired(self) -> None:
         self._timer = None
         deadline = self._deadline
-        if deadline == float("inf") or self.state == CLOSED:
+        if deadline == _NEVER or self.state == CLOSED:
             return  # an answer is being made; its end sets the next deadline
         if self._loop.time() < deadline:
             self._timer = self._loop.call_at(deadline, self._expired)

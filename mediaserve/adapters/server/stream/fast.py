@@ -45,7 +45,7 @@ from mediaserve.core.http.request_head import (
     segment_target,
     stream_target,
 )
-from mediaserve.core.http.response import response_head, stream_fields
+from mediaserve.core.http.response import response_head, stream_fields, stream_head
 from mediaserve.core.profiles.cookie import COOKIE_NAME as PROFILE_COOKIE
 
 
@@ -78,16 +78,19 @@ class FastConnection(Protocol):
     def fast_done(self, keep_alive: bool) -> None: ...
 
 
-_date: list[Any] = [-1, ""]
+_date_second = -1
+_date_lines = ""
 PRESENT = Presence.PRESENT
 
 
 def _date_and_server() -> str:
     """The Date and Server lines, formatted once per second (aiohttp caches Date too)."""
+    global _date_second, _date_lines
     now = int(time.time())
-    if now != _date[0]:
-        _date[0], _date[1] = now, f"Date: {format_http_date(now)}\r\nServer: {SERVER_NAME}\r\n"
-    return str(_date[1])
+    if now != _date_second:
+        _date_second = now
+        _date_lines = f"Date: {format_http_date(now)}\r\nServer: {SERVER_NAME}\r\n"
+    return _date_lines
 
 
 class FastStreams:
@@ -136,7 +139,8 @@ class FastStreams:
             job.close()
             return False
         self.served += 1
-        if self.state.limits:  # a profile's bandwidth limit: its streams are paced
+        limits = self.state.limits  # its truth (LimitTable.__bool__) without a call:
+        if limits.by_profile or limits.by_user:  # a profile's limit: its streams are paced
             job.rate = self._rate(fields)
         video = job.video
         if isinstance(video, Video) and video.presence is not PRESENT:
@@ -234,9 +238,11 @@ class FastStreams:
         (``stream_fields``), then Date and Server, then Connection, as aiohttp orders them."""
         settings = self.state.settings
         video = job.video
-        cors = (cors_headers(fields.get("origin"), settings.cors_origins)
-                if settings.cors_origins else ())
         more = _date_and_server() if keep_alive else _date_and_server() + "Connection: close\r\n"
+        if not settings.cors_origins:
+            return stream_head(job.plan, video.content_type, video.disposition,
+                               settings.cache_control, more)
+        cors = cors_headers(fields.get("origin"), settings.cors_origins)
         return response_head(job.plan.status, stream_fields(
             job.plan, video.content_type, video.disposition, settings.cache_control, cors),
             more)

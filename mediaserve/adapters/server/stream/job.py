@@ -174,13 +174,16 @@ class StreamJob:
         """The body, read now, when it is one span of at most SMALL_BODY bytes (it then
         leaves with the header section in one write). Raises ShortFile if the file shrank."""
         plan = self.plan
-        if (not plan.send_body or len(plan.parts) != 1 or plan.parts[0].preamble
-                or plan.epilogue or plan.parts[0].span.length > SMALL_BODY):
+        parts = plan.parts
+        if not plan.send_body or len(parts) != 1 or parts[0].preamble or plan.epilogue:
             return None
-        span = plan.parts[0].span
-        data = os.pread(self.fd, span.length, span.first)
-        if len(data) < span.length:
-            raise ShortFile(f"file ended {span.length - len(data)} bytes early")
+        first, last = parts[0].span  # its bounds, not three calls of Span.length
+        length = last - first + 1
+        if length > SMALL_BODY:
+            return None
+        data = os.pread(self.fd, length, first)
+        if len(data) < length:
+            raise ShortFile(f"file ended {length - len(data)} bytes early")
         return data
 
     async def send(self, transport: asyncio.WriteTransport,
@@ -250,9 +253,11 @@ class StreamJob:
         self.close()
         if self.hit is not None:
             self.state.stats.end(self.hit, self.plan.status)
-        elif self.video.stats_id is not None:
+            return
+        stats_id = self.video.stats_id
+        if stats_id is not None:
             plan = self.plan
-            self.state.stats.served(self.video.stats_id, plan.status, self.size, plan.parts,
+            self.state.stats.served(stats_id, plan.status, self.size, plan.parts,
                                     self.meter.sent, self.started)
 
     def close(self) -> None:
