@@ -278,6 +278,12 @@ _BOUNDARY = re.compile(r"[0-9A-Za-z'+_.-]{1,70}", re.ASCII)
 _PRECONDITION_FAILED = Plan(412, (), b"", 0, (("Content-Length", "0"),), False, False)
 
 
+#: what a named tuple's own ``__new__`` calls, without that Python-level call: the plan of
+#: every seek is three records (Plan, Part, Span), and this builds them in two fifths fewer
+#: instructions (callgrind); only the hot plans below use it, with every field given
+_new = tuple.__new__
+
+
 def _whole(method: str, v: Validators) -> Plan:
     size = v.size
     headers = (
@@ -287,8 +293,9 @@ def _whole(method: str, v: Validators) -> Plan:
         ("Content-Length", str(size)),
     )
     if method == "HEAD" or size == 0:
-        return Plan(200, (), b"", size, headers, method == "GET", False)
-    return Plan(200, (Part(b"", Span(0, size - 1)),), b"", size, headers, True, False)
+        return _new(Plan, (200, (), b"", size, headers, method == "GET", False))
+    return _new(Plan, (200, (_new(Part, (b"", _new(Span, (0, size - 1)))),), b"", size,
+                       headers, True, False))
 
 
 def _single(v: Validators, first: int, last: int) -> Plan:
@@ -300,7 +307,8 @@ def _single(v: Validators, first: int, last: int) -> Plan:
         ("Content-Range", f"bytes {first}-{last}/{v.size}"),
         ("Content-Length", str(length)),
     )
-    return Plan(206, (Part(b"", Span(first, last)),), b"", length, headers, True, False)
+    return _new(Plan, (206, (_new(Part, (b"", _new(Span, (first, last)))),), b"", length,
+                       headers, True, False))
 
 
 def _unsatisfiable(v: Validators) -> Plan:

@@ -86,11 +86,11 @@ def read_head(data: bytes) -> RequestHead:
         raise HeadError(431, "the request head is too large")
     if _FIELDS.fullmatch(data, end + 2, size - 2) is None:
         raise _field_error(data[end + 2:size - 2])
-    if line[3] != b"1" or line[4] not in (b"1", b"0"):
-        raise _version_error(int(line[3]), int(line[4]))
-    minor = 1 if line[4] == b"1" else 0
-    target = line[2]
-    if target[:1] != b"/" and not _other_target(line[1], target):
+    raw_method, target, major_d, minor_d = line.groups()  # one call, not six line[i]
+    if major_d != b"1" or minor_d not in (b"1", b"0"):
+        raise _version_error(int(major_d), int(minor_d))
+    minor = 1 if minor_d == b"1" else 0
+    if target[:1] != b"/" and not _other_target(raw_method, target):
         raise HeadError(400, "malformed request target")
     block = data[end + 2:size - 4].decode("utf-8", "surrogateescape")  # as aiohttp reads it
     fields: dict[str, str] = {}
@@ -111,7 +111,7 @@ def read_head(data: bytes) -> RequestHead:
                     plain = False
                 value = _repeated(name, fields[name], value)
             fields[name] = value
-    method = line[1].decode("ascii")
+    method = raw_method.decode("ascii")
     if plain and (method not in ("GET", "HEAD") or "host" not in fields
                   or target[:1] != b"/" or not _NOT_PLAIN.isdisjoint(fields)):
         plain = False

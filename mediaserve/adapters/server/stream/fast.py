@@ -81,6 +81,11 @@ class FastConnection(Protocol):
 _date_second = -1
 _date_lines = ""
 PRESENT = Presence.PRESENT
+#: the fields besides Range that ``ranges.Conditionals`` reads: a seek sends none of them,
+#: and then its record is built as its named tuple's ``__new__`` would, without that call
+_new = tuple.__new__
+_CONDITIONAL = frozenset(("if-range", "if-match", "if-none-match", "if-modified-since",
+                          "if-unmodified-since"))
 
 
 def _date_and_server() -> str:
@@ -125,10 +130,13 @@ class FastStreams:
             return False
         if access.required and not self._authorized(fields, query):
             return False
-        conditionals = ranges.Conditionals(
-            fields.get("range"), fields.get("if-range"), fields.get("if-match"),
-            fields.get("if-none-match"), fields.get("if-modified-since"),
-            fields.get("if-unmodified-since"))
+        get = fields.get
+        conditionals = (_new(ranges.Conditionals, (get("range"), None, None, None, None, None))
+                        if _CONDITIONAL.isdisjoint(fields)
+                        else ranges.Conditionals(
+                            get("range"), get("if-range"), get("if-match"),
+                            get("if-none-match"), get("if-modified-since"),
+                            get("if-unmodified-since")))
         job = (self._stream_job(target[0], head.method, conditionals) if target is not None
                else self._segment_job(segment, head.method, conditionals))
         if job is None:
@@ -268,31 +276,32 @@ class _Answer:
         at most in this call; what is left goes on in a task."""
         job = self.job
         plan = job.plan
+        parts = plan.parts
         transport = self.transport
         transport.write(head_bytes)
         job.head_sent = job.state.stats.now()
-        first = plan.parts[0].span
         sent = 0
-        if len(plan.parts) == 1 and not plan.parts[0].preamble and not transport.\
-                get_write_buffer_size():
-            step = min(first.length, SENDFILE_CHUNK)
+        if len(parts) == 1 and not parts[0].preamble and not transport.get_write_buffer_size():
+            first, last = parts[0].span  # its bounds, not two calls of Span.length
+            length = last - first + 1
+            step = length if length < SENDFILE_CHUNK else SENDFILE_CHUNK
             if job.rate:  # at most the first burst of a paced body (the loop's clock)
                 now = asyncio.get_running_loop().time()
                 pacer = job.pacer(now)
                 assert pacer is not None
                 step = min(step, pacer.allowance(0, now))
             try:  # one chunk at most here: a long body goes on in a task, between others
-                sent = os.sendfile(self.conn.sock_fd, job.fd, first.first, step)
+                sent = os.sendfile(self.conn.sock_fd, job.fd, first, step)
                 if sent == 0:
-                    raise ShortFile(f"file ended {first.length} bytes early")
+                    raise ShortFile(f"file ended {length} bytes early")
             except (BlockingIOError, InterruptedError):
                 sent = 0  # the socket is full: the rest waits for it in a task
             except OSError as exc:  # the client left, or the file shrank
                 self.abandon(exc)
                 return
             job.meter.sent = sent
-            if sent == first.length and not plan.epilogue:
-                self.done()
+            if sent == length and not plan.epilogue:
+                self.fast.finish(self.conn, self.head, job, self.head.keep_alive)
                 return
         job.statistics()
         task = asyncio.get_running_loop().create_task(self.tail(sent))
