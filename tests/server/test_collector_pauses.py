@@ -57,3 +57,19 @@ async def test_the_web_side_built_on_first_need_joins_a_frozen_heap(
     finally:
         gc.unfreeze()
         await running.stop()
+
+
+def test_a_serving_process_freezes_its_heap_and_looks_at_the_oldest_generation_rarely(
+        ) -> None:
+    from mediaserve.adapters.server.runner import FULL_COLLECTION_EVERY, quiet_collector
+
+    before = gc.get_threshold()
+    gc.unfreeze()
+    try:
+        quiet_collector()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (before[0], before[1], FULL_COLLECTION_EVERY)
+        assert before[2] < FULL_COLLECTION_EVERY  # rarer than CPython's default
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
