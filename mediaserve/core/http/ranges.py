@@ -53,19 +53,11 @@ from typing import NamedTuple
 from mediaserve.core.http.dates import format_http_date, parse_http_date
 from mediaserve.core.http.etags import etag_list_matches
 
-__all__ = [
-    "Conditionals",
-    "Part",
-    "Plan",
-    "Span",
-    "Validators",
-    "evaluate",
-    "make_validators",
-]
+__all__ = ["Conditionals", "Part", "Plan", "Span", "Validators", "evaluate", "evaluate_range",
+           "make_validators"]
 
-# Largest size we accept: off_t is signed 64-bit. Range numbers with more digits than this
-# are "beyond any file" and are never converted with int() (which refuses > 4300 digits and
-# is quadratic in the number of digits).
+# Largest size we accept: off_t is signed 64-bit. Longer range numbers are "beyond any file",
+# never converted with int() (which refuses > 4300 digits and is quadratic in them).
 _MAX_SIZE = (1 << 63) - 1
 _MAX_DIGITS = 19
 _HUGE: int = 10**_MAX_DIGITS  # stands for every number of more than 19 significant digits
@@ -100,14 +92,8 @@ class Conditionals(NamedTuple):
     def from_headers(cls, headers: Mapping[str, str]) -> "Conditionals":
         """Read the canonical header names; pass a case-insensitive mapping (CIMultiDict)."""
         get = headers.get
-        return cls(
-            get("Range"),
-            get("If-Range"),
-            get("If-Match"),
-            get("If-None-Match"),
-            get("If-Modified-Since"),
-            get("If-Unmodified-Since"),
-        )
+        return cls(get("Range"), get("If-Range"), get("If-Match"), get("If-None-Match"),
+                   get("If-Modified-Since"), get("If-Unmodified-Since"))
 
 
 class Span(NamedTuple):
@@ -361,7 +347,6 @@ def _multipart(
 
 # --- evaluation -------------------------------------------------------------------------
 
-
 def evaluate(
     method: str,
     cond: Conditionals,
@@ -407,13 +392,31 @@ def evaluate(
             return _not_modified(v)
 
     # Step 5: Range (GET only, §14.2), guarded by If-Range.
-    range_value = cond.range
+    return _range_step(method, cond.range, cond.if_range, v, content_type, max_ranges,
+                       open_ended_cap, boundary)
+
+
+def evaluate_range(method: str, range_value: str | None, v: Validators, content_type: str,
+                   max_ranges: int = 100, open_ended_cap: int | None = None) -> Plan:
+    """``evaluate(method, Conditionals(range_value), v, content_type, ...)`` for a request
+    with no conditional field (a seek), minus the steps with nothing to look at: the fast
+    path's every seek, for ~2.5k instructions (callgrind) fewer. Bad arguments: evaluate's."""
+    if ((method != "GET" and method != "HEAD") or max_ranges < 0
+            or (open_ended_cap is not None and open_ended_cap < 1)):
+        return evaluate(method, Conditionals(range_value), v, content_type,
+                        max_ranges=max_ranges, open_ended_cap=open_ended_cap)
+    return _range_step(method, range_value, None, v, content_type, max_ranges,
+                       open_ended_cap, None)
+
+
+def _range_step(method: str, range_value: str | None, if_range: str | None, v: Validators,
+                content_type: str, max_ranges: int, open_ended_cap: int | None,
+                boundary: str | None) -> Plan:
+    """§13.2.2 step 5, the preconditions passed: Range (GET only, §14.2), after If-Range."""
     if method != "GET" or range_value is None or not range_value.strip():
         return _whole(method, v)
-    if_range = cond.if_range
     if if_range is not None and if_range.strip() and not _if_range_matches(if_range, v):
         return _whole(method, v)
-
     size = v.size
     m = _FAST_RANGE.fullmatch(range_value)
     if m is not None and max_ranges >= 1:

@@ -49,6 +49,8 @@ _STREAM = re.compile(r"/api/videos/([0-9a-f]{12,64})/stream(?:\?([!-~]*))?")
 _SEGMENT = re.compile(r"/api/videos/([0-9a-f]{12,64})/hls/([a-z0-9]{1,12})/"
                       r"(init\.mp4|seg-(?:0|[1-9][0-9]{0,5})\.m4s)(?:\?([!-~]*))?")
 _DIGITS = re.compile(r"[0-9]{1,18}")
+#: an instance without its ``__init__`` (see read_head)
+_bare = object.__new__
 
 
 class HeadError(ValueError):
@@ -115,7 +117,16 @@ def read_head(data: bytes) -> RequestHead:
     if plain and (method not in ("GET", "HEAD") or "host" not in fields
                   or target[:1] != b"/" or not _NOT_PLAIN.isdisjoint(fields)):
         plain = False
-    head = RequestHead(method, target.decode("ascii"), fields, minor == 1, minor, 0, plain)
+    # filled field by field on a bare instance: the dataclass's generated __init__ is a
+    # Python call that costs more than the seven stores it makes (callgrind)
+    head = _bare(RequestHead)
+    head.method = method
+    head.target = target.decode("ascii")
+    head.fields = fields
+    head.keep_alive = minor == 1
+    head.minor = minor
+    head.body = 0
+    head.plain = plain
     if plain and fields.get("connection", "keep-alive") == "keep-alive":
         return head  # _frame's first case, known already: HTTP/1.1, a Host, no body
     _frame(head)

@@ -82,8 +82,7 @@ _date_second = -1
 _date_lines = ""
 PRESENT = Presence.PRESENT
 #: the fields besides Range that ``ranges.Conditionals`` reads: a seek sends none of them,
-#: and then its record is built as its named tuple's ``__new__`` would, without that call
-_new = tuple.__new__
+#: and then its Range value alone is evaluated (``ranges.evaluate_range``), without a record
 _CONDITIONAL = frozenset(("if-range", "if-match", "if-none-match", "if-modified-since",
                           "if-unmodified-since"))
 
@@ -131,12 +130,11 @@ class FastStreams:
         if access.required and not self._authorized(fields, query):
             return False
         get = fields.get
-        conditionals = (_new(ranges.Conditionals, (get("range"), None, None, None, None, None))
-                        if _CONDITIONAL.isdisjoint(fields)
-                        else ranges.Conditionals(
-                            get("range"), get("if-range"), get("if-match"),
-                            get("if-none-match"), get("if-modified-since"),
-                            get("if-unmodified-since")))
+        conditionals: ranges.Conditionals | str | None = (  # a seek's: its Range alone
+            get("range") if _CONDITIONAL.isdisjoint(fields)
+            else ranges.Conditionals(get("range"), get("if-range"), get("if-match"),
+                                     get("if-none-match"), get("if-modified-since"),
+                                     get("if-unmodified-since")))
         job = (self._stream_job(target[0], head.method, conditionals) if target is not None
                else self._segment_job(segment, head.method, conditionals))
         if job is None:
@@ -166,8 +164,8 @@ class FastStreams:
             _Answer(self, conn, head, job).start(head_bytes)
         return True
 
-    def _stream_job(self, video_id: str, method: str, conditionals: ranges.Conditionals
-                    ) -> StreamJob | None:
+    def _stream_job(self, video_id: str, method: str,
+                    conditionals: ranges.Conditionals | str | None) -> StreamJob | None:
         """The job of a stream request, or None (declined: aiohttp answers)."""
         state = self.state
         video = state.catalog.get(video_id)
@@ -187,7 +185,7 @@ class FastStreams:
             return None
 
     def _segment_job(self, segment: tuple[str, str, str, str] | None, method: str,
-                     conditionals: ranges.Conditionals) -> StreamJob | None:
+                     conditionals: ranges.Conditionals | str | None) -> StreamJob | None:
         """The job of an HLS file already in the segment cache, of the version its URL
         names (``?v=``); None for anything else (the route checks, waits or refuses)."""
         state = self.state

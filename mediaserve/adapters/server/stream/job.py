@@ -53,6 +53,8 @@ _PATH_GONE = frozenset((errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EISDIR, 
 
 #: writes one chunk with back-pressure (aiohttp's ``response.write`` on the chunked path)
 ChunkWriter = Callable[[bytes], Awaitable[None]]
+#: an instance without its ``__init__`` (see StreamJob)
+_bare = object.__new__
 
 
 class Served(Protocol):
@@ -133,21 +135,21 @@ class StreamJob:
     __slots__ = ("_pacer", "closed", "fd", "head_sent", "hit", "meter", "plan", "rate",
                  "release", "size", "started", "state", "video")
 
-    def __init__(self, state: ServerState, video: Served, fd: int, plan: ranges.Plan,
-                 size: int, started: float, release: Callable[[int], None]) -> None:
-        self.state = state
-        self.video = video
-        self.fd = fd
-        self.release = release  # gives the descriptor back (state.files.release, os.close)
-        self.plan = plan
-        self.size = size  # the file's, for the statistics' heat map
-        self.started = started
-        self.meter = Meter()  # body bytes handed to the socket, kept current as they flow
-        self.hit: Hit | None = None  # statistics of an answer that outlives one call
-        self.head_sent = 0.0
-        self.closed = False
-        self.rate = 0  # bytes per second the body is paced to (a profile's limit); 0: none
-        self._pacer: Pacer | None = None
+    # made by :meth:`plan_for` alone, which fills every slot on a bare instance: a Python
+    # ``__init__`` would cost more than its thirteen stores on the fast path (callgrind)
+    state: ServerState
+    video: Served
+    fd: int
+    release: Callable[[int], None]  # gives the descriptor back (files.release, os.close)
+    plan: ranges.Plan
+    size: int  # the file's, for the statistics' heat map
+    started: float
+    meter: Meter  # body bytes handed to the socket, kept current as they flow
+    hit: Hit | None  # statistics of an answer that outlives one call
+    head_sent: float
+    closed: bool
+    rate: int  # bytes per second the body is paced to (a profile's limit); 0: none
+    _pacer: Pacer | None
 
     def pacer(self, now: float) -> Pacer | None:
         """The body's pacer when it is rate-limited, started at the first byte."""
@@ -157,17 +159,37 @@ class StreamJob:
 
     @classmethod
     def plan_for(cls, state: ServerState, video: Served, fd: int, info: os.stat_result,
-                 method: str, conditionals: ranges.Conditionals, started: float,
-                 release: Callable[[int], None]) -> StreamJob:
+                 method: str, conditionals: ranges.Conditionals | str | None,
+                 started: float, release: Callable[[int], None]) -> StreamJob:
         """The job for ``fd``, a regular file whose ``stat`` is ``info``. The evaluator's
-        plan is already RFC 9110's answer: a 206 or 200 with its spans, or 304, 412, 416."""
+        plan is already RFC 9110's answer: a 206 or 200 with its spans, or 304, 412, 416.
+        ``conditionals`` is a str or None when the request sent none of the conditional
+        fields: its Range value alone (``ranges.evaluate_range``, the fast path's seeks)."""
         settings = state.settings
-        plan = ranges.evaluate(
-            method, conditionals,
-            video.validators(info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns),
-            video.content_type, max_ranges=settings.max_ranges,
-            open_ended_cap=settings.open_ended_cap or None)
-        return cls(state, video, fd, plan, info.st_size, started, release)
+        validators = video.validators(info.st_size, info.st_mtime_ns, info.st_ino,
+                                      info.st_ctime_ns)
+        if isinstance(conditionals, tuple):
+            plan = ranges.evaluate(
+                method, conditionals, validators, video.content_type,
+                max_ranges=settings.max_ranges, open_ended_cap=settings.open_ended_cap or None)
+        else:
+            plan = ranges.evaluate_range(method, conditionals, validators, video.content_type,
+                                         settings.max_ranges, settings.open_ended_cap or None)
+        job = _bare(cls)
+        job.state = state
+        job.video = video
+        job.fd = fd
+        job.release = release
+        job.plan = plan
+        job.size = info.st_size
+        job.started = started
+        job.meter = Meter()
+        job.hit = None
+        job.head_sent = 0.0
+        job.closed = False
+        job.rate = 0
+        job._pacer = None
+        return job
 
     # ---------------------------------------------------------------- the body
     def small_body(self) -> bytes | None:
