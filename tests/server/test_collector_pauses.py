@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -73,3 +74,31 @@ def test_a_serving_process_freezes_its_heap_and_looks_at_the_oldest_generation_r
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+class _Node:
+    partner: _Node
+
+
+async def test_garbage_waiting_for_a_full_pass_is_not_frozen_with_the_web_side(
+        lib: Lib) -> None:
+    """Found by review: the freeze at the first page request also froze cyclic garbage that
+    sat in the old generation waiting for a full pass (rarer now), so it was never freed."""
+    settings = Settings(host="127.0.0.1", port=0, access_log="off")
+    gc.unfreeze()
+    running = await start_server(Site(lib.index, lib.root, settings), settings)
+    try:
+        gc.freeze()  # what run_until_signalled does once the server listens
+        first, second = _Node(), _Node()
+        first.partner, second.partner = second, first
+        alive = weakref.ref(first)
+        gc.collect(1)
+        gc.collect(1)  # it lived a while (a session, a stream): now in the old generation
+        del first, second  # garbage, waiting for the next full pass
+        answer = await _api_request(running.port)  # builds aiohttp's side, and freezes it
+        assert answer.startswith(b"HTTP/1.1 200 "), answer[:80]
+        gc.collect()
+        assert alive() is None
+    finally:
+        gc.unfreeze()
+        await running.stop()
