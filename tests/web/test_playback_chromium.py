@@ -262,13 +262,14 @@ def test_a_busy_server_says_so_and_the_player_retries(tmp_path: Path, open_page:
         with urllib.request.urlopen(base + "/api/videos") as reply:
             ids = {v["path"]: v["id"] for v in json.load(reply)["videos"]}
         stop = threading.Event()
-        refused: list[str] = []  # the holder's own refusals while it was meant to hold
+        failed: list[str] = []  # the holder's errors other than losing the converter
 
         def hold_the_converter() -> None:
             """Another viewer, watching on: most segments come from the cache (the producer
-            runs 4 ahead), every fifth asks for more, well within the 2 s idle time. Once
-            told to stop it may lose the converter to the waiting player: a 503 then is
-            the point of the test, not an error of the thread."""
+            runs 4 ahead), every fifth asks for more, well within the 2 s idle time. It may
+            lose the converter to the waiting player (on a loaded machine its producer can
+            fall idle between two asks): a 503 is the point of the test, not an error of
+            the thread, and ends it (it used to raise, a warning in every CI run)."""
             for number in range(15):
                 if stop.is_set():
                     return
@@ -277,8 +278,8 @@ def test_a_busy_server_says_so_and_the_player_retries(tmp_path: Path, open_page:
                     with urllib.request.urlopen(url, timeout=30) as reply:
                         reply.read()
                 except urllib.error.HTTPError as exc:
-                    if not stop.is_set():
-                        refused.append(f"seg-{number}: {exc.code}")
+                    if exc.code != 503:
+                        failed.append(f"seg-{number}: {exc.code}")
                     return
                 time.sleep(0.2)
 
@@ -296,7 +297,7 @@ def test_a_busy_server_says_so_and_the_player_retries(tmp_path: Path, open_page:
         finally:
             stop.set()
             holder.join()
-        assert refused == []  # the other viewer held the converter throughout
+        assert failed == []
         page.evaluate(f"() => {{ {PLAYER}.muted = true; {PLAYER}.play().catch(() => {{}}); }}")
         page.wait_for_function(f"() => {PLAYER}.currentTime > 1", timeout=30000)
         assert page.is_hidden("#message")
