@@ -315,3 +315,13 @@ def test_the_target_forms_a_server_accepts(first: str) -> None:
 def test_two_content_lengths_are_refused_even_when_equal() -> None:
     with pytest.raises(HeadError):
         read_head(head("Content-Length: 4", "Content-Length: 4", first="POST /x HTTP/1.1"))
+
+
+def test_the_conditional_fields_are_the_ones_the_range_evaluator_reads() -> None:
+    """The fast path evaluates a Range alone when none of CONDITIONAL was sent: a field
+    added to ``ranges.Conditionals`` and not here would be ignored on every seek."""
+    from mediaserve.core.http import ranges, request_head
+
+    read = {name.replace("_", "-") for name in ranges.Conditionals._fields}
+    assert read - {"range"} == request_head.CONDITIONAL
+    assert request_head.CONDITIONAL < request_head.READ

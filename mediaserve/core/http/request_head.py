@@ -39,10 +39,13 @@ _FIELDS = re.compile(rb"(?:" + _TOKEN + rb":[\t\x20-\x7e\x80-\xff]*\r\n)*")
 #: fields that make a request something other than a bodiless GET for the fast path
 _NOT_PLAIN = frozenset(("content-length", "transfer-encoding", "expect", "upgrade",
                         "http2-settings"))
+#: the conditional fields the range evaluator reads beside Range (``ranges.Conditionals``):
+#: a request with none of them is a plain seek (``ranges.evaluate_range``)
+CONDITIONAL = frozenset(("if-range", "if-match", "if-none-match", "if-modified-since",
+                         "if-unmodified-since"))
 #: fields the server reads: a second copy of one is ambiguous, so aiohttp decides
-READ = frozenset(("host", "range", "if-range", "if-match", "if-none-match",
-                  "if-modified-since", "if-unmodified-since", "authorization", "cookie",
-                  "connection", "origin", "referer", "user-agent"))
+READ = CONDITIONAL | frozenset(("host", "range", "authorization", "cookie", "connection",
+                                "origin", "referer", "user-agent"))
 _STREAM = re.compile(r"/api/videos/([0-9a-f]{12,64})/stream(?:\?([!-~]*))?")
 #: an HLS file of the segment cache: id, variant, the file (``seg-N``: N without leading zeros,
 #: the one spelling of the number the aiohttp route's folder holds), query

@@ -39,6 +39,7 @@ from mediaserve.core.http import auth, ranges
 from mediaserve.core.http.dates import format_http_date
 from mediaserve.core.http.headers import cors_headers
 from mediaserve.core.http.request_head import (
+    CONDITIONAL,
     RequestHead,
     cookie_value,
     query_value,
@@ -81,10 +82,6 @@ class FastConnection(Protocol):
 _date_second = -1
 _date_lines = ""
 PRESENT = Presence.PRESENT
-#: the fields besides Range that ``ranges.Conditionals`` reads: a seek sends none of them,
-#: and then its Range value alone is evaluated (``ranges.evaluate_range``), without a record
-_CONDITIONAL = frozenset(("if-range", "if-match", "if-none-match", "if-modified-since",
-                          "if-unmodified-since"))
 
 
 def _date_and_server() -> str:
@@ -131,7 +128,7 @@ class FastStreams:
             return False
         get = fields.get
         conditionals: ranges.Conditionals | str | None = (  # a seek's: its Range alone
-            get("range") if _CONDITIONAL.isdisjoint(fields)
+            get("range") if CONDITIONAL.isdisjoint(fields)
             else ranges.Conditionals(get("range"), get("if-range"), get("if-match"),
                                      get("if-none-match"), get("if-modified-since"),
                                      get("if-unmodified-since")))
