@@ -68,6 +68,8 @@ def test_slow_copy_is_probed_once_complete_rename_keeps_id_delete_marks_missing(
     entry = poll(lambda: _by_path(index_path).get("slow.mp4"))
     assert entry.size == len(data) and entry.status == EntryStatus.OK
     assert entry.facts.duration and entry.facts.duration > 3.5  # the whole clip, not a part
+    # the line is printed once the index is saved: a moment after the new index is readable
+    poll(lambda: "added slow.mp4" in stderr())
     assert stderr().count("added slow.mp4") == 1
 
     os.makedirs(root / "sub")
