@@ -158,5 +158,29 @@ def test_the_soft_descriptor_limit_is_raised_to_the_hard_one(tmp_path: Path,
         soft, hard = next(line for line in limits if line.startswith("Max open files")
                           ).split()[3:5]
         assert (soft, hard) == ("4096", "4096")
+        # the descriptor table is grown for the cap at start-up ((4096 - 64) / 2 = 2016
+        # connections, two descriptors each, and the reserve), not while clients arrive
+        assert _fd_slots(child.proc.pid) >= 4096
+    finally:
+        child.stop()
+
+
+def _fd_slots(pid: int) -> int:
+    """The size of a process's descriptor table (``FDSize``: slots, used or not)."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return int(next(line for line in status if line.startswith("FDSize:")).split()[1])
+
+
+def test_the_descriptor_table_follows_the_connection_cap(tmp_path: Path, folder: Lib) -> None:
+    """Growing the table later costs the event loop an RCU grace period per doubling (10-20
+    ms stalls at the 128th, 256th, 512th connection); a small cap grows it only as far as
+    the cap needs: 100 connections, 2 x 100 + 64 descriptors (the kernel rounds to 512)."""
+    args = [str(folder.root), "--port", "0", "--access-log", "off", "--max-connections", "100"]
+    child = ServeProcess(args, {"MEDIASERVE_DATA_DIR": str(tmp_path / "data")},
+                         cmd=_limited_serve(8192, *args))
+    try:
+        child.wait_started()
+        assert 264 <= _fd_slots(child.proc.pid) < 4096
+        assert _answers(child.port)
     finally:
         child.stop()

@@ -1,10 +1,11 @@
 """Listen, serve until SIGINT/SIGTERM, then shut down gracefully.
 
 Start-up raises the soft descriptor limit to the hard one, derives the connection cap from it
-(``net/guard.py``), installs an event-loop exception handler that logs one line per kind of
-error and interval (never a traceback per failed ``accept()``), and listens with our own
-accept loop (``net/listener.py``), over TLS when a certificate is configured. Every accepted
-socket belongs to one ``net.connection.HttpConnection`` for its whole life.
+(``net/guard.py``), grows the descriptor table to that cap at once (growing it later stalls
+the loop: ``net/listener.py``), installs an event-loop exception handler that logs one line
+per kind of error and interval (never a traceback per failed ``accept()``), and listens with
+our own accept loop (``net/listener.py``), over TLS when a certificate is configured. Every
+accepted socket belongs to one ``net.connection.HttpConnection`` for its whole life.
 
 aiohttp is built lazily: serving a :class:`~.site.site.Site`, its application and runner are
 made (and aiohttp imported) by the first request the connection hands to it. A process that
@@ -33,6 +34,7 @@ from mediaserve.adapters.server.net.guard import ConnectionGuard, per_address_sh
 from mediaserve.adapters.server.net.listener import (
     Listener,
     connection_cap,
+    presize_descriptor_table,
     raise_nofile_limit,
 )
 from mediaserve.adapters.server.net.tls import make_ssl_context
@@ -118,7 +120,9 @@ async def start_server(target: Site | web.Application, settings: Settings, *,
     loop = asyncio.get_running_loop()
     limited = RateLimitedLog(logging.getLogger("mediaserve"))
     loop.set_exception_handler(make_exception_handler(limited))
-    cap = connection_cap(settings.max_connections, raise_nofile_limit())
+    nofile = raise_nofile_limit()
+    cap = connection_cap(settings.max_connections, nofile)
+    presize_descriptor_table(cap, nofile)  # no 10-20 ms stalls as connections arrive
     context = make_ssl_context(settings)
     site, app = _site_and_app(target)
     if access_log is not None:

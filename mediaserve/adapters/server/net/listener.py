@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import fcntl
 import logging
+import os
 import resource
 import socket
 import ssl
@@ -31,6 +33,8 @@ from mediaserve.adapters.server.net.guard import ConnectionGuard
 #: descriptors kept back from the connection cap: the listening sockets, the library root,
 #: the event loop's own, log files, the index when it is saved, executor work
 FD_RESERVE = 64
+#: the most descriptor slots made at start-up (8 bytes of kernel memory each)
+FD_TABLE = 16384
 _BATCH = 64  # connections accepted per wake-up, so accepting never starves the streams
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
@@ -55,6 +59,27 @@ def connection_cap(setting: int, nofile: int) -> int:
     Never above that either, so a cap set too high cannot bring back accept() failing."""
     room = max(1, (nofile - FD_RESERVE) // 2)
     return room if setting <= 0 else min(setting, room)
+
+
+def presize_descriptor_table(cap: int, nofile: int) -> int:
+    """Grow the process's descriptor table now to what ``cap`` connections use (socket, the
+    duplicate of a parked stream, a file; at most FD_TABLE slots) and return the slot count.
+
+    Why: Linux grows the table by doubling when a new descriptor does not fit it, and in a
+    process with more than one thread (the executor's, the watcher's) each growth waits for
+    an RCU grace period (``expand_fdtable`` → ``synchronize_rcu``): 10-20 ms in which
+    ``accept()``, and with it the event loop, stands still. A freshly started server under
+    1,000 new slow readers (W5) stalled at its 128th, 256th and 512th connection, time to
+    first byte p99 13-22 ms; pre-sized, 2.6 ms. The table never shrinks, so once is enough.
+    ``F_DUPFD`` takes the lowest free number at or above the one asked, so no descriptor in
+    use is touched."""
+    size = max(1, min(nofile, 2 * cap + FD_RESERVE, FD_TABLE))
+    try:
+        with open(os.devnull, "rb") as null:
+            os.close(fcntl.fcntl(null.fileno(), fcntl.F_DUPFD_CLOEXEC, size - 1))
+    except OSError:  # a limit below the size asked: the table grows as it used to
+        pass
+    return size
 
 
 #: makes the protocol for one accepted connection, given the peer's address
