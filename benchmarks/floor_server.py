@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import fcntl
 import os
+import resource
 import sys
 import time
 from email.utils import formatdate
@@ -145,8 +146,9 @@ async def _serve(root: str, port: int) -> None:
     # the descriptor table grown once, now, as mediaserve does at start-up: this process has
     # threads too (libuv's), so each later growth would stall the loop for an RCU grace
     # period (net/listener.presize_descriptor_table) and W5 would measure that, not CPython
-    with contextlib.suppress(OSError):  # a descriptor limit below 16,384: left as it is
-        os.close(fcntl.fcntl(root_fd, fcntl.F_DUPFD_CLOEXEC, 16383))
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    with contextlib.suppress(OSError):
+        os.close(fcntl.fcntl(root_fd, fcntl.F_DUPFD_CLOEXEC, min(soft, 16384) - 1))
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: FloorProtocol(root_fd), "127.0.0.1", port,
                                       backlog=4096)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
-import os
 import random
 import resource
 import statistics
@@ -131,11 +129,4 @@ def slow_readers(url: str, pid: int, size: int, *, streams: int = 1000, rate: in
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < streams + 100:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, streams * 2 + 100), hard))
-    # this process has threads (the executor's getaddrinfo): a descriptor table grown while
-    # the streams open stalls it for an RCU grace period per doubling, and the stall would
-    # be counted as the server's time to first byte. Grown once, now, as serve does.
-    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    with contextlib.suppress(OSError), open(os.devnull, "rb") as null:
-        os.close(fcntl.fcntl(null.fileno(), fcntl.F_DUPFD_CLOEXEC,
-                             min(soft, streams * 2 + 100) - 1))
     return asyncio.run(_run(url, pid, size, streams, rate, seconds, ramp))

@@ -62,23 +62,26 @@ def connection_cap(setting: int, nofile: int) -> int:
 
 
 def presize_descriptor_table(cap: int, nofile: int) -> int:
-    """Grow the process's descriptor table now to what ``cap`` connections use (socket, the
-    duplicate of a parked stream, a file; at most FD_TABLE slots) and return the slot count.
+    """Grow the process's descriptor table now to what ``cap`` connections can use at most
+    (the socket, its duplicate while a stream is parked (``stream/sendfile.py``), a file) and
+    the reserve, at most FD_TABLE slots; return the slots asked for (the kernel rounds up to
+    a power of two), 0 when the table could not be grown.
 
     Why: Linux grows the table by doubling when a new descriptor does not fit it, and in a
-    process with more than one thread (the executor's, the watcher's) each growth waits for
-    an RCU grace period (``expand_fdtable`` → ``synchronize_rcu``): 10-20 ms in which
-    ``accept()``, and with it the event loop, stands still. A freshly started server under
-    1,000 new slow readers (W5) stalled at its 128th, 256th and 512th connection, time to
-    first byte p99 13-22 ms; pre-sized, 2.6 ms. The table never shrinks, so once is enough.
+    process with more than one thread (the executor's, the watcher's, libuv's) each growth
+    waits for an RCU grace period (``expand_fdtable`` → ``synchronize_rcu``): 10-20 ms in
+    which ``accept()``, and with it the event loop, stands still. A freshly started server
+    under 1,000 new slow readers (W5) stalled at its 128th, 256th and 512th connection: time
+    to first byte p99 13.6-22 ms on first runs by hand, 3.2-5.1 ms pre-sized (stream_bench
+    W5, nginx 2.6-3.5 ms in the same runs). The table never shrinks, so once is enough.
     ``F_DUPFD`` takes the lowest free number at or above the one asked, so no descriptor in
     use is touched."""
-    size = max(1, min(nofile, 2 * cap + FD_RESERVE, FD_TABLE))
+    size = max(1, min(nofile, 3 * cap + FD_RESERVE, FD_TABLE))
     try:
         with open(os.devnull, "rb") as null:
             os.close(fcntl.fcntl(null.fileno(), fcntl.F_DUPFD_CLOEXEC, size - 1))
-    except OSError:  # a limit below the size asked: the table grows as it used to
-        pass
+    except OSError:  # a limit (or fs.nr_open) below the size asked: it grows as it used to
+        return 0
     return size
 
 
