@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -158,14 +159,7 @@ def connect(path: Path, migrations: Sequence[Sequence[str]] = MIGRATIONS
         raise StoreError(f"cannot open the state store {path}: {reason}") from None
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise StoreError(f"the state store {path} cannot use WAL mode ({mode}); is it "
-                             "on a network file system?")
-        conn.execute("PRAGMA synchronous = NORMAL")  # write_transaction(durable=True): FULL
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
-        migrate(conn, migrations)
+        _set_up(conn, path, migrations)
     except NewerStoreError as exc:
         conn.close()
         raise NewerStoreError(f"the state store {path}: {exc}") from None
@@ -177,3 +171,35 @@ def connect(path: Path, migrations: Sequence[Sequence[str]] = MIGRATIONS
         kind = BusyStoreError if "locked" in str(exc) or "busy" in str(exc) else StoreError
         raise kind(f"cannot use the state store {path}: {exc}") from None
     return conn
+
+
+def _set_up(conn: sqlite3.Connection, path: Path, migrations: Sequence[Sequence[str]]
+            ) -> None:
+    """WAL mode, the connection's settings and the schema, tried again while SQLite answers
+    "locked" at once, up to BUSY_TIMEOUT_S in all.
+
+    Why: a new file starts in rollback-journal mode, where switching to WAL needs the
+    exclusive lock. When two processes (``--workers``, the CLI) open a new file together,
+    one can hold its read lock while the other waits for the exclusive one; SQLite then
+    refuses the first at once ("database is locked") instead of letting both wait forever,
+    and ``busy_timeout`` is never consulted. Six threads opening one new file: 6 runs in
+    100 failed so. Every step here is idempotent (the migration reads the version again
+    inside its write transaction), so trying again is all it takes."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    pause = 0.005
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"the state store {path} cannot use WAL mode ({mode}); is "
+                                 "it on a network file system?")
+            conn.execute("PRAGMA synchronous = NORMAL")  # write_transaction(durable): FULL
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
+            migrate(conn, migrations)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)  # the other opener's switch to WAL takes milliseconds
+        pause = min(pause * 2, 0.1)
