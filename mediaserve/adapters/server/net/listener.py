@@ -61,11 +61,11 @@ def connection_cap(setting: int, nofile: int) -> int:
     return room if setting <= 0 else min(setting, room)
 
 
-def presize_descriptor_table(cap: int, nofile: int) -> int:
+def presize_descriptor_table(cap: int, nofile: int) -> None:
     """Grow the process's descriptor table now to what ``cap`` connections can use at most
     (the socket, its duplicate while a stream is parked (``stream/sendfile.py``), a file) and
-    the reserve, at most FD_TABLE slots; return the slots asked for (the kernel rounds up to
-    a power of two), 0 when the table could not be grown.
+    the reserve, at most FD_TABLE slots (the kernel rounds up to a power of two; ``FDSize``
+    in ``/proc/PID/status`` shows the result).
 
     Why: Linux grows the table by doubling when a new descriptor does not fit it, and in a
     process with more than one thread (the executor's, the watcher's, libuv's) each growth
@@ -81,8 +81,7 @@ def presize_descriptor_table(cap: int, nofile: int) -> int:
         with open(os.devnull, "rb") as null:
             os.close(fcntl.fcntl(null.fileno(), fcntl.F_DUPFD_CLOEXEC, size - 1))
     except OSError:  # a limit (or fs.nr_open) below the size asked: it grows as it used to
-        return 0
-    return size
+        pass
 
 
 #: makes the protocol for one accepted connection, given the peer's address
